@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine (see README.md):
+#   make run    set up, then run the whole DVC pipeline (quick profile without CUDA, paper profile with it)
+#   make test   set up, then run the test suite
+# PROFILE=paper or PROFILE=quick forces a profile; VENV picks the virtual environment.
+
+VENV ?= .venv
+PROFILE ?= auto
+PYTHON ?= python3
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+.PHONY: setup run test bench
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements.txt
+	$(VENV)/bin/pip install --quiet --no-deps -e .
+	touch $@
+
+setup: $(VENV)/.installed
+
+run: setup
+	@profile=$(PROFILE); \
+	if [ "$$profile" = auto ]; then \
+	  profile=$$(python -c 'import torch; print("paper" if torch.cuda.is_available() else "quick")'); \
+	fi; \
+	case "$$profile" in \
+	  quick) echo "No CUDA device (or PROFILE=quick): running the QUICK profile, profiles/quick.txt," \
+	              "small models on part of MNIST, a few minutes on 2 CPU cores. For the paper profile: make run PROFILE=paper";; \
+	  paper) echo "Running the PAPER profile (params.yaml as committed; about 9 hours without a GPU, minutes with one)";; \
+	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
+	esac; \
+	set -x; dvc exp run $$(python -m difflab.profiles $$profile)
+
+test: setup
+	python -m pytest
+
+bench: setup
+	python bench/train_step.py

@@ -1,0 +1,1 @@
+"""difflab: diffusion models from the forward process to classifier-free guidance, as a DVC pipeline."""

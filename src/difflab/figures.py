@@ -1,0 +1,105 @@
+"""Figures: labelled image grids, loss curves and GIFs of the reverse process. Images are (N, C, H, W) in [0, 1]."""
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
+# PNGs carry no timestamp, and the Software field is dropped so that the bytes depend on the pixels alone.
+_PNG_META = {"Software": None}
+
+
+def _to_hwc(img: torch.Tensor) -> np.ndarray:
+    img = img.detach().float().cpu().clamp(0, 1)
+    return img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
+
+
+def _save(fig, path: Path) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100, bbox_inches="tight", metadata=_PNG_META)
+    plt.close(fig)
+
+
+def image_rows(rows: Sequence[torch.Tensor], path: Path, title: str = "", row_labels: Sequence[str] = (),
+               col_labels: Sequence[str] = (), cell: float = 1.3) -> None:
+    """One row of images per tensor in `rows` (all of the same length), with optional row and column labels."""
+    nrows, ncols = len(rows), max(len(r) for r in rows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols + 0.8, cell * nrows + 0.6), squeeze=False)
+    for i, row in enumerate(rows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            ax.set_xticks([]), ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if j < len(row):
+                ax.imshow(_to_hwc(row[j]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            if j == 0 and i < len(row_labels):
+                ax.set_ylabel(row_labels[i], fontsize=9)
+            if i == 0 and j < len(col_labels):
+                ax.set_title(col_labels[j], fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def grid(images: torch.Tensor, ncols: int) -> list[torch.Tensor]:
+    """Split a batch into rows of ncols images, for image_rows."""
+    return [images[i:i + ncols] for i in range(0, len(images), ncols)]
+
+
+def loss_curve(losses: Sequence[float], steps_per_epoch: int, path: Path, title: str) -> None:
+    steps = np.arange(1, len(losses) + 1)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(steps, losses, lw=0.6, alpha=0.5, label="per step")
+    window = max(1, min(50, len(losses) // 10))
+    if window > 1:
+        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+        ax.plot(steps[window - 1:], smooth, lw=1.5, label=f"moving mean ({window} steps)")
+    for e in range(steps_per_epoch, len(losses), steps_per_epoch):
+        ax.axvline(e, color="gray", lw=0.5, ls=":")
+    ax.set(yscale="log", xlabel="optimiser step (dotted lines: epochs)", ylabel="training loss (MSE)", title=title)
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def metric_curve(xs: Sequence[float], series: dict[str, Sequence[float]], path: Path, title: str, xlabel: str,
+                 ylabel: str, mark_x: float | None = None) -> None:
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, ys in series.items():
+        ax.plot(xs, ys, marker="o", label=name)
+    if mark_x is not None:
+        ax.axvline(mark_x, color="gray", ls=":", label=f"training value ({mark_x})")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def tile(images: torch.Tensor, ncols: int, scale: int = 3, pad: int = 1) -> np.ndarray:
+    """A uint8 mosaic of a batch (for GIF frames), each image upscaled by `scale` with nearest neighbours."""
+    n, c, h, w = images.shape
+    nrows = -(-n // ncols)
+    h2, w2 = h * scale + pad, w * scale + pad
+    out = np.full((nrows * h2 + pad, ncols * w2 + pad, c), 255, dtype=np.uint8)
+    pix = (images.detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+    pix = pix.repeat_interleave(scale, 2).repeat_interleave(scale, 3).permute(0, 2, 3, 1).numpy()
+    for k in range(n):
+        r, q = divmod(k, ncols)
+        out[pad + r * h2: pad + r * h2 + h * scale, pad + q * w2: pad + q * w2 + w * scale] = pix[k]
+    return out[..., 0] if c == 1 else out
+
+
+def save_gif(frames: Sequence[np.ndarray], path: Path, ms_per_frame: int = 60, hold_last_ms: int = 1500) -> None:
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    pics = [Image.fromarray(f) for f in frames]
+    durations = [ms_per_frame] * (len(pics) - 1) + [hold_last_ms]
+    pics[0].save(path, save_all=True, append_images=pics[1:], duration=durations, loop=0, optimize=False)

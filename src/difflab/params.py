@@ -1,0 +1,150 @@
+"""Reading params.yaml, checking every knob before any work starts, seeding, and picking the device."""
+
+import argparse
+import random
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ParamError(ValueError):
+    """A parameter has a value that is not allowed."""
+
+
+def _int(lo: int | None = None, hi: int | None = None):
+    def ok(v):
+        return isinstance(v, int) and not isinstance(v, bool) and (lo is None or v >= lo) and (hi is None or v <= hi)
+    bounds = " and ".join(s for s in (f">= {lo}" if lo is not None else "", f"<= {hi}" if hi is not None else "") if s)
+    return ok, f"an integer {bounds}".strip()
+
+
+def _num(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+    def ok(v):
+        if not isinstance(v, (int, float)) or isinstance(v, bool):
+            return False
+        return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    return ok, f"a number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
+
+
+def _list_of(rule):
+    ok_item, text = rule
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok_item(x) for x in v)), f"a non-empty list of {text}s"
+
+
+def _one_of(*choices):
+    return (lambda v: v in choices), "one of " + ", ".join(map(str, choices))
+
+
+_INF = float("inf")
+# Rules by key; "*" stands for any stage section. Keys without a rule are free-form (paths, URLs, names).
+RULES = {
+    "seed": _int(0),
+    "device": _one_of(*DEVICES),
+    "*.train_limit": _int(0),
+    "data.timeout_s": _num(0, _INF, lo_open=True),
+    "*.hidden": _int(1),
+    "*.epochs": _int(1),
+    "*.batch_size": _int(1),
+    "*.lr": _num(0, _INF, lo_open=True),
+    "*.lr_final_factor": _num(0, 1, lo_open=True),
+    "*.snapshot_epoch": _int(1),
+    "*.num_samples": _int(1),
+    "*.samples_per_class": _int(1),
+    "*.test_limit": _int(0),
+    "*.gif_every": _int(1),
+    "denoiser.sigma": _num(0, 10, lo_open=True),
+    "denoiser.sigmas": _list_of(_num(0, 10)),
+    "denoiser.num_digits": _int(1, 64),
+    "ddpm.num_timesteps": _int(2),
+    "ddpm.beta_start": _num(0, 1, lo_open=True, hi_open=True),
+    "ddpm.beta_end": _num(0, 1, lo_open=True, hi_open=True),
+    "ddpm_class.p_uncond": _num(0, 1),
+    "ddpm_class.guidance_scale": _num(0, _INF),
+}
+
+
+def _rule_for(key: str):
+    if key in RULES:
+        return RULES[key]
+    head, _, tail = key.partition(".")
+    return RULES.get(f"*.{tail}") if tail and "." not in tail else None
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+    flat = {}
+    for k, v in tree.items():
+        key = f"{prefix}{k}"
+        if isinstance(v, dict):
+            flat.update(_flatten(v, key + "."))
+        else:
+            flat[key] = v
+    return flat
+
+
+def check(params: dict) -> dict:
+    """Raise ParamError naming the first key whose value breaks its rule, and the values allowed."""
+    flat = _flatten(params)
+    for key, value in flat.items():
+        rule = _rule_for(key)
+        if rule and not rule[0](value):
+            raise ParamError(f"{key}={value!r} is not allowed; allowed: {rule[1]}")
+    for section in ("denoiser", "ddpm_time", "ddpm_class"):
+        snap, epochs = flat.get(f"{section}.snapshot_epoch"), flat.get(f"{section}.epochs")
+        if snap is not None and epochs is not None and snap > epochs:
+            raise ParamError(f"{section}.snapshot_epoch={snap} is not allowed; allowed: 1 .. {section}.epochs ({epochs})")
+    if flat.get("ddpm.beta_start", 0) > flat.get("ddpm.beta_end", 1):
+        raise ParamError(f"ddpm.beta_start={flat['ddpm.beta_start']} is not allowed; allowed: <= ddpm.beta_end "
+                         f"({flat['ddpm.beta_end']})")
+    return params
+
+
+def load(path: str | Path = "params.yaml", sections: tuple[str, ...] | None = None) -> dict:
+    """Load params.yaml (only `sections`, when given: a stage reads just what dvc.yaml declares) and check it."""
+    with open(path) as f:
+        params = yaml.safe_load(f)
+    if sections is not None:
+        missing = [s for s in sections if s not in params]
+        if missing:
+            raise ParamError(f"{path} lacks {', '.join(missing)}")
+        params = {s: params[s] for s in sections}
+    return check(params)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in DEVICES:
+        raise ParamError(f"device={device!r} is not allowed; allowed: {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParamError("device='cuda' but no CUDA device is visible; allowed here: auto, cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def stage_params(description: str, sections: tuple[str, ...] | Callable[[argparse.Namespace], tuple[str, ...]],
+                 argv: list[str] | None = None,
+                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[dict, argparse.Namespace]:
+    """The CLI every stage shares: --help says what the stage does, --params picks the file (default params.yaml).
+
+    `sections` are the params.yaml sections the stage reads (a function of the parsed arguments where they decide).
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
+    if extra_args is not None:
+        extra_args(parser)
+    args = parser.parse_args(argv)
+    try:
+        return load(args.params, sections(args) if callable(sections) else sections), args
+    except ParamError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")

@@ -1,0 +1,67 @@
+"""Profiles as `dvc exp run -S` overrides, so every run's parameters are visible to DVC.
+
+    python -m difflab.profiles quick   # -S arguments for the quick CPU profile (profiles/quick.txt)
+    python -m difflab.profiles paper   # the same keys set back to their values in the committed params.yaml
+
+The paper profile is params.yaml as committed; naming its values explicitly undoes a quick run that left its
+overrides in the workspace's params.yaml (as `dvc exp run` does).
+"""
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+PROFILES = ("quick", "paper")
+
+
+def read_overrides(path: Path) -> dict[str, str]:
+    overrides = {}
+    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{path}:{n}: {line!r}; allowed: key=value lines")
+        overrides[key.strip()] = value.strip()
+    return overrides
+
+
+def lookup(params: dict, key: str):
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(f"{key} is not in params.yaml")
+        node = node[part]
+    return node
+
+
+def committed_params(path: str = "params.yaml", rev: str = "HEAD") -> dict:
+    text = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True, check=True).stdout
+    return yaml.safe_load(text)
+
+
+def set_args(profile: str, quick_file: Path = Path("profiles/quick.txt")) -> list[str]:
+    if profile not in PROFILES:
+        raise ValueError(f"profile={profile!r}; allowed: {', '.join(PROFILES)}")
+    overrides = read_overrides(quick_file)
+    if profile == "paper":
+        paper = committed_params()
+        overrides = {k: yaml.safe_dump(lookup(paper, k), default_flow_style=True).strip().removesuffix("\n...")
+                     for k in overrides}
+    return [arg for k, v in overrides.items() for arg in ("-S", f"{k}={v}")]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("profile", choices=PROFILES)
+    parser.add_argument("--quick-file", type=Path, default=Path("profiles/quick.txt"))
+    args = parser.parse_args(argv)
+    sys.stdout.write(" ".join(set_args(args.profile, args.quick_file)) + "\n")
+
+
+if __name__ == "__main__":
+    main()

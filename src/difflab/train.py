@@ -1,0 +1,155 @@
+"""One training loop for the three MNIST models: Adam, optional per-epoch exponential LR decay, Accelerate for
+the device (and for multi-GPU under `accelerate launch`), DVCLive for the per-step loss, and a checkpoint at
+the end of every epoch from which an interrupted run resumes.
+
+The whole dataset lives on the training device as one tensor and batches are drawn by index from a seeded
+permutation, so a resumed run replays exactly the batches and noise an uninterrupted run would have drawn.
+"""
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from dvclive import Live
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoints import load_state, save_state
+
+# loss_fn(model, images, labels, generator) -> scalar loss for one batch
+LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int
+    batch_size: int
+    lr: float
+    seed: int
+    device: str = "auto"  # auto | cpu | cuda
+    lr_final_factor: float = 1.0  # ExponentialLR gamma = lr_final_factor ** (1 / epochs); 1.0 keeps lr constant
+    snapshot_epoch: int | None = None  # also keep the weights after this epoch
+
+
+@dataclass
+class TrainResult:
+    state_dict: dict
+    snapshot_state_dict: dict | None
+    losses: list[float] = field(default_factory=list)  # one per optimiser step
+    epoch_losses: list[float] = field(default_factory=list)  # mean loss of each epoch
+
+
+def fingerprint(*parts) -> str:
+    """A checkpoint is resumed only by the run that made it: same config, model and data."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def make_accelerator(device: str) -> Accelerator:
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA device is visible; allowed here: auto, cpu")
+    return Accelerator(cpu=device == "cpu")
+
+
+def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
+        checkpoint_path: Path, log_dir: Path, data_id: str = "",
+        on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
+    """Train `model` in place and return its final (and snapshot) weights plus the loss history.
+
+    on_epoch_end(epoch) runs after each epoch's checkpoint is written (tests use it to simulate a kill).
+    """
+    accelerator = make_accelerator(cfg.device)
+    main = accelerator.is_main_process
+    device = accelerator.device
+    model.to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    # Stepped once per epoch by hand, so it is not handed to accelerate (which would step it per batch).
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_final_factor ** (1 / cfg.epochs))
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    fp = fingerprint(asdict(cfg), type(model).__name__, str(model), data_id, len(images), accelerator.num_processes)
+
+    result = TrainResult(state_dict={}, snapshot_state_dict=None)
+    start_epoch = 0
+    state = load_state(checkpoint_path)
+    if state is not None and state["fingerprint"] == fp:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        generator.set_state(state["generator"].to("cpu"))
+        result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
+        result.snapshot_state_dict = state["snapshot"]
+        start_epoch = state["epoch"]
+        if main:
+            print(f"resuming from {checkpoint_path} after epoch {start_epoch}/{cfg.epochs}")
+    elif state is not None and main:
+        print(f"{checkpoint_path} belongs to another configuration; starting from scratch")
+
+    model, optimizer = accelerator.prepare(model, optimizer)
+    images, labels = images.to(device), labels.to(device)
+    n, rank, world = len(images), accelerator.process_index, accelerator.num_processes
+    steps_per_epoch = -(-n // (cfg.batch_size * world))
+
+    live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if main else None
+    if live is not None:  # the log of a resumed run is rebuilt from the checkpoint, so it equals an unbroken run's
+        _replay(live, result, steps_per_epoch)
+
+    for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        model.train()
+        # Every process draws the same permutation and takes its own slice of it.
+        perm = torch.randperm(n, generator=generator, device=device)[rank::world]
+        total = 0.0
+        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main, leave=False,
+                   mininterval=0.2 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s
+        for step in bar:
+            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            loss = loss_fn(model, images[idx], labels[idx], generator)
+            optimizer.zero_grad(set_to_none=True)
+            accelerator.backward(loss)
+            optimizer.step()
+            value = accelerator.reduce(loss.detach(), reduction="mean").item()
+            total += value
+            result.losses.append(value)
+            if live is not None:
+                live.log_metric("train/loss", value)
+                live.next_step()
+            bar.set_postfix(loss=f"{value:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+        scheduler.step()
+        result.epoch_losses.append(total / steps_per_epoch)
+        if live is not None:
+            live.log_metric("train/epoch_loss", result.epoch_losses[-1], plot=False)
+            live.log_metric("epoch", epoch, plot=False)
+            live.make_summary()
+            print(f"epoch {epoch}/{cfg.epochs}: mean loss {result.epoch_losses[-1]:.5f}")
+        unwrapped = accelerator.unwrap_model(model)
+        if epoch == cfg.snapshot_epoch:
+            result.snapshot_state_dict = {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}
+        if main:
+            save_state(checkpoint_path, {
+                "fingerprint": fp, "epoch": epoch, "model": unwrapped.state_dict(),
+                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                "generator": generator.get_state(), "losses": result.losses, "epoch_losses": result.epoch_losses,
+                "snapshot": result.snapshot_state_dict})
+        accelerator.wait_for_everyone()
+        if on_epoch_end is not None:
+            on_epoch_end(epoch)
+
+    if live is not None:
+        live.end()
+    result.state_dict = {k: v.detach().cpu() for k, v in accelerator.unwrap_model(model).state_dict().items()}
+    return result
+
+
+def _replay(live: Live, result: TrainResult, steps_per_epoch: int) -> None:
+    for i, value in enumerate(result.losses):
+        live.log_metric("train/loss", value)
+        live.next_step()
+        if (i + 1) % steps_per_epoch == 0:
+            epoch = (i + 1) // steps_per_epoch
+            live.log_metric("train/epoch_loss", result.epoch_losses[epoch - 1], plot=False)
+            live.log_metric("epoch", epoch, plot=False)
+    if result.losses:
+        live.make_summary()

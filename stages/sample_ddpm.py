@@ -1,0 +1,60 @@
+"""Stage sample_ddpm_time / sample_ddpm_class: sample digits from pure noise with the trained DDPM, using the
+model after <section>.snapshot_epoch and after the last epoch (SPEC B2/B3), and a GIF of the reverse process.
+
+The class-conditioned model draws samples_per_class of every digit 0-9 with classifier-free guidance
+(ddpm_class.guidance_scale). Both checkpoints start from the same noise, so the grids compare like with like.
+"""
+
+import torch
+
+from difflab import layout
+from difflab.checkpoints import load_model
+from difflab.ddpm import linear_alphas_cumprod, sample, unet_eps_fn
+from difflab.figures import grid, image_rows, save_gif, tile
+from difflab.params import resolve_device, stage_params
+
+
+@torch.no_grad()
+def main() -> None:
+    params, args = stage_params(
+        __doc__, lambda a: ("seed", "device", f"ddpm_{a.conditioning}"),
+        extra_args=lambda p: p.add_argument("conditioning", choices=("time", "class"), help="which model to sample"))
+    section = f"ddpm_{args.conditioning}"
+    p = params[section]
+    device = resolve_device(params["device"])
+    paths = layout.model_paths(section)
+
+    for which, path in (("snapshot", paths.snapshot), ("final", paths.final)):
+        model, meta = load_model(path, device)
+        alphas_cumprod = linear_alphas_cumprod(meta["num_timesteps"], meta["beta_start"], meta["beta_end"])
+        T = meta["num_timesteps"]
+        if args.conditioning == "class":
+            digits = torch.arange(10, device=device).repeat(p["samples_per_class"])  # row r holds 0..9
+            classes = torch.nn.functional.one_hot(digits, 10).float()
+            eps_fn = unet_eps_fn(model, T, classes, p["guidance_scale"])
+            n, ncols = len(digits), 10
+            title = (f"Class-conditioned DDPM after epoch {meta['epoch']}: {p['samples_per_class']} of each digit, "
+                     f"CFG scale {p['guidance_scale']}")
+            col_labels = [str(d) for d in range(10)]
+        else:
+            eps_fn = unet_eps_fn(model, T)
+            n, ncols = p["num_samples"], 10
+            title = f"Time-conditioned DDPM after epoch {meta['epoch']}: {n} samples, {T} steps"
+            col_labels = []
+        g = torch.Generator(device=device).manual_seed(params["seed"])
+        x_T = torch.randn((n, 1, 28, 28), generator=g, device=device)
+        frames = [tile(x_T.clamp(0, 1), ncols, scale=2)]
+
+        def keep_frame(t: int, x: torch.Tensor) -> None:
+            if t % p["gif_every"] == 0:
+                frames.append(tile(x.clamp(0, 1), ncols, scale=2))
+
+        x0 = sample(eps_fn, x_T, alphas_cumprod, g, on_step=keep_frame if which == "final" else None)
+        image_rows(grid(x0, ncols), paths.reports / f"samples_{which}.png", title=title, col_labels=col_labels,
+                   cell=0.9)
+        if which == "final":
+            save_gif(frames, paths.reports / "reverse.gif")
+
+
+if __name__ == "__main__":
+    main()

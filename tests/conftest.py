@@ -1,0 +1,37 @@
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from difflab.data import FILES, write_idx
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """n 28x28 uint8 images of a bright bar whose angle encodes the label 0-9, with some jitter."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 10, n).astype(np.uint8)
+    yy, xx = np.mgrid[0:28, 0:28] - 13.5
+    images = np.zeros((n, 28, 28), np.uint8)
+    for i, k in enumerate(labels):
+        angle = np.pi * k / 10 + rng.normal(0, 0.05)
+        dist = np.abs(-np.sin(angle) * xx + np.cos(angle) * yy)  # distance to a line through the centre
+        along = np.abs(np.cos(angle) * xx + np.sin(angle) * yy)
+        images[i] = np.where((dist < 1.6) & (along < 10), 255, 0)
+    return images, labels
+
+
+def write_mnist_like(folder: Path, n_train: int = 256, n_test: int = 64) -> dict[str, str]:
+    """Write the four IDX files of a tiny MNIST look-alike and return their sha256 values."""
+    folder.mkdir(parents=True, exist_ok=True)
+    train, test = synthetic_digits(n_train, 0), synthetic_digits(n_test, 1)
+    arrays = dict(zip(FILES, (train[0], train[1], test[0], test[1])))
+    for name, array in arrays.items():
+        write_idx(folder / name, array)
+    return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in FILES}
+
+
+@pytest.fixture
+def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
+    folder = tmp_path / "mnist-src"
+    return folder, write_mnist_like(folder)

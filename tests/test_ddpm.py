@@ -1,0 +1,118 @@
+import math
+
+import pytest
+import torch
+
+from difflab import ddpm
+from difflab.unet import UNet
+
+
+def test_linear_schedule_against_hand_values():
+    ab = ddpm.linear_alphas_cumprod(3, 0.1, 0.3)  # betas 0.1, 0.2, 0.3
+    torch.testing.assert_close(ab, torch.tensor([0.9, 0.72, 0.504], dtype=torch.float64))
+    spec = ddpm.linear_alphas_cumprod(300, 1e-4, 0.02)
+    assert spec[0].item() == pytest.approx(1 - 1e-4) and spec[-1].item() == pytest.approx(0.0471, abs=5e-4)
+
+
+@pytest.mark.parametrize("T, b0, b1", [(1, 1e-4, 0.02), (10, 0.0, 0.02), (10, 0.02, 0.01), (10, 1e-4, 1.0)])
+def test_bad_schedules_are_rejected(T, b0, b1):
+    with pytest.raises(ValueError):
+        ddpm.linear_alphas_cumprod(T, b0, b1)
+
+
+def test_forward_noising_and_one_step_estimate_by_hand():
+    x0, eps = torch.tensor([1.0, -0.5]), torch.tensor([2.0, 1.0])
+    x_t = ddpm.add_noise(x0, eps, 0.64)  # sqrt(.64) = .8, sqrt(.36) = .6
+    torch.testing.assert_close(x_t, torch.tensor([0.8 + 1.2, -0.4 + 0.6]))
+    torch.testing.assert_close(ddpm.predict_x0(x_t, eps, 0.64), x0)
+    # per-sample alpha_bar broadcasts over the image dimensions
+    batch = ddpm.add_noise(torch.ones(2, 1, 2, 2), torch.zeros(2, 1, 2, 2), torch.tensor([0.25, 1.0]))
+    assert batch[0].unique().tolist() == [0.5] and batch[1].unique().tolist() == [1.0]
+
+
+def test_posterior_mean_by_hand():
+    # alpha_bar = 0.72, alpha_bar' = 0.9: alpha_t = 0.8, beta_t = 0.2
+    got = ddpm.posterior_mean(torch.tensor(2.0), torch.tensor(1.0), 0.72, 0.9)
+    want = math.sqrt(0.9) * 0.2 / 0.28 * 1.0 + math.sqrt(0.8) * 0.1 / 0.28 * 2.0
+    assert got.item() == pytest.approx(want, rel=1e-6)
+    # at the last step (alpha_bar' = 1) the mean is the clean estimate itself
+    assert ddpm.posterior_mean(torch.tensor(5.0), torch.tensor(1.5), 0.9, 1.0).item() == pytest.approx(1.5)
+
+
+def gaussian_oracle(alphas_cumprod, mu, s):
+    """The exact E[eps | x_t] when the data are N(mu, s^2): x_t ~ N(sqrt(ab) mu, ab s^2 + 1 - ab)."""
+    def eps_fn(x, t):
+        ab = alphas_cumprod[t].item()
+        return math.sqrt(1 - ab) * (x - math.sqrt(ab) * mu) / (ab * s * s + 1 - ab)
+    return eps_fn
+
+
+@pytest.mark.parametrize("mu, s, stride", [(0.7, 0.3, 1), (-1.0, 1.5, 1), (0.5, 0.2, 30)])
+def test_sampling_with_an_oracle_recovers_the_data_distribution(mu, s, stride):
+    ab = ddpm.linear_alphas_cumprod(300, 1e-4, 0.02)
+    g = torch.Generator().manual_seed(0)
+    x_T = torch.randn(40000, 1, generator=g, dtype=torch.float64)
+    x = ddpm.sample(gaussian_oracle(ab, mu, s), x_T, ab, g, timesteps=range(299, -1, -stride))
+    assert x.mean().item() == pytest.approx(mu, abs=0.02 * max(1, s))
+    assert x.std().item() == pytest.approx(s, rel=0.08)
+
+
+def test_sampling_is_seeded_and_reports_each_step():
+    ab = ddpm.linear_alphas_cumprod(10, 1e-4, 0.02)
+    seen = []
+    run = lambda: ddpm.sample(lambda x, t: 0.1 * x, torch.ones(3, 1), ab, torch.Generator().manual_seed(1),  # noqa
+                              on_step=lambda t, x: seen.append(t))
+    torch.testing.assert_close(run(), run())
+    assert seen == list(range(9, -1, -1)) * 2
+    with pytest.raises(ValueError, match="descend"):
+        ddpm.sample(lambda x, t: x, torch.ones(1), ab, torch.Generator(), timesteps=[3, 5])
+
+
+def test_guidance_scale_zero_and_one_give_unconditional_and_conditional():
+    u, c = torch.randn(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
+    torch.testing.assert_close(ddpm.guided(u, c, 0.0), u)
+    torch.testing.assert_close(ddpm.guided(u, c, 1.0), c)
+    torch.testing.assert_close(ddpm.guided(u, c, 3.0), u + 3 * (c - u))
+
+
+def test_unet_cfg_batches_conditional_and_null_calls():
+    torch.manual_seed(0)
+    model = UNet(4, "class").eval()
+    x, classes = torch.randn(3, 1, 28, 28), torch.eye(10)[[1, 6, 9]]
+    tt = torch.full((3,), 0.5)
+    with torch.no_grad():
+        cond, uncond = model(x, tt, classes), model(x, tt, torch.zeros(3, 10))
+        torch.testing.assert_close(ddpm.unet_eps_fn(model, 10, classes, 0.0)(x, 5), uncond)
+        torch.testing.assert_close(ddpm.unet_eps_fn(model, 10, classes, 1.0)(x, 5), cond)
+
+
+def test_class_dropout_rate():
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 10, (20000,), generator=g)
+    c = ddpm.one_hot_dropout(labels, 0.1, g)
+    dropped = (c.sum(1) == 0).float().mean().item()
+    assert dropped == pytest.approx(0.1, abs=0.01)
+    kept = c.sum(1) == 1
+    assert (c[kept].argmax(1) == labels[kept]).all()
+    assert (ddpm.one_hot_dropout(labels, 0.0, g).sum(1) == 1).all()
+    assert (ddpm.one_hot_dropout(labels, 1.0, g) == 0).all()
+
+
+def test_ddpm_loss_is_the_noise_regression():
+    """With a model that returns the true noise the loss is 0; with one that returns zeros it is E[eps^2] = 1."""
+    ab = ddpm.linear_alphas_cumprod(50, 1e-4, 0.02)
+    x0 = torch.rand(512, 1, 28, 28)
+
+    class Oracle(torch.nn.Module):  # recovers eps from x_t given x0 (cheating on purpose)
+        def forward(self, x_t, t, c=None):
+            a = ab.float()[(t * 50).round().long()].reshape(-1, 1, 1, 1)
+            return (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+
+    class Zero(torch.nn.Module):
+        def forward(self, x_t, t, c=None):
+            return torch.zeros_like(x_t)
+
+    g = torch.Generator().manual_seed(0)
+    assert ddpm.ddpm_loss(ab, "time")(Oracle(), x0, torch.zeros(512, dtype=torch.long), g).item() < 1e-8
+    zero_loss = ddpm.ddpm_loss(ab, "class", 0.1)(Zero(), x0, torch.zeros(512, dtype=torch.long), g).item()
+    assert zero_loss == pytest.approx(1.0, abs=0.01)

@@ -1,0 +1,91 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from difflab.params import ParamError, check, load, resolve_device
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def committed():
+    return load(ROOT / "params.yaml")
+
+
+def with_value(key, value):
+    params = committed()
+    node = params
+    *path, last = key.split(".")
+    for part in path:
+        node = node[part]
+    node[last] = value
+    return params
+
+
+def test_committed_params_are_the_spec():
+    p = committed()
+    assert p["seed"] == 2718
+    assert (p["denoiser"]["sigma"], p["denoiser"]["batch_size"], p["denoiser"]["epochs"], p["denoiser"]["lr"],
+            p["denoiser"]["hidden"]) == (0.5, 256, 5, 1e-4, 128)
+    assert p["denoiser"]["sigmas"] == [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]
+    assert (p["ddpm"]["num_timesteps"], p["ddpm"]["beta_start"], p["ddpm"]["beta_end"]) == (300, 1e-4, 0.02)
+    for s in ("ddpm_time", "ddpm_class"):
+        assert (p[s]["batch_size"], p[s]["epochs"], p[s]["lr"], p[s]["lr_final_factor"], p[s]["hidden"]) == \
+               (128, 20, 1e-3, 0.1, 128)
+    assert (p["ddpm_class"]["p_uncond"], p["ddpm_class"]["guidance_scale"]) == (0.1, 3.0)
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("denoiser.epochs", -1, "an integer >= 1"),
+    ("ddpm_time.epochs", 0, "an integer >= 1"),
+    ("denoiser.sigma", 0.0, "a number in (0, 10]"),
+    ("denoiser.sigma", 10.5, "a number in (0, 10]"),
+    ("device", "tpu", "one of auto, cpu, cuda"),
+    ("ddpm.num_timesteps", 1, "an integer >= 2"),
+    ("ddpm_class.guidance_scale", -1, "a number in [0, inf]"),
+    ("ddpm_class.p_uncond", 1.5, "a number in [0, 1]"),
+    ("denoiser.lr", "fast", "a number in (0, inf]"),
+    ("ddpm_time.batch_size", 2.5, "an integer >= 1"),
+])
+def test_bad_values_name_key_value_and_what_is_allowed(key, value, allowed):
+    with pytest.raises(ParamError) as err:
+        check(with_value(key, value))
+    assert f"{key}={value!r}" in str(err.value) and allowed in str(err.value)
+
+
+def test_cross_field_rules():
+    with pytest.raises(ParamError, match="ddpm_time.snapshot_epoch=30 .* 1 .. ddpm_time.epochs \\(20\\)"):
+        check(with_value("ddpm_time.snapshot_epoch", 30))
+    with pytest.raises(ParamError, match="ddpm.beta_start=0.5"):
+        check(with_value("ddpm.beta_start", 0.5))
+
+
+def test_cuda_request_without_cuda_is_refused():
+    import torch
+    if torch.cuda.is_available():
+        assert resolve_device("cuda").type == "cuda"
+    else:
+        with pytest.raises(ParamError, match="device='cuda'"):
+            resolve_device("cuda")
+    assert resolve_device("cpu").type == "cpu"
+
+
+def test_stage_refuses_bad_params_before_any_work(tmp_path):
+    bad = with_value("denoiser.epochs", -3)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
+    out = subprocess.run([sys.executable, str(ROOT / "stages/train_denoiser.py"), "--params", "params.yaml"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert "denoiser.epochs=-3 is not allowed; allowed: an integer >= 1" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing written
+
+
+def test_missing_data_file_is_named(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
+    out = subprocess.run([sys.executable, str(ROOT / "stages/train_ddpm.py"), "time", "--params", "params.yaml"],
+                         cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode != 0
+    assert "data/mnist/train-images-idx3-ubyte: file not found" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
