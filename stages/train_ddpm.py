@@ -31,7 +31,7 @@ def main() -> None:
     p_uncond = p.get("p_uncond", 0.0)
     paths = layout.model_paths(section)
     result = fit(model, ddpm_loss(alphas_cumprod, conditioning, p_uncond), images, labels, cfg, paths.checkpoint,
-                 paths.log_dir, data_id=f"{sched}|p_uncond={p_uncond}")
+                 paths.log_dir, loss_settings=f"{sched}|p_uncond={p_uncond}")
     meta = {"hidden": p["hidden"], "conditioning": conditioning, **sched, "p_uncond": p_uncond}
     save_model(paths.snapshot, result.snapshot_state_dict, {**meta, "epoch": p["snapshot_epoch"]})
     save_model(paths.final, result.state_dict, {**meta, "epoch": p["epochs"]})

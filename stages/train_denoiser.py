@@ -24,7 +24,7 @@ def main() -> None:
                       device=params["device"], snapshot_epoch=p["snapshot_epoch"])
     paths = layout.model_paths("denoiser")
     result = fit(model, denoiser_loss(p["sigma"]), images, labels, cfg, paths.checkpoint, paths.log_dir,
-                 data_id=f"sigma={p['sigma']}")
+                 loss_settings=f"sigma={p['sigma']}")
     meta = {"hidden": p["hidden"], "conditioning": "none", "sigma": p["sigma"]}
     save_model(paths.snapshot, result.snapshot_state_dict, {**meta, "epoch": p["snapshot_epoch"]})
     save_model(paths.final, result.state_dict, {**meta, "epoch": p["epochs"]})

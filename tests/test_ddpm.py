@@ -11,7 +11,8 @@ def test_linear_schedule_against_hand_values():
     ab = ddpm.linear_alphas_cumprod(3, 0.1, 0.3)  # betas 0.1, 0.2, 0.3
     torch.testing.assert_close(ab, torch.tensor([0.9, 0.72, 0.504], dtype=torch.float64))
     spec = ddpm.linear_alphas_cumprod(300, 1e-4, 0.02)
-    assert spec[0].item() == pytest.approx(1 - 1e-4) and spec[-1].item() == pytest.approx(0.0471, abs=5e-4)
+    by_hand = math.prod(1 - (1e-4 + i * (0.02 - 1e-4) / 299) for i in range(300))
+    assert spec[0].item() == pytest.approx(1 - 1e-4) and spec[-1].item() == pytest.approx(by_hand, rel=1e-9)
 
 
 @pytest.mark.parametrize("T, b0, b1", [(1, 1e-4, 0.02), (10, 0.0, 0.02), (10, 0.02, 0.01), (10, 1e-4, 1.0)])
@@ -51,7 +52,9 @@ def gaussian_oracle(alphas_cumprod, mu, s):
 def test_sampling_with_an_oracle_recovers_the_data_distribution(mu, s, stride):
     ab = ddpm.linear_alphas_cumprod(300, 1e-4, 0.02)
     g = torch.Generator().manual_seed(0)
-    x_T = torch.randn(40000, 1, generator=g, dtype=torch.float64)
+    # T = 300 leaves alpha_bar_T = 0.048, so start from the exact marginal q(x_T), not N(0, I)
+    a = ab[-1].item()
+    x_T = math.sqrt(a) * mu + math.sqrt(a * s * s + 1 - a) * torch.randn(40000, 1, generator=g, dtype=torch.float64)
     x = ddpm.sample(gaussian_oracle(ab, mu, s), x_T, ab, g, timesteps=range(299, -1, -stride))
     assert x.mean().item() == pytest.approx(mu, abs=0.02 * max(1, s))
     assert x.std().item() == pytest.approx(s, rel=0.08)

@@ -45,8 +45,25 @@ class TrainResult:
 
 
 def fingerprint(*parts) -> str:
-    """A checkpoint is resumed only by the run that made it: same config, model and data."""
+    """A checkpoint is resumed only by the run that made it: same config, model, data and code."""
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def code_digest() -> str:
+    """sha256 of this package's sources and the running script: changed code must not resume old training."""
+    files = sorted(Path(__file__).parent.glob("*.py"))
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    digest = hashlib.sha256()
+    for f in files + ([Path(main)] if main else []):
+        digest.update(f.name.encode() + Path(f).read_bytes())
+    return digest.hexdigest()
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    digest = hashlib.sha256()
+    for t in tensors:
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def make_accelerator(device: str) -> Accelerator:
@@ -56,10 +73,11 @@ def make_accelerator(device: str) -> Accelerator:
 
 
 def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
-        checkpoint_path: Path, log_dir: Path, data_id: str = "",
+        checkpoint_path: Path, log_dir: Path, loss_settings: str = "",
         on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
     """Train `model` in place and return its final (and snapshot) weights plus the loss history.
 
+    loss_settings names what the loss depends on beyond cfg (sigma, schedule, p_uncond): part of the fingerprint.
     on_epoch_end(epoch) runs after each epoch's checkpoint is written (tests use it to simulate a kill).
     """
     accelerator = make_accelerator(cfg.device)
@@ -70,7 +88,8 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     # Stepped once per epoch by hand, so it is not handed to accelerate (which would step it per batch).
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_final_factor ** (1 / cfg.epochs))
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    fp = fingerprint(asdict(cfg), type(model).__name__, str(model), data_id, len(images), accelerator.num_processes)
+    fp = fingerprint(asdict(cfg), str(model), loss_settings, tensor_digest(images, labels), code_digest(),
+                     accelerator.num_processes)
 
     result = TrainResult(state_dict={}, snapshot_state_dict=None)
     start_epoch = 0
@@ -116,7 +135,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             if live is not None:
                 live.log_metric("train/loss", value)
                 live.next_step()
-            bar.set_postfix(loss=f"{value:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}")
+            bar.set_postfix(loss=f"{value:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
         scheduler.step()
         result.epoch_losses.append(total / steps_per_epoch)
         if live is not None:

@@ -1,0 +1,120 @@
+"""The part B DAG end to end: `dvc repro` in a fresh git repo on tiny synthetic data, then `dvc exp run -S`."""
+
+import json
+import math
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import write_mnist_like
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.slow
+
+TINY = {
+    "data": {"sources": ["local"]},
+    "denoiser": {"hidden": 4, "epochs": 1, "batch_size": 64, "num_digits": 4},
+    "ddpm": {"num_timesteps": 10},
+    "ddpm_time": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epoch": 1, "num_samples": 10, "gif_every": 2},
+    "ddpm_class": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epoch": 1, "samples_per_class": 1,
+                   "gif_every": 2},
+}
+
+
+def merge(base: dict, over: dict) -> dict:
+    return {k: merge(base[k], over[k]) if isinstance(over.get(k), dict) else over.get(k, base[k]) for k in base}
+
+
+def run(cmd: list[str], cwd: Path) -> str:
+    env = dict(os.environ, PYTHONPATH=str(cwd / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
+               DVC_NO_ANALYTICS="1")
+    out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    return out.stdout + out.stderr
+
+
+def stages_run(log: str) -> set[str]:
+    return set(re.findall(r"Running stage '([^']+)'", log))
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory) -> Path:
+    repo = tmp_path_factory.mktemp("pipeline")
+    for item in ("dvc.yaml", "stages", "src", "profiles", ".gitignore"):
+        src = ROOT / item
+        (shutil.copytree if src.is_dir() else shutil.copy)(src, repo / item)
+    sha = write_mnist_like(repo / "data" / "mnist-local")
+    params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    params["data"]["sha256"] = sha
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run(["git", "init", "-q"], repo)
+    run(["dvc", "init", "-q"], repo)
+    shutil.copy(ROOT / ".dvc" / "config", repo / ".dvc" / "config")  # the project's default local remote
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "tiny"], repo)
+    return repo
+
+
+def test_repro_builds_every_output(repo):
+    log = run(["dvc", "repro"], repo)
+    dvc_yaml = yaml.safe_load((repo / "dvc.yaml").read_text())
+    assert stages_run(log) == set(dvc_yaml["stages"])
+    for stage in dvc_yaml["stages"].values():
+        for entry in stage.get("outs", []) + stage.get("metrics", []) + stage.get("plots", []):
+            path = repo / (entry if isinstance(entry, str) else next(iter(entry)))
+            assert path.exists() and (path.is_dir() or path.stat().st_size > 0), path
+
+    ood = json.loads((repo / "reports/denoiser/ood.json").read_text())
+    assert set(ood) == {f"sigma_{s}" for s in [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]}
+    assert all(math.isfinite(m["mse"]) and math.isfinite(m["psnr_db"]) for m in ood.values())
+    assert ood["sigma_1.0"]["noisy_mse"] > ood["sigma_0.2"]["noisy_mse"]
+    metrics = json.loads(run(["dvc", "metrics", "show", "--json"], repo))
+    shown = json.dumps(metrics)
+    assert "reports/ddpm_class/train/metrics.json" in shown and "NaN" not in shown and "Infinity" not in shown
+    assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
+
+
+def test_seeded_rerun_gives_identical_outputs(repo):
+    lock_before = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    shutil.rmtree(repo / "checkpoints" / "ddpm_class")  # train again from scratch, not resume a finished run
+    log = run(["dvc", "repro", "--force", "--single-item", "train_ddpm_class"], repo)
+    assert stages_run(log) == {"train_ddpm_class"} and "resuming" not in log
+    lock_after = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
+    assert lock_after["train_ddpm_class"]["outs"] == lock_before["train_ddpm_class"]["outs"]
+    assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
+
+
+def test_push_and_pull_through_the_default_remote(repo):
+    run(["dvc", "push"], repo)
+    model = repo / "models" / "ddpm_time" / "final.safetensors"
+    original = model.read_bytes()
+    shutil.rmtree(repo / ".dvc" / "cache")
+    shutil.rmtree(repo / "models")
+    run(["dvc", "pull"], repo)
+    assert model.read_bytes() == original
+    assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
+
+
+def test_experiment_reruns_only_what_a_param_touches(repo):
+    log = run(["dvc", "exp", "run", "-S", "ddpm_class.guidance_scale=5"], repo)
+    assert stages_run(log) == {"sample_ddpm_class"}
+    log = run(["dvc", "exp", "run", "-S", "denoiser.epochs=2"], repo)
+    assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood"}
+    diff = run(["dvc", "params", "diff"], repo)
+    assert "denoiser.epochs" in diff and "ddpm_class.guidance_scale" in diff
+    assert json.loads((repo / "reports/denoiser/train/metrics.json").read_text())["epoch"] == 2
+
+
+def test_plots_render(repo):
+    plots = json.loads(run(["dvc", "plots", "show", "--json"], repo))["data"]
+    assert set(plots) == {"Training loss per step", "Denoiser: test PSNR (dB) vs noise level sigma"}
+    losses = plots["Training loss per step"][0]["content"]["data"]["values"]
+    assert {row["filename"].split("/")[0] for row in losses} == {"denoiser", "ddpm_time", "ddpm_class"}
+    assert all(math.isfinite(float(row["loss"])) for row in losses)

@@ -1,0 +1,85 @@
+import hashlib
+
+import pytest
+import torch
+
+from conftest import synthetic_digits
+from difflab.checkpoints import load_model, save_model
+from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
+from difflab.train import TrainConfig, fit
+from difflab.unet import UNet
+
+CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epoch=2)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = synthetic_digits(96, 0)
+    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
+
+
+def train(tmp, digits, cfg=CFG, on_epoch_end=None):
+    torch.manual_seed(cfg.seed)
+    model = UNet(4, "class")
+    loss = ddpm_loss(linear_alphas_cumprod(20, 1e-4, 0.02), "class", p_uncond=0.1)
+    return fit(model, loss, *digits, cfg, tmp / "ckpt.pt", tmp / "log", on_epoch_end=on_epoch_end)
+
+
+class Killed(Exception):
+    pass
+
+
+def kill_after(epoch):
+    def hook(e):
+        if e == epoch:
+            raise Killed
+    return hook
+
+
+def assert_same_weights(a, b):
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+def test_training_reduces_the_loss(tmp_path, digits):
+    result = train(tmp_path, digits)
+    assert len(result.losses) == 3 * 3 and len(result.epoch_losses) == 3
+    assert result.epoch_losses[-1] < result.epoch_losses[0]
+    assert result.snapshot_state_dict is not None
+
+
+def test_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
+    unbroken = train(tmp_path / "a", digits)
+    with pytest.raises(Killed):
+        train(tmp_path / "b", digits, on_epoch_end=kill_after(1))
+    resumed_epochs = []
+    resumed = train(tmp_path / "b", digits, on_epoch_end=resumed_epochs.append)
+    assert resumed_epochs == [2, 3]  # epoch 1 was not trained again
+    assert_same_weights(unbroken.state_dict, resumed.state_dict)
+    assert_same_weights(unbroken.snapshot_state_dict, resumed.snapshot_state_dict)
+    assert unbroken.losses == resumed.losses
+    # the DVCLive log is rebuilt from the checkpoint, so it matches too
+    tsv = "plots/metrics/train/loss.tsv"
+    assert (tmp_path / "a/log" / tsv).read_text() == (tmp_path / "b/log" / tsv).read_text()
+    assert (tmp_path / "a/log/metrics.json").read_text() == (tmp_path / "b/log/metrics.json").read_text()
+
+
+def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, digits):
+    with pytest.raises(Killed):
+        train(tmp_path, digits, on_epoch_end=kill_after(1))
+    other = TrainConfig(**{**CFG.__dict__, "lr": 5e-4})
+    seen = []
+    train(tmp_path, digits, cfg=other, on_epoch_end=seen.append)
+    assert seen == [1, 2, 3]
+
+
+def test_seeded_cpu_runs_write_identical_model_files(tmp_path, digits):
+    digests = []
+    for run in ("x", "y"):
+        result = train(tmp_path / run, digits)
+        save_model(tmp_path / run / "m.safetensors", result.state_dict, {"hidden": 4, "conditioning": "class"})
+        digests.append(hashlib.sha256((tmp_path / run / "m.safetensors").read_bytes()).hexdigest())
+    assert digests[0] == digests[1]
+    model, meta = load_model(tmp_path / "x" / "m.safetensors")
+    assert meta == {"hidden": 4, "conditioning": "class"} and not model.training
