@@ -49,7 +49,8 @@ def main() -> None:
             if t % p["gif_every"] == 0:
                 frames.append(tile(x.clamp(0, 1), ncols, scale=2))
 
-        x0 = sample(eps_fn, x_T, alphas_cumprod, g, on_step=keep_frame if which == "final" else None)
+        x0 = sample(eps_fn, x_T, alphas_cumprod, g, on_step=keep_frame if which == "final" else None,
+                    progress=f"sampling ({which}, epoch {meta['epoch']})")
         image_rows(grid(x0, ncols), paths.reports / f"samples_{which}.png", title=title, col_labels=col_labels,
                    cell=0.9)
         if which == "final":

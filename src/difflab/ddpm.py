@@ -7,6 +7,7 @@ the MNIST DDPM (stride 1, T = 300) and strided samplers over any other schedule.
 from collections.abc import Callable, Sequence
 
 import torch
+from tqdm.auto import tqdm
 
 # eps_fn(x_t, t) -> predicted noise; t is the integer timestep shared by the whole batch.
 EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
@@ -51,18 +52,19 @@ def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> to
 @torch.no_grad()
 def sample(eps_fn: EpsFn, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: torch.Generator,
            timesteps: Sequence[int] | None = None,
-           on_step: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+           on_step: Callable[[int, torch.Tensor], None] | None = None, progress: str | None = None) -> torch.Tensor:
     """Ancestral sampling from x_T down the given (descending) timesteps, default T-1 .. 0.
 
     Each step adds sqrt(beta_t) z, beta_t = 1 - alpha_bar_t / alpha_bar_t' (alpha_bar_{-1} = 1); no noise at the
-    last step. on_step(t, x) sees the sample after each step (for GIFs of the reverse process).
+    last step. on_step(t, x) sees the sample after each step (for GIFs of the reverse process); a `progress`
+    label shows a progress bar.
     """
     ts = list(range(len(alphas_cumprod) - 1, -1, -1)) if timesteps is None else list(timesteps)
     if any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
         raise ValueError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
     ab = alphas_cumprod.tolist()
     x = x_T
-    for i, t in enumerate(ts):
+    for i, t in enumerate(tqdm(ts, desc=progress, disable=progress is None, leave=False)):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         ab_t, ab_prev = ab[t], (ab[t_prev] if t_prev >= 0 else 1.0)
         eps = eps_fn(x, t)
