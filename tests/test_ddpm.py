@@ -64,9 +64,9 @@ def test_sampling_is_seeded_and_reports_each_step():
     ab = ddpm.linear_alphas_cumprod(10, 1e-4, 0.02)
     seen = []
     run = lambda: ddpm.sample(lambda x, t: 0.1 * x, torch.ones(3, 1), ab, torch.Generator().manual_seed(1),  # noqa
-                              on_step=lambda t, x: seen.append(t))
+                              on_step=lambda i, t_prev, x: seen.append((i, t_prev)))
     torch.testing.assert_close(run(), run())
-    assert seen == list(range(9, -1, -1)) * 2
+    assert seen == list(enumerate(range(8, -2, -1))) * 2  # after step i, x sits at t' (-1 = clean)
     with pytest.raises(ValueError, match="descend"):
         ddpm.sample(lambda x, t: x, torch.ones(1), ab, torch.Generator(), timesteps=[3, 5])
 
@@ -78,15 +78,18 @@ def test_guidance_scale_zero_and_one_give_unconditional_and_conditional():
     torch.testing.assert_close(ddpm.guided(u, c, 3.0), u + 3 * (c - u))
 
 
-def test_unet_cfg_batches_conditional_and_null_calls():
+def test_cfg_on_the_mnist_unet_batches_conditional_and_null_calls():
+    from difflab.diffusion.algorithms import guided
+    from difflab.diffusion.model import MnistDiffusion
     torch.manual_seed(0)
-    model = UNet(4, "class").eval()
+    unet = UNet(4, "class").eval()
+    model = MnistDiffusion(unet, {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02})
     x, classes = torch.randn(3, 1, 28, 28), torch.eye(10)[[1, 6, 9]]
     tt = torch.full((3,), 0.5)
     with torch.no_grad():
-        cond, uncond = model(x, tt, classes), model(x, tt, torch.zeros(3, 10))
-        torch.testing.assert_close(ddpm.unet_eps_fn(model, 10, classes, 0.0)(x, 5), uncond)
-        torch.testing.assert_close(ddpm.unet_eps_fn(model, 10, classes, 1.0)(x, 5), cond)
+        cond, uncond = unet(x, tt, classes), unet(x, tt, torch.zeros(3, 10))
+        torch.testing.assert_close(guided(model, classes, torch.zeros(1, 10), 0.0)(x, 5)[0], uncond)
+        torch.testing.assert_close(guided(model, classes, torch.zeros(1, 10), 1.0)(x, 5)[0], cond)
 
 
 def test_class_dropout_rate():

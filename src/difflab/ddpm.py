@@ -4,14 +4,11 @@ Everything here takes a noise schedule as the cumulative products alpha_bar, so 
 the MNIST DDPM (stride 1, T = 300) and strided samplers over any other schedule.
 """
 
+import math
 from collections.abc import Callable, Sequence
 
 import torch
 from tqdm.auto import tqdm
-
-# eps_fn(x_t, t) -> predicted noise; t is the integer timestep shared by the whole batch.
-EpsFn = Callable[[torch.Tensor, int], torch.Tensor]
-
 
 def linear_alphas_cumprod(num_timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:
     """alpha_bar_t = prod_{s<=t} (1 - beta_s), betas = linspace(beta_start, beta_end, T); float64 for accuracy."""
@@ -49,31 +46,60 @@ def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> to
     return eps_uncond + scale * (eps_cond - eps_uncond)
 
 
-@torch.no_grad()
-def sample(eps_fn: EpsFn, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: torch.Generator,
-           timesteps: Sequence[int] | None = None,
-           on_step: Callable[[int, torch.Tensor], None] | None = None, progress: str | None = None) -> torch.Tensor:
-    """Ancestral sampling from x_T down the given (descending) timesteps, default T-1 .. 0.
+def step_std(alpha_bar: float, alpha_bar_prev: float, predicted_variance: torch.Tensor | None = None):
+    """Standard deviation of the noise added on the step t -> t'.
 
-    Each step adds sqrt(beta_t) z, beta_t = 1 - alpha_bar_t / alpha_bar_t' (alpha_bar_{-1} = 1); no noise at the
-    last step. on_step(t, x) sees the sample after each step (for GIFs of the reverse process); a `progress`
-    label shows a progress bar.
+    Without a predicted variance: sqrt(beta_t), beta_t = 1 - alpha_bar / alpha_bar' (SPEC B2). With one (DeepFloyd IF,
+    diffusers' "learned_range"): the log-variance interpolates between log(beta_tilde) and log(beta_t),
+    frac = (v + 1) / 2, beta_tilde = (1 - alpha_bar') / (1 - alpha_bar) * beta_t (the posterior variance).
+    """
+    beta = 1 - alpha_bar / alpha_bar_prev
+    if predicted_variance is None:
+        return beta ** 0.5
+    beta_tilde = max((1 - alpha_bar_prev) / (1 - alpha_bar) * beta, 1e-20)
+    frac = (predicted_variance + 1) / 2
+    return torch.exp(0.5 * (frac * math.log(beta) + (1 - frac) * math.log(beta_tilde)))
+
+
+# predict(x_t, t) -> eps, or (eps, predicted variance) for models that learn it
+Predict = Callable[[torch.Tensor, int], "torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]"]
+
+
+def strided_timesteps(num_timesteps: int, stride: int) -> list[int]:
+    """Descending timesteps stride apart, ending at 0: T = 1000, stride 30 -> 990, 960, ..., 30, 0."""
+    if not 1 <= stride < num_timesteps:
+        raise ValueError(f"stride={stride}; allowed: 1 .. {num_timesteps - 1}")
+    return list(range(stride * ((num_timesteps - 1) // stride), -1, -stride))
+
+
+@torch.no_grad()
+def sample(predict: Predict, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: torch.Generator,
+           timesteps: Sequence[int] | None = None,
+           on_step: Callable[[int, int, torch.Tensor], torch.Tensor | None] | None = None,
+           progress: str | None = None) -> torch.Tensor:
+    """Iterative denoising from x_T, which sits at timesteps[0], down the given descending timesteps (default T-1..0).
+
+    Each step: x0_hat from the predicted noise, x_t' = posterior mean(x0_hat, x_t) + std * z (step_std; no noise on
+    the last step). on_step(i, t', x) runs after step i with x now at t' (-1 = clean); a tensor it returns replaces
+    x (RePaint uses that). A `progress` label shows a progress bar.
     """
     ts = list(range(len(alphas_cumprod) - 1, -1, -1)) if timesteps is None else list(timesteps)
-    if any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
+    if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
         raise ValueError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
     ab = alphas_cumprod.tolist()
     x = x_T
     for i, t in enumerate(tqdm(ts, desc=progress, disable=progress is None, leave=False)):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         ab_t, ab_prev = ab[t], (ab[t_prev] if t_prev >= 0 else 1.0)
-        eps = eps_fn(x, t)
+        out = predict(x, t)
+        eps, variance = out if isinstance(out, tuple) else (out, None)
         x = posterior_mean(x, predict_x0(x, eps, ab_t), ab_t, ab_prev)
         if t_prev >= 0:
-            beta = 1 - ab_t / ab_prev
-            x = x + beta ** 0.5 * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+            std = step_std(ab_t, ab_prev, variance)
+            x = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         if on_step is not None:
-            on_step(t, x)
+            replaced = on_step(i, t_prev, x)
+            x = x if replaced is None else replaced
     return x
 
 
@@ -99,16 +125,3 @@ def ddpm_loss(alphas_cumprod: torch.Tensor, conditioning: str, p_uncond: float =
         return torch.nn.functional.mse_loss(model(x_t, t.float() / num_timesteps, c), eps)
     return loss
 
-
-def unet_eps_fn(model, num_timesteps: int, class_vectors: torch.Tensor | None = None, guidance_scale: float = 1.0):
-    """Wrap a time- or class-conditioned UNet as eps_fn(x_t, t). With class vectors, the conditional and the
-    unconditional (zero class) estimates come from one batched call and are combined with CFG."""
-    def eps_fn(x: torch.Tensor, t: int) -> torch.Tensor:
-        tt = torch.full((len(x),), t / num_timesteps, device=x.device)
-        if class_vectors is None:
-            return model(x, tt)
-        both = model(torch.cat([x, x]), torch.cat([tt, tt]),
-                     torch.cat([class_vectors, torch.zeros_like(class_vectors)]))
-        eps_c, eps_u = both.chunk(2)
-        return guided(eps_u, eps_c, guidance_scale)
-    return eps_fn

@@ -66,6 +66,7 @@ RULES = {
     "ddpm.beta_end": _num(0, 1, lo_open=True, hi_open=True),
     "ddpm_class.p_uncond": _num(0, 1),
     "ddpm_class.guidance_scale": _num(0, _INF),
+    "parta.model": _one_of("mnist", "deepfloyd_if"),
 }
 
 

@@ -1,0 +1,129 @@
+"""The part A algorithms, once, over the DiffusionModel interface (model.py). Images are in the model's range.
+
+Predictors map (x_t, t) to (eps, predicted variance or None) and are what ddpm.sample steps with; the guided,
+anagram and factorized (hybrid) predictors batch all their model calls into one `predict`.
+"""
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torchvision.transforms.functional as TF
+
+from .. import ddpm
+from .model import DiffusionModel
+
+Prediction = tuple[torch.Tensor, torch.Tensor | None]
+Predictor = Callable[[torch.Tensor, int], Prediction]
+
+
+def expand(cond: torch.Tensor, n: int) -> torch.Tensor:
+    """One condition (1, ...) repeated for a batch of n, or n conditions passed through."""
+    if len(cond) not in (1, n):
+        raise ValueError(f"{len(cond)} conditions for a batch of {n} images; allowed: 1 or {n}")
+    return cond.expand(n, *cond.shape[1:]) if len(cond) == 1 else cond
+
+
+def forward(model: DiffusionModel, x0: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
+    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (A1.1)."""
+    eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
+    return ddpm.add_noise(x0, eps, model.alphas_cumprod[t].item())
+
+
+def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
+    """The classical denoiser (A1.2), and the low-pass filter of hybrid images (A1.9)."""
+    return TF.gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
+
+
+def conditional(model: DiffusionModel, cond: torch.Tensor) -> Predictor:
+    """The model's own estimate for one condition, no guidance (A1.3 - A1.5)."""
+    return lambda x, t: model.predict(x, t, expand(cond, len(x)))
+
+
+def guided(model: DiffusionModel, cond: torch.Tensor, null: torch.Tensor, scale: float) -> Predictor:
+    """Classifier-free guidance (A1.6): eps = eps_u + scale (eps_c - eps_u), one batched call for both; the predicted
+    variance is the conditional one."""
+    def predict(x: torch.Tensor, t: int) -> Prediction:
+        n = len(x)
+        eps, var = model.predict(torch.cat([x, x]), t, torch.cat([expand(cond, n), expand(null, n)]))
+        (eps_c, eps_u), var_c = eps.chunk(2), (None if var is None else var[:n])
+        return ddpm.guided(eps_u, eps_c, scale), var_c
+    return predict
+
+
+def flip(x: torch.Tensor) -> torch.Tensor:
+    """Upside down: the anagram view (its own inverse)."""
+    return torch.flip(x, dims=[-2])
+
+
+def anagram(model: DiffusionModel, cond_up: torch.Tensor, cond_flipped: torch.Tensor, null: torch.Tensor,
+            scale: float) -> Predictor:
+    """Visual anagrams (A1.8): eps = (eps_cfg(x, p1) + flip(eps_cfg(flip(x), p2))) / 2, all four UNet calls batched."""
+    def predict(x: torch.Tensor, t: int) -> Prediction:
+        n = len(x)
+        both = guided(model, torch.cat([expand(cond_up, n), expand(cond_flipped, n)]),
+                      torch.cat([expand(null, n)] * 2), scale)(torch.cat([x, flip(x)]), t)
+        (eps1, eps2), var = both[0].chunk(2), both[1]
+        var = None if var is None else (var[:n] + flip(var[n:])) / 2
+        return (eps1 + flip(eps2)) / 2, var
+    return predict
+
+
+def factorized(model: DiffusionModel, cond_low: torch.Tensor, cond_high: torch.Tensor, null: torch.Tensor,
+               scale: float, kernel_size: int, sigma: float) -> Predictor:
+    """Hybrid images (A1.9): eps = lowpass(eps_cfg(x, p_far)) + highpass(eps_cfg(x, p_near)), with
+    highpass(e) = e - lowpass(e); both guided estimates in one batched call."""
+    def predict(x: torch.Tensor, t: int) -> Prediction:
+        n = len(x)
+        eps, var = guided(model, torch.cat([expand(cond_low, n), expand(cond_high, n)]),
+                          torch.cat([expand(null, n)] * 2), scale)(torch.cat([x, x]), t)
+        eps1, eps2 = eps.chunk(2)
+        low = gaussian_blur(eps1, kernel_size, sigma)
+        var = None if var is None else (var[:n] + var[n:]) / 2
+        return low + eps2 - gaussian_blur(eps2, kernel_size, sigma), var
+    return predict
+
+
+def one_step_denoise(model: DiffusionModel, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> torch.Tensor:
+    """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t) (A1.3)."""
+    eps, _ = conditional(model, cond)(x_t, t)
+    return ddpm.predict_x0(x_t, eps, model.alphas_cumprod[t].item())
+
+
+def iterative_denoise(model: DiffusionModel, x_t: torch.Tensor, timesteps: Sequence[int], i_start: int,
+                      predictor: Predictor, generator: torch.Generator,
+                      on_step: Callable[[int, int, torch.Tensor], torch.Tensor | None] | None = None,
+                      progress: str | None = None) -> torch.Tensor:
+    """Denoise x_t, which sits at timesteps[i_start], down the rest of the strided schedule (A1.4 - A1.6)."""
+    check_i_start(timesteps, i_start)
+    return ddpm.sample(predictor, x_t, model.alphas_cumprod, generator, timesteps[i_start:], on_step, progress)
+
+
+def check_i_start(timesteps: Sequence[int], i_start: int) -> None:
+    if not 0 <= i_start < len(timesteps):
+        raise ValueError(f"i_start={i_start}; allowed: 0 .. {len(timesteps) - 1} "
+                         f"(the schedule has {len(timesteps)} strided timesteps, {timesteps[0]} .. {timesteps[-1]})")
+
+
+def sdedit(model: DiffusionModel, x0: torch.Tensor, timesteps: Sequence[int], i_start: int, predictor: Predictor,
+           generator: torch.Generator, progress: str | None = None) -> torch.Tensor:
+    """SDEdit (A1.7): noise the image to timesteps[i_start], then denoise it; small i_start = large edits."""
+    check_i_start(timesteps, i_start)
+    x_t = forward(model, x0, timesteps[i_start], generator)
+    return iterative_denoise(model, x_t, timesteps, i_start, predictor, generator, progress=progress)
+
+
+def inpaint(model: DiffusionModel, x_orig: torch.Tensor, mask: torch.Tensor, timesteps: Sequence[int],
+            predictor: Predictor, generator: torch.Generator, progress: str | None = None,
+            observe: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """RePaint (A1.7.2): denoise from pure noise and, after every step, put back the original where mask = 0:
+    x_t' <- m x_t' + (1 - m) forward(x_orig, t'); at the end (t' = -1) the original itself.
+    observe(t', x) sees each projected x."""
+    def keep_known(_i: int, t_prev: int, x: torch.Tensor) -> torch.Tensor:
+        known = x_orig if t_prev < 0 else forward(model, x_orig, t_prev, generator)
+        x = mask * x + (1 - mask) * known
+        if observe is not None:
+            observe(t_prev, x)
+        return x
+
+    x_T = torch.randn(x_orig.shape, generator=generator, device=x_orig.device, dtype=x_orig.dtype)
+    return iterative_denoise(model, x_T, timesteps, 0, predictor, generator, on_step=keep_known, progress=progress)

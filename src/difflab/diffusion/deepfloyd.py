@@ -1,0 +1,129 @@
+"""DeepFloyd IF as a DiffusionModel (model.py): stage I (64 x 64) does the diffusion, stage II (256 x 256) upsamples
+results for display, and the T5 encoder runs only in the embed_prompts stage.
+
+Components come from diffusers / transformers and are injected, so tests build tiny randomly initialised ones in
+code and the real ones come from the Hugging Face hub (`DeepFloyd/IF-I-XL-v1.0`, `DeepFloyd/IF-II-L-v1.0`). The
+weights are gated: a user needs to accept the licence and log in; without that, loading fails with
+IFUnavailable saying so, before any work.
+"""
+
+import torch
+
+HOW_TO_GET_ACCESS = (
+    "DeepFloyd IF weights are gated on the Hugging Face hub: accept the licence on the model pages "
+    "(https://huggingface.co/DeepFloyd/IF-I-XL-v1.0 and https://huggingface.co/DeepFloyd/IF-II-L-v1.0), then "
+    "log in with `huggingface-cli login` or set HF_TOKEN. Or point parta.deepfloyd_if.common.stage_1 / stage_2 at "
+    "local copies. To run part A without IF: dvc exp run -S parta.model=mnist")
+
+
+class IFUnavailable(RuntimeError):
+    """The DeepFloyd IF weights cannot be loaded."""
+
+
+DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
+
+
+def _dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ValueError(f"dtype={name!r}; allowed: {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def _load(what: str, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except (OSError, ValueError) as e:  # hub errors (gated, offline, missing files) are OSErrors
+        raise IFUnavailable(f"cannot load {what}: {str(e).splitlines()[0]}\n{HOW_TO_GET_ACCESS}") from None
+
+
+class DeepFloydIF:
+    """Stage I's UNet predicts eps (channels 0-2) and the learned-range variance (3-5) at 64 x 64, in [-1, 1]."""
+
+    name = "deepfloyd_if"
+    channels = 3
+    null_prompt = ""
+
+    def __init__(self, unet_1, scheduler_1, unet_2=None, scheduler_2=None, noising_scheduler_2=None,
+                 device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16, cpu_offload: bool = False,
+                 stage_2_steps: int = 50, stage_2_guidance_scale: float = 4.0, stage_2_noise_level: int = 250):
+        self.device, self.dtype, self.cpu_offload = torch.device(device), dtype, cpu_offload
+        self.unet_1 = unet_1.to(self.device, dtype).eval()
+        self.unet_2 = None if unet_2 is None else unet_2.to("cpu" if cpu_offload else self.device, dtype).eval()
+        self.scheduler_2, self.noising_scheduler_2 = scheduler_2, noising_scheduler_2
+        self.stage_2 = dict(num_inference_steps=stage_2_steps, guidance_scale=stage_2_guidance_scale,
+                            noise_level=stage_2_noise_level)
+        self.alphas_cumprod = scheduler_1.alphas_cumprod.to(torch.float64).cpu()
+        self.num_train_timesteps = scheduler_1.config.num_train_timesteps
+        self.image_size = unet_1.config.sample_size
+        if scheduler_1.config.variance_type != "learned_range" or unet_1.config.out_channels != 6:
+            raise ValueError("stage I must predict eps and a learned-range variance (out_channels 6, "
+                             f"variance_type 'learned_range'); got {unet_1.config.out_channels} channels, "
+                             f"{scheduler_1.config.variance_type!r}")
+
+    @classmethod
+    def from_pretrained(cls, stage_1: str, stage_2: str | None, device, dtype: str = "float16",
+                        variant: str | None = "fp16", **kwargs) -> "DeepFloydIF":
+        from diffusers import DDPMScheduler, UNet2DConditionModel
+        torch_dtype = _dtype(dtype)
+        unet_1 = _load(f"the stage I UNet of {stage_1!r}", UNet2DConditionModel.from_pretrained, stage_1,
+                       subfolder="unet", variant=variant, torch_dtype=torch_dtype)
+        scheduler_1 = _load(f"the stage I scheduler of {stage_1!r}", DDPMScheduler.from_pretrained, stage_1,
+                            subfolder="scheduler")
+        unet_2 = scheduler_2 = noising = None
+        if stage_2:
+            unet_2 = _load(f"the stage II UNet of {stage_2!r}", UNet2DConditionModel.from_pretrained, stage_2,
+                           subfolder="unet", variant=variant, torch_dtype=torch_dtype)
+            scheduler_2 = _load(f"the stage II scheduler of {stage_2!r}", DDPMScheduler.from_pretrained, stage_2,
+                                subfolder="scheduler")
+            noising = _load(f"the stage II noising scheduler of {stage_2!r}", DDPMScheduler.from_pretrained,
+                            stage_2, subfolder="image_noising_scheduler")
+        return cls(unet_1, scheduler_1, unet_2, scheduler_2, noising, device=device, dtype=torch_dtype, **kwargs)
+
+    @torch.no_grad()
+    def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.unet_1(x_t.to(self.dtype), t, encoder_hidden_states=cond.to(self.dtype)).sample
+        eps, variance = out.to(x_t.dtype).split(3, dim=1)
+        return eps, variance
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * x - 1
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return ((x + 1) / 2).clamp(0, 1)
+
+    @torch.no_grad()
+    def upsample(self, x: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+                 generator: torch.Generator) -> torch.Tensor:
+        """Stage II: diffusers' IFSuperResolutionPipeline on the 64 x 64 result, same prompt, CFG."""
+        if self.unet_2 is None:
+            return x
+        from diffusers import IFSuperResolutionPipeline
+        pipe = IFSuperResolutionPipeline(tokenizer=None, text_encoder=None, unet=self.unet_2,
+                                         scheduler=self.scheduler_2, image_noising_scheduler=self.noising_scheduler_2,
+                                         safety_checker=None, feature_extractor=None, watermarker=None,
+                                         requires_safety_checker=False)
+        pipe.set_progress_bar_config(disable=True)
+        if self.cpu_offload:
+            self.unet_1.to("cpu"), self.unet_2.to(self.device)
+        try:
+            out = pipe(image=x.to(self.dtype), prompt_embeds=cond.to(self.device, self.dtype),
+                       negative_prompt_embeds=null.to(self.device, self.dtype), generator=generator,
+                       output_type="pt", **self.stage_2).images
+        finally:
+            if self.cpu_offload:
+                self.unet_2.to("cpu"), self.unet_1.to(self.device)
+        return out.to(x.dtype)
+
+
+@torch.no_grad()
+def t5_embeddings(prompts: list[str], repo: str, device, dtype: str = "float16", variant: str | None = "fp16",
+                  max_length: int = 77) -> torch.Tensor:
+    """The T5 encoder of IF stage I, as IFPipeline.encode_prompt runs it (without its optional caption cleaning):
+    (len(prompts), 77, 4096) for T5 v1.1 XXL."""
+    from transformers import AutoTokenizer, T5EncoderModel
+    tokenizer = _load(f"the tokenizer of {repo!r}", AutoTokenizer.from_pretrained, repo, subfolder="tokenizer")
+    encoder = _load(f"the T5 text encoder of {repo!r}", T5EncoderModel.from_pretrained, repo,
+                    subfolder="text_encoder", variant=variant, torch_dtype=_dtype(dtype)).to(device).eval()
+    tokens = tokenizer(prompts, padding="max_length", max_length=max_length, truncation=True,
+                       add_special_tokens=True, return_tensors="pt")
+    return encoder(tokens.input_ids.to(device), attention_mask=tokens.attention_mask.to(device))[0].float().cpu()

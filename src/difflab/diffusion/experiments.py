@@ -1,0 +1,254 @@
+"""The part A experiments (SPEC A0 - A1.9): each runs the algorithms of algorithms.py on a DiffusionModel and lays
+out its figure. `run(name, ctx)` is what the stage calls; `EXPERIMENTS` lists them in the spec's order.
+
+Each experiment reads its own params section (ctx.cfg[name]) and the model's common one (ctx.common).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .. import ddpm
+from ..figures import image_rows
+from . import algorithms as alg
+from .conditions import ConditionCache
+from .images import load_image, make_mask
+from .model import DiffusionModel
+
+
+@dataclass
+class Context:
+    model: DiffusionModel
+    conds: ConditionCache
+    cfg: dict  # params.yaml parta.<model>
+    seed: int
+    out_dir: Path
+    mnist_dir: Path = Path("data/mnist")
+    name: str = ""  # the experiment running: names its figure
+
+    @property
+    def common(self) -> dict:
+        return self.cfg["common"]
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator(device=self.model.device).manual_seed(self.seed)
+
+    def image(self, ref: str) -> torch.Tensor:
+        x = load_image(ref, self.model.image_size, self.model.channels, self.mnist_dir)
+        return self.model.to_model(x.to(self.model.device))
+
+    @property
+    def timesteps(self) -> list[int]:
+        return ddpm.strided_timesteps(self.model.num_train_timesteps, self.common["stride"])
+
+    def null(self, n: int = 1) -> torch.Tensor:
+        return self.conds(*[self.model.null_prompt] * n)
+
+    def guided(self, *prompts: str) -> alg.Predictor:
+        return alg.guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common["guidance_scale"])
+
+    def show(self, x: torch.Tensor, prompts: list[str] | None = None) -> torch.Tensor:
+        """[0, 1] images for a figure: results go through the model's upsampler (IF stage II) with their prompts."""
+        if prompts is not None:
+            x = self.model.upsample(x, self.conds(*prompts), self.null(len(prompts)), self.generator())
+        return self.model.to_unit(x).float().cpu()
+
+    def save(self, rows, title: str, **labels) -> Path:
+        path = self.out_dir / f"{self.name}.png"
+        size = max(r.shape[-1] for r in rows)
+        rows = [F.interpolate(r, size=size, mode="nearest") if r.shape[-1] != size else r for r in rows]
+        image_rows(rows, path, title=f"{title}\n[{self.model.name}, seed {self.seed}]", **labels)
+        return path
+
+
+def sample(ctx: Context) -> None:
+    """A0: text-to-image sampling with CFG from pure noise at several numbers of inference steps."""
+    p = ctx.cfg["sample"]
+    rows = []
+    for steps in p["num_inference_steps"]:
+        ts = ddpm.strided_timesteps(ctx.model.num_train_timesteps, max(1, ctx.model.num_train_timesteps // steps))
+        g = ctx.generator()
+        x_T = torch.randn((len(p["prompts"]), ctx.model.channels, ctx.model.image_size, ctx.model.image_size),
+                          generator=g, device=ctx.model.device)
+        x = alg.iterative_denoise(ctx.model, x_T, ts, 0, ctx.guided(*p["prompts"]), g, progress=f"{steps} steps")
+        rows.append(ctx.show(x, p["prompts"]))
+    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})", col_labels=p["prompts"],
+             row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
+
+
+def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+    ts = ctx.cfg["forward"]["timesteps"]
+    x0 = ctx.image(ctx.common["test_image"])
+    g = ctx.generator()
+    return x0, ts, torch.cat([alg.forward(ctx.model, x0, t, g) for t in ts])
+
+
+def forward(ctx: Context) -> None:
+    """A1.1: the forward process on the test image."""
+    x0, ts, noisy = _noisy_test_images(ctx)
+    ctx.save([ctx.show(torch.cat([x0, noisy]))], "Forward process x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps",
+             col_labels=["original"] + [f"t = {t}" for t in ts])
+
+
+def blur(ctx: Context) -> None:
+    """A1.2: classical denoising with a Gaussian blur."""
+    p = ctx.cfg["blur"]
+    _, ts, noisy = _noisy_test_images(ctx)
+    blurred = alg.gaussian_blur(noisy, p["kernel_size"], p["sigma"])
+    ctx.save([ctx.show(noisy), ctx.show(blurred)], f"Gaussian blur denoising (kernel {p['kernel_size']}, "
+             f"sigma {p['sigma']})", row_labels=["noisy", "blurred"], col_labels=[f"t = {t}" for t in ts])
+
+
+def one_step(ctx: Context) -> None:
+    """A1.3: one-step denoising x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)."""
+    prompt = ctx.cfg["one_step"]["prompt"]
+    x0, ts, noisy = _noisy_test_images(ctx)
+    est = torch.cat([alg.one_step_denoise(ctx.model, noisy[i:i + 1], t, ctx.conds(prompt)) for i, t in enumerate(ts)])
+    ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
+             f"One-step denoising, prompt {prompt!r}", row_labels=["noisy", "one-step estimate", "original"],
+             col_labels=[f"t = {t}" for t in ts])
+
+
+def iterative(ctx: Context) -> None:
+    """A1.4: iterative denoising over strided timesteps from i_start, against one-step and blur."""
+    p, ts = ctx.cfg["iterative"], ctx.timesteps
+    g = ctx.generator()
+    x0 = ctx.image(ctx.common["test_image"])
+    alg.check_i_start(ts, p["i_start"])
+    t0 = ts[p["i_start"]]
+    x_t = alg.forward(ctx.model, x0, t0, g)
+    frames, labels = [x_t], [f"t = {t0} (start)"]
+
+    def every(i: int, t_prev: int, x: torch.Tensor) -> None:
+        if (i + 1) % p["show_every"] == 0 and t_prev >= 0:
+            frames.append(x), labels.append(f"t = {t_prev}")
+
+    cond = ctx.conds(p["prompt"])
+    clean = alg.iterative_denoise(ctx.model, x_t, ts, p["i_start"], alg.conditional(ctx.model, cond), g,
+                                  on_step=every, progress="iterative denoising")
+    one = alg.one_step_denoise(ctx.model, x_t, t0, cond)
+    blurred = alg.gaussian_blur(x_t, ctx.cfg["blur"]["kernel_size"], ctx.cfg["blur"]["sigma"])
+    ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p["prompt"]]),
+                                                      ctx.show(one, [p["prompt"]]), ctx.show(blurred)])],
+             f"Iterative denoising from i_start = {p['i_start']} (t = {t0}), every {p['show_every']}th step, "
+             f"prompt {p['prompt']!r}",
+             row_labels=["iterative steps", "original | iterative\n| one-step | blur"], col_labels=labels)
+
+
+def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]], alg.Predictor], title: str) -> None:
+    p = ctx.cfg[section]
+    g = ctx.generator()
+    n = len(p["prompts"])
+    x_T = torch.randn((n, ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
+                      device=ctx.model.device)
+    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor_for(p["prompts"]), g, progress=section)
+    ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[repr(q) for q in p["prompts"]])
+
+
+def sample_noise(ctx: Context) -> None:
+    """A1.5: sampling from pure noise (i_start = 0) without guidance."""
+    _from_noise(ctx, "sample_noise", lambda prompts: alg.conditional(ctx.model, ctx.conds(*prompts)),
+                "Sampling from pure noise, no guidance")
+
+
+def cfg(ctx: Context) -> None:
+    """A1.6: sampling with classifier-free guidance."""
+    _from_noise(ctx, "cfg", lambda prompts: ctx.guided(*prompts),
+                f"Sampling with classifier-free guidance, scale {ctx.common['guidance_scale']}")
+
+
+def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> None:
+    i_starts, ts = ctx.cfg["sdedit"]["i_start"], ctx.timesteps
+    for i in i_starts:
+        alg.check_i_start(ts, i)
+    rows = []
+    for ref in images:
+        x0 = ctx.image(ref)
+        g = ctx.generator()
+        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g) for i in i_starts]
+        rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
+    ctx.save(rows, f"{title}, prompt {prompt!r}, CFG {ctx.common['guidance_scale']}",
+             row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
+             col_labels=[f"i_start {i}\n(t = {ts[i]})" for i in i_starts] + ["original"])
+
+
+def sdedit(ctx: Context) -> None:
+    """A1.7: SDEdit on the test image and more images."""
+    p = ctx.cfg["sdedit"]
+    _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "SDEdit (image-to-image)")
+
+
+def sdedit_drawings(ctx: Context) -> None:
+    """A1.7.1: SDEdit on a web-style image and hand-drawn images."""
+    p = ctx.cfg["sdedit_drawings"]
+    _sdedit_rows(ctx, p["images"], p["prompt"], "SDEdit on web and hand-drawn images")
+
+
+def inpaint(ctx: Context) -> None:
+    """A1.7.2: RePaint inpainting: new content where the mask is 1."""
+    p = ctx.cfg["inpaint"]
+    rows = [[], [], [], []]
+    for ref, spec in zip([ctx.common["test_image"]] + p["images"], p["masks"]):
+        x0 = ctx.image(ref)
+        mask = make_mask(spec, ctx.model.image_size).to(x0.device)
+        out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
+                          progress=f"inpainting {ref}")
+        for row, x in zip(rows, (ctx.show(x0), mask.expand_as(x0).cpu(), ctx.show(x0) * mask.cpu(),
+                                 ctx.show(out, [p["prompt"]]))):
+            row.append(x)
+    ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {p['prompt']!r}",
+             row_labels=["original", "mask", "to replace", "result"])
+
+
+def translate(ctx: Context) -> None:
+    """A1.7.3: text-conditional image-to-image translation: SDEdit guided by another prompt."""
+    p = ctx.cfg["translate"]
+    _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "Text-conditional image-to-image")
+
+
+def anagram(ctx: Context) -> None:
+    """A1.8: visual anagrams: one image, one prompt upright and another upside down."""
+    pairs, g = ctx.cfg["anagram"]["pairs"], ctx.generator()
+    ups, downs = [a for a, _ in pairs], [b for _, b in pairs]
+    predictor = alg.anagram(ctx.model, ctx.conds(*ups), ctx.conds(*downs), ctx.null(len(pairs)),
+                            ctx.common["guidance_scale"])
+    x_T = torch.randn((len(pairs), ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
+                      device=ctx.model.device)
+    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="anagrams")
+    upright = ctx.show(x, ups)
+    ctx.save([upright, alg.flip(upright)], "Visual anagrams (flip = upside down)",
+             row_labels=["upright", "flipped"], col_labels=[f"{a!r} / {b!r}" for a, b in pairs])
+
+
+def hybrid(ctx: Context) -> None:
+    """A1.9: hybrid images: low frequencies from one prompt (seen from afar), high from another (up close)."""
+    p, g = ctx.cfg["hybrid"], ctx.generator()
+    fars, nears = [a for a, _ in p["pairs"]], [b for _, b in p["pairs"]]
+    predictor = alg.factorized(ctx.model, ctx.conds(*fars), ctx.conds(*nears), ctx.null(len(fars)),
+                               ctx.common["guidance_scale"], p["kernel_size"], p["sigma"])
+    x_T = torch.randn((len(fars), ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
+                      device=ctx.model.device)
+    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="hybrids")
+    full = ctx.show(x, nears)
+    small = F.interpolate(F.interpolate(full, scale_factor=1 / p["view_downscale"], mode="area"), size=full.shape[-1],
+                          mode="nearest")
+    low = ctx.show(alg.gaussian_blur(x, p["kernel_size"], p["sigma"]), fars)
+    ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p['kernel_size']}, sigma {p['sigma']})",
+             row_labels=["full size (near)", f"1/{p['view_downscale']} size (far)", "low-pass view"],
+             col_labels=[f"far {a!r} / near {b!r}" for a, b in p["pairs"]])
+
+
+EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,
+                                        sdedit_drawings, inpaint, translate, anagram, hybrid)}
+
+
+def run(name: str, ctx: Context) -> Path:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+    ctx.name = name
+    with torch.no_grad():
+        EXPERIMENTS[name](ctx)
+    return ctx.out_dir / f"{name}.png"

@@ -1,0 +1,34 @@
+"""Build the part A model that params.yaml names (parta.model), and compute prompt conditions for it."""
+
+import torch
+
+from ..checkpoints import load_model
+from .conditions import one_hot_prompts
+from .model import DiffusionModel, MnistDiffusion
+
+MODELS = ("mnist", "deepfloyd_if")
+
+
+def check_model_name(name: str) -> None:
+    if name not in MODELS:
+        raise ValueError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
+
+
+def load_diffusion_model(name: str, common: dict, device: torch.device) -> DiffusionModel:
+    check_model_name(name)
+    if name == "mnist":
+        unet, meta = load_model(common["checkpoint"], device)
+        return MnistDiffusion(unet, meta, device)
+    from .deepfloyd import DeepFloydIF
+    return DeepFloydIF.from_pretrained(
+        common["stage_1"], common["stage_2"], device, dtype=common["dtype"], variant=common["variant"],
+        cpu_offload=common["cpu_offload"], stage_2_steps=common["stage_2_steps"],
+        stage_2_guidance_scale=common["stage_2_guidance_scale"], stage_2_noise_level=common["stage_2_noise_level"])
+
+
+def encode_prompts(name: str, common: dict, prompts: list[str], device: torch.device) -> torch.Tensor:
+    check_model_name(name)
+    if name == "mnist":
+        return one_hot_prompts(prompts)
+    from .deepfloyd import t5_embeddings
+    return t5_embeddings(prompts, common["text_encoder"], device, dtype=common["dtype"], variant=common["variant"])

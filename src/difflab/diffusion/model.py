@@ -1,0 +1,72 @@
+"""The interface every part A algorithm is written against, and its MNIST implementation.
+
+A diffusion model here is anything with
+- `alphas_cumprod` (float64, CPU) and `num_train_timesteps`: its noise schedule;
+- `predict(x_t, t, cond) -> (eps, predicted variance or None)`: batched over images and conditions;
+- `null_prompt` (""): the prompt of the unconditional estimate (conditions come from conditions.py's cache);
+- `image_size`, `channels`, `to_model(x)` / `to_unit(x)`: its value range against [0, 1] images;
+- `upsample(x, cond, null, generator)`: a higher-resolution version for display (identity where there is none).
+DeepFloyd IF implements it in deepfloyd.py; the MNIST UNet of part B here.
+"""
+
+from typing import Protocol
+
+import torch
+
+from ..ddpm import linear_alphas_cumprod
+from ..unet import UNet
+
+
+class DiffusionModel(Protocol):
+    name: str
+    alphas_cumprod: torch.Tensor
+    num_train_timesteps: int
+    image_size: int
+    channels: int
+    null_prompt: str
+    device: torch.device
+
+    def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor: ...
+
+    def upsample(self, x: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+                 generator: torch.Generator) -> torch.Tensor: ...
+
+
+class PromptError(ValueError):
+    """A prompt the model cannot be conditioned on."""
+
+
+class MnistDiffusion:
+    """The class-conditioned MNIST UNet (part B) as a diffusion model: prompts are digits "0".."9", "" is the null
+    class (the zero vector), images are 1 x 28 x 28 in [0, 1] (the range it was trained on), T = 300 linear betas."""
+
+    name = "mnist"
+    channels = 1
+    image_size = 28
+    null_prompt = ""
+
+    def __init__(self, unet: UNet, meta: dict, device: torch.device | str = "cpu"):
+        if unet.conditioning != "class":
+            raise ValueError(f"part A needs the class-conditioned UNet; got conditioning={unet.conditioning!r}")
+        self.unet, self.device = unet.eval().to(device), torch.device(device)
+        self.num_train_timesteps = meta["num_timesteps"]
+        self.alphas_cumprod = linear_alphas_cumprod(meta["num_timesteps"], meta["beta_start"], meta["beta_end"])
+
+    @torch.no_grad()
+    def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, None]:
+        tt = torch.full((len(x_t),), t / self.num_train_timesteps, device=x_t.device)
+        return self.unet(x_t, tt, cond), None
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(0, 1)
+
+    def upsample(self, x: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+                 generator: torch.Generator) -> torch.Tensor:
+        return x

@@ -1,0 +1,32 @@
+"""Stage embed_prompts: the condition of every prompt named in params.yaml parta.<model>, computed once.
+
+DeepFloyd IF: T5 v1.1 XXL embeddings (the only stage that loads the text encoder); MNIST: one-hot class vectors.
+"""
+
+import sys
+
+from difflab.diffusion.conditions import prompts_in, save_conditions
+from difflab.diffusion.deepfloyd import IFUnavailable
+from difflab.diffusion.load import check_model_name, encode_prompts
+from difflab.diffusion.model import PromptError
+from difflab.params import resolve_device, stage_params
+
+OUT = "data/prompt_conditions.safetensors"
+
+
+def main() -> None:
+    params, _ = stage_params(__doc__, ("device", "parta"))
+    name = params["parta"]["model"]
+    try:
+        check_model_name(name)
+        section = params["parta"][name]
+        prompts = prompts_in(section)
+        conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]))
+    except (IFUnavailable, PromptError, ValueError) as e:
+        sys.exit(f"embed_prompts: {e}")
+    save_conditions(OUT, prompts, conds, name)
+    print(f"{len(prompts)} prompt conditions for {name} -> {OUT}: {prompts}")
+
+
+if __name__ == "__main__":
+    main()

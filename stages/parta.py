@@ -1,0 +1,40 @@
+"""Stage parta@<experiment>: one part A experiment (SPEC A0 - A1.9) on the model params.yaml names (parta.model),
+writing reports/parta/<experiment>.png. Experiments: sample, forward, blur, one_step, iterative, sample_noise,
+cfg, sdedit, sdedit_drawings, inpaint, translate, anagram, hybrid.
+"""
+
+import sys
+from pathlib import Path
+
+from difflab.diffusion.conditions import ConditionCache
+from difflab.diffusion.deepfloyd import IFUnavailable
+from difflab.diffusion.experiments import EXPERIMENTS, Context, run
+from difflab.diffusion.images import InputError
+from difflab.diffusion.load import check_model_name, load_diffusion_model
+from difflab.diffusion.model import PromptError
+from difflab.params import resolve_device, seed_everything, stage_params
+
+OUT_DIR = Path("reports/parta")
+
+
+def main() -> None:
+    params, args = stage_params(
+        __doc__, ("seed", "device", "data", "parta"),
+        extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
+    name = params["parta"]["model"]
+    try:
+        check_model_name(name)
+        cfg = params["parta"][name]
+        device = resolve_device(params["device"])
+        seed_everything(params["seed"])
+        conds = ConditionCache("data/prompt_conditions.safetensors", name, device)
+        model = load_diffusion_model(name, cfg["common"], device)
+        OUT_DIR.mkdir(parents=True, exist_ok=True)
+        path = run(args.experiment, Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"])))
+    except (IFUnavailable, PromptError, InputError, ValueError, FileNotFoundError) as e:
+        sys.exit(f"parta {args.experiment}: {e}")
+    print(f"{args.experiment} on {name} -> {path}")
+
+
+if __name__ == "__main__":
+    main()

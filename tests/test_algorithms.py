@@ -1,0 +1,191 @@
+"""The part A algorithms against models with a known answer."""
+
+import math
+
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from difflab import ddpm
+from difflab.diffusion import algorithms as alg
+
+
+class GaussianModel:
+    """Data x0 ~ N(mu_c, s^2 I) per pixel, mu_c an image chosen by a one-hot condition (zeros = mu_null).
+
+    The exact noise predictor is analytic: x_t ~ N(sqrt(ab) mu, ab s^2 + 1 - ab), so
+    E[eps | x_t] = sqrt(1 - ab) (x_t - sqrt(ab) mu) / (ab s^2 + 1 - ab). With learned_variance=v it also returns a
+    constant predicted variance v (in diffusers' learned_range convention).
+    """
+
+    name, channels, image_size, null_prompt, device = "gaussian", 1, 8, "", torch.device("cpu")
+
+    def __init__(self, means: torch.Tensor, s: float, alphas_cumprod: torch.Tensor, null_mean: torch.Tensor,
+                 learned_variance: float | None = None):
+        self.means, self.s, self.null_mean = means, s, null_mean  # means: (K, 1, 8, 8)
+        self.alphas_cumprod, self.num_train_timesteps = alphas_cumprod, len(alphas_cumprod)
+        self.learned_variance = learned_variance
+        self.calls = 0
+
+    def mean(self, cond: torch.Tensor) -> torch.Tensor:
+        mu = torch.einsum("nk,kchw->nchw", cond, self.means)
+        return torch.where(cond.sum(1).reshape(-1, 1, 1, 1) == 0, self.null_mean, mu)
+
+    def predict(self, x, t, cond):
+        self.calls += 1
+        ab = self.alphas_cumprod[t].item()
+        eps = math.sqrt(1 - ab) * (x - math.sqrt(ab) * self.mean(cond)) / (ab * self.s ** 2 + 1 - ab)
+        var = None if self.learned_variance is None else torch.full_like(x, self.learned_variance)
+        return eps, var
+
+    def to_model(self, x):
+        return x
+
+    def to_unit(self, x):
+        return x
+
+
+def cosine_schedule():
+    return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").alphas_cumprod.double()
+
+
+@pytest.fixture
+def model():
+    g = torch.Generator().manual_seed(0)
+    means = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
+    return GaussianModel(means, 0.2, cosine_schedule(), torch.zeros(1, 1, 8, 8, dtype=torch.float64))
+
+
+def onehot(*ks, n=3):
+    return torch.eye(n, dtype=torch.float64)[list(ks)]
+
+
+def noise(n, seed=1):
+    return torch.randn(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+
+
+def test_strided_timesteps():
+    ts = ddpm.strided_timesteps(1000, 30)
+    assert ts[:3] == [990, 960, 930] and ts[-2:] == [30, 0] and len(ts) == 34
+    assert ddpm.strided_timesteps(300, 9)[:2] == [297, 288] and len(ddpm.strided_timesteps(300, 9)) == 34
+    with pytest.raises(ValueError, match="stride=0"):
+        ddpm.strided_timesteps(300, 0)
+
+
+def test_learned_range_std_matches_diffusers():
+    scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
+                              variance_type="learned_range")
+    ts = ddpm.strided_timesteps(1000, 30)
+    scheduler.set_timesteps(timesteps=ts)
+    ab = scheduler.alphas_cumprod.double()
+    v = torch.linspace(-1, 1, 5, dtype=torch.float64)
+    for t, t_prev in [(990, 960), (690, 660), (30, 0)]:
+        theirs = torch.exp(0.5 * scheduler._get_variance(t, predicted_variance=v))
+        ours = ddpm.step_std(ab[t].item(), ab[t_prev].item(), v)
+        torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("learned_variance, stride, rel", [(None, 1, 0.03), (-1.0, 1, 0.03), (0.0, 1, 0.03),
+                                                            (None, 30, 0.12)])
+def test_iterative_denoising_from_noise_recovers_the_data(model, learned_variance, stride, rel):
+    """Sampling from pure noise with the exact predictor reproduces mu and s, whichever variance the model picks
+    in its learned range; on IF's stride of 30 the step noise sqrt(beta) (SPEC B2) widens the result a little."""
+    model.learned_variance = learned_variance
+    ts = ddpm.strided_timesteps(1000, stride)
+    n = 4000
+    x = alg.iterative_denoise(model, noise(n), ts, 0, alg.conditional(model, onehot(1)), torch.Generator().manual_seed(2))
+    torch.testing.assert_close(x.mean(0), model.means[1], atol=4 * 0.2 / math.sqrt(n) + 0.01, rtol=0)
+    assert x.std(0).mean().item() == pytest.approx(0.2, rel=rel)
+
+
+def test_one_step_denoising_is_exact_for_a_point_mass(model):
+    model.s = 0.0
+    x_t = alg.forward(model, model.means[2:3], 500, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(alg.one_step_denoise(model, x_t, 500, onehot(2)), model.means[2:3])
+
+
+def test_cfg_with_scale_one_is_the_conditional_sampler_and_batches_one_call(model):
+    ts = ddpm.strided_timesteps(1000, 100)
+    run = lambda predictor: alg.iterative_denoise(model, noise(4), ts, 0, predictor,  # noqa: E731
+                                                  torch.Generator().manual_seed(3))
+    conditional = run(alg.conditional(model, onehot(0)))
+    model.calls = 0
+    guided = run(alg.guided(model, onehot(0), onehot(0) * 0, 1.0))
+    torch.testing.assert_close(guided, conditional)
+    assert model.calls == len(ts)  # conditional and unconditional estimates in one call per step
+    many = alg.iterative_denoise(model, noise(1000), ts, 0, alg.guided(model, onehot(0), onehot(0) * 0, 0.0),
+                                 torch.Generator().manual_seed(3))
+    torch.testing.assert_close(many.mean(0), model.null_mean[0], atol=0.05, rtol=0)  # scale 0: unconditional
+
+
+def test_guidance_extrapolates_the_noise_estimate(model):
+    x = noise(2)
+    cond, null = onehot(0, 1), torch.zeros(2, 3, dtype=torch.float64)
+    eps_c, _ = model.predict(x, 400, cond)
+    eps_u, _ = model.predict(x, 400, null)
+    eps, _ = alg.guided(model, cond, null, 7.0)(x, 400)
+    torch.testing.assert_close(eps, eps_u + 7.0 * (eps_c - eps_u))
+
+
+def test_inpainting_keeps_the_known_region(model):
+    x_orig = model.means[0:1].expand(2000, -1, -1, -1).clone()
+    mask = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
+    mask[..., :4, :] = 1  # new content in the top half
+    ts = ddpm.strided_timesteps(1000, 100)
+    ab = model.alphas_cumprod
+    seen = []
+
+    def observe(t_prev, x):
+        known = x[..., 4:, :]
+        if t_prev >= 0:  # the known region is the original, forward-noised to t': standardised, it is N(0, 1)
+            z = (known - math.sqrt(ab[t_prev]) * x_orig[..., 4:, :]) / math.sqrt(1 - ab[t_prev])
+            seen.append((z.mean().item(), z.std().item()))
+        else:
+            seen.append(None)
+    out = alg.inpaint(model, x_orig, mask, ts, alg.conditional(model, onehot(1)), torch.Generator().manual_seed(4),
+                      observe=observe)
+    assert len(seen) == len(ts) and seen[-1] is None
+    for mean, std in seen[:-1]:
+        assert abs(mean) < 0.02 and std == pytest.approx(1.0, abs=0.02)
+    assert torch.equal(out[..., 4:, :], x_orig[..., 4:, :])  # exactly the original at the end
+    torch.testing.assert_close(out[..., :4, :].mean(0), model.means[1][..., :4, :], atol=0.05, rtol=0)
+
+
+def test_anagram_estimate_is_flip_equivariant(model):
+    x = noise(3)
+    p1, p2, null = onehot(0, 1, 2), onehot(2, 0, 1), torch.zeros(3, 3, dtype=torch.float64)
+    eps_a, _ = alg.anagram(model, p1, p2, null, 5.0)(x, 600)
+    eps_b, _ = alg.anagram(model, p2, p1, null, 5.0)(alg.flip(x), 600)
+    torch.testing.assert_close(alg.flip(eps_a), eps_b)
+    model.calls = 0
+    alg.anagram(model, p1, p2, null, 5.0)(x, 600)
+    assert model.calls == 1  # four estimates (2 views x cond/uncond), one batched call
+
+
+def test_factorized_estimate_splits_frequencies(model):
+    x, null = noise(2), torch.zeros(2, 3, dtype=torch.float64)
+    same = alg.factorized(model, onehot(0, 1), onehot(0, 1), null, 3.0, 5, 1.0)(x, 300)[0]
+    torch.testing.assert_close(same, alg.guided(model, onehot(0, 1), null, 3.0)(x, 300)[0])
+    low_src = alg.guided(model, onehot(0, 0), null, 3.0)(x, 300)[0]
+    high_src = alg.guided(model, onehot(1, 1), null, 3.0)(x, 300)[0]
+    mixed = alg.factorized(model, onehot(0, 0), onehot(1, 1), null, 3.0, 5, 1.0)(x, 300)[0]
+    blur = lambda e: alg.gaussian_blur(e, 5, 1.0)  # noqa: E731
+    torch.testing.assert_close(mixed, blur(low_src) + high_src - blur(high_src))
+
+
+def test_sdedit_projects_onto_the_data_more_the_earlier_it_starts(model):
+    """An off-manifold image (mu + 0.5): a late start keeps it, an early one lands on the data's mean."""
+    ts = ddpm.strided_timesteps(1000, 30)
+    x0 = (model.means[0:1] + 0.5).expand(500, -1, -1, -1)
+    predictor = alg.conditional(model, onehot(0))
+    late = alg.sdedit(model, x0, ts, len(ts) - 2, predictor, torch.Generator().manual_seed(5))
+    early = alg.sdedit(model, x0, ts, 1, predictor, torch.Generator().manual_seed(5))
+    assert (late.mean(0) - x0[0]).abs().max() < 0.05
+    assert (early.mean(0) - model.means[0]).abs().max() < 0.05
+
+
+def test_i_start_is_checked(model):
+    ts = ddpm.strided_timesteps(1000, 30)
+    x0 = model.means[0:1]
+    with pytest.raises(ValueError, match="i_start=34; allowed: 0 .. 33"):
+        alg.sdedit(model, x0, ts, 34, alg.conditional(model, onehot(0)), torch.Generator())
