@@ -31,6 +31,9 @@ def forward(model: DiffusionModel, x0: torch.Tensor, t: int, generator: torch.Ge
 
 def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
     """The classical denoiser (A1.2), and the low-pass filter of hybrid images (A1.9)."""
+    if kernel_size < 1 or kernel_size % 2 == 0 or kernel_size // 2 >= min(x.shape[-2:]):
+        raise ValueError(f"kernel_size={kernel_size}; allowed: an odd number below {2 * min(x.shape[-2:])} "
+                         f"for {x.shape[-1]}x{x.shape[-2]} images")
     return TF.gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
 
 

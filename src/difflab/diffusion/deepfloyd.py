@@ -55,6 +55,7 @@ class DeepFloydIF:
         self.alphas_cumprod = scheduler_1.alphas_cumprod.to(torch.float64).cpu()
         self.num_train_timesteps = scheduler_1.config.num_train_timesteps
         self.image_size = unet_1.config.sample_size
+        self.display_size = self.image_size if unet_2 is None else unet_2.config.sample_size
         if scheduler_1.config.variance_type != "learned_range" or unet_1.config.out_channels != 6:
             raise ValueError("stage I must predict eps and a learned-range variance (out_channels 6, "
                              f"variance_type 'learned_range'); got {unet_1.config.out_channels} channels, "

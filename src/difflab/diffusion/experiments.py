@@ -51,15 +51,16 @@ class Context:
         return alg.guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common["guidance_scale"])
 
     def show(self, x: torch.Tensor, prompts: list[str] | None = None) -> torch.Tensor:
-        """[0, 1] images for a figure: results go through the model's upsampler (IF stage II) with their prompts."""
+        """[0, 1] images for a figure at the display size: results go through the model's upsampler (IF stage II)
+        with their prompts; inputs and noisy images are only enlarged (nearest neighbour)."""
         if prompts is not None:
             x = self.model.upsample(x, self.conds(*prompts), self.null(len(prompts)), self.generator())
-        return self.model.to_unit(x).float().cpu()
+        x = self.model.to_unit(x).float().cpu()
+        size = self.model.display_size
+        return x if x.shape[-1] == size else F.interpolate(x, size=size, mode="nearest")
 
     def save(self, rows, title: str, **labels) -> Path:
         path = self.out_dir / f"{self.name}.png"
-        size = max(r.shape[-1] for r in rows)
-        rows = [F.interpolate(r, size=size, mode="nearest") if r.shape[-1] != size else r for r in rows]
         image_rows(rows, path, title=f"{title}\n[{self.model.name}, seed {self.seed}]", **labels)
         return path
 
@@ -196,8 +197,8 @@ def inpaint(ctx: Context) -> None:
         mask = make_mask(spec, ctx.model.image_size).to(x0.device)
         out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
                           progress=f"inpainting {ref}")
-        for row, x in zip(rows, (ctx.show(x0), mask.expand_as(x0).cpu(), ctx.show(x0) * mask.cpu(),
-                                 ctx.show(out, [p["prompt"]]))):
+        shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
+        for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p["prompt"]]))):
             row.append(x)
     ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {p['prompt']!r}",
              row_labels=["original", "mask", "to replace", "result"])

@@ -5,6 +5,7 @@ A diffusion model here is anything with
 - `predict(x_t, t, cond) -> (eps, predicted variance or None)`: batched over images and conditions;
 - `null_prompt` (""): the prompt of the unconditional estimate (conditions come from conditions.py's cache);
 - `image_size`, `channels`, `to_model(x)` / `to_unit(x)`: its value range against [0, 1] images;
+- `display_size`: the side of the images it shows (after upsampling);
 - `upsample(x, cond, null, generator)`: a higher-resolution version for display (identity where there is none).
 DeepFloyd IF implements it in deepfloyd.py; the MNIST UNet of part B here.
 """
@@ -22,6 +23,7 @@ class DiffusionModel(Protocol):
     alphas_cumprod: torch.Tensor
     num_train_timesteps: int
     image_size: int
+    display_size: int
     channels: int
     null_prompt: str
     device: torch.device
@@ -46,7 +48,7 @@ class MnistDiffusion:
 
     name = "mnist"
     channels = 1
-    image_size = 28
+    image_size = display_size = 28
     null_prompt = ""
 
     def __init__(self, unet: UNet, meta: dict, device: torch.device | str = "cpu"):
