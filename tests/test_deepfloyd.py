@@ -97,9 +97,7 @@ def test_stages_embed_then_run_an_experiment(tiny, tmp_path):
     assert (tmp_path / "reports/parta/anagram.png").stat().st_size > 5000
 
 
-def test_unknown_prompt_and_missing_weights_fail_clearly(tiny, tmp_path):
-    _, params = tiny
-    section = params["parta"]["deepfloyd_if"]
+def test_unknown_prompt_and_missing_weights_fail_clearly(tmp_path):
     save_conditions(tmp_path / "c.safetensors", [""], torch.zeros(1, 77, WIDTH), "deepfloyd_if")
     with pytest.raises(ValueError, match="no cached condition for \\['a rocket ship'\\]"):
         ConditionCache(tmp_path / "c.safetensors", "deepfloyd_if")("a rocket ship")
@@ -114,4 +112,3 @@ def test_unknown_prompt_and_missing_weights_fail_clearly(tiny, tmp_path):
     assert "embed_prompts: cannot load the tokenizer of 'DeepFloyd/IF-I-XL-v1.0'" in out.stderr
     assert "huggingface-cli login" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "data").exists()
-    del section

@@ -36,6 +36,11 @@ def _load(what: str, fn, *args, **kwargs):
         raise IFUnavailable(f"cannot load {what}: {str(e).splitlines()[0]}\n{HOW_TO_GET_ACCESS}") from None
 
 
+def _placed(unet, device, dtype):
+    # loaded with torch_dtype already: casting again only makes diffusers warn
+    return (unet if unet.dtype == dtype else unet.to(dtype)).to(device).eval()
+
+
 class DeepFloydIF:
     """Stage I's UNet predicts eps (channels 0-2) and the learned-range variance (3-5) at 64 x 64, in [-1, 1]."""
 
@@ -47,8 +52,8 @@ class DeepFloydIF:
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16, cpu_offload: bool = False,
                  stage_2_steps: int = 50, stage_2_guidance_scale: float = 4.0, stage_2_noise_level: int = 250):
         self.device, self.dtype, self.cpu_offload = torch.device(device), dtype, cpu_offload
-        self.unet_1 = unet_1.to(self.device, dtype).eval()
-        self.unet_2 = None if unet_2 is None else unet_2.to("cpu" if cpu_offload else self.device, dtype).eval()
+        self.unet_1 = _placed(unet_1, self.device, dtype)
+        self.unet_2 = None if unet_2 is None else _placed(unet_2, "cpu" if cpu_offload else self.device, dtype)
         self.scheduler_2, self.noising_scheduler_2 = scheduler_2, noising_scheduler_2
         self.stage_2 = dict(num_inference_steps=stage_2_steps, guidance_scale=stage_2_guidance_scale,
                             noise_level=stage_2_noise_level)
