@@ -27,7 +27,7 @@ run: setup
 	case "$$profile" in \
 	  quick) echo "No CUDA device (or PROFILE=quick): running the QUICK profile, profiles/quick.txt," \
 	              "small models on part of MNIST, a few minutes on 2 CPU cores. For the paper profile: make run PROFILE=paper";; \
-	  paper) echo "Running the PAPER profile (params.yaml as committed; about 9 hours without a GPU, minutes with one)";; \
+	  paper) echo "Running the PAPER profile (params.yaml as committed; about 40 hours on 2 CPU cores, minutes on a GPU)";; \
 	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
 	esac; \
 	set -x; dvc exp run $$(python -m difflab.profiles $$profile)
