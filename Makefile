@@ -8,7 +8,7 @@ PROFILE ?= auto
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup run test bench
+.PHONY: setup browser run test bench
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,7 +32,14 @@ run: setup
 	esac; \
 	set -x; dvc exp run $$(python -m difflab.profiles $$profile)
 
-test: setup
+# The report's test drives Debian's Chromium (playwright only talks to it; it downloads no browser).
+browser:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the report test"; \
+	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
+
+test: setup browser
 	python -m pytest
 
 bench: setup

@@ -9,10 +9,7 @@ import torch
 
 from difflab import layout
 from difflab.checkpoints import load_model
-from difflab.ddpm import linear_alphas_cumprod, sample
-from difflab.diffusion.algorithms import guided
-from difflab.diffusion.conditions import one_hot_prompts
-from difflab.diffusion.model import MnistDiffusion
+from difflab.generate import generate
 from difflab.figures import grid, image_rows, save_gif, tile
 from difflab.params import resolve_device, stage_params
 
@@ -29,22 +26,14 @@ def main() -> None:
 
     for which, path in (("snapshot", paths.snapshot), ("final", paths.final)):
         unet, meta = load_model(path, device)
-        T = meta["num_timesteps"]
         if args.conditioning == "class":
-            model = MnistDiffusion(unet, meta, device)  # the part A engine's CFG, on the part B model
-            prompts = [str(d) for d in range(10)] * p["samples_per_class"]  # row r holds 0..9
-            predict = guided(model, one_hot_prompts(prompts).to(device), one_hot_prompts([""]).to(device),
-                             p["guidance_scale"])
-            n, ncols = len(prompts), 10
+            digits = list(range(10)) * p["samples_per_class"]  # row r holds 0..9
+            n, ncols, col_labels = len(digits), 10, [str(d) for d in range(10)]
             title = (f"Class-conditioned DDPM after epoch {meta['epoch']}: {p['samples_per_class']} of each digit, "
                      f"CFG scale {p['guidance_scale']}")
-            col_labels = [str(d) for d in range(10)]
         else:
-            def predict(x: torch.Tensor, t: int) -> torch.Tensor:
-                return unet(x, torch.full((len(x),), t / T, device=device))
-            n, ncols = p["num_samples"], 10
-            title = f"Time-conditioned DDPM after epoch {meta['epoch']}: {n} samples, {T} steps"
-            col_labels = []
+            digits, n, ncols, col_labels = None, p["num_samples"], 10, []
+            title = f"Time-conditioned DDPM after epoch {meta['epoch']}: {n} samples, {meta['num_timesteps']} steps"
         g = torch.Generator(device=device).manual_seed(params["seed"])
         x_T = torch.randn((n, 1, 28, 28), generator=g, device=device)
         frames = [tile(x_T.clamp(0, 1), ncols, scale=2)]
@@ -53,9 +42,9 @@ def main() -> None:
             if (i + 1) % p["gif_every"] == 0 or t_prev < 0:
                 frames.append(tile(x.clamp(0, 1), ncols, scale=2))
 
-        alphas_cumprod = linear_alphas_cumprod(T, meta["beta_start"], meta["beta_end"])
-        x0 = sample(predict, x_T, alphas_cumprod, g, on_step=keep_frame if which == "final" else None,
-                    progress=f"sampling ({which}, epoch {meta['epoch']})")
+        x0 = generate(unet, meta, x_T, g, digits, p.get("guidance_scale", 1.0),
+                      on_step=keep_frame if which == "final" else None,
+                      progress=f"sampling ({which}, epoch {meta['epoch']})")
         image_rows(grid(x0, ncols), paths.reports / f"samples_{which}.png", title=title, col_labels=col_labels,
                    cell=0.9)
         if which == "final":

@@ -23,6 +23,8 @@ TINY = {
     "ddpm_time": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epoch": 1, "num_samples": 10, "gif_every": 50},
     "ddpm_class": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epoch": 1, "samples_per_class": 1,
                    "gif_every": 50},
+    "judge": {"epochs": 1, "batch_size": 64},
+    "eval": {"num_samples": 16, "guidance_scales": [0.0, 3.0], "parta_seeds": 4},
 }
 
 
@@ -30,10 +32,10 @@ def merge(base: dict, over: dict) -> dict:
     return {k: merge(base[k], over[k]) if isinstance(over.get(k), dict) else over.get(k, base[k]) for k in base}
 
 
-def run(cmd: list[str], cwd: Path) -> str:
+def run(cmd: list[str], cwd: Path, **extra_env: str) -> str:
     env = dict(os.environ, PYTHONPATH=str(cwd / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
-               DVC_NO_ANALYTICS="1")
+               DVC_NO_ANALYTICS="1", **extra_env)
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
     assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
     return out.stdout + out.stderr
@@ -116,9 +118,9 @@ def test_push_and_pull_through_the_default_remote(repo):
 
 def test_experiment_reruns_only_what_a_param_touches(repo):
     log = run(["dvc", "exp", "run", "-S", "ddpm_class.guidance_scale=5"], repo)
-    assert stages_run(log) == {"sample_ddpm_class"}
+    assert stages_run(log) == {"sample_ddpm_class", "report"}  # the report shows the new samples
     log = run(["dvc", "exp", "run", "-S", "denoiser.epochs=2"], repo)
-    assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood"}
+    assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood", "report"}
     diff = run(["dvc", "params", "diff"], repo)
     assert "denoiser.epochs" in diff and "ddpm_class.guidance_scale" in diff
     assert json.loads((repo / "reports/denoiser/train/metrics.json").read_text())["epoch"] == 2
@@ -126,7 +128,96 @@ def test_experiment_reruns_only_what_a_param_touches(repo):
 
 def test_plots_render(repo):
     plots = json.loads(run(["dvc", "plots", "show", "--json"], repo))["data"]
-    assert set(plots) == {"Training loss per step", "Denoiser: test PSNR (dB) vs noise level sigma"}
+    assert set(plots) == {"Training loss per step", "Denoiser: test PSNR (dB) vs noise level sigma",
+                          "Class-conditioned DDPM: judged accuracy vs CFG scale",
+                          "Class-conditioned DDPM: judge Frechet distance vs CFG scale",
+                          "Part A on MNIST: SDEdit keeps the digit's label"}
     losses = plots["Training loss per step"][0]["content"]["data"]["values"]
     assert {row["filename"].split("/")[0] for row in losses} == {"denoiser", "ddpm_time", "ddpm_class"}
+    sweep = plots["Class-conditioned DDPM: judged accuracy vs CFG scale"][0]["content"]["data"]["values"]
+    assert sorted(float(row["guidance_scale"]) for row in sweep) == [0.0, 3.0]
     assert all(math.isfinite(float(row["loss"])) for row in losses)
+
+
+def cached_outputs(repo: Path) -> list[Path]:
+    """Every file DVC caches for the pipeline, per dvc.lock (outs marked cache: false live in git, or nowhere)."""
+    uncached = {next(iter(o)) for st in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].values()
+                for o in st.get("do", st).get("outs", []) if isinstance(o, dict) and not next(iter(o.values()))["cache"]}
+    files = []
+    for stage in yaml.safe_load((repo / "dvc.lock").read_text())["stages"].values():
+        for out in stage.get("outs", []):
+            if out["path"] in uncached:
+                continue
+            path = repo / out["path"]
+            files += sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    return files
+
+
+def test_s3_round_trip(repo, tmp_path):
+    """Push to an S3-compatible server on 127.0.0.1 (moto), clone the repo afresh, pull, compare every byte.
+    The remote lives in .dvc/config.local and the credentials in the environment: nothing of it is committed."""
+    import socket
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        creds = dict(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="testing", aws_secret_access_key="testing",
+                     region_name="us-east-1").create_bucket(Bucket="difflab")
+
+        def configure(where: Path) -> None:
+            run(["dvc", "remote", "add", "--local", "s3", "s3://difflab/cache"], where)
+            run(["dvc", "remote", "modify", "--local", "s3", "endpointurl", endpoint], where)
+
+        configure(repo)
+        run(["dvc", "push", "-r", "s3"], repo, **creds)
+        run(["git", "add", "-A"], repo)
+        run(["git", "commit", "-qm", "results"], repo)
+        clone = tmp_path / "clone"
+        run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+        assert "config.local" not in run(["git", "ls-files", ".dvc"], clone)
+        configure(clone)
+        run(["dvc", "pull", "-r", "s3"], clone, **creds)
+    finally:
+        server.stop()
+    files = cached_outputs(repo)
+    assert any(f.suffix == ".safetensors" for f in files) and any(f.suffix == ".png" for f in files)
+    for f in files:
+        assert (clone / f.relative_to(repo)).read_bytes() == f.read_bytes(), f
+
+
+def test_report_page_in_a_real_browser(repo, tmp_path):
+    """reports/index.html in headless Chromium: it loads, every image decodes, every link resolves."""
+    from playwright.sync_api import sync_playwright
+
+    chromium = shutil.which("chromium")
+    assert chromium, "the report test needs Debian's chromium (make test installs it)"
+    page_path = repo / "reports" / "index.html"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        assert page.title() == "difflab: fun with diffusion models"
+        images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.getAttribute('src'), i.complete, "
+                                                  "i.naturalWidth])")
+        assert len(images) >= 29
+        broken = [src for src, complete, width in images if not complete or width == 0]
+        assert not broken, f"images that did not decode: {broken}"
+        ids = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
+        links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
+        assert links and all(h.startswith("#") and h[1:] in ids for h in links), links
+        body = page.inner_text("body")
+        assert "test_accuracy" in body and "fd_to_test" in body and "anagram_6_9.success" in body
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert (tmp_path / "report.png").stat().st_size > 50_000

@@ -8,7 +8,8 @@ import math
 from collections.abc import Callable, Sequence
 
 import torch
-from tqdm.auto import tqdm
+
+from .progress import progress as progress_bar
 
 def linear_alphas_cumprod(num_timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:
     """alpha_bar_t = prod_{s<=t} (1 - beta_s), betas = linspace(beta_start, beta_end, T); float64 for accuracy."""
@@ -88,7 +89,7 @@ def sample(predict: Predict, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, ge
         raise ValueError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
     ab = alphas_cumprod.tolist()
     x = x_T
-    for i, t in enumerate(tqdm(ts, desc=progress, disable=progress is None, leave=False)):
+    for i, t in enumerate(progress_bar(ts, desc=progress, disable=progress is None)):
         t_prev = ts[i + 1] if i + 1 < len(ts) else -1
         ab_t, ab_prev = ab[t], (ab[t_prev] if t_prev >= 0 else 1.0)
         out = predict(x, t)

@@ -67,6 +67,9 @@ RULES = {
     "ddpm_class.p_uncond": _num(0, 1),
     "ddpm_class.guidance_scale": _num(0, _INF),
     "parta.model": _one_of("mnist", "deepfloyd_if"),
+    "eval.num_samples": _int(2),
+    "eval.guidance_scales": _list_of(_num(0, _INF)),
+    "eval.parta_seeds": _int(1),
 }
 
 

@@ -17,9 +17,9 @@ import torch
 from accelerate import Accelerator
 from dvclive import Live
 from torch import nn
-from tqdm.auto import tqdm
 
 from .checkpoints import load_state, save_state
+from .progress import progress
 
 # loss_fn(model, images, labels, generator) -> scalar loss for one batch
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -121,8 +121,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         # Every process draws the same permutation and takes its own slice of it.
         perm = torch.randperm(n, generator=generator, device=device)[rank::world]
         total = 0.0
-        bar = tqdm(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main, leave=False,
-                   mininterval=0.2 if sys.stderr.isatty() else 30)  # a log file gets a line every 30 s
+        bar = progress(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main)
         for step in bar:
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
             loss = loss_fn(model, images[idx], labels[idx], generator)

@@ -1,0 +1,136 @@
+"""The report page: every figure of parts A and B in the order of the spec, with captions built from the
+parameters that produced them, the metrics tables, and the parameters and git revision. Rendered with Jinja2
+into reports/index.html, whose images are the pipeline's own figures (paths relative to reports/)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import jinja2
+import yaml
+
+REPORTS = Path("reports")
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+        return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+def sections(params: dict) -> list[dict]:
+    name = params["parta"]["model"]
+    a = params["parta"][name]
+    c = a["common"]
+    d, t, k = params["denoiser"], params["ddpm_time"], params["ddpm_class"]
+
+    def item(src, title, caption):
+        return {"src": src, "title": title, "caption": caption}
+
+    part_a = [
+        item("parta/sample.png", "A0. Sampling", f"Prompts {a['sample']['prompts']} at "
+             f"{a['sample']['num_inference_steps']} inference steps, CFG scale {c['guidance_scale']}."),
+        item("parta/forward.png", "A1.1 Forward process", f"The test image {c['test_image']} noised to t = "
+             f"{a['forward']['timesteps']}."),
+        item("parta/blur.png", "A1.2 Classical denoising", f"Gaussian blur, kernel {a['blur']['kernel_size']}, "
+             f"sigma {a['blur']['sigma']}."),
+        item("parta/one_step.png", "A1.3 One-step denoising", f"Prompt {a['one_step']['prompt']!r}."),
+        item("parta/iterative.png", "A1.4 Iterative denoising", f"Strided timesteps (stride {c['stride']}) from "
+             f"i_start = {a['iterative']['i_start']}, every {a['iterative']['show_every']}th step; bottom row: "
+             "original, iterative, one-step, blur."),
+        item("parta/sample_noise.png", "A1.5 Sampling from noise", f"Prompts {a['sample_noise']['prompts']}, no "
+             "guidance."),
+        item("parta/cfg.png", "A1.6 Classifier-free guidance", f"Prompts {a['cfg']['prompts']}, scale "
+             f"{c['guidance_scale']}."),
+        item("parta/sdedit.png", "A1.7 SDEdit", f"i_start {a['sdedit']['i_start']}, prompt {a['sdedit']['prompt']!r}."),
+        item("parta/sdedit_drawings.png", "A1.7.1 Web and hand-drawn images",
+             f"Inputs {a['sdedit_drawings']['images']}."),
+        item("parta/inpaint.png", "A1.7.2 Inpainting (RePaint)", f"Masks {a['inpaint']['masks']}."),
+        item("parta/translate.png", "A1.7.3 Text-conditional image-to-image",
+             f"SDEdit towards {a['translate']['prompt']!r}."),
+        item("parta/anagram.png", "A1.8 Visual anagrams", f"Pairs {a['anagram']['pairs']} (upright / upside down)."),
+        item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a['hybrid']['pairs']} (far / near), low-pass "
+             f"kernel {a['hybrid']['kernel_size']}, sigma {a['hybrid']['sigma']}."),
+        item("eval_parta/sdedit_faithfulness.png", "Part A on MNIST, judged",
+             f"How often SDEdit keeps a test digit's label, over {params['eval']['parta_seeds']} digits."),
+    ]
+    part_b = [
+        item("denoiser/noising.png", "B1 Noising", f"sigma in {d['sigmas']}."),
+        item("denoiser/loss.png", "B1 Training loss", f"D = {d['hidden']}, sigma {d['sigma']}, batch "
+             f"{d['batch_size']}, {d['epochs']} epochs, Adam {d['lr']}."),
+        item("denoiser/denoised.png", "B1 Denoised test digits", f"After epoch {d['snapshot_epoch']} and "
+             f"{d['epochs']}."),
+        item("denoiser/ood.png", "B1 Out-of-distribution noise levels", f"Trained at sigma {d['sigma']}."),
+        item("denoiser/ood_psnr.png", "B1 PSNR vs sigma", "Denoised output against the noisy input."),
+        item("ddpm_time/loss.png", "B2 Training loss", f"T = {params['ddpm']['num_timesteps']}, D = {t['hidden']}, "
+             f"batch {t['batch_size']}, {t['epochs']} epochs, Adam {t['lr']} with exponential decay."),
+        item("ddpm_time/samples_snapshot.png", f"B2 Samples after epoch {t['snapshot_epoch']}", ""),
+        item("ddpm_time/samples_final.png", f"B2 Samples after epoch {t['epochs']}", ""),
+        item("ddpm_time/reverse.gif", "B2 The reverse process", f"A frame every {t['gif_every']} steps."),
+        item("ddpm_class/loss.png", "B3 Training loss", f"p_uncond {k['p_uncond']}, D = {k['hidden']}."),
+        item("ddpm_class/samples_snapshot.png", f"B3 Samples after epoch {k['snapshot_epoch']}",
+             f"CFG scale {k['guidance_scale']}."),
+        item("ddpm_class/samples_final.png", f"B3 Samples after epoch {k['epochs']}",
+             f"CFG scale {k['guidance_scale']}."),
+        item("ddpm_class/reverse.gif", "B3 The reverse process", ""),
+        item("ddpm_class/cfg_accuracy.png", "B3 Judged accuracy vs CFG scale",
+             f"{params['eval']['num_samples']} samples per scale."),
+        item("ddpm_class/cfg_fd.png", "B3 Judge Frechet distance vs CFG scale",
+             "FID's formula on the judge's features (not Inception FID); the floor is real training digits."),
+    ]
+    return [{"id": "part-a", "title": f"Part A: diffusion experiments on {name}", "items": part_a},
+            {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b}]
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for key, value in d.items():
+        if isinstance(value, dict):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def metric_tables(paths: dict[str, Path]) -> list[dict]:
+    tables = []
+    for title, path in paths.items():
+        flat = _flatten(json.loads(Path(path).read_text()))
+        tables.append({"title": f"{title} ({path})", "header": ["metric", "value"],
+                       "rows": [[k, _fmt(v)] for k, v in sorted(flat.items())]})
+    return tables
+
+
+METRICS = {
+    "Denoiser: out-of-distribution test": REPORTS / "denoiser/ood.json",
+    "Time-conditioned DDPM: sample quality": REPORTS / "ddpm_time/eval.json",
+    "Class-conditioned DDPM: CFG sweep": REPORTS / "ddpm_class/eval.json",
+    "Part A on MNIST, judged over seeds": REPORTS / "eval_parta/metrics.json",
+    "Judge": REPORTS / "judge/metrics.json",
+}
+
+
+def render(params_path: Path, out: Path = REPORTS / "index.html") -> Path:
+    params = yaml.safe_load(Path(params_path).read_text())
+    secs = sections(params)
+    missing = [i["src"] for s in secs for i in s["items"] if not (out.parent / i["src"]).is_file()]
+    missing += [str(p) for p in METRICS.values() if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    html = env.get_template("report.html.j2").render(
+        sections=secs, metrics=metric_tables(METRICS), revision=git_revision(), parta_model=params["parta"]["model"],
+        params_yaml=yaml.safe_dump(params, sort_keys=False))
+    out.write_text(html)
+    return out

@@ -1,0 +1,103 @@
+"""Stage eval_parta: the part A algorithms on the MNIST model, judged over many seeds (eval.parta_seeds).
+
+- anagrams: success = upright judged as the first digit and flipped as the second;
+- hybrids: success = the low-pass view judged as the far digit and the image as the near one;
+- inpainting: how often the completed test digit keeps its label, per mask;
+- SDEdit faithfulness: how often the edited test digit keeps its label, per i_start (a curve).
+Settings (stride, CFG scale, pairs, masks, i_start, prompts) are those of parta.mnist.
+"""
+
+import csv
+import json
+from pathlib import Path
+
+import torch
+
+from difflab import ddpm, layout
+from difflab.checkpoints import load_model
+from difflab.data import load_mnist
+from difflab.diffusion import algorithms as alg
+from difflab.diffusion.conditions import one_hot_prompts
+from difflab.diffusion.images import make_mask
+from difflab.diffusion.model import MnistDiffusion
+from difflab.figures import metric_curve
+from difflab.judge import judge_outputs, load_judge
+from difflab.params import resolve_device, stage_params
+
+OUT = Path("reports/eval_parta")
+
+
+@torch.no_grad()
+def main() -> None:
+    params, _ = stage_params(__doc__, ("seed", "device", "data", "eval", "parta"))
+    cfg, device, n = params["parta"]["mnist"], resolve_device(params["device"]), params["eval"]["parta_seeds"]
+    judge = load_judge(layout.model_paths("judge").final, device)
+    unet, meta = load_model(cfg["common"]["checkpoint"], device)
+    model = MnistDiffusion(unet, meta, device)
+    ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
+    scale = cfg["common"]["guidance_scale"]
+
+    def c(*prompts: str) -> torch.Tensor:
+        return one_hot_prompts(list(prompts)).to(device)
+
+    def labels(x: torch.Tensor) -> torch.Tensor:
+        return judge_outputs(judge, x)[0]
+
+    def noise_and_generator() -> tuple[torch.Tensor, torch.Generator]:
+        g = torch.Generator(device=device).manual_seed(params["seed"])
+        return torch.randn((n, 1, 28, 28), generator=g, device=device), g
+
+    metrics: dict = {"seeds": n}
+    for a, b in cfg["anagram"]["pairs"]:
+        x_T, g = noise_and_generator()
+        x = alg.iterative_denoise(model, x_T, ts, 0, alg.anagram(model, c(a), c(b), c(""), scale), g,
+                                  progress=f"anagram {a}/{b}")
+        up, down = labels(x), labels(alg.flip(x))
+        metrics[f"anagram_{a}_{b}"] = {"success": ((up == int(a)) & (down == int(b))).float().mean().item(),
+                                       "upright_ok": (up == int(a)).float().mean().item(),
+                                       "flipped_ok": (down == int(b)).float().mean().item()}
+    h = cfg["hybrid"]
+    for far, near in h["pairs"]:
+        x_T, g = noise_and_generator()
+        x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, c(far), c(near), c(""), scale,
+                                                                    h["kernel_size"], h["sigma"]), g,
+                                  progress=f"hybrid {far}/{near}")
+        low, full = labels(alg.gaussian_blur(x, h["kernel_size"], h["sigma"])), labels(x)
+        metrics[f"hybrid_{far}_{near}"] = {"success": ((low == int(far)) & (full == int(near))).float().mean().item(),
+                                           "far_ok": (low == int(far)).float().mean().item(),
+                                           "near_ok": (full == int(near)).float().mean().item()}
+
+    digits, truth = load_mnist(params["data"]["dir"], "test", n)
+    digits, truth = digits.to(device), truth.to(device)
+    inpaint = cfg["inpaint"]
+    for k, spec in enumerate(inpaint["masks"]):
+        _, g = noise_and_generator()
+        mask = make_mask(spec, 28).to(device)
+        out = alg.inpaint(model, digits, mask, ts, alg.guided(model, c(inpaint["prompt"]), c(""), scale), g,
+                          progress=f"inpainting, mask {k}")
+        metrics[f"inpaint_mask_{k}"] = {"label_kept": (labels(out) == truth.cpu()).float().mean().item(),
+                                        "mask": str(spec)}
+    rows = []
+    sd = cfg["sdedit"]
+    for i in sd["i_start"]:
+        _, g = noise_and_generator()
+        out = alg.sdedit(model, digits, ts, i, alg.guided(model, c(sd["prompt"]), c(""), scale), g,
+                         progress=f"SDEdit i_start {i}")
+        kept = (labels(out) == truth.cpu()).float().mean().item()
+        metrics[f"sdedit_i_start_{i}"] = {"label_kept": kept}
+        rows.append((i, ts[i], kept))
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    with open(OUT / "sdedit_faithfulness.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["i_start", "t", "label_kept"])
+        w.writerows([(i, t, f"{k:.6g}") for i, t, k in rows])
+    metric_curve([i for i, _, _ in rows], {"label kept": [k for _, _, k in rows]}, OUT / "sdedit_faithfulness.png",
+                 f"SDEdit faithfulness on {n} test digits (MNIST model, CFG {scale})",
+                 "i_start (larger = less noise added)", "fraction judged as the original label")
+    (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    print(json.dumps(metrics, indent=2, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Stage train_judge: train the judge, a small MNIST classifier used only to measure results (never trained on
+generated digits), and report its test accuracy."""
+
+import json
+
+from difflab import layout
+from difflab.checkpoints import save_model
+from difflab.data import load_mnist
+from difflab.judge import Judge, judge_loss, judge_outputs
+from difflab.params import resolve_device, seed_everything, stage_params
+from difflab.train import TrainConfig, fit
+
+
+def main() -> None:
+    params, _ = stage_params(__doc__, ("seed", "device", "data", "judge"))
+    p = params["judge"]
+    images, labels = load_mnist(params["data"]["dir"], "train", p["train_limit"])
+    test_x, test_y = load_mnist(params["data"]["dir"], "test")
+    seed_everything(params["seed"])
+    paths = layout.model_paths("judge")
+    cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=params["seed"],
+                      device=params["device"])
+    result = fit(Judge(), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir, loss_settings="judge")
+    save_model(paths.final, result.state_dict, {"kind": "judge", "epoch": p["epochs"]})
+    device = resolve_device(params["device"])
+    judge = Judge()
+    judge.load_state_dict(result.state_dict)
+    predicted, _ = judge_outputs(judge.to(device), test_x.to(device))
+    accuracy = (predicted == test_y).float().mean().item()
+    (paths.reports / "metrics.json").write_text(json.dumps({"test_accuracy": accuracy}, indent=2) + "\n")
+    print(f"judge test accuracy: {accuracy:.4f}")
+
+
+if __name__ == "__main__":
+    main()

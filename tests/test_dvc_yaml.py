@@ -1,0 +1,80 @@
+"""dvc.yaml is honest: every stage lists the stage script and every difflab module that script imports
+(transitively), and every params.yaml key it names exists."""
+
+import ast
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+
+
+def module_file(name: str) -> Path:
+    path = SRC / Path(*name.split("."))
+    return path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+
+
+def difflab_imports(path: Path, package: str = "") -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the importing module's package
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                mod = ".".join(base + ([node.module] if node.module else []))
+            else:
+                mod = node.module or ""
+            if mod.startswith("difflab"):
+                found.add(mod)
+                found |= {f"{mod}.{a.name}" for a in node.names if module_file(f"{mod}.{a.name}").is_file()}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("difflab")}
+    return found
+
+
+def closure(script: Path) -> set[Path]:
+    files, todo, seen = set(), list(difflab_imports(script)), set()
+    while todo:
+        mod = todo.pop()
+        if mod in seen:
+            continue
+        seen.add(mod)
+        f = module_file(mod)
+        if not f.is_file():
+            continue
+        files.add(f.relative_to(ROOT))
+        package = mod if f.name == "__init__.py" else mod.rsplit(".", 1)[0]
+        todo += difflab_imports(f, package)
+        parts = mod.split(".")
+        todo += [".".join(parts[:i]) for i in range(1, len(parts))]  # parent packages run too
+    return files
+
+
+def stages():
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        yield name, stage.get("do", stage)
+
+
+@pytest.mark.parametrize("name, stage", list(stages()), ids=[n for n, _ in stages()])
+def test_stage_deps_cover_the_code_it_runs(name, stage):
+    script = ROOT / stage["cmd"].split()[1]
+    deps = [str(d) for d in stage["deps"]]
+    assert str(script.relative_to(ROOT)) in deps
+    missing = [str(f) for f in sorted(closure(script))
+               if f.name != "__init__.py" and not any(str(f) == d or str(f).startswith(d.rstrip("/") + "/")
+                                                      for d in deps)]
+    assert not missing, f"stage {name} runs {missing} but does not list them in deps"
+
+
+def test_declared_params_exist():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, stage in stages():
+        for key in stage.get("params", []):
+            key = key.replace("${parta.model}", params["parta"]["model"])
+            for item in ["${item}"] if "${item}" not in key else yaml.safe_load(
+                    (ROOT / "dvc.yaml").read_text())["stages"][name]["foreach"]:
+                node = params
+                for part in key.replace("${item}", item).split("."):
+                    assert isinstance(node, dict) and part in node, f"stage {name}: {key} is not in params.yaml"
+                    node = node[part]
