@@ -26,8 +26,9 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
         model = MnistDiffusion(unet, meta, device)
         predict = guided(model, one_hot_prompts([str(d) for d in digits]).to(device),
                          one_hot_prompts([""]).to(device), guidance_scale)
+        alphas_cumprod = model.alphas_cumprod
     else:
         def predict(x: torch.Tensor, t: int) -> torch.Tensor:
             return unet(x, torch.full((len(x),), t / T, device=device))
-    alphas_cumprod = linear_alphas_cumprod(T, meta["beta_start"], meta["beta_end"])
+        alphas_cumprod = linear_alphas_cumprod(T, meta["beta_start"], meta["beta_end"])
     return sample(predict, x_T, alphas_cumprod, generator, on_step=on_step, progress=progress)

@@ -19,6 +19,7 @@ from dvclive import Live
 from torch import nn
 
 from .checkpoints import load_state, save_state
+from .params import resolve_device
 from .progress import progress
 
 # loss_fn(model, images, labels, generator) -> scalar loss for one batch
@@ -67,8 +68,7 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
 
 
 def make_accelerator(device: str) -> Accelerator:
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device='cuda' but no CUDA device is visible; allowed here: auto, cpu")
+    resolve_device(device)  # the same checks and messages as every other stage
     return Accelerator(cpu=device == "cpu")
 
 
