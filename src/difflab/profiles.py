@@ -1,13 +1,18 @@
 """Profiles as `dvc exp run -S` overrides, so every run's parameters are visible to DVC.
 
-    python -m difflab.profiles quick   # -S arguments for the quick CPU profile (profiles/quick.txt)
-    python -m difflab.profiles paper   # the same keys set back to their values in the committed params.yaml
+    python -m difflab.profiles quick          # the -S arguments of the quick CPU profile (profiles/quick.txt)
+    python -m difflab.profiles paper          # the same keys set back to their values in the committed params.yaml
+    python -m difflab.profiles quick --run    # run `dvc exp run` with them (what `make run` does)
 
 The paper profile is params.yaml as committed; naming its values explicitly undoes a quick run that left its
-overrides in the workspace's params.yaml (as `dvc exp run` does).
+overrides in the workspace's params.yaml (as `dvc exp run` does). Printed arguments are shell-quoted; `--run`
+hands them to DVC as an argument list, so no value is ever split by a shell.
 """
 
 import argparse
+import json
+import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -44,14 +49,21 @@ def committed_params(path: str = "params.yaml", rev: str = "HEAD") -> dict:
     return yaml.safe_load(text)
 
 
+def override_value(value) -> str:
+    """A params.yaml value as DVC's -S grammar reads it back: scalars as YAML writes them, lists and mappings in
+    compact flow style with no spaces."""
+    if isinstance(value, (list, dict)):
+        return json.dumps(value, separators=(",", ":"))
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("\n...")
+
+
 def set_args(profile: str, quick_file: Path = Path("profiles/quick.txt")) -> list[str]:
     if profile not in PROFILES:
         raise ValueError(f"profile={profile!r}; allowed: {', '.join(PROFILES)}")
     overrides = read_overrides(quick_file)
     if profile == "paper":
         paper = committed_params()
-        overrides = {k: yaml.safe_dump(lookup(paper, k), default_flow_style=True).strip().removesuffix("\n...")
-                     for k in overrides}
+        overrides = {k: override_value(lookup(paper, k)) for k in overrides}
     return [arg for k, v in overrides.items() for arg in ("-S", f"{k}={v}")]
 
 
@@ -59,8 +71,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--quick-file", type=Path, default=Path("profiles/quick.txt"))
+    parser.add_argument("--run", action="store_true", help="run `dvc exp run` with the profile's arguments")
     args = parser.parse_args(argv)
-    sys.stdout.write(" ".join(set_args(args.profile, args.quick_file)) + "\n")
+    set_arguments = set_args(args.profile, args.quick_file)
+    if not args.run:
+        sys.stdout.write(shlex.join(set_arguments) + "\n")
+        return
+    command = ["dvc", "exp", "run", *set_arguments]
+    print("+ " + shlex.join(command), flush=True)
+    os.execvp(command[0], command)
 
 
 if __name__ == "__main__":
