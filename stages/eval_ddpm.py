@@ -17,15 +17,17 @@ from difflab.data import load_mnist
 from difflab.figures import metric_curve
 from difflab.generate import generate
 from difflab.judge import frechet_distance, judge_outputs, load_judge
-from difflab.params import resolve_device, stage_params
+from difflab.params import SAMPLING, stage_params
+from difflab.runtime import for_stage
 
 
 @torch.no_grad()
 def main() -> None:
     params, args = stage_params(
-        __doc__, ("seed", "device", "data", "eval"),
+        __doc__, (*SAMPLING, "data", "eval"),
         extra_args=lambda p: p.add_argument("conditioning", choices=("time", "class"), help="which model to judge"))
-    p, device = params["eval"], resolve_device(params["device"])
+    p, rt = params["eval"], for_stage(params)
+    device, batch = rt.device, params["sample_batch_size"]
     section = f"ddpm_{args.conditioning}"
     paths = layout.model_paths(section)
     judge = load_judge(layout.model_paths("judge").final, device)
@@ -33,15 +35,15 @@ def main() -> None:
     n = p["num_samples"]
     test_x, _ = load_mnist(params["data"]["dir"], "test")
     train_x, _ = load_mnist(params["data"]["dir"], "train", n)
-    _, test_f = judge_outputs(judge, test_x.to(device))
-    _, train_f = judge_outputs(judge, train_x.to(device))
+    _, test_f = judge_outputs(judge, test_x.to(device), batch)
+    _, train_f = judge_outputs(judge, train_x.to(device), batch)
     metrics = {"num_samples": n, "fd_floor_train_vs_test": frechet_distance(train_f, test_f)}
 
     def judged(digits: list[int] | None, scale: float, label: str) -> dict:
         g = torch.Generator(device=device).manual_seed(params["seed"])
         x_T = torch.randn((n, 1, 28, 28), generator=g, device=device)
-        x0 = generate(unet, meta, x_T, g, digits, scale, progress=label)
-        predicted, feats = judge_outputs(judge, x0)
+        x0 = generate(unet, meta, x_T, g, digits, scale, progress=label, runtime=rt, batch_size=batch)
+        predicted, feats = judge_outputs(judge, x0, batch)
         out = {"fd_to_test": frechet_distance(feats, test_f)}
         if digits is not None:
             out["judge_accuracy"] = (predicted == torch.tensor(digits)).float().mean().item()

@@ -14,21 +14,23 @@ from difflab.checkpoints import load_model
 from difflab.data import load_mnist
 from difflab.denoiser import add_gaussian_noise, evaluate
 from difflab.figures import image_rows, metric_curve
-from difflab.params import resolve_device, stage_params
+from difflab.params import SAMPLING, stage_params
+from difflab.runtime import for_stage
 
 
 @torch.no_grad()
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "device", "data", "denoiser", "ood"))
+    params, _ = stage_params(__doc__, (*SAMPLING, "data", "denoiser", "ood"))
     p = params["denoiser"]
-    device = resolve_device(params["device"])
+    rt = for_stage(params)
+    device = rt.device
     paths = layout.model_paths("denoiser")
     model, meta = load_model(paths.final, device)
     x, _ = load_mnist(params["data"]["dir"], "test", params["ood"]["test_limit"])
     x = x.to(device)
     g = torch.Generator(device=device).manual_seed(params["seed"])
 
-    metrics = {f"sigma_{s}": evaluate(model, x, s, g) for s in p["sigmas"]}
+    metrics = {f"sigma_{s}": evaluate(model, x, s, g, params["sample_batch_size"], rt) for s in p["sigmas"]}
     (paths.reports / "ood.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     with open(paths.reports / "ood.csv", "w", newline="") as f:
         w = csv.writer(f)

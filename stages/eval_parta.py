@@ -22,18 +22,20 @@ from difflab.diffusion.images import make_mask
 from difflab.diffusion.model import MnistDiffusion
 from difflab.figures import metric_curve
 from difflab.judge import judge_outputs, load_judge
-from difflab.params import resolve_device, stage_params
+from difflab.params import SAMPLING, stage_params
+from difflab.runtime import for_stage
 
 OUT = Path("reports/eval_parta")
 
 
 @torch.no_grad()
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "device", "data", "eval", "parta"))
-    cfg, device, n = params["parta"]["mnist"], resolve_device(params["device"]), params["eval"]["parta_seeds"]
+    params, _ = stage_params(__doc__, (*SAMPLING, "data", "eval", "parta"))
+    cfg, rt, n = params["parta"]["mnist"], for_stage(params), params["eval"]["parta_seeds"]
+    device = rt.device
     judge = load_judge(layout.model_paths("judge").final, device)
     unet, meta = load_model(cfg["common"]["checkpoint"], device)
-    model = MnistDiffusion(unet, meta, device)
+    model = MnistDiffusion(unet, meta, runtime=rt)
     ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
     scale = cfg["common"]["guidance_scale"]
 
@@ -41,7 +43,7 @@ def main() -> None:
         return one_hot_prompts(list(prompts)).to(device)
 
     def labels(x: torch.Tensor) -> torch.Tensor:
-        return judge_outputs(judge, x)[0]
+        return judge_outputs(judge, x, params["sample_batch_size"])[0]
 
     def noise_and_generator() -> tuple[torch.Tensor, torch.Generator]:
         g = torch.Generator(device=device).manual_seed(params["seed"])

@@ -12,23 +12,25 @@ from difflab.diffusion.experiments import EXPERIMENTS, Context, run
 from difflab.diffusion.images import InputError
 from difflab.diffusion.load import check_model_name, load_diffusion_model
 from difflab.diffusion.model import PromptError
-from difflab.params import resolve_device, seed_everything, stage_params
+from difflab.params import seed_everything, stage_params
+from difflab.runtime import for_stage
 
 OUT_DIR = Path("reports/parta")
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, ("seed", "device", "data", "parta"),
+        __doc__, ("seed", "device", "precision", "channels_last", "data", "parta"),
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
     name = params["parta"]["model"]
     try:
         check_model_name(name)
         cfg = params["parta"][name]
-        device = resolve_device(params["device"])
+        rt = for_stage(params)
+        device = rt.device
         seed_everything(params["seed"])
         conds = ConditionCache("data/prompt_conditions.safetensors", name, device)
-        model = load_diffusion_model(name, cfg["common"], device)
+        model = load_diffusion_model(name, cfg["common"], rt)
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         path = run(args.experiment, Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"])))
     except (IFUnavailable, PromptError, InputError, ValueError, FileNotFoundError) as e:

@@ -11,17 +11,19 @@ from difflab import layout
 from difflab.checkpoints import load_model
 from difflab.generate import generate
 from difflab.figures import grid, image_rows, save_gif, tile
-from difflab.params import resolve_device, stage_params
+from difflab.params import SAMPLING, stage_params
+from difflab.runtime import for_stage
 
 
 @torch.no_grad()
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: ("seed", "device", f"ddpm_{a.conditioning}"),
+        __doc__, lambda a: (*SAMPLING, f"ddpm_{a.conditioning}"),
         extra_args=lambda p: p.add_argument("conditioning", choices=("time", "class"), help="which model to sample"))
     section = f"ddpm_{args.conditioning}"
     p = params[section]
-    device = resolve_device(params["device"])
+    rt = for_stage(params)
+    device = rt.device
     paths = layout.model_paths(section)
 
     for which, path in (("snapshot", paths.snapshot), ("final", paths.final)):
@@ -44,7 +46,8 @@ def main() -> None:
 
         x0 = generate(unet, meta, x_T, g, digits, p.get("guidance_scale", 1.0),
                       on_step=keep_frame if which == "final" else None,
-                      progress=f"sampling ({which}, epoch {meta['epoch']})")
+                      progress=f"sampling ({which}, epoch {meta['epoch']})", runtime=rt,
+                      batch_size=params["sample_batch_size"])
         image_rows(grid(x0, ncols), paths.reports / f"samples_{which}.png", title=title, col_labels=col_labels,
                    cell=0.9)
         if which == "final":

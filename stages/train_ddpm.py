@@ -10,15 +10,17 @@ from difflab.checkpoints import save_model
 from difflab.data import load_mnist
 from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.figures import loss_curve
-from difflab.params import seed_everything, stage_params
-from difflab.train import TrainConfig, fit
+from difflab.params import RUNTIME, seed_everything, stage_params
+from difflab.runtime import for_stage
+from difflab.train import config_from_params, fit
 from difflab.unet import UNet
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: ("seed", "device", "data", "ddpm", f"ddpm_{a.conditioning}"),
+        __doc__, lambda a: (*RUNTIME, "data", "ddpm", f"ddpm_{a.conditioning}"),
         extra_args=lambda p: p.add_argument("conditioning", choices=("time", "class"), help="which model to train"))
+    for_stage(params)  # precision etc. checked against this device before any work
     conditioning = args.conditioning
     section = f"ddpm_{conditioning}"
     p, sched = params[section], params["ddpm"]
@@ -26,8 +28,7 @@ def main() -> None:
     images, labels = load_mnist(params["data"]["dir"], "train", p["train_limit"])
     seed_everything(params["seed"])
     model = UNet(p["hidden"], conditioning)
-    cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=params["seed"],
-                      device=params["device"], lr_final_factor=p["lr_final_factor"], snapshot_epoch=p["snapshot_epoch"])
+    cfg = config_from_params(params, p)
     p_uncond = p.get("p_uncond", 0.0)
     paths = layout.model_paths(section)
     result = fit(model, ddpm_loss(alphas_cumprod, conditioning, p_uncond), images, labels, cfg, paths.checkpoint,

@@ -8,20 +8,21 @@ from difflab import layout
 from difflab.data import load_mnist
 from difflab.denoiser import denoiser_loss
 from difflab.figures import loss_curve
-from difflab.params import seed_everything, stage_params
-from difflab.train import TrainConfig, fit
+from difflab.params import RUNTIME, seed_everything, stage_params
+from difflab.runtime import for_stage
+from difflab.train import config_from_params, fit
 from difflab.checkpoints import save_model
 from difflab.unet import UNet
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "device", "data", "denoiser"))
+    params, _ = stage_params(__doc__, (*RUNTIME, "data", "denoiser"))
+    for_stage(params)  # precision etc. checked against this device before any work
     p = params["denoiser"]
     images, labels = load_mnist(params["data"]["dir"], "train", p["train_limit"])
     seed_everything(params["seed"])
     model = UNet(p["hidden"], "none")
-    cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=params["seed"],
-                      device=params["device"], snapshot_epoch=p["snapshot_epoch"])
+    cfg = config_from_params(params, p)
     paths = layout.model_paths("denoiser")
     result = fit(model, denoiser_loss(p["sigma"]), images, labels, cfg, paths.checkpoint, paths.log_dir,
                  loss_settings=f"sigma={p['sigma']}")

@@ -7,19 +7,20 @@ from difflab import layout
 from difflab.checkpoints import save_model
 from difflab.data import load_mnist
 from difflab.judge import Judge, judge_loss, judge_outputs
-from difflab.params import resolve_device, seed_everything, stage_params
-from difflab.train import TrainConfig, fit
+from difflab.params import RUNTIME, resolve_device, seed_everything, stage_params
+from difflab.runtime import for_stage
+from difflab.train import config_from_params, fit
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "device", "data", "judge"))
+    params, _ = stage_params(__doc__, (*RUNTIME, "data", "judge"))
+    for_stage(params)  # precision etc. checked against this device before any work
     p = params["judge"]
     images, labels = load_mnist(params["data"]["dir"], "train", p["train_limit"])
     test_x, test_y = load_mnist(params["data"]["dir"], "test")
     seed_everything(params["seed"])
     paths = layout.model_paths("judge")
-    cfg = TrainConfig(epochs=p["epochs"], batch_size=p["batch_size"], lr=p["lr"], seed=params["seed"],
-                      device=params["device"])
+    cfg = config_from_params(params, p)
     result = fit(Judge(), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir, loss_settings="judge")
     save_model(paths.final, result.state_dict, {"kind": "judge", "epoch": p["epochs"]})
     device = resolve_device(params["device"])

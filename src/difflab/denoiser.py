@@ -5,6 +5,8 @@ import math
 import torch
 from torch import nn
 
+from .runtime import Runtime
+
 
 def add_gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
     return x + sigma * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
@@ -24,14 +26,18 @@ def psnr(mse: float, peak: float = 1.0) -> float | None:
 
 @torch.no_grad()
 def evaluate(model: nn.Module, images: torch.Tensor, sigma: float, generator: torch.Generator,
-             batch_size: int = 1000) -> dict[str, float]:
-    """Test MSE and PSNR of the denoised images, beside those of the noisy input (what doing nothing scores)."""
+             batch_size: int = 1000, runtime: Runtime | None = None) -> dict[str, float]:
+    """Test MSE and PSNR of the denoised images, beside those of the noisy input (what doing nothing scores).
+    The model runs in the runtime's precision (default fp32); errors are summed in fp32."""
     model.eval()
+    runtime = runtime or Runtime(images.device, "fp32")
     sq_out = sq_in = 0.0
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size]
         z = add_gaussian_noise(x, sigma, generator)
-        sq_out += (model(z) - x).pow(2).sum().item()
+        with runtime.autocast():
+            out = model(z)
+        sq_out += (out.float() - x).pow(2).sum().item()
         sq_in += (z - x).pow(2).sum().item()
     n = images.numel()
     return {"mse": sq_out / n, "psnr_db": psnr(sq_out / n), "noisy_mse": sq_in / n, "noisy_psnr_db": psnr(sq_in / n)}

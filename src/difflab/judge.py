@@ -35,7 +35,9 @@ def judge_loss(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, _generat
 
 @torch.no_grad()
 def judge_outputs(judge: Judge, images: torch.Tensor, batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
-    """(labels, features) for images in [0, 1] (clamped: generated digits may overshoot)."""
+    """(labels, features) for images in [0, 1] (clamped: generated digits may overshoot).
+
+    Always in fp32, whatever precision the generator ran in: the measuring instrument stays the same."""
     judge.eval()
     labels, feats = [], []
     for i in range(0, len(images), batch_size):

@@ -11,6 +11,10 @@ import torch
 import yaml
 
 DEVICES = ("auto", "cpu", "cuda")
+# The top-level knobs of how a stage runs (runtime.py): every training stage reads all of them.
+RUNTIME = ("seed", "device", "precision", "channels_last", "compile", "log_every")
+# ... and every sampling or evaluation stage these.
+SAMPLING = ("seed", "device", "precision", "channels_last", "sample_batch_size")
 
 
 class ParamError(ValueError):
@@ -46,6 +50,11 @@ _INF = float("inf")
 RULES = {
     "seed": _int(0),
     "device": _one_of(*DEVICES),
+    "precision": _one_of("auto", "fp32", "bf16", "fp16"),
+    "channels_last": _one_of("auto", "on", "off"),
+    "compile": _one_of("auto", "on", "off"),
+    "log_every": _int(1),
+    "sample_batch_size": _int(1),
     "*.train_limit": _int(0),
     "data.timeout_s": _num(0, _INF, lo_open=True),
     "*.hidden": _int(1),

@@ -19,7 +19,7 @@ from dvclive import Live
 from torch import nn
 
 from .checkpoints import load_state, save_state
-from .params import resolve_device
+from . import runtime
 from .progress import progress
 
 # loss_fn(model, images, labels, generator) -> scalar loss for one batch
@@ -35,6 +35,20 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda
     lr_final_factor: float = 1.0  # ExponentialLR gamma = lr_final_factor ** (1 / epochs); 1.0 keeps lr constant
     snapshot_epoch: int | None = None  # also keep the weights after this epoch
+    precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (runtime.py)
+    channels_last: str = "auto"  # auto | on | off
+    compile: str = "off"  # auto | on | off
+    log_every: int = 50  # losses reach the host (DVCLive, progress bar) every N steps and at each epoch's end
+
+
+def config_from_params(params: dict, section: dict) -> TrainConfig:
+    """A stage's TrainConfig: its section's epochs, batch size, lr (and decay, snapshot) plus the top-level seed,
+    device, precision, channels_last, compile and log_every."""
+    return TrainConfig(epochs=section["epochs"], batch_size=section["batch_size"], lr=section["lr"],
+                       seed=params["seed"], device=params["device"], precision=params["precision"],
+                       channels_last=params["channels_last"], compile=params["compile"],
+                       log_every=params["log_every"], lr_final_factor=section.get("lr_final_factor", 1.0),
+                       snapshot_epoch=section.get("snapshot_epoch"))
 
 
 @dataclass
@@ -67,11 +81,6 @@ def tensor_digest(*tensors: torch.Tensor) -> str:
     return digest.hexdigest()
 
 
-def make_accelerator(device: str) -> Accelerator:
-    resolve_device(device)  # the same checks and messages as every other stage
-    return Accelerator(cpu=device == "cpu")
-
-
 def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
         checkpoint_path: Path, log_dir: Path, loss_settings: str = "",
         on_epoch_end: Callable[[int], None] | None = None) -> TrainResult:
@@ -79,17 +88,23 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
 
     loss_settings names what the loss depends on beyond cfg (sigma, schedule, p_uncond): part of the fingerprint.
     on_epoch_end(epoch) runs after each epoch's checkpoint is written (tests use it to simulate a kill).
+
+    The loop never waits on the host between steps: each step's loss stays on the device, and the losses reach the
+    host (the DVCLive log, the progress bar) every cfg.log_every steps and at the end of each epoch.
     """
-    accelerator = make_accelerator(cfg.device)
+    rt = runtime.resolve(cfg.device, cfg.precision, cfg.channels_last, cfg.compile)
+    accelerator = Accelerator(cpu=rt.device.type == "cpu")
     main = accelerator.is_main_process
     device = accelerator.device
-    model.to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    model = rt.prepare(model)
+    # Fused Adam on CUDA (one kernel for all parameters); on the CPU the classic loop, whose fp32 numbers are fixed.
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, **({"fused": True} if device.type == "cuda" else {}))
     # Stepped once per epoch by hand, so it is not handed to accelerate (which would step it per batch).
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_final_factor ** (1 / cfg.epochs))
+    scaler = torch.amp.GradScaler(device.type, enabled=rt.precision == "fp16")
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    fp = fingerprint(asdict(cfg), str(model), loss_settings, tensor_digest(images, labels), code_digest(),
-                     accelerator.num_processes)
+    fp = fingerprint({**asdict(cfg), "precision": rt.precision, "log_every": None}, str(model), loss_settings,
+                     tensor_digest(images, labels), code_digest(), accelerator.num_processes)
 
     result = TrainResult(state_dict={}, snapshot_state_dict=None)
     start_epoch = 0
@@ -98,6 +113,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
+        scaler.load_state_dict(state["scaler"])
         generator.set_state(state["generator"].to("cpu"))
         result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
         result.snapshot_state_dict = state["snapshot"]
@@ -108,9 +124,14 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         print(f"{checkpoint_path} belongs to another configuration; starting from scratch")
 
     model, optimizer = accelerator.prepare(model, optimizer)
+    # Full batches go through the compiled model (CUDA graphs on CUDA: static shapes); the last, partial batch of
+    # an epoch runs the same weights eagerly, so it never triggers a recompile.
+    compiled = torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None) if rt.compile else model
     images, labels = images.to(device), labels.to(device)
     n, rank, world = len(images), accelerator.process_index, accelerator.num_processes
     steps_per_epoch = -(-n // (cfg.batch_size * world))
+    if main:
+        print(f"training on {rt.summary()}; {world} process(es)")
 
     live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if main else None
     if live is not None:  # the log of a resumed run is rebuilt from the checkpoint, so it equals an unbroken run's
@@ -120,23 +141,38 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         model.train()
         # Every process draws the same permutation and takes its own slice of it.
         perm = torch.randperm(n, generator=generator, device=device)[rank::world]
-        total = 0.0
+        step_losses = torch.zeros(steps_per_epoch, device=device)
         bar = progress(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main)
+        logged = 0
+
+        def flush(upto: int) -> None:
+            """Bring the losses of steps [logged, upto) to the host: one transfer (and one all-reduce) for all."""
+            nonlocal logged
+            if upto == logged:
+                return
+            values = accelerator.reduce(step_losses[logged:upto], reduction="mean").tolist()
+            result.losses.extend(values)
+            if live is not None:
+                for value in values:
+                    live.log_metric("train/loss", value)
+                    live.next_step()
+            bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
+            logged = upto
+
         for step in bar:
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            loss = loss_fn(model, images[idx], labels[idx], generator)
+            with rt.autocast():
+                loss = loss_fn(compiled if len(idx) == cfg.batch_size else model, images[idx], labels[idx], generator)
             optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(loss)
-            optimizer.step()
-            value = accelerator.reduce(loss.detach(), reduction="mean").item()
-            total += value
-            result.losses.append(value)
-            if live is not None:
-                live.log_metric("train/loss", value)
-                live.next_step()
-            bar.set_postfix(loss=f"{value:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
+            accelerator.backward(scaler.scale(loss))
+            scaler.step(optimizer)
+            scaler.update()
+            step_losses[step] = loss.detach()
+            if (step + 1) % cfg.log_every == 0:
+                flush(step + 1)
+        flush(steps_per_epoch)
         scheduler.step()
-        result.epoch_losses.append(total / steps_per_epoch)
+        result.epoch_losses.append(sum(result.losses[-steps_per_epoch:]) / steps_per_epoch)
         if live is not None:
             live.log_metric("train/epoch_loss", result.epoch_losses[-1], plot=False)
             live.log_metric("epoch", epoch, plot=False)
@@ -149,8 +185,8 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             save_state(checkpoint_path, {
                 "fingerprint": fp, "epoch": epoch, "model": unwrapped.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "generator": generator.get_state(), "losses": result.losses, "epoch_losses": result.epoch_losses,
-                "snapshot": result.snapshot_state_dict})
+                "scaler": scaler.state_dict(), "generator": generator.get_state(), "losses": result.losses,
+                "epoch_losses": result.epoch_losses, "snapshot": result.snapshot_state_dict})
         accelerator.wait_for_everyone()
         if on_epoch_end is not None:
             on_epoch_end(epoch)

@@ -3,6 +3,7 @@
 import torch
 
 from ..checkpoints import load_model
+from ..runtime import Runtime
 from .conditions import one_hot_prompts
 from .model import DiffusionModel, MnistDiffusion
 
@@ -14,11 +15,13 @@ def check_model_name(name: str) -> None:
         raise ValueError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
 
 
-def load_diffusion_model(name: str, common: dict, device: torch.device) -> DiffusionModel:
+def load_diffusion_model(name: str, common: dict, runtime: Runtime) -> DiffusionModel:
+    """The MNIST model runs in the runtime's precision; DeepFloyd IF keeps its own (common.dtype, fp16)."""
     check_model_name(name)
+    device = runtime.device
     if name == "mnist":
         unet, meta = load_model(common["checkpoint"], device)
-        return MnistDiffusion(unet, meta, device)
+        return MnistDiffusion(unet, meta, runtime=runtime)
     from .deepfloyd import DeepFloydIF
     return DeepFloydIF.from_pretrained(
         common["stage_1"], common["stage_2"], device, dtype=common["dtype"], variant=common["variant"],

@@ -15,6 +15,7 @@ from typing import Protocol
 import torch
 
 from ..ddpm import linear_alphas_cumprod
+from ..runtime import Runtime
 from ..unet import UNet
 
 
@@ -44,24 +45,30 @@ class PromptError(ValueError):
 
 class MnistDiffusion:
     """The class-conditioned MNIST UNet (part B) as a diffusion model: prompts are digits "0".."9", "" is the null
-    class (the zero vector), images are 1 x 28 x 28 in [0, 1] (the range it was trained on), T = 300 linear betas."""
+    class (the zero vector), images are 1 x 28 x 28 in [0, 1] (the range it was trained on), T = 300 linear betas.
+
+    `runtime` sets precision and memory format (default: fp32 on `device`); estimates are returned in fp32."""
 
     name = "mnist"
     channels = 1
     image_size = display_size = 28
     null_prompt = ""
 
-    def __init__(self, unet: UNet, meta: dict, device: torch.device | str = "cpu"):
+    def __init__(self, unet: UNet, meta: dict, device: torch.device | str = "cpu", runtime: Runtime | None = None):
         if unet.conditioning != "class":
             raise ValueError(f"part A needs the class-conditioned UNet; got conditioning={unet.conditioning!r}")
-        self.unet, self.device = unet.eval().to(device), torch.device(device)
+        self.runtime = runtime or Runtime(torch.device(device), "fp32")
+        self.device = self.runtime.device
+        self.unet = self.runtime.prepare(unet.eval())
         self.num_train_timesteps = meta["num_timesteps"]
         self.alphas_cumprod = linear_alphas_cumprod(meta["num_timesteps"], meta["beta_start"], meta["beta_end"])
 
     @torch.no_grad()
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, None]:
         tt = torch.full((len(x_t),), t / self.num_train_timesteps, device=x_t.device)
-        return self.unet(x_t, tt, cond), None
+        with self.runtime.autocast():
+            eps = self.unet(x_t, tt, cond)
+        return eps.float(), None
 
     def to_model(self, x: torch.Tensor) -> torch.Tensor:
         return x
