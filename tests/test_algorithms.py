@@ -127,6 +127,37 @@ def test_guidance_extrapolates_the_noise_estimate(model):
     torch.testing.assert_close(eps, eps_u + 7.0 * (eps_c - eps_u))
 
 
+class ConditionVarianceModel(GaussianModel):
+    """The Gaussian model with a predicted variance that tells the conditions apart: level k for the one-hot
+    condition k, NULL_LEVEL for the null condition (zeros)."""
+
+    LEVELS, NULL_LEVEL = torch.tensor([0.5, -0.25, 0.75], dtype=torch.float64), -0.9
+
+    def predict(self, x, t, cond):
+        eps, _ = super().predict(x, t, cond)
+        level = torch.where(cond.sum(1) == 0, self.NULL_LEVEL, cond @ self.LEVELS)
+        return eps, level.reshape(-1, 1, 1, 1).expand_as(x).clone()
+
+
+def test_guided_predictors_take_the_conditional_variance(model):
+    """CFG extrapolates eps only: the predicted variance is the conditional estimate's, sample by sample; anagrams
+    and hybrids average the variances of their two guided estimates."""
+    m = ConditionVarianceModel(model.means, model.s, model.alphas_cumprod, model.null_mean)
+    levels = lambda *ks: m.LEVELS[list(ks)].reshape(-1, 1, 1, 1).expand(-1, 1, 8, 8)  # noqa: E731
+    x, null = noise(3), torch.zeros(3, 3, dtype=torch.float64)
+    _, var = alg.guided(m, onehot(2, 0, 1), null, 4.0)(x, 500)
+    torch.testing.assert_close(var, levels(2, 0, 1))
+    _, var = alg.anagram(m, onehot(0, 1, 2), onehot(2, 2, 0), null, 4.0)(x, 500)
+    torch.testing.assert_close(var, (levels(0, 1, 2) + levels(2, 2, 0)) / 2)
+    _, var = alg.factorized(m, onehot(0, 1, 2), onehot(1, 1, 0), null, 4.0, 5, 1.0)(x, 500)
+    torch.testing.assert_close(var, (levels(0, 1, 2) + levels(1, 1, 0)) / 2)
+    # so at scale 1 the guided sampler is the conditional one, step noise included
+    ts = ddpm.strided_timesteps(1000, 100)
+    run = lambda predictor: alg.iterative_denoise(m, noise(4), ts, 0, predictor,  # noqa: E731
+                                                  torch.Generator().manual_seed(3))
+    torch.testing.assert_close(run(alg.guided(m, onehot(1), onehot(1) * 0, 1.0)), run(alg.conditional(m, onehot(1))))
+
+
 def test_inpainting_keeps_the_known_region(model):
     x_orig = model.means[0:1].expand(2000, -1, -1, -1).clone()
     mask = torch.zeros(1, 1, 8, 8, dtype=torch.float64)

@@ -60,6 +60,34 @@ def test_sampling_with_an_oracle_recovers_the_data_distribution(mu, s, stride):
     assert x.std().item() == pytest.approx(s, rel=0.08)
 
 
+def test_sampling_steps_with_the_predicted_variance():
+    """A predictor returning (eps, v) sets the step noise by diffusers' learned range, per element: std^2 is beta_t
+    at v = +1, the posterior variance beta_tilde at v = -1 and their geometric mean at v = 0 (hand values)."""
+    ab = ddpm.linear_alphas_cumprod(3, 0.1, 0.3)  # alpha_bar = 0.9, 0.72, 0.504
+    beta = 1 - 0.504 / 0.72  # the step t = 2 -> t' = 1: beta_t = 0.3
+    beta_tilde = (1 - 0.72) / (1 - 0.504) * beta
+    want_var = torch.tensor([beta_tilde, math.sqrt(beta * beta_tilde), beta], dtype=torch.float64)
+    v = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64).reshape(3, 1).expand(3, 200000)
+    eps = 0.5
+    after_first = []
+
+    def predict(x, t):
+        return torch.full_like(x, eps), v
+
+    x_T = torch.ones(3, 200000, dtype=torch.float64)
+    ddpm.sample(predict, x_T, ab, torch.Generator().manual_seed(0), timesteps=[2, 1],
+                on_step=lambda i, t_prev, x: after_first.append(x.clone()) if i == 0 else None)
+    x = after_first[0]
+    x0_hat = (1 - math.sqrt(1 - 0.504) * eps) / math.sqrt(0.504)
+    mean = math.sqrt(0.72) * beta / (1 - 0.504) * x0_hat + math.sqrt(1 - beta) * (1 - 0.72) / (1 - 0.504) * 1.0
+    torch.testing.assert_close(x.mean(1), torch.full((3,), mean, dtype=torch.float64), atol=0.005, rtol=0)
+    torch.testing.assert_close(x.var(1), want_var, rtol=0.015, atol=0)  # 200000 draws: ~0.3 % standard error
+    # the last step adds no noise, whatever variance is predicted
+    last = ddpm.sample(predict, x_T[:, :5], ab, torch.Generator().manual_seed(0), timesteps=[0])
+    torch.testing.assert_close(last, torch.full((3, 5), (1 - math.sqrt(0.1) * eps) / math.sqrt(0.9),
+                                                dtype=torch.float64))
+
+
 def test_sampling_is_seeded_and_reports_each_step():
     ab = ddpm.linear_alphas_cumprod(10, 1e-4, 0.02)
     seen = []

@@ -63,6 +63,23 @@ def test_model_predicts_eps_and_variance_and_upsamples(tiny):
     assert shown.min() >= 0 and shown.max() <= 1
 
 
+def test_the_first_three_output_channels_are_eps_and_the_last_three_the_variance(tiny):
+    """IF's stage I (diffusers' IFPipeline and DDPMScheduler's learned_range) reads output channels 0-2 as the noise
+    and 3-5 as the variance: with the UNet's last convolution zeroed, its output is its bias, channel by channel."""
+    _, params = tiny
+    c = params["parta"]["deepfloyd_if"]["common"]
+    model = DeepFloydIF.from_pretrained(c["stage_1"], None, "cpu", dtype="float32", variant=None)
+    bias = torch.tensor([0.3, -0.7, 1.1, -0.2, 0.4, 0.9])
+    with torch.no_grad():
+        model.unet_1.conv_out.weight.zero_()
+        model.unet_1.conv_out.bias.copy_(bias)
+    x = torch.randn(2, 3, 16, 16, dtype=torch.float64)
+    eps, var = model.predict(x, 500, torch.randn(2, 77, WIDTH))
+    assert eps.dtype == var.dtype == torch.float64  # back in the caller's dtype
+    torch.testing.assert_close(eps, bias[:3].double().reshape(1, 3, 1, 1).expand(2, 3, 16, 16))
+    torch.testing.assert_close(var, bias[3:].double().reshape(1, 3, 1, 1).expand(2, 3, 16, 16))
+
+
 def test_every_experiment_runs_on_the_tiny_model(tiny):
     root, params = tiny
     section = params["parta"]["deepfloyd_if"]

@@ -24,6 +24,25 @@ def test_photo_is_centre_cropped_and_resized(tmp_path):
     assert load_image("matplotlib:grace_hopper.jpg", 64, 3).shape == (1, 3, 64, 64)
 
 
+@pytest.mark.parametrize("size", [32, 128])  # LANCZOS up to 64, BICUBIC above
+@pytest.mark.parametrize("wide", [True, False])
+def test_centre_crop_drops_the_borders_that_a_squash_would_keep(tmp_path, size, wide):
+    """A 300 x 100 picture: blue band | red square | green band. The centre crop is the red square alone; a squash
+    would keep blue and green thirds, and an off-centre crop a band of one colour."""
+    img = Image.new("RGB", (300, 100), (0, 0, 255))
+    img.paste((255, 0, 0), (100, 0, 200, 100))
+    img.paste((0, 255, 0), (200, 0, 300, 100))
+    img = img if wide else img.transpose(Image.Transpose.ROTATE_90)  # 100 x 300: green on top, blue below
+    img.save(tmp_path / "bands.png")
+    x = load_image(str(tmp_path / "bands.png"), size, 3)
+    assert x.shape == (1, 3, size, size)
+    red = torch.tensor([1.0, 0.0, 0.0]).reshape(1, 3, 1, 1).expand(1, 3, size, size)
+    torch.testing.assert_close(x, red, atol=2 / 255, rtol=0)
+    # grey too: one level everywhere (red's luminance, 76/255), where a squash would give three
+    grey = load_image(str(tmp_path / "bands.png"), size, 1)
+    torch.testing.assert_close(grey, torch.full((1, 1, size, size), 76 / 255), atol=2 / 255, rtol=0)
+
+
 def test_bad_images_are_named(tmp_path):
     (tmp_path / "broken.png").write_bytes(b"not a png")
     with pytest.raises(InputError, match="broken.png.*not a readable image"):
