@@ -49,9 +49,9 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
 
         def predictor(lo: int, hi: int):
             return predict
-    batch_size = batch_size or len(x_T)
-    if batch_size < 1:
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; allowed: an integer >= 1")
+    batch_size = batch_size or len(x_T)
     out = []
     for lo in range(0, len(x_T), batch_size):
         hi = min(lo + batch_size, len(x_T))

@@ -15,6 +15,7 @@
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -127,4 +128,5 @@ def for_stage(params: dict) -> Runtime:
     try:
         return from_params(params)
     except ParamError as e:
-        sys.exit(f"{sys.argv[0]}: error: {e}")
+        print(f"{Path(sys.argv[0]).name}: error: {e}", file=sys.stderr)
+        sys.exit(2)

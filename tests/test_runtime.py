@@ -1,0 +1,238 @@
+"""Precision, memory format and the host-free training loop: the choices, their errors, and that the fast paths
+keep the guarantees of the old one (fp32 numbers unchanged, seeded runs identical, resume exact)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from conftest import synthetic_digits
+from difflab import runtime
+from difflab.checkpoints import save_model
+from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
+from difflab.denoiser import denoiser_loss
+from difflab.generate import generate
+from difflab.params import ParamError
+from difflab.train import TrainConfig, fit
+from difflab.unet import UNet
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = torch.device("cpu")
+BF16_HERE = runtime.bf16_capability(CPU)[0]
+needs_bf16 = pytest.mark.skipif(not BF16_HERE, reason="this CPU's oneDNN has no bf16")
+CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epoch=2)
+# The per-step losses of the fp32 eager loop before the fast paths were written (tiny class-conditioned UNet, the
+# config above; a denoiser at batch 40 for 2 epochs). The fp32 path must still give these numbers.
+CLASS_LOSSES = [1.0527067184448242, 1.064225196838379, 1.0354374647140503, 1.0015288591384888, 1.0051770210266113,
+                0.9977676272392273, 0.9847640991210938, 0.9875974655151367, 0.9747769236564636]
+DENOISER_LOSSES = [0.17305871844291687, 0.16356445848941803, 0.15162383019924164, 0.14230333268642426,
+                   0.13169389963150024, 0.12366800010204315]
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = synthetic_digits(96, 0)
+    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
+
+
+def train_class(tmp: Path, digits, cfg=CFG, on_epoch_end=None, hidden=4):
+    torch.manual_seed(cfg.seed)
+    loss = ddpm_loss(linear_alphas_cumprod(20, 1e-4, 0.02), "class", p_uncond=0.1)
+    return fit(UNet(hidden, "class"), loss, *digits, cfg, tmp / "ckpt.pt", tmp / "log", on_epoch_end=on_epoch_end)
+
+
+def fake_cpu(monkeypatch, supported: bool, native: bool) -> None:
+    monkeypatch.setattr(runtime, "bf16_capability", lambda device: (supported, native) if device.type == "cpu"
+                        else (True, True))
+
+
+# --- choosing the precision ------------------------------------------------------------------------------------
+
+def test_auto_is_bf16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    fake_cpu(monkeypatch, supported=True, native=True)
+    assert runtime.resolve("cpu", "auto").precision == "bf16"
+    fake_cpu(monkeypatch, supported=True, native=False)  # oneDNN emulates it: correct but slow
+    assert runtime.resolve("cpu", "auto").precision == "fp32"
+    assert runtime.resolve("cpu", "bf16").precision == "bf16"  # asked for explicitly, it is allowed
+    fake_cpu(monkeypatch, supported=False, native=False)
+    assert runtime.resolve("cpu", "auto").precision == "fp32"
+    assert runtime.resolve("cpu", "fp32").precision == "fp32"
+
+
+def test_a_precision_this_device_lacks_stops_with_what_it_allows(monkeypatch):
+    fake_cpu(monkeypatch, supported=False, native=False)
+    with pytest.raises(ParamError, match=r"precision='bf16' is not available on this device \(CPU.*\); "
+                                         r"allowed here: auto, fp32$"):
+        runtime.resolve("cpu", "bf16")
+    with pytest.raises(ParamError, match=r"precision='fp16' is not available.*allowed here: auto, fp32"):
+        runtime.resolve("cpu", "fp16")
+    with pytest.raises(ParamError, match=r"precision='fp8' is not allowed; allowed: auto, fp32, bf16, fp16"):
+        runtime.resolve("cpu", "fp8")
+    with pytest.raises(ParamError, match=r"channels_last='yes' is not allowed; allowed: auto, on, off"):
+        runtime.resolve("cpu", "fp32", channels_last="yes")
+    with pytest.raises(ParamError, match=r"compile='maybe' is not allowed"):
+        runtime.resolve("cpu", "fp32", compile="maybe")
+
+
+def test_channels_last_and_compile_choices(monkeypatch):
+    fake_cpu(monkeypatch, supported=True, native=True)
+    bf16, fp32 = runtime.resolve("cpu", "bf16"), runtime.resolve("cpu", "fp32")
+    assert [bf16.use_channels_last(w) for w in (16, 32, 128)] == [False, True, True]
+    assert not fp32.use_channels_last(128)
+    assert runtime.resolve("cpu", "fp32", channels_last="on").use_channels_last(4)
+    assert not runtime.resolve("cpu", "bf16", channels_last="off").use_channels_last(128)
+    assert not runtime.resolve("cpu", "fp32").compile  # auto: compiled on CUDA only
+    assert runtime.resolve("cpu", "fp32", compile="on").compile
+    model = runtime.resolve("cpu", "bf16", channels_last="on").prepare(UNet(4, "class"))
+    assert model.enc0[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_autocast_computes_in_the_reduced_precision_and_keeps_fp32_weights():
+    if not BF16_HERE:
+        pytest.skip("no bf16 on this CPU")
+    rt = runtime.resolve("cpu", "bf16")
+    model = rt.prepare(UNet(4, "none"))
+    with rt.autocast():
+        out = model(torch.rand(2, 1, 28, 28))
+    assert out.dtype == torch.bfloat16
+    assert all(p.dtype == torch.float32 for p in model.parameters())
+    with runtime.resolve("cpu", "fp32").autocast():
+        assert model(torch.rand(2, 1, 28, 28)).dtype == torch.float32
+
+
+def test_a_stage_refuses_a_precision_the_device_lacks_before_any_work(tmp_path):
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["precision"] = "fp16"  # CUDA only
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    if torch.cuda.is_available():
+        pytest.skip("fp16 is allowed where CUDA is present")
+    for stage in (["train_denoiser.py"], ["sample_ddpm.py", "class"], ["eval_ddpm.py", "time"]):
+        out = subprocess.run([sys.executable, str(ROOT / "stages" / stage[0]), *stage[1:], "--params", "params.yaml"],
+                             cwd=tmp_path, capture_output=True, text=True)
+        assert out.returncode == 2, (stage, out.stderr)
+        assert "precision='fp16' is not available on this device (CPU" in out.stderr
+        assert "allowed here: auto, fp32" in out.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing written
+
+
+# --- the fp32 path did not change ------------------------------------------------------------------------------
+
+def test_fp32_losses_are_those_of_the_loop_before_the_fast_paths(tmp_path, digits):
+    assert train_class(tmp_path / "c", digits).losses == pytest.approx(CLASS_LOSSES, rel=1e-6, abs=0)
+    torch.manual_seed(2718)
+    cfg = TrainConfig(epochs=2, batch_size=40, lr=1e-3, seed=2718, device="cpu")
+    result = fit(UNet(4, "none"), denoiser_loss(0.5), *digits, cfg, tmp_path / "d.pt", tmp_path / "dlog")
+    assert result.losses == pytest.approx(DENOISER_LOSSES, rel=1e-6, abs=0)
+
+
+@pytest.mark.parametrize("log_every", [1, 2, 100])
+def test_losses_reach_the_log_unchanged_whatever_log_every(tmp_path, digits, log_every):
+    cfg = TrainConfig(**{**CFG.__dict__, "log_every": log_every})
+    result = train_class(tmp_path, digits, cfg)
+    assert result.losses == pytest.approx(CLASS_LOSSES, rel=1e-6, abs=0)
+    rows = (tmp_path / "log/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]
+    assert [float(r.split("\t")[-1]) for r in rows] == pytest.approx(result.losses, rel=1e-6)
+    assert [int(r.split("\t")[0]) for r in rows] == list(range(len(result.losses)))
+
+
+# --- bf16 keeps determinism and resume ---------------------------------------------------------------------------
+
+BF16 = TrainConfig(**{**CFG.__dict__, "precision": "bf16", "channels_last": "on"})
+
+
+@needs_bf16
+def test_bf16_training_learns_and_saves_fp32_contiguous_weights(tmp_path, digits):
+    result = train_class(tmp_path, digits, BF16, hidden=8)
+    assert result.epoch_losses[-1] < result.epoch_losses[0]
+    assert result.losses != pytest.approx(CLASS_LOSSES, rel=1e-4)  # it did run in another precision
+    save_model(tmp_path / "m.safetensors", result.state_dict, {"hidden": 8, "conditioning": "class"})
+    saved = load_file(str(tmp_path / "m.safetensors"))
+    assert {t.dtype for t in saved.values() if t.is_floating_point()} == {torch.float32}
+    assert all(t.is_contiguous() for t in saved.values())
+
+
+@needs_bf16
+def test_seeded_bf16_runs_are_identical(tmp_path, digits):
+    a, b = (train_class(tmp_path / run, digits, BF16) for run in "ab")
+    assert a.losses == b.losses
+    for k in a.state_dict:
+        assert torch.equal(a.state_dict[k], b.state_dict[k]), k
+
+
+@needs_bf16
+def test_bf16_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
+    class Killed(Exception):
+        pass
+
+    def kill_after_first(epoch):
+        if epoch == 1:
+            raise Killed
+
+    unbroken = train_class(tmp_path / "a", digits, BF16)
+    with pytest.raises(Killed):
+        train_class(tmp_path / "b", digits, BF16, on_epoch_end=kill_after_first)
+    seen = []
+    resumed = train_class(tmp_path / "b", digits, BF16, on_epoch_end=seen.append)
+    assert seen == [2, 3]
+    assert resumed.losses == unbroken.losses
+    for k in unbroken.state_dict:
+        assert torch.equal(unbroken.state_dict[k], resumed.state_dict[k]), k
+
+
+@needs_bf16
+def test_a_checkpoint_from_another_precision_is_not_resumed(tmp_path, digits):
+    def stop(epoch):
+        if epoch == 1:
+            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        train_class(tmp_path, digits, CFG, on_epoch_end=stop)
+    seen = []
+    train_class(tmp_path, digits, BF16, on_epoch_end=seen.append)
+    assert seen == [1, 2, 3]
+
+
+# --- sampling ----------------------------------------------------------------------------------------------------
+
+def tiny_class_model(seed=0):
+    torch.manual_seed(seed)
+    unet = UNet(4, "class")
+    for m in unet.modules():  # non-trivial BatchNorm statistics, as after training
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.1, 0.1)
+            m.running_var.uniform_(0.5, 1.5)
+    return unet.eval(), {"num_timesteps": 20, "beta_start": 1e-4, "beta_end": 0.02}
+
+
+def test_sampling_in_batches_keeps_every_image_and_its_class():
+    unet, meta = tiny_class_model()
+    x_T = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    whole = generate(unet, meta, x_T, torch.Generator().manual_seed(2), list(range(10)), 3.0)
+    # in batches of 4 each image's noise path differs, but every batch must be conditioned on its own digits
+    seen = []
+    original = unet.forward
+
+    def spy(x, t, c):
+        seen.append(c.argmax(1).tolist()[:len(x) // 2])
+        return original(x, t, c)
+    unet.forward = spy
+    parts = generate(unet, meta, x_T, torch.Generator().manual_seed(2), list(range(10)), 3.0, batch_size=4)
+    assert parts.shape == whole.shape
+    assert seen[0] == [0, 1, 2, 3] and [0, 1, 2, 3] in seen and [4, 5, 6, 7] in seen and [8, 9] in seen
+    with pytest.raises(ValueError, match="batch_size=0; allowed: an integer >= 1"):
+        generate(unet, meta, x_T, torch.Generator(), list(range(10)), 3.0, batch_size=0)
+
+
+@needs_bf16
+def test_bf16_sampling_stays_close_to_fp32():
+    unet, meta = tiny_class_model()
+    x_T = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(1))
+    fp32 = generate(unet, meta, x_T, torch.Generator().manual_seed(2), list(range(10)), 3.0)
+    bf16 = generate(unet, meta, x_T, torch.Generator().manual_seed(2), list(range(10)), 3.0,
+                    runtime=runtime.resolve("cpu", "bf16"))
+    assert bf16.dtype == torch.float32
+    assert not torch.equal(bf16, fp32)
+    assert (bf16 - fp32).abs().mean() < 0.05 * fp32.abs().mean()
