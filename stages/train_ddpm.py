@@ -33,6 +33,8 @@ def main() -> None:
     paths = layout.model_paths(section)
     result = fit(model, ddpm_loss(alphas_cumprod, conditioning, p_uncond), images, labels, cfg, paths.checkpoint,
                  paths.log_dir, loss_settings=f"{sched}|p_uncond={p_uncond}")
+    if not result.main:  # under `accelerate launch` only the main process writes the outputs
+        return
     meta = {"hidden": p["hidden"], "conditioning": conditioning, **sched, "p_uncond": p_uncond}
     save_model(paths.snapshot, result.snapshot_state_dict, {**meta, "epoch": p["snapshot_epoch"]})
     save_model(paths.final, result.state_dict, {**meta, "epoch": p["epochs"]})

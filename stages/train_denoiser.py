@@ -26,6 +26,8 @@ def main() -> None:
     paths = layout.model_paths("denoiser")
     result = fit(model, denoiser_loss(p["sigma"]), images, labels, cfg, paths.checkpoint, paths.log_dir,
                  loss_settings=f"sigma={p['sigma']}")
+    if not result.main:  # under `accelerate launch` only the main process writes the outputs
+        return
     meta = {"hidden": p["hidden"], "conditioning": "none", "sigma": p["sigma"]}
     save_model(paths.snapshot, result.snapshot_state_dict, {**meta, "epoch": p["snapshot_epoch"]})
     save_model(paths.final, result.state_dict, {**meta, "epoch": p["epochs"]})

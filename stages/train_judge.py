@@ -22,6 +22,8 @@ def main() -> None:
     paths = layout.model_paths("judge")
     cfg = config_from_params(params, p)
     result = fit(Judge(), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir, loss_settings="judge")
+    if not result.main:  # under `accelerate launch` only the main process writes the outputs
+        return
     save_model(paths.final, result.state_dict, {"kind": "judge", "epoch": p["epochs"]})
     device = resolve_device(params["device"])
     judge = Judge()

@@ -63,6 +63,7 @@ RULES = {
     "*.lr": _num(0, _INF, lo_open=True),
     "*.lr_final_factor": _num(0, 1, lo_open=True),
     "*.snapshot_epoch": _int(1),
+    "*.ema_decay": _num(0, 1, hi_open=True),
     "*.num_samples": _int(1),
     "*.samples_per_class": _int(1),
     "*.test_limit": _int(0),

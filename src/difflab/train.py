@@ -8,6 +8,7 @@ permutation, so a resumed run replays exactly the batches and noise an uninterru
 
 import hashlib
 import json
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -19,6 +20,7 @@ from dvclive import Live
 from torch import nn
 
 from .checkpoints import load_state, save_state
+from .ema import Ema
 from . import runtime
 from .progress import progress
 
@@ -39,6 +41,7 @@ class TrainConfig:
     channels_last: str = "auto"  # auto | on | off
     compile: str = "off"  # auto | on | off
     log_every: int = 50  # losses reach the host (DVCLive, progress bar) every N steps and at each epoch's end
+    ema_decay: float = 0.0  # > 0: the saved weights (final and snapshot) are an EMA of the trained ones (ema.py)
 
 
 def config_from_params(params: dict, section: dict) -> TrainConfig:
@@ -48,7 +51,7 @@ def config_from_params(params: dict, section: dict) -> TrainConfig:
                        seed=params["seed"], device=params["device"], precision=params["precision"],
                        channels_last=params["channels_last"], compile=params["compile"],
                        log_every=params["log_every"], lr_final_factor=section.get("lr_final_factor", 1.0),
-                       snapshot_epoch=section.get("snapshot_epoch"))
+                       snapshot_epoch=section.get("snapshot_epoch"), ema_decay=section.get("ema_decay", 0.0))
 
 
 @dataclass
@@ -57,6 +60,7 @@ class TrainResult:
     snapshot_state_dict: dict | None
     losses: list[float] = field(default_factory=list)  # one per optimiser step
     epoch_losses: list[float] = field(default_factory=list)  # mean loss of each epoch
+    main: bool = True  # False on the other processes of an `accelerate launch` run: they must write no outputs
 
 
 def fingerprint(*parts) -> str:
@@ -91,6 +95,9 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
 
     The loop never waits on the host between steps: each step's loss stays on the device, and the losses reach the
     host (the DVCLive log, the progress bar) every cfg.log_every steps and at the end of each epoch.
+
+    With DIFFLAB_RANK_LOG=<dir> in the environment, every process also writes <dir>/rank<r>.json at the end: the
+    dataset indices it trained on in each epoch and the sha256 of its final weights (tests of `accelerate launch`).
     """
     rt = runtime.resolve(cfg.device, cfg.precision, cfg.channels_last, cfg.compile)
     accelerator = Accelerator(cpu=rt.device.type == "cpu")
@@ -103,10 +110,11 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_final_factor ** (1 / cfg.epochs))
     scaler = torch.amp.GradScaler(device.type, enabled=rt.precision == "fp16")
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    ema = Ema(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     fp = fingerprint({**asdict(cfg), "precision": rt.precision, "log_every": None}, str(model), loss_settings,
                      tensor_digest(images, labels), code_digest(), accelerator.num_processes)
 
-    result = TrainResult(state_dict={}, snapshot_state_dict=None)
+    result = TrainResult(state_dict={}, snapshot_state_dict=None, main=main)
     start_epoch = 0
     state = load_state(checkpoint_path)
     if state is not None and state["fingerprint"] == fp:
@@ -114,6 +122,8 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         scaler.load_state_dict(state["scaler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"].to("cpu"))
         result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
         result.snapshot_state_dict = state["snapshot"]
@@ -124,23 +134,31 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         print(f"{checkpoint_path} belongs to another configuration; starting from scratch")
 
     model, optimizer = accelerator.prepare(model, optimizer)
+    net = accelerator.unwrap_model(model)  # the model itself, whatever wraps it for data parallelism
     # Full batches go through the compiled model (CUDA graphs on CUDA: static shapes); the last, partial batch of
     # an epoch runs the same weights eagerly, so it never triggers a recompile.
     compiled = torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None) if rt.compile else model
     images, labels = images.to(device), labels.to(device)
     n, rank, world = len(images), accelerator.process_index, accelerator.num_processes
+    pad = -n % world  # digits repeated at the end of each epoch's permutation to make all slices as long
     steps_per_epoch = -(-n // (cfg.batch_size * world))
     if main:
         print(f"training on {rt.summary()}; {world} process(es)")
 
     live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if main else None
+    rank_log = os.environ.get("DIFFLAB_RANK_LOG")
+    trained_on: dict[int, list[torch.Tensor]] = {}  # epoch -> the index batches of this process (rank_log only)
     if live is not None:  # the log of a resumed run is rebuilt from the checkpoint, so it equals an unbroken run's
         _replay(live, result, steps_per_epoch)
 
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         model.train()
-        # Every process draws the same permutation and takes its own slice of it.
-        perm = torch.randperm(n, generator=generator, device=device)[rank::world]
+        # Every process draws the same permutation and takes its own slice of it. Where the processes do not divide
+        # the digits evenly, the permutation's first few repeat at its end, so that every slice is as long (as in
+        # torch's DistributedSampler): no process ever meets an empty last batch, and all of them draw as much noise
+        # from their generators, which stay in step and give the same permutation next epoch.
+        perm = torch.randperm(n, generator=generator, device=device)
+        perm = torch.cat([perm, perm[:pad]])[rank::world] if pad else perm[rank::world]
         step_losses = torch.zeros(steps_per_epoch, device=device)
         bar = progress(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main)
         logged = 0
@@ -161,12 +179,16 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
 
         for step in bar:
             idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+            if rank_log:
+                trained_on.setdefault(epoch, []).append(idx)
             with rt.autocast():
                 loss = loss_fn(compiled if len(idx) == cfg.batch_size else model, images[idx], labels[idx], generator)
             optimizer.zero_grad(set_to_none=True)
             accelerator.backward(scaler.scale(loss))
             scaler.step(optimizer)
             scaler.update()
+            if ema is not None:
+                ema.update(net)
             step_losses[step] = loss.detach()
             if (step + 1) % cfg.log_every == 0:
                 flush(step + 1)
@@ -179,13 +201,19 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             live.make_summary()
             print(f"epoch {epoch}/{cfg.epochs}: mean loss {result.epoch_losses[-1]:.5f}")
         unwrapped = accelerator.unwrap_model(model)
+        if world > 1:  # DDP keeps the parameters in step and starts every forward from rank 0's BatchNorm
+            # statistics, which each rank then updates from its own batch: all end the epoch with rank 0's
+            for buffer in unwrapped.buffers():
+                torch.distributed.broadcast(buffer.data, src=0)
         if epoch == cfg.snapshot_epoch:
-            result.snapshot_state_dict = {k: v.detach().cpu().clone() for k, v in unwrapped.state_dict().items()}
+            weights = ema.state if ema is not None else unwrapped.state_dict()
+            result.snapshot_state_dict = {k: v.detach().cpu().clone() for k, v in weights.items()}
         if main:
             save_state(checkpoint_path, {
                 "fingerprint": fp, "epoch": epoch, "model": unwrapped.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "generator": generator.get_state(), "losses": result.losses,
+                "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
+                "generator": generator.get_state(), "losses": result.losses,
                 "epoch_losses": result.epoch_losses, "snapshot": result.snapshot_state_dict})
         accelerator.wait_for_everyone()
         if on_epoch_end is not None:
@@ -193,8 +221,20 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
 
     if live is not None:
         live.end()
-    result.state_dict = {k: v.detach().cpu() for k, v in accelerator.unwrap_model(model).state_dict().items()}
+    weights = ema.state if ema is not None else accelerator.unwrap_model(model).state_dict()
+    result.state_dict = {k: v.detach().cpu() for k, v in weights.items()}
+    if rank_log:
+        _write_rank_log(Path(rank_log) / f"rank{rank}.json", rank, world, result.state_dict, trained_on)
     return result
+
+
+def _write_rank_log(path: Path, rank: int, world: int, state_dict: dict, trained_on: dict) -> None:
+    """What one process did: the sha256 of each tensor of its final state dict (weights and buffers) and, per
+    epoch, the dataset indices it fed the loss, in order."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "rank": rank, "world_size": world, "sha256": {k: tensor_digest(v) for k, v in state_dict.items()},
+        "indices": {epoch: torch.cat(batches).tolist() for epoch, batches in trained_on.items()}}))
 
 
 def _replay(live: Live, result: TrainResult, steps_per_epoch: int) -> None:
