@@ -27,6 +27,10 @@ class GaussianModel:
         self.learned_variance = learned_variance
         self.calls = 0
 
+    @property
+    def predicts_variance(self) -> bool:
+        return self.learned_variance is not None
+
     def mean(self, cond: torch.Tensor) -> torch.Tensor:
         mu = torch.einsum("nk,kchw->nchw", cond, self.means)
         return torch.where(cond.sum(1).reshape(-1, 1, 1, 1) == 0, self.null_mean, mu)
@@ -132,6 +136,7 @@ class ConditionVarianceModel(GaussianModel):
     condition k, NULL_LEVEL for the null condition (zeros)."""
 
     LEVELS, NULL_LEVEL = torch.tensor([0.5, -0.25, 0.75], dtype=torch.float64), -0.9
+    predicts_variance = True
 
     def predict(self, x, t, cond):
         eps, _ = super().predict(x, t, cond)
@@ -220,3 +225,27 @@ def test_i_start_is_checked(model):
     x0 = model.means[0:1]
     with pytest.raises(ValueError, match="i_start=34; allowed: 0 .. 33"):
         alg.sdedit(model, x0, ts, 34, alg.conditional(model, onehot(0)), torch.Generator())
+
+
+def test_guidance_at_scale_0_and_1_computes_only_the_half_it_needs(model):
+    """eps_u + 1 (eps_c - eps_u) = eps_c and eps_u + 0 (...) = eps_u: one half of the batched call is not needed, except
+    at scale 0 for a model whose (conditional) variance must still be computed."""
+    x, cond, null = noise(3), onehot(2, 0, 1), torch.zeros(3, 3, dtype=torch.float64)
+    seen = []
+    spy = ConditionVarianceModel(model.means, model.s, model.alphas_cumprod, model.null_mean)
+    plain = GaussianModel(model.means, model.s, model.alphas_cumprod, model.null_mean)
+    for m in (spy, plain):
+        original = m.predict
+        m.predict = lambda x, t, c, original=original: seen.append(len(x)) or original(x, t, c)
+    eps_c, var_c = spy.predict(x, 300, cond)
+    eps_u, _ = spy.predict(x, 300, null)
+    seen.clear()
+    for scale, expected_eps in ((1.0, eps_c), (0.0, eps_u), (2.0, 2 * eps_c - eps_u)):
+        eps, var = alg.guided(spy, cond, null, scale)(x, 300)
+        torch.testing.assert_close(eps, expected_eps)
+        torch.testing.assert_close(var, var_c)  # always the conditional variance
+    assert seen == [3, 6, 6]  # scale 0 still needs the conditional half for its variance
+    seen.clear()
+    for scale in (1.0, 0.0, 2.0):
+        alg.guided(plain, cond, null, scale)(x, 300)
+    assert seen == [3, 3, 6]

@@ -44,7 +44,15 @@ def conditional(model: DiffusionModel, cond: torch.Tensor) -> Predictor:
 
 def guided(model: DiffusionModel, cond: torch.Tensor, null: torch.Tensor, scale: float) -> Predictor:
     """Classifier-free guidance (A1.6): eps = eps_u + scale (eps_c - eps_u), one batched call for both; the predicted
-    variance is the conditional one."""
+    variance is the conditional one.
+
+    No model call is wasted: at scale 1 the estimate is the conditional one, and at scale 0 the unconditional one
+    (where the model predicts no variance, which would have to come from the conditional half)."""
+    if scale == 1:
+        return conditional(model, cond)
+    if scale == 0 and not model.predicts_variance:
+        return conditional(model, null)
+
     def predict(x: torch.Tensor, t: int) -> Prediction:
         n = len(x)
         eps, var = model.predict(torch.cat([x, x]), t, torch.cat([expand(cond, n), expand(null, n)]))

@@ -47,6 +47,7 @@ class DeepFloydIF:
     name = "deepfloyd_if"
     channels = 3
     null_prompt = ""
+    predicts_variance = True  # learned range: the second three output channels
 
     def __init__(self, unet_1, scheduler_1, unet_2=None, scheduler_2=None, noising_scheduler_2=None,
                  device: torch.device | str = "cpu", dtype: torch.dtype = torch.float16, cpu_offload: bool = False,

@@ -3,6 +3,7 @@
 A diffusion model here is anything with
 - `alphas_cumprod` (float64, CPU) and `num_train_timesteps`: its noise schedule;
 - `predict(x_t, t, cond) -> (eps, predicted variance or None)`: batched over images and conditions;
+- `predicts_variance`: whether predict's second output is a variance (IF's learned range) or None (MNIST);
 - `null_prompt` (""): the prompt of the unconditional estimate (conditions come from conditions.py's cache);
 - `image_size`, `channels`, `to_model(x)` / `to_unit(x)`: its value range against [0, 1] images;
 - `display_size`: the side of the images it shows (after upsampling);
@@ -27,6 +28,7 @@ class DiffusionModel(Protocol):
     display_size: int
     channels: int
     null_prompt: str
+    predicts_variance: bool
     device: torch.device
 
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
@@ -53,6 +55,7 @@ class MnistDiffusion:
     channels = 1
     image_size = display_size = 28
     null_prompt = ""
+    predicts_variance = False
 
     def __init__(self, unet: UNet, meta: dict, device: torch.device | str = "cpu", runtime: Runtime | None = None):
         if unet.conditioning != "class":
