@@ -236,3 +236,26 @@ def test_bf16_sampling_stays_close_to_fp32():
     assert bf16.dtype == torch.float32
     assert not torch.equal(bf16, fp32)
     assert (bf16 - fp32).abs().mean() < 0.05 * fp32.abs().mean()
+
+
+def test_compiled_training_matches_eager_and_runs_the_partial_batch_eagerly(tmp_path, digits, monkeypatch):
+    """compile=on (auto on CUDA): full batches through torch.compile, the last partial batch of each epoch through the
+    eager module (no recompile for its shape); the losses are those of the eager loop up to kernel rounding."""
+    import difflab.train as train_module
+    calls = {"compiled": 0}
+    real_compile = torch.compile
+
+    def counting_compile(model, **kwargs):
+        compiled = real_compile(model, **kwargs)
+
+        def run(*args):
+            calls["compiled"] += 1
+            return compiled(*args)
+        return run
+    monkeypatch.setattr(train_module.torch, "compile", counting_compile)
+    cfg = TrainConfig(**{**CFG.__dict__, "batch_size": 40, "epochs": 2, "compile": "on"})  # 96 = 40 + 40 + 16
+    eager = train_class(tmp_path / "eager", digits, TrainConfig(**{**cfg.__dict__, "compile": "off"}))
+    assert calls["compiled"] == 0
+    compiled = train_class(tmp_path / "compiled", digits, cfg)
+    assert calls["compiled"] == 2 * 2  # two full batches per epoch; the partial one ran eagerly
+    assert compiled.losses == pytest.approx(eager.losses, rel=1e-4)
