@@ -81,7 +81,10 @@ def test_a_precision_this_device_lacks_stops_with_what_it_allows(monkeypatch):
 def test_channels_last_and_compile_choices(monkeypatch):
     fake_cpu(monkeypatch, supported=True, native=True)
     bf16, fp32 = runtime.resolve("cpu", "bf16"), runtime.resolve("cpu", "fp32")
+    monkeypatch.setattr(runtime, "cpu_has_amx", lambda: True)
     assert [bf16.use_channels_last(w) for w in (16, 32, 128)] == [False, True, True]
+    monkeypatch.setattr(runtime, "cpu_has_amx", lambda: False)  # AVX512-BF16 only: faster at every width
+    assert [bf16.use_channels_last(w) for w in (16, 32, 128)] == [True, True, True]
     assert not fp32.use_channels_last(128)
     assert runtime.resolve("cpu", "fp32", channels_last="on").use_channels_last(4)
     assert not runtime.resolve("cpu", "bf16", channels_last="off").use_channels_last(128)
