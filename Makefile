@@ -44,3 +44,4 @@ test: setup browser
 
 bench: setup
 	python bench/train_step.py
+	python bench/sample.py

@@ -25,9 +25,9 @@ import time
 
 import torch
 
+from common import add_device_args, old_and_fast_paths
 from difflab import runtime
 from difflab.generate import generate
-from difflab.params import ParamError
 from difflab.unet import UNet
 
 T = 300
@@ -36,12 +36,6 @@ META = {"num_timesteps": T, "beta_start": 1e-4, "beta_end": 0.02}
 
 class Stop(Exception):
     """Raised from on_step to end sampling after the steps that are timed."""
-
-
-def devices(choice: str) -> list[str]:
-    if choice == "auto":
-        return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    return [choice]
 
 
 def fast_path_name(rt: runtime.Runtime, hidden: int) -> str:
@@ -100,20 +94,11 @@ def main() -> None:
                         help=f"time only the first k of the {T} steps and extrapolate; >= {T}: time all "
                              "(default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=2, help="untimed denoising steps first (default: %(default)s)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="auto: the CPU, and CUDA too where present (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="CPU threads for torch; 0: torch's default, one per core (default: %(default)s)")
+    add_device_args(parser)
     args = parser.parse_args()
     if min(args.num, args.batch_size, args.steps) < 1 or args.warmup < 0:
         parser.error("--num, --batch-size and --steps must be >= 1, --warmup >= 0")
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    try:  # every device checked before any work
-        paths = [(runtime.resolve(name, "fp32", "off", "off"), runtime.resolve(name, "auto", "auto", "auto"))
-                 for name in devices(args.device)]
-    except ParamError as e:
-        parser.error(str(e))
+    paths = old_and_fast_paths(parser, args)
 
     if args.steps >= T:
         how = f"all {T} steps timed for {args.num} images, {args.batch_size} per call (x2 for CFG)"

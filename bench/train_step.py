@@ -20,16 +20,10 @@ import time
 
 import torch
 
+from common import add_device_args, old_and_fast_paths
 from difflab import runtime
 from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
-from difflab.params import ParamError
 from difflab.unet import UNet
-
-
-def devices(choice: str) -> list[str]:
-    if choice == "auto":
-        return ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-    return [choice]
 
 
 def fast_path_name(rt: runtime.Runtime, hidden: int) -> str:
@@ -86,23 +80,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128, help="images per step (default: %(default)s)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per measurement (default: %(default)s)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps before them (default: %(default)s)")
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
-                        help="auto: the CPU, and CUDA too where present (default: %(default)s)")
-    parser.add_argument("--threads", type=int, default=0,
-                        help="CPU threads for torch; 0: torch's default, one per core (default: %(default)s)")
+    add_device_args(parser)
     parser.add_argument("--epoch-images", type=int, default=60000,
                         help="project minutes per epoch of this many digits; 0: no projection (default: %(default)s)")
     args = parser.parse_args()
     if args.steps < 1 or args.warmup < 0 or args.batch < 1:
         parser.error("--steps and --batch must be >= 1, --warmup >= 0")
 
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    try:  # every device checked before any work
-        paths = [(runtime.resolve(name, "fp32", "off", "off"), runtime.resolve(name, "auto", "auto", "auto"))
-                 for name in devices(args.device)]
-    except ParamError as e:
-        parser.error(str(e))
+    paths = old_and_fast_paths(parser, args)
 
     print(f"torch {torch.__version__}; batch {args.batch}; {args.warmup} warm-up + {args.steps} timed steps each")
     for old, fast in paths:

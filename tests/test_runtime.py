@@ -147,6 +147,13 @@ def test_losses_reach_the_log_unchanged_whatever_log_every(tmp_path, digits, log
 BF16 = TrainConfig(**{**CFG.__dict__, "precision": "bf16", "channels_last": "on"})
 
 
+def assert_same_run(a, b) -> None:
+    """The same losses at every step and bit-identical final weights."""
+    assert a.losses == b.losses
+    for k in a.state_dict:
+        assert torch.equal(a.state_dict[k], b.state_dict[k]), k
+
+
 @needs_bf16
 def test_bf16_training_learns_and_saves_fp32_contiguous_weights(tmp_path, digits):
     result = train_class(tmp_path, digits, BF16, hidden=8)
@@ -160,10 +167,7 @@ def test_bf16_training_learns_and_saves_fp32_contiguous_weights(tmp_path, digits
 
 @needs_bf16
 def test_seeded_bf16_runs_are_identical(tmp_path, digits):
-    a, b = (train_class(tmp_path / run, digits, BF16) for run in "ab")
-    assert a.losses == b.losses
-    for k in a.state_dict:
-        assert torch.equal(a.state_dict[k], b.state_dict[k]), k
+    assert_same_run(*(train_class(tmp_path / run, digits, BF16) for run in "ab"))
 
 
 @needs_bf16
@@ -181,9 +185,7 @@ def test_bf16_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
     seen = []
     resumed = train_class(tmp_path / "b", digits, BF16, on_epoch_end=seen.append)
     assert seen == [2, 3]
-    assert resumed.losses == unbroken.losses
-    for k in unbroken.state_dict:
-        assert torch.equal(unbroken.state_dict[k], resumed.state_dict[k]), k
+    assert_same_run(unbroken, resumed)
 
 
 @needs_bf16
