@@ -107,8 +107,10 @@ class Runtime:
             model = model.to(memory_format=torch.channels_last)
         return model
 
-    def summary(self) -> str:
-        return (f"{describe(self.device)}; precision {self.precision}; channels_last {self.channels_last}; "
+    def summary(self, width: int | None = None) -> str:
+        """What runs where; with a model's width, whether channels-last is used for it."""
+        layout = self.channels_last if width is None else ("on" if self.use_channels_last(width) else "off")
+        return (f"{describe(self.device)}; precision {self.precision}; channels_last {layout}; "
                 f"compile {'on' if self.compile else 'off'}")
 
 

@@ -143,7 +143,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     pad = -n % world  # digits repeated at the end of each epoch's permutation to make all slices as long
     steps_per_epoch = -(-n // (cfg.batch_size * world))
     if main:
-        print(f"training on {rt.summary()}; {world} process(es)")
+        print(f"training on {rt.summary(getattr(net, 'hidden', 0))}; {world} process(es)")
 
     live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if main else None
     rank_log = os.environ.get("DIFFLAB_RANK_LOG")
