@@ -26,8 +26,8 @@ run: setup
 	fi; \
 	case "$$profile" in \
 	  quick) echo "No CUDA device (or PROFILE=quick): running the QUICK profile, profiles/quick.txt," \
-	              "small models on part of MNIST, a few minutes on 2 CPU cores. For the paper profile: make run PROFILE=paper";; \
-	  paper) echo "Running the PAPER profile (params.yaml as committed; about 40 hours on 2 CPU cores, minutes on a GPU)";; \
+	              "small models trained briefly, about 12 minutes on 2 CPU cores with bf16. For the paper profile: make run PROFILE=paper";; \
+	  paper) echo "Running the PAPER profile (params.yaml as committed; 15-40 hours on 2 CPU cores, minutes on a GPU)";; \
 	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
 	esac; \
 	python -m difflab.profiles $$profile --run
