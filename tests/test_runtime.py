@@ -94,9 +94,8 @@ def test_channels_last_and_compile_choices(monkeypatch):
     assert model.enc0[0][0].weight.is_contiguous(memory_format=torch.channels_last)
 
 
+@needs_bf16
 def test_autocast_computes_in_the_reduced_precision_and_keeps_fp32_weights():
-    if not BF16_HERE:
-        pytest.skip("no bf16 on this CPU")
     rt = runtime.resolve("cpu", "bf16")
     model = rt.prepare(UNet(4, "none"))
     with rt.autocast():

@@ -200,17 +200,16 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             live.log_metric("epoch", epoch, plot=False)
             live.make_summary()
             print(f"epoch {epoch}/{cfg.epochs}: mean loss {result.epoch_losses[-1]:.5f}")
-        unwrapped = accelerator.unwrap_model(model)
         if world > 1:  # DDP keeps the parameters in step and starts every forward from rank 0's BatchNorm
             # statistics, which each rank then updates from its own batch: all end the epoch with rank 0's
-            for buffer in unwrapped.buffers():
+            for buffer in net.buffers():
                 torch.distributed.broadcast(buffer.data, src=0)
         if epoch == cfg.snapshot_epoch:
-            weights = ema.state if ema is not None else unwrapped.state_dict()
+            weights = ema.state if ema is not None else net.state_dict()
             result.snapshot_state_dict = {k: v.detach().cpu().clone() for k, v in weights.items()}
         if main:
             save_state(checkpoint_path, {
-                "fingerprint": fp, "epoch": epoch, "model": unwrapped.state_dict(),
+                "fingerprint": fp, "epoch": epoch, "model": net.state_dict(),
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
                 "generator": generator.get_state(), "losses": result.losses,
@@ -221,7 +220,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
 
     if live is not None:
         live.end()
-    weights = ema.state if ema is not None else accelerator.unwrap_model(model).state_dict()
+    weights = ema.state if ema is not None else net.state_dict()
     result.state_dict = {k: v.detach().cpu() for k, v in weights.items()}
     if rank_log:
         _write_rank_log(Path(rank_log) / f"rank{rank}.json", rank, world, result.state_dict, trained_on)
