@@ -6,6 +6,7 @@ import torch
 from conftest import synthetic_digits
 from difflab.checkpoints import load_model, save_model
 from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
+from difflab import train as training
 from difflab.train import TrainConfig, fit
 from difflab.unet import UNet
 
@@ -83,3 +84,24 @@ def test_seeded_cpu_runs_write_identical_model_files(tmp_path, digits):
     assert digests[0] == digests[1]
     model, meta = load_model(tmp_path / "x" / "m.safetensors")
     assert meta == {"hidden": 4, "conditioning": "class"} and not model.training
+
+
+def test_batched_loss_logging_writes_what_per_step_logging_wrote(tmp_path):
+    """_log_losses logs a flush of losses with one next_step(); the files must be those of next_step() per loss."""
+    from dvclive import Live
+
+    values = [0.5, 0.25, 0.125, 0.0625, 0.03125]
+    a = Live(str(tmp_path / "a"), save_dvc_exp=False, dvcyaml=None)
+    for v in values:
+        a.log_metric("train/loss", v)
+        a.next_step()
+    b = Live(str(tmp_path / "b"), save_dvc_exp=False, dvcyaml=None)
+    training._log_losses(b, values[:2])
+    training._log_losses(b, values[2:])
+    for live in (a, b):
+        live.log_metric("epoch", 1, plot=False)
+        live.make_summary()
+    tsv = "plots/metrics/train/loss.tsv"
+    assert (tmp_path / "a" / tsv).read_text() == (tmp_path / "b" / tsv).read_text()
+    assert (tmp_path / "a/metrics.json").read_text() == (tmp_path / "b/metrics.json").read_text()
+    assert b.step == len(values)

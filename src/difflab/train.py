@@ -171,9 +171,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             values = accelerator.reduce(step_losses[logged:upto], reduction="mean").tolist()
             result.losses.extend(values)
             if live is not None:
-                for value in values:
-                    live.log_metric("train/loss", value)
-                    live.next_step()
+                _log_losses(live, values)
             bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
             logged = upto
 
@@ -236,13 +234,22 @@ def _write_rank_log(path: Path, rank: int, world: int, state_dict: dict, trained
         "indices": {epoch: torch.cat(batches).tolist() for epoch, batches in trained_on.items()}}))
 
 
-def _replay(live: Live, result: TrainResult, steps_per_epoch: int) -> None:
-    for i, value in enumerate(result.losses):
+def _log_losses(live: Live, values: list[float]) -> None:
+    """One train/loss row per step, as live.next_step() after each would write, but with a single next_step()
+    at the end: next_step() re-reads every row logged so far (DVCLive gathers them for Studio, token or not), so
+    calling it per step made training time grow with the square of the step count (20 paper epochs of 469 steps
+    ran 6 s, then 13 s, per epoch on an H200)."""
+    for value in values[:-1]:
         live.log_metric("train/loss", value)
-        live.next_step()
-        if (i + 1) % steps_per_epoch == 0:
-            epoch = (i + 1) // steps_per_epoch
-            live.log_metric("train/epoch_loss", result.epoch_losses[epoch - 1], plot=False)
-            live.log_metric("epoch", epoch, plot=False)
+        live.step = live.step + 1
+    live.log_metric("train/loss", values[-1])
+    live.next_step()
+
+
+def _replay(live: Live, result: TrainResult, steps_per_epoch: int) -> None:
+    for epoch in range(1, len(result.epoch_losses) + 1):
+        _log_losses(live, result.losses[(epoch - 1) * steps_per_epoch:epoch * steps_per_epoch])
+        live.log_metric("train/epoch_loss", result.epoch_losses[epoch - 1], plot=False)
+        live.log_metric("epoch", epoch, plot=False)
     if result.losses:
         live.make_summary()
