@@ -1,10 +1,11 @@
 import hashlib
+import json
 
 import pytest
 import torch
 
 from conftest import synthetic_digits
-from difflab.checkpoints import load_model, save_model
+from difflab.checkpoints import load_model, load_state, save_model
 from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab import train as training
 from difflab.train import TrainConfig, fit
@@ -54,6 +55,7 @@ def test_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
     unbroken = train(tmp_path / "a", digits)
     with pytest.raises(Killed):
         train(tmp_path / "b", digits, on_epoch_end=kill_after(1))
+    seconds_before_the_kill = load_state(tmp_path / "b/ckpt.pt")["seconds"]
     resumed_epochs = []
     resumed = train(tmp_path / "b", digits, on_epoch_end=resumed_epochs.append)
     assert resumed_epochs == [2, 3]  # epoch 1 was not trained again
@@ -63,7 +65,16 @@ def test_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
     # the DVCLive log is rebuilt from the checkpoint, so it matches too
     tsv = "plots/metrics/train/loss.tsv"
     assert (tmp_path / "a/log" / tsv).read_text() == (tmp_path / "b/log" / tsv).read_text()
-    assert (tmp_path / "a/log/metrics.json").read_text() == (tmp_path / "b/log/metrics.json").read_text()
+    (a, a_seconds), (b, b_seconds) = _metrics_and_seconds(tmp_path / "a/log"), _metrics_and_seconds(tmp_path / "b/log")
+    assert a == b and a == {"train": {"loss": unbroken.losses[-1], "epoch_loss": unbroken.epoch_losses[-1]},
+                            "step": len(unbroken.losses), "epoch": 3}
+    # wall time, the one number no two runs share, counts the epoch trained before the kill as well
+    assert 0 < seconds_before_the_kill < b_seconds == round(resumed.seconds, 2) and a_seconds > 0
+
+
+def _metrics_and_seconds(log):
+    metrics = json.loads((log / "metrics.json").read_text())
+    return metrics, metrics["train"].pop("seconds")
 
 
 def test_checkpoint_of_another_configuration_is_not_resumed(tmp_path, digits):

@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -60,6 +61,7 @@ class TrainResult:
     snapshot_state_dict: dict | None
     losses: list[float] = field(default_factory=list)  # one per optimiser step
     epoch_losses: list[float] = field(default_factory=list)  # mean loss of each epoch
+    seconds: float = 0.0  # wall time of the epochs (and of the epochs before a resume): DVCLive's train/seconds
     main: bool = True  # False on the other processes of an `accelerate launch` run: they must write no outputs
 
 
@@ -126,6 +128,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             ema.load_state_dict(state["ema"])
         generator.set_state(state["generator"].to("cpu"))
         result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
+        result.seconds = state.get("seconds", 0.0)
         result.snapshot_state_dict = state["snapshot"]
         start_epoch = state["epoch"]
         if main:
@@ -152,6 +155,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         _replay(live, result, steps_per_epoch)
 
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
+        epoch_start = time.perf_counter()
         model.train()
         # Every process draws the same permutation and takes its own slice of it. Where the processes do not divide
         # the digits evenly, the permutation's first few repeat at its end, so that every slice is as long (as in
@@ -190,11 +194,13 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             step_losses[step] = loss.detach()
             if (step + 1) % cfg.log_every == 0:
                 flush(step + 1)
-        flush(steps_per_epoch)
+        flush(steps_per_epoch)  # waits for the device: the epoch's time below is its real cost
         scheduler.step()
         result.epoch_losses.append(sum(result.losses[-steps_per_epoch:]) / steps_per_epoch)
+        result.seconds += time.perf_counter() - epoch_start
         if live is not None:
             live.log_metric("train/epoch_loss", result.epoch_losses[-1], plot=False)
+            live.log_metric("train/seconds", round(result.seconds, 2), plot=False)
             live.log_metric("epoch", epoch, plot=False)
             live.make_summary()
             print(f"epoch {epoch}/{cfg.epochs}: mean loss {result.epoch_losses[-1]:.5f}")
@@ -211,7 +217,8 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
                 "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                 "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
                 "generator": generator.get_state(), "losses": result.losses,
-                "epoch_losses": result.epoch_losses, "snapshot": result.snapshot_state_dict})
+                "epoch_losses": result.epoch_losses, "seconds": result.seconds,
+                "snapshot": result.snapshot_state_dict})
         accelerator.wait_for_everyone()
         if on_epoch_end is not None:
             on_epoch_end(epoch)
@@ -252,4 +259,5 @@ def _replay(live: Live, result: TrainResult, steps_per_epoch: int) -> None:
         live.log_metric("train/epoch_loss", result.epoch_losses[epoch - 1], plot=False)
         live.log_metric("epoch", epoch, plot=False)
     if result.losses:
+        live.log_metric("train/seconds", round(result.seconds, 2), plot=False)
         live.make_summary()
