@@ -48,6 +48,7 @@ def _one_of(*choices):
 _INF = float("inf")
 # Rules by key; "*" stands for any stage section. Keys without a rule are free-form (paths, URLs, names).
 RULES = {
+    "profile": _one_of("paper", "quick"),
     "seed": _int(0),
     "device": _one_of(*DEVICES),
     "precision": _one_of("auto", "fp32", "bf16", "fp16"),
@@ -90,12 +91,12 @@ def _rule_for(key: str):
     return RULES.get(f"*.{tail}") if tail and "." not in tail else None
 
 
-def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
     flat = {}
     for k, v in tree.items():
         key = f"{prefix}{k}"
         if isinstance(v, dict):
-            flat.update(_flatten(v, key + "."))
+            flat.update(flatten(v, key + "."))
         else:
             flat[key] = v
     return flat
@@ -103,7 +104,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 def check(params: dict) -> dict:
     """Raise ParamError naming the first key whose value breaks its rule, and the values allowed."""
-    flat = _flatten(params)
+    flat = flatten(params)
     for key, value in flat.items():
         rule = _rule_for(key)
         if rule and not rule[0](value):

@@ -1,0 +1,21 @@
+"""Stage summary: reports/summary.json, the run's headline numbers (difflab/summary.py) from the other stages'
+metric files: what `make compare` (dvc exp show) and `dvc metrics diff` compare runs on."""
+
+import json
+
+from difflab.params import stage_params
+from difflab.summary import REPORTS, headline, read_metrics
+
+
+def main() -> None:
+    params, _ = stage_params(__doc__, ("profile", "denoiser", "ddpm_class"))
+    summary = headline(read_metrics(), params["profile"], params["denoiser"]["sigma"],
+                       params["ddpm_class"]["guidance_scale"])
+    out = REPORTS / "summary.json"
+    out.write_text(json.dumps(summary, indent=2) + "\n")
+    print(f"wrote {out}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                                       for k, v in summary.items()))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""The headline of a run (difflab/summary.py) against hand-computed values, its goals, and the filters of
+`make compare` (difflab/compare.py) against the column names DVC gives this project's metrics and params."""
+
+import re
+
+import pytest
+
+from difflab.compare import SHOWN, show_args
+from difflab.summary import HEADLINE, goal_rows, headline
+
+
+def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
+    return {
+        "ood": {"sigma_0.2": {"psnr_db": 30.0}, sigma_key: {"psnr_db": 20.123456}},
+        "time": {"fd_to_test": 44.44, "fd_floor_train_vs_test": 22.22},
+        "class": {"cfg_0.0": {"judge_accuracy": 0.1, "fd_to_test": 130.0},
+                  scale_key: {"judge_accuracy": 0.99512, "fd_to_test": 51.06}, "num_samples": 200},
+        "parta": {"anagram_6_9": {"success": 0.5, "upright_ok": 1.0}, "anagram_2_5": {"success": 1.0},
+                  "hybrid_1_7": {"success": 0.0}, "hybrid_0_8": {"success": 0.25},
+                  "inpaint_mask_0": {"label_kept": 0.2, "mask": "[0, 1, 0, 1]"}, "inpaint_mask_1": {"label_kept": 0.6},
+                  "sdedit_i_start_1": {"label_kept": 0.1}, "sdedit_i_start_20": {"label_kept": 0.9},
+                  "seeds": 50},
+        "judge": {"test_accuracy": 0.97589},
+        "train_denoiser": {"train": {"loss": 0.01, "seconds": 63.04}},
+        "train_time": {"train": {"loss": 0.03, "seconds": 129.0}},
+        "train_class": {"train": {"loss": 0.03}},  # a model trained before seconds were logged
+    }
+
+
+def test_headline_reads_the_numbers_at_the_configured_sigma_and_scale():
+    h = headline(metric_files(), "quick", 0.5, 3)
+    assert list(h) == list(HEADLINE)
+    assert h == {"profile": "quick", "psnr": 20.12, "fd_time": 44.4, "fd_floor": 22.2, "acc_cfg": 0.995,
+                 "fd_cfg": 51.1, "anagram": 0.75, "hybrid": 0.125, "inpaint": 0.4, "sdedit": 0.5, "judge_acc": 0.976,
+                 "s_denoiser": 63.0, "s_time": 129.0, "s_class": None}
+
+
+def test_numbers_the_run_did_not_measure_are_none():
+    h = headline(metric_files(scale_key="cfg_5.0", sigma_key="sigma_0.6"), "paper", 0.5, 3.0)
+    assert h["acc_cfg"] is None and h["fd_cfg"] is None and h["psnr"] is None and h["anagram"] == 0.75
+
+
+@pytest.mark.parametrize("acc, fd, verdicts", [(0.995, 66.0, (True, True)), (0.98, 66.7, (False, False))])
+def test_paper_goals(acc, fd, verdicts):
+    rows = {r["key"]: r for r in goal_rows({"profile": "paper", "acc_cfg": acc, "fd_cfg": fd, "fd_floor": 22.2})}
+    assert (rows["acc_cfg"]["met"], rows["fd_cfg"]["met"]) == verdicts
+    assert rows["fd_cfg"]["goal"] == "<= 3 x fd_floor (66.6)" and rows["acc_cfg"]["goal"] == ">= 0.99"
+    assert rows["psnr"]["goal"] == "" and rows["psnr"]["met"] is None  # no paper goal for the denoiser
+
+
+def test_quick_goals_and_a_missing_value():
+    rows = {r["key"]: r for r in goal_rows({"profile": "quick", "psnr": 20.3, "fd_time": 104.0, "fd_floor": 22.0,
+                                            "acc_cfg": None})}
+    assert rows["psnr"]["met"] is True and rows["fd_time"]["met"] is False and rows["acc_cfg"]["met"] is None
+
+
+# Column names as `dvc exp show` gives them for this project (a metric and a param that share a name get their
+# file's path in front: profile).
+COLUMNS = ["Experiment", "Created", "reports/summary.json:profile", "params.yaml:profile", "psnr", "fd_time",
+           "fd_floor", "acc_cfg", "fd_cfg", "anagram", "hybrid", "inpaint", "sdedit", "judge_acc", "s_denoiser",
+           "sigma_0.5.psnr_db", "cfg_3.0.judge_accuracy", "fd_to_test", "test_accuracy", "anagram_6_9.success",
+           "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed", "ddpm_class.guidance_scale",
+           "eval.guidance_scales", "denoiser.epochs", "data/mnist", "src/difflab/unet.py", "models/judge"]
+
+
+def test_compare_keeps_the_headline_and_the_params_and_drops_the_rest():
+    args = show_args(["profile", "seed", "data", "denoiser", "ddpm_class", "eval"])
+    keep = re.compile(args[args.index("--keep") + 1])
+    drop = re.compile(args[args.index("--drop") + 1])
+    assert "--only-changed" in args and args[:3] == ["dvc", "exp", "show"]
+    assert [c for c in COLUMNS if keep.match(c)] == ["Experiment", *SHOWN]
+    left = [c for c in COLUMNS if not drop.match(c)]
+    assert left == ["Experiment", "params.yaml:profile", *SHOWN,
+                    "seed", "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs"]
+
+
+def test_no_headline_key_is_also_a_params_section():
+    """A headline column named like a params.yaml section (`judge`) would pass the --drop filter as a param."""
+    import yaml
+    from pathlib import Path
+
+    sections = set(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
+    assert set(HEADLINE) & sections == {"profile"}  # the one shared name, which DVC prefixes with each file's path
