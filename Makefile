@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make run    set up, then run the whole DVC pipeline (quick profile without CUDA, paper profile with it)
 #   make test   set up, then run the test suite
+# and after a run, `make compare` shows the runs so far side by side (dvc exp show on the headline metrics).
 # PROFILE=paper or PROFILE=quick forces a profile; VENV picks the virtual environment.
 
 VENV ?= .venv
@@ -8,7 +9,7 @@ PROFILE ?= auto
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup browser run test bench
+.PHONY: setup browser run compare test bench
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,7 +31,12 @@ run: setup
 	  paper) echo "Running the PAPER profile (params.yaml as committed; 15-40 hours on 2 CPU cores, minutes on a GPU)";; \
 	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
 	esac; \
-	python -m difflab.profiles $$profile --run
+	python -m difflab.profiles $$profile --run && python -m difflab.compare
+
+# Runs side by side: the headline (reports/summary.json) and the params that differ, one row per experiment.
+# ARGS go to `dvc exp show` too, e.g. make compare ARGS="-A" or ARGS="--keep 'anagram|hybrid|s_'".
+compare: setup
+	python -m difflab.compare $(if $(ARGS),-- $(ARGS))
 
 # The report's test drives Debian's Chromium (playwright only talks to it; it downloads no browser).
 browser:
