@@ -1,5 +1,6 @@
-"""The report page: every figure of parts A and B in the order of the spec, with captions built from the
-parameters that produced them, the metrics tables, and the parameters and git revision. Rendered with Jinja2
+"""The report page: the profile that ran and the headline numbers beside their goals, then every figure of parts
+A and B in the order of the spec, with captions built from the parameters that produced them, the metrics tables,
+and the parameters and git revision. Rendered with Jinja2
 into reports/index.html, whose images are the pipeline's own figures (paths relative to reports/)."""
 
 import json
@@ -8,6 +9,9 @@ from pathlib import Path
 
 import jinja2
 import yaml
+
+from .params import flatten
+from .summary import NOT_MEASURED, goal_rows
 
 REPORTS = Path("reports")
 
@@ -92,20 +96,10 @@ def sections(params: dict) -> list[dict]:
             {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b}]
 
 
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for key, value in d.items():
-        if isinstance(value, dict):
-            out.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
-
-
 def metric_tables(paths: dict[str, Path]) -> list[dict]:
     tables = []
     for title, path in paths.items():
-        flat = _flatten(json.loads(Path(path).read_text()))
+        flat = flatten(json.loads(Path(path).read_text()))
         tables.append({"title": f"{title} ({path})", "header": ["metric", "value"],
                        "rows": [[k, _fmt(v)] for k, v in sorted(flat.items())]})
     return tables
@@ -120,17 +114,42 @@ METRICS = {
 }
 
 
+SUMMARY = REPORTS / "summary.json"
+QUICK_PROFILE = Path("profiles/quick.txt")
+
+
+def profile_text(profile: str, quick_file: Path = QUICK_PROFILE) -> dict:
+    """What the profile that ran is: the paper profile is the spec's numbers; the quick one says what it cut (the
+    comment heading profiles/quick.txt) and lists its overrides."""
+    if profile != "quick":
+        return {"name": profile, "about": "params.yaml as committed: the spec's numbers (SPEC.md).", "overrides": []}
+    lines = Path(quick_file).read_text().splitlines()
+    about = " ".join(line.lstrip("# ").strip() for line in lines if line.startswith("#"))
+    overrides = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return {"name": profile, "about": about, "overrides": overrides}
+
+
+def headline_rows(summary: dict) -> list[dict]:
+    rows = goal_rows(summary)
+    for row in rows:
+        row["shown"] = f"not measured: {NOT_MEASURED.get(row['key'], 'no value')}" if row["value"] is None \
+            else _fmt(row["value"])
+        row["verdict"] = {True: "met", False: "not met", None: ""}[row["met"]]
+    return rows
+
+
 def render(params_path: Path, out: Path = REPORTS / "index.html") -> Path:
     params = yaml.safe_load(Path(params_path).read_text())
     secs = sections(params)
     missing = [i["src"] for s in secs for i in s["items"] if not (out.parent / i["src"]).is_file()]
-    missing += [str(p) for p in METRICS.values() if not p.is_file()]
+    missing += [str(p) for p in [*METRICS.values(), SUMMARY] if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     html = env.get_template("report.html.j2").render(
         sections=secs, metrics=metric_tables(METRICS), revision=git_revision(), parta_model=params["parta"]["model"],
+        profile=profile_text(params["profile"]), headline=headline_rows(json.loads(SUMMARY.read_text())),
         params_yaml=yaml.safe_dump(params, sort_keys=False))
     out.write_text(html)
     return out
