@@ -110,3 +110,27 @@ def test_unknown_keys_and_profiles_are_refused(repo, tmp_path):
     bad.write_text("denoiser.width=3\n")
     with pytest.raises(KeyError, match="denoiser.width is not in params.yaml"):
         profiles.set_args("paper", bad)
+
+
+def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path_factory):
+    """What a failed `dvc exp run -S parta.model=sdxl` leaves behind: the next `make run` names the bad value, the
+    keys that differ from the committed params.yaml and how to reset it, and never starts dvc."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["parta"]["model"] = "sdxl"
+    params["ddpm_class"]["guidance_scale"] = 5.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    bin_dir = tmp_path_factory.mktemp("bin")
+    (bin_dir / "dvc").write_text("#!/bin/sh\necho dvc ran\n")
+    (bin_dir / "dvc").chmod(0o755)
+    env = dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
+    out = subprocess.run([sys.executable, "-m", "difflab.profiles", "quick", "--run"], cwd=repo, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "dvc ran" not in out.stdout
+    assert "parta.model='sdxl' is not allowed; allowed: one of mnist, deepfloyd_if" in out.stderr
+    assert "ddpm_class.guidance_scale=5.0 (committed: 3.0)" in out.stderr and "parta.model='sdxl'" in out.stderr
+    assert "git checkout -- params.yaml" in out.stderr
+    # a profile's own override repairs a bad value of a key it sets
+    params["parta"]["model"], params["denoiser"]["epochs"] = "mnist", 0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert profiles.preflight(profiles.set_args("quick")) is None
+    assert "denoiser.epochs=0 is not allowed" in profiles.preflight([])  # without the profile it stays bad

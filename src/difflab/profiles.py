@@ -19,6 +19,8 @@ from pathlib import Path
 
 import yaml
 
+from .params import ParamError, flatten, check
+
 PROFILES = ("quick", "paper")
 
 
@@ -67,6 +69,42 @@ def set_args(profile: str, quick_file: Path = Path("profiles/quick.txt")) -> lis
     return [arg for k, v in overrides.items() for arg in ("-S", f"{k}={v}")]
 
 
+def with_overrides(params: dict, set_arguments: list[str]) -> dict:
+    """params with the -S key=value overrides applied (values read as YAML, as DVC reads them)."""
+    params = json.loads(json.dumps(params))
+    for arg in set_arguments[1::2]:
+        key, _, value = arg.partition("=")
+        *parents, leaf = key.split(".")
+        node = params
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = yaml.safe_load(value)
+    return params
+
+
+def preflight(set_arguments: list[str], path: Path = Path("params.yaml")) -> str | None:
+    """Before `dvc exp run`: the params the run would get (params.yaml plus the profile's overrides) checked like a
+    stage checks them. A bad value, often left in params.yaml by a failed `dvc exp run -S ...`, gives a message
+    naming it, the keys that differ from the committed file, and how to reset them; None when all is well."""
+    current = yaml.safe_load(path.read_text())
+    try:
+        check(with_overrides(current, set_arguments))
+        return None
+    except ParamError as e:
+        message = f"params.yaml: {e}"
+    try:
+        committed = flatten(committed_params(str(path)))
+    except (OSError, subprocess.CalledProcessError):
+        return message
+    differ = {k: v for k, v in flatten(current).items() if committed.get(k, object()) != v}
+    differ.update({k: "(missing)" for k in committed.keys() - flatten(current).keys()})
+    if differ:
+        message += "\nparams.yaml differs from the committed file in: " + ", ".join(
+            f"{k}={v!r} (committed: {committed.get(k, '(absent)')!r})" for k, v in sorted(differ.items()))
+        message += f"\nreset it with: git checkout -- {path}"
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", choices=PROFILES)
@@ -77,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     if not args.run:
         sys.stdout.write(shlex.join(set_arguments) + "\n")
         return
+    problem = preflight(set_arguments)
+    if problem:
+        parser.exit(2, f"{parser.prog}: error: {problem}\n")
     command = ["dvc", "exp", "run", *set_arguments]
     print("+ " + shlex.join(command), flush=True)
     os.execvp(command[0], command)
