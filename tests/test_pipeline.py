@@ -94,6 +94,13 @@ def test_repro_builds_every_output(repo):
     assert "reports/ddpm_class/train/metrics.json" in shown and "NaN" not in shown and "Infinity" not in shown
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
 
+    # the headline gathers the numbers of the other metric files
+    summary = json.loads((repo / "reports/summary.json").read_text())
+    evals = json.loads((repo / "reports/ddpm_class/eval.json").read_text())
+    assert summary["profile"] == "paper" and summary["psnr"] == round(ood["sigma_0.5"]["psnr_db"], 2)
+    assert summary["acc_cfg"] == round(evals["cfg_3.0"]["judge_accuracy"], 3)
+    assert all(summary[k] > 0 for k in ("s_denoiser", "s_time", "s_class"))
+
 
 def test_seeded_rerun_gives_identical_outputs(repo):
     lock_before = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
@@ -101,7 +108,13 @@ def test_seeded_rerun_gives_identical_outputs(repo):
     log = run(["dvc", "repro", "--force", "--single-item", "train_ddpm_class"], repo)
     assert stages_run(log) == {"train_ddpm_class"} and "resuming" not in log
     lock_after = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    assert lock_after["train_ddpm_class"]["outs"] == lock_before["train_ddpm_class"]["outs"]
+    # every output is byte-identical but the training time: in the metrics (train.seconds) and the checkpoint
+    results = [[o for o in lock["train_ddpm_class"]["outs"]
+                if not (o["path"].startswith("checkpoints/") or o["path"].endswith("metrics.json"))]
+               for lock in (lock_before, lock_after)]
+    assert results[0] == results[1] and len(results[0]) >= 3
+    # so at most the headline (which shows training seconds, to 0.01 s) and the page showing it are out of date
+    assert stages_run(run(["dvc", "repro"], repo)) <= {"summary", "report"}
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
 
 
@@ -117,13 +130,30 @@ def test_push_and_pull_through_the_default_remote(repo):
 
 
 def test_experiment_reruns_only_what_a_param_touches(repo):
-    log = run(["dvc", "exp", "run", "-S", "ddpm_class.guidance_scale=5"], repo)
-    assert stages_run(log) == {"sample_ddpm_class", "report"}  # the report shows the new samples
+    log = run(["dvc", "exp", "run", "-S", "ddpm_class.guidance_scale=0"], repo)
+    # the report shows the new samples; the headline's class numbers are those at the new scale (measured already)
+    assert stages_run(log) == {"sample_ddpm_class", "summary", "report"}
     log = run(["dvc", "exp", "run", "-S", "denoiser.epochs=2"], repo)
-    assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood", "report"}
+    assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood", "summary", "report"}
     diff = run(["dvc", "params", "diff"], repo)
     assert "denoiser.epochs" in diff and "ddpm_class.guidance_scale" in diff
     assert json.loads((repo / "reports/denoiser/train/metrics.json").read_text())["epoch"] == 2
+
+
+def test_compare_shows_the_headline_and_the_changed_params(repo):
+    """`make compare` after the experiments above: one row per run, the headline and the two knobs they changed,
+    nothing else, and no line wider than a 120-column terminal."""
+    out = run([sys.executable, "-m", "difflab.compare"], repo, COLUMNS="120")
+    lines = out.splitlines()
+    assert max(map(len, lines)) <= 120 and "…" not in out
+    header = next(line for line in lines if "Experiment" in line).split()
+    assert header == ["Experiment", "psnr", "fd_time", "acc_cfg", "fd_cfg", "denoiser.epochs",
+                      "ddpm_class.guidance_scale"]
+    rows = {tuple(line.split()[-2:]): line.split()[-6:-2] for line in lines if "[" in line}  # the two experiments
+    assert set(rows) == {("1", "0"), ("2", "0")}  # the denoiser run went on from the scale-0 one
+    evals = json.loads((repo / "reports/ddpm_class/eval.json").read_text())
+    assert float(rows["1", "0"][2]) == round(evals["cfg_0.0"]["judge_accuracy"], 3)
+    assert rows["1", "0"][2:] == rows["2", "0"][2:]  # a denoiser knob leaves the class numbers as they were
 
 
 def test_plots_render(repo):
@@ -218,6 +248,11 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
         assert links and all(h.startswith("#") and h[1:] in ids for h in links), links
         body = page.inner_text("body")
         assert "test_accuracy" in body and "fd_to_test" in body and "anagram_6_9.success" in body
+        # it leads with the results: the profile that ran, then the headline beside its goals
+        headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.innerText)")
+        assert headings[0] == "Results: the paper profile" and headings[1].startswith("Part A")
+        headline = page.eval_on_selector_all("#headline tr", "rows => rows.map(r => r.innerText)")
+        assert len(headline) == 1 + 14 and "acc_cfg" in headline[5] and ">= 0.99" in headline[5]
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
         browser.close()
     assert (tmp_path / "report.png").stat().st_size > 50_000
