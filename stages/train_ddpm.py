@@ -6,7 +6,7 @@ those after <section>.snapshot_epoch, the per-step loss (DVCLive) and its figure
 """
 
 from difflab import layout
-from difflab.checkpoints import save_model
+from difflab.checkpoints import discard_state, save_model
 from difflab.data import load_mnist
 from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.figures import loss_curve
@@ -41,6 +41,7 @@ def main() -> None:
     what = "Time-conditioned" if conditioning == "time" else f"Class-conditioned (p_uncond={p_uncond})"
     loss_curve(result.losses, len(result.losses) // p["epochs"], paths.loss_figure,
                f"{what} DDPM, T={sched['num_timesteps']}, D={p['hidden']}, batch {p['batch_size']}, lr {p['lr']}")
+    discard_state(paths.checkpoint)  # the outputs are saved: nothing left to resume
 
 
 if __name__ == "__main__":

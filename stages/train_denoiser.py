@@ -11,7 +11,7 @@ from difflab.figures import loss_curve
 from difflab.params import RUNTIME, seed_everything, stage_params
 from difflab.runtime import for_stage
 from difflab.train import config_from_params, fit
-from difflab.checkpoints import save_model
+from difflab.checkpoints import discard_state, save_model
 from difflab.unet import UNet
 
 
@@ -33,6 +33,7 @@ def main() -> None:
     save_model(paths.final, result.state_dict, {**meta, "epoch": p["epochs"]})
     loss_curve(result.losses, len(result.losses) // p["epochs"], paths.loss_figure,
                f"Single-step denoiser (sigma={p['sigma']}, D={p['hidden']}, batch {p['batch_size']}, lr {p['lr']})")
+    discard_state(paths.checkpoint)  # the outputs are saved: nothing left to resume
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ generated digits), and report its test accuracy."""
 import json
 
 from difflab import layout
-from difflab.checkpoints import save_model
+from difflab.checkpoints import discard_state, save_model
 from difflab.data import load_mnist
 from difflab.judge import Judge, judge_loss, judge_outputs
 from difflab.params import RUNTIME, resolve_device, seed_everything, stage_params
@@ -32,6 +32,7 @@ def main() -> None:
     accuracy = (predicted == test_y).float().mean().item()
     (paths.reports / "metrics.json").write_text(json.dumps({"test_accuracy": accuracy}, indent=2) + "\n")
     print(f"judge test accuracy: {accuracy:.4f}")
+    discard_state(paths.checkpoint)  # the outputs are saved: nothing left to resume
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Models are stored as safetensors (a sorted JSON header and raw tensors: the same weights give the same bytes,
 so DVC hashes are stable) with the UNet's config and the training epoch in the metadata. Training state for
 resuming goes through torch.save, always written to a temporary file and renamed, so a kill mid-write leaves the
-previous complete checkpoint in place.
+previous complete checkpoint in place; a training stage discards it once its outputs are saved (it is scratch
+state for an interrupted run, not an output DVC tracks).
 """
 
 import json
@@ -57,3 +58,11 @@ def load_state(path: Path) -> dict | None:
         return None
     # Our own checkpoint, holding RNG states and plain Python values besides tensors.
     return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def discard_state(path: Path) -> None:
+    """Remove a finished run's training state (and its folder, if that leaves it empty)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    if path.parent.is_dir() and not any(path.parent.iterdir()):
+        path.parent.rmdir()
