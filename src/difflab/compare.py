@@ -4,6 +4,9 @@ and the params that differ between the experiments shown, readable in a 120-colu
     python -m difflab.compare                 # what `make compare` runs (and `make run` ends with)
     python -m difflab.compare --print         # only print the dvc command, to copy and extend
     python -m difflab.compare -- -A --md      # anything after -- goes to `dvc exp show` as well
+    python -m difflab.compare --page A B      # a page with runs A and B side by side: headline and every figure
+                                              # (difflab/compare_page.py; A, B: git revisions, experiment names
+                                              # or `workspace`), written to compare/A_vs_B/index.html
 
 It is one `dvc exp show` call; only its column filters are built here, from params.yaml's top-level keys and the
 headline's keys: --keep those headline columns (shown even where every run agrees), --only-changed for the params,
@@ -48,14 +51,24 @@ def show_args(param_keys: list[str], extra: list[str] = ()) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(prog="python -m difflab.compare", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="whose top-level keys are the params (default: %(default)s)")
     parser.add_argument("--print", action="store_true", help="print the dvc command instead of running it")
+    parser.add_argument("--page", nargs=2, metavar=("A", "B"),
+                        help="write a page comparing runs A and B (git revisions, experiment names or workspace)")
     parser.add_argument("extra", nargs="*", help="more `dvc exp show` arguments (after --)")
     args = parser.parse_args(argv)
     if not args.params.is_file():
         parser.exit(2, f"{parser.prog}: error: {args.params} not found: run it in the project's root\n")
+    if args.page:
+        from .compare_page import UnknownRun, render_comparison
+        try:
+            print(f"wrote {render_comparison(*args.page)}")
+        except UnknownRun as e:
+            parser.exit(2, f"{parser.prog}: error: {e}\n")
+        return
     command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra)
     if args.print:
         print(shlex.join(command))

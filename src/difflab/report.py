@@ -16,7 +16,7 @@ from .summary import NOT_MEASURED, goal_rows
 REPORTS = Path("reports")
 
 
-def _fmt(value) -> str:
+def fmt(value) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return "" if value is None else str(value)
@@ -101,7 +101,7 @@ def metric_tables(paths: dict[str, Path]) -> list[dict]:
     for title, path in paths.items():
         flat = flatten(json.loads(Path(path).read_text()))
         tables.append({"title": f"{title} ({path})", "header": ["metric", "value"],
-                       "rows": [[k, _fmt(v)] for k, v in sorted(flat.items())]})
+                       "rows": [[k, fmt(v)] for k, v in sorted(flat.items())]})
     return tables
 
 
@@ -133,7 +133,7 @@ def headline_rows(summary: dict) -> list[dict]:
     rows = goal_rows(summary)
     for row in rows:
         row["shown"] = f"not measured: {NOT_MEASURED.get(row['key'], 'no value')}" if row["value"] is None \
-            else _fmt(row["value"])
+            else fmt(row["value"])
         row["verdict"] = {True: "met", False: "not met", None: ""}[row["met"]]
     return rows
 

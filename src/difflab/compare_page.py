@@ -1,0 +1,85 @@
+"""Two runs side by side as a page of its own: the headline numbers of both, then every figure of the report next
+to its counterpart. Any two revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment
+name (`dvc exp show`) or `workspace`. Files come through DVC (dvc.api.read), so they must be in the local cache
+(`dvc pull` / `dvc exp pull` first for runs made elsewhere).
+
+    python -m difflab.compare --page main sorer-coos      # writes compare/main_vs_sorer-coos/index.html
+"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from .report import fmt, sections
+from .summary import HEADLINE
+
+WORKSPACE = "workspace"
+
+
+class UnknownRun(ValueError):
+    """A revision or experiment name that DVC does not know."""
+
+
+def known_experiments() -> list[str]:
+    out = subprocess.run(["dvc", "exp", "ls", "--all-commits", "--name-only"], capture_output=True, text=True)
+    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
+
+
+def read(path: str, rev: str, mode: str = "r"):
+    """A file of the pipeline as it was in run `rev` (None where that run lacks it)."""
+    import dvc.api
+    from dvc.scm import RevError
+
+    try:
+        return dvc.api.read(path, rev=None if rev == WORKSPACE else rev, mode=mode)
+    except RevError:
+        raise UnknownRun(f"{rev!r} is neither a git revision nor an experiment DVC knows; allowed: {WORKSPACE}, a "
+                         f"git revision, or one of the experiments {known_experiments()}") from None
+    except FileNotFoundError:
+        return None
+    except Exception as e:  # dvc raises its own errors for outputs missing from the cache
+        if type(e).__name__ in ("PathMissingError", "OutputNotFoundError", "FileMissingError", "CheckoutError"):
+            return None
+        raise
+
+
+def _slug(rev: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", rev)
+
+
+def render_comparison(rev_a: str, rev_b: str, out_root: Path = Path("compare")) -> Path:
+    """Write out_root/<a>_vs_<b>/index.html and the figures it shows; return the page's path."""
+    runs = [rev_a, rev_b]
+    params = [read("params.yaml", rev) for rev in runs]  # also checks that both runs exist
+    if any(p is None for p in params):
+        raise UnknownRun(f"no params.yaml in {runs[params.index(None)]!r}")
+    params = [yaml.safe_load(p) for p in params]
+    summaries = [json.loads(s) if s else {} for s in (read("reports/summary.json", rev) for rev in runs)]
+    out = Path(out_root) / f"{_slug(rev_a)}_vs_{_slug(rev_b)}"
+    headline = [{"key": key, "label": label, "values": [fmt(s.get(key)) if key in s else "not measured"
+                                                        for s in summaries]}
+                for key, (label, _) in HEADLINE.items()]
+    figures = []
+    for section in sections(params[0]):
+        for item in section["items"]:
+            sides = []
+            for rev in runs:
+                data = read(f"reports/{item['src']}", rev, mode="rb")
+                if data is None:
+                    sides.append(None)
+                    continue
+                target = out / _slug(rev) / item["src"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                sides.append(target.relative_to(out).as_posix())
+            figures.append({"title": item["title"], "sides": sides})
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    page = out / "index.html"
+    page.write_text(env.get_template("compare.html.j2").render(runs=runs, headline=headline, figures=figures,
+                                                               profiles=[p.get("profile", "?") for p in params]))
+    return page
