@@ -1,5 +1,6 @@
 """The part B DAG end to end: `dvc repro` in a fresh git repo on tiny synthetic data, then `dvc exp run -S`."""
 
+import contextlib
 import json
 import math
 import os
@@ -7,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -104,13 +106,12 @@ def test_repro_builds_every_output(repo):
 
 def test_seeded_rerun_gives_identical_outputs(repo):
     lock_before = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    shutil.rmtree(repo / "checkpoints" / "ddpm_class")  # train again from scratch, not resume a finished run
+    assert not list(repo.glob("checkpoints/**/*.pt"))  # a finished stage leaves no training state to resume
     log = run(["dvc", "repro", "--force", "--single-item", "train_ddpm_class"], repo)
     assert stages_run(log) == {"train_ddpm_class"} and "resuming" not in log
     lock_after = yaml.safe_load((repo / "dvc.lock").read_text())["stages"]
-    # every output is byte-identical but the training time: in the metrics (train.seconds) and the checkpoint
-    results = [[o for o in lock["train_ddpm_class"]["outs"]
-                if not (o["path"].startswith("checkpoints/") or o["path"].endswith("metrics.json"))]
+    # every output is byte-identical but the training time, in the metrics (train.seconds)
+    results = [[o for o in lock["train_ddpm_class"]["outs"] if not o["path"].endswith("metrics.json")]
                for lock in (lock_before, lock_after)]
     assert results[0] == results[1] and len(results[0]) >= 3
     # so at most the headline (which shows training seconds, to 0.01 s) and the page showing it are out of date
@@ -154,6 +155,42 @@ def test_compare_shows_the_headline_and_the_changed_params(repo):
     evals = json.loads((repo / "reports/ddpm_class/eval.json").read_text())
     assert float(rows["1", "0"][2]) == round(evals["cfg_0.0"]["judge_accuracy"], 3)
     assert rows["1", "0"][2:] == rows["2", "0"][2:]  # a denoiser knob leaves the class numbers as they were
+
+
+def test_a_queued_sweep_runs_in_parallel_and_the_better_run_is_applied(repo):
+    """Two experiments through DVC's queue with two workers: each trains its own denoiser in its own copy of the
+    repository (no checkpoint shared or picked up: none resumes), a knob that only samples retrains nothing, each
+    carries its own metrics, and `dvc exp apply` brings the better one into the workspace."""
+    run(["git", "add", "-A"], repo)  # the baseline: its results committed, so the queue starts from its outputs
+    run(["git", "commit", "-qm", "baseline"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "denoiser.lr=3e-4,3e-3"], repo)
+    run(["dvc", "exp", "run", "--queue", "-S", "ddpm_class.guidance_scale=3"], repo)
+    run(["dvc", "queue", "start", "-j", "2"], repo)
+    for _ in range(600):
+        status = run(["dvc", "queue", "status"], repo)
+        if not re.search(r"\b(Queued|Running)\b", status):
+            break
+        time.sleep(1)
+    assert status.count("Success") == 3, status
+    names = re.findall(r"^\w+\s+(\S+)\s+.*Success", status, re.M)
+    logs = {name: run(["dvc", "queue", "logs", name], repo) for name in names}
+    for log in logs.values():
+        assert "resuming" not in log and "belongs to another configuration" not in log
+    by_stages = sorted(tuple(sorted(stages_run(log))) for log in logs.values())
+    assert by_stages.count(("denoiser_figures", "eval_ood", "report", "summary", "train_denoiser")) == 2
+    assert ("report", "sample_ddpm_class", "summary") in by_stages  # the CFG scale retrains nothing
+
+    exps = {rev["name"]: rev["data"] for row in json.loads(run(["dvc", "exp", "show", "--json"], repo))
+            for exp in row.get("experiments") or [] for rev in exp["revs"] if rev.get("name") in names}
+    lr = {name: d["params"]["params.yaml"]["data"]["denoiser"]["lr"] for name, d in exps.items()}
+    psnr = {name: d["metrics"]["reports/denoiser/ood.json"]["data"]["sigma_0.5"]["psnr_db"] for name, d in exps.items()}
+    swept = [name for name in names if lr[name] in (3e-4, 3e-3)]
+    assert len(swept) == 2 and psnr[swept[0]] != psnr[swept[1]]
+    best = max(swept, key=psnr.get)
+    run(["dvc", "exp", "apply", best], repo)
+    assert yaml.safe_load((repo / "params.yaml").read_text())["denoiser"]["lr"] == lr[best]
+    ood = json.loads((repo / "reports/denoiser/ood.json").read_text())
+    assert ood["sigma_0.5"]["psnr_db"] == psnr[best]
 
 
 def test_plots_render(repo):
@@ -223,26 +260,50 @@ def test_s3_round_trip(repo, tmp_path):
         assert (clone / f.relative_to(repo)).read_bytes() == f.read_bytes(), f
 
 
-def test_report_page_in_a_real_browser(repo, tmp_path):
-    """reports/index.html in headless Chromium: it loads, every image decodes, every link resolves."""
+@contextlib.contextmanager
+def chromium_page(path: Path):
+    """path loaded in headless Chromium (Debian's), after a check that every image on it decodes."""
     from playwright.sync_api import sync_playwright
 
     chromium = shutil.which("chromium")
-    assert chromium, "the report test needs Debian's chromium (make test installs it)"
-    page_path = repo / "reports" / "index.html"
+    assert chromium, "the page tests need Debian's chromium (make test installs it)"
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
             "--disable-sync", "--no-first-run"])
         page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.goto(page_path.as_uri())
+        page.goto(path.as_uri())
         page.wait_for_load_state("load")
-        assert page.title() == "difflab: fun with diffusion models"
         images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.getAttribute('src'), i.complete, "
                                                   "i.naturalWidth])")
-        assert len(images) >= 29
         broken = [src for src, complete, width in images if not complete or width == 0]
         assert not broken, f"images that did not decode: {broken}"
+        yield page, images
+        browser.close()
+
+
+def test_comparison_page_in_a_real_browser(repo):
+    """`python -m difflab.compare --page A B`: the baseline commit against the workspace (the applied sweep run),
+    headline and every figure of both; a run DVC does not know is named with what is allowed."""
+    out = run([sys.executable, "-m", "difflab.compare", "--page", "HEAD", "workspace"], repo)
+    page_path = repo / "compare" / "HEAD_vs_workspace" / "index.html"
+    assert str(page_path.relative_to(repo)) in out
+    with chromium_page(page_path) as (page, images):
+        assert page.title() == "difflab: HEAD vs workspace"
+        assert len(images) == 2 * 29 and {src.split("/")[0] for src, _, _ in images} == {"HEAD", "workspace"}
+        rows = page.eval_on_selector_all("#headline-table tr", "rows => rows.map(r => r.innerText)")
+        assert len(rows) == 1 + 14 and "HEAD" in rows[0] and "workspace" in rows[0]
+    env = dict(os.environ, PYTHONPATH=str(repo / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    bad = subprocess.run([sys.executable, "-m", "difflab.compare", "--page", "HEAD", "no-such-run"], cwd=repo,
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and "'no-such-run' is neither a git revision nor an experiment" in bad.stderr
+
+
+def test_report_page_in_a_real_browser(repo, tmp_path):
+    """reports/index.html in headless Chromium: it loads, every image decodes, every link resolves."""
+    with chromium_page(repo / "reports" / "index.html") as (page, images):
+        assert page.title() == "difflab: fun with diffusion models"
+        assert len(images) >= 29
         ids = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
         links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
         assert links and all(h.startswith("#") and h[1:] in ids for h in links), links
@@ -254,5 +315,4 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
         headline = page.eval_on_selector_all("#headline tr", "rows => rows.map(r => r.innerText)")
         assert len(headline) == 1 + 14 and "acc_cfg" in headline[5] and ">= 0.99" in headline[5]
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        browser.close()
     assert (tmp_path / "report.png").stat().st_size > 50_000
