@@ -48,11 +48,41 @@ def test_committed_params_are_the_spec():
     ("ddpm_class.p_uncond", 1.5, "a number in [0, 1]"),
     ("denoiser.lr", "fast", "a number in (0, inf]"),
     ("ddpm_time.batch_size", 2.5, "an integer >= 1"),
+    ("profile", "fast", "one of paper, quick"),
+    # part A, either model
+    ("parta.mnist.common.stride", 0, "an integer >= 1"),
+    ("parta.deepfloyd_if.common.guidance_scale", -2.0, "a number in [0, inf]"),
+    ("parta.deepfloyd_if.common.dtype", "fp8", "one of float16, bfloat16, float32"),
+    ("parta.deepfloyd_if.common.stage_2_noise_level", 1000, "an integer >= 0 and <= 999"),
+    ("parta.mnist.sample.num_inference_steps", [20, 0], "a non-empty list, each an integer >= 1"),
+    ("parta.mnist.blur.kernel_size", 4, "an odd integer >= 1"),
+    ("parta.deepfloyd_if.hybrid.kernel_size", 32, "an odd integer >= 1"),
+    ("parta.mnist.hybrid.sigma", 0, "a number in (0, inf]"),
+    ("parta.mnist.iterative.show_every", 0, "an integer >= 1"),
+    ("parta.mnist.sdedit.i_start", [1, -3], "a non-empty list, each an integer >= 0"),
+    ("parta.mnist.inpaint.masks", [[0.5, 0.2, 0.0, 1.0]], "[top, bottom, left, right] fractions in [0, 1]"),
+    ("parta.deepfloyd_if.anagram.pairs", [["a cat"]], "a non-empty list of [prompt, prompt] pairs"),
+    ("parta.mnist.cfg.prompts", ["1", 2], "a non-empty list, each a string"),
+    ("parta.mnist.one_step.prompt", 7, "a string"),
 ])
 def test_bad_values_name_key_value_and_what_is_allowed(key, value, allowed):
     with pytest.raises(ParamError) as err:
         check(with_value(key, value))
     assert f"{key}={value!r}" in str(err.value) and allowed in str(err.value)
+
+
+def test_part_a_steps_against_the_strided_schedule():
+    """i_start indexes the strided timesteps: 34 of them for T = 300 at stride 9, 34 for IF's 1000 at 30."""
+    with pytest.raises(ParamError, match=r"parta.mnist.sdedit.i_start=34 .* 0 .. 33 \(the 34 strided timesteps of "
+                                         r"T = 300 at stride 9\)"):
+        check(with_value("parta.mnist.sdedit.i_start", [1, 34]))
+    with pytest.raises(ParamError, match=r"parta.mnist.common.stride=300 .* 1 .. 299"):
+        check(with_value("parta.mnist.common.stride", 300))
+    deepfloyd = with_value("parta.model", "deepfloyd_if")
+    deepfloyd["parta"]["deepfloyd_if"]["iterative"]["i_start"] = 34
+    with pytest.raises(ParamError, match=r"parta.deepfloyd_if.iterative.i_start=34 .* T = 1000 at stride 30"):
+        check(deepfloyd)
+    check(with_value("parta.mnist.sdedit.i_start", [0, 33]))  # the last strided step is allowed
 
 
 def test_cross_field_rules():

@@ -38,11 +38,34 @@ def _num(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
 
 def _list_of(rule):
     ok_item, text = rule
-    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok_item(x) for x in v)), f"a non-empty list of {text}s"
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok_item(x) for x in v)), f"a non-empty list, each {text}"
 
 
 def _one_of(*choices):
     return (lambda v: v in choices), "one of " + ", ".join(map(str, choices))
+
+
+def _odd(lo: int = 1):
+    return (lambda v: _int(lo)[0](v) and v % 2 == 1), f"an odd integer >= {lo}"
+
+
+def _text():
+    return (lambda v: isinstance(v, str)), "a string"
+
+
+def _pairs():
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in v)), \
+        "a non-empty list of [prompt, prompt] pairs"
+
+
+def _masks():
+    def box(m):
+        return (isinstance(m, list) and len(m) == 4 and all(_num(0, 1)[0](x) for x in m)
+                and m[0] < m[1] and m[2] < m[3])
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(isinstance(m, str) or box(m) for m in v)), \
+        "a non-empty list of masks, each [top, bottom, left, right] fractions in [0, 1] (top < bottom, left < right) " \
+        "or an image file"
 
 
 _INF = float("inf")
@@ -78,6 +101,32 @@ RULES = {
     "ddpm_class.p_uncond": _num(0, 1),
     "ddpm_class.guidance_scale": _num(0, _INF),
     "parta.model": _one_of("mnist", "deepfloyd_if"),
+    # part A, for either model ("parta.*." stands for parta.mnist. and parta.deepfloyd_if.)
+    "parta.*.common.stride": _int(1),
+    "parta.*.common.guidance_scale": _num(0, _INF),
+    "parta.*.common.dtype": _one_of("float16", "bfloat16", "float32"),
+    "parta.*.common.cpu_offload": _one_of(True, False),
+    "parta.*.common.stage_2_steps": _int(1),
+    "parta.*.common.stage_2_guidance_scale": _num(0, _INF),
+    "parta.*.common.stage_2_noise_level": _int(0, 999),
+    "parta.*.common.test_image": _text(),
+    "parta.*.sample.prompts": _list_of(_text()),
+    "parta.*.sample.num_inference_steps": _list_of(_int(1)),
+    "parta.*.forward.timesteps": _list_of(_int(0)),
+    "parta.*.blur.kernel_size": _odd(),
+    "parta.*.blur.sigma": _num(0, _INF, lo_open=True),
+    "parta.*.iterative.i_start": _int(0),
+    "parta.*.iterative.show_every": _int(1),
+    "parta.*.sdedit.i_start": _list_of(_int(0)),
+    "parta.*.inpaint.masks": _masks(),
+    "parta.*.anagram.pairs": _pairs(),
+    "parta.*.hybrid.pairs": _pairs(),
+    "parta.*.hybrid.kernel_size": _odd(),
+    "parta.*.hybrid.sigma": _num(0, _INF, lo_open=True),
+    "parta.*.hybrid.view_downscale": _int(1),
+    "parta.*.*.prompt": _text(),
+    "parta.*.*.prompts": _list_of(_text()),
+    "parta.*.*.images": _list_of(_text()),
     "eval.num_samples": _int(2),
     "eval.guidance_scales": _list_of(_num(0, _INF)),
     "eval.parta_seeds": _int(1),
@@ -87,6 +136,9 @@ RULES = {
 def _rule_for(key: str):
     if key in RULES:
         return RULES[key]
+    parts = key.split(".")
+    if parts[0] == "parta" and len(parts) == 4:  # parta.<model>.<experiment>.<knob>
+        return RULES.get(".".join(["parta", "*", *parts[2:]])) or RULES.get(f"parta.*.*.{parts[3]}")
     head, _, tail = key.partition(".")
     return RULES.get(f"*.{tail}") if tail and "." not in tail else None
 
@@ -113,10 +165,34 @@ def check(params: dict) -> dict:
         snap, epochs = flat.get(f"{section}.snapshot_epoch"), flat.get(f"{section}.epochs")
         if snap is not None and epochs is not None and snap > epochs:
             raise ParamError(f"{section}.snapshot_epoch={snap} is not allowed; allowed: 1 .. {section}.epochs ({epochs})")
+    _check_parta_steps(params)
     if flat.get("ddpm.beta_start", 0) > flat.get("ddpm.beta_end", 1):
         raise ParamError(f"ddpm.beta_start={flat['ddpm.beta_start']} is not allowed; allowed: <= ddpm.beta_end "
                          f"({flat['ddpm.beta_end']})")
     return params
+
+
+def _check_parta_steps(params: dict) -> None:
+    """i_start indexes the strided timesteps of the model part A runs on: T = ddpm.num_timesteps for the MNIST
+    model (when the stage reads it), 1000 for DeepFloyd IF."""
+    parta = params.get("parta")
+    if not isinstance(parta, dict) or parta.get("model") not in parta:
+        return
+    name = parta["model"]
+    cfg = parta[name]
+    T = 1000 if name == "deepfloyd_if" else params.get("ddpm", {}).get("num_timesteps")
+    stride = cfg.get("common", {}).get("stride")
+    if T is None or not isinstance(stride, int):
+        return
+    if not 1 <= stride < T:
+        raise ParamError(f"parta.{name}.common.stride={stride} is not allowed; allowed: 1 .. {T - 1} (T = {T})")
+    steps = len(range(stride * ((T - 1) // stride), -1, -stride))
+    starts = [("iterative.i_start", cfg.get("iterative", {}).get("i_start"))]
+    starts += [("sdedit.i_start", i) for i in cfg.get("sdedit", {}).get("i_start", [])]
+    for key, i in starts:
+        if isinstance(i, int) and i >= steps:
+            raise ParamError(f"parta.{name}.{key}={i} is not allowed; allowed: 0 .. {steps - 1} (the {steps} strided "
+                             f"timesteps of T = {T} at stride {stride})")
 
 
 def load(path: str | Path = "params.yaml", sections: tuple[str, ...] | None = None) -> dict:
