@@ -160,7 +160,8 @@ def test_compare_shows_the_headline_and_the_changed_params(repo):
 def test_a_queued_sweep_runs_in_parallel_and_the_better_run_is_applied(repo):
     """Two experiments through DVC's queue with two workers: each trains its own denoiser in its own copy of the
     repository (no checkpoint shared or picked up: none resumes), a knob that only samples retrains nothing, each
-    carries its own metrics, and `dvc exp apply` brings the better one into the workspace."""
+    carries its own metrics and plots (`dvc plots diff` overlays them), and `dvc exp apply` brings the better one into
+    the workspace."""
     run(["git", "add", "-A"], repo)  # the baseline: its results committed, so the queue starts from its outputs
     run(["git", "commit", "-qm", "baseline"], repo)
     run(["dvc", "exp", "run", "--queue", "-S", "denoiser.lr=3e-4,3e-3"], repo)
@@ -186,6 +187,10 @@ def test_a_queued_sweep_runs_in_parallel_and_the_better_run_is_applied(repo):
     psnr = {name: d["metrics"]["reports/denoiser/ood.json"]["data"]["sigma_0.5"]["psnr_db"] for name, d in exps.items()}
     swept = [name for name in names if lr[name] in (3e-4, 3e-3)]
     assert len(swept) == 2 and psnr[swept[0]] != psnr[swept[1]]
+    # dvc plots diff overlays their curves: every plot holds both runs
+    plots = json.loads(run(["dvc", "plots", "diff", *swept, "--json"], repo))["data"]
+    for title, items in plots.items():
+        assert {row["rev"] for item in items for row in item["content"]["data"]["values"]} == set(swept), title
     best = max(swept, key=psnr.get)
     run(["dvc", "exp", "apply", best], repo)
     assert yaml.safe_load((repo / "params.yaml").read_text())["denoiser"]["lr"] == lr[best]
