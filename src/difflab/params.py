@@ -38,7 +38,8 @@ def _num(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
 
 def _list_of(rule):
     ok_item, text = rule
-    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok_item(x) for x in v)), f"a non-empty list, each {text}"
+    return ((lambda v: isinstance(v, list) and len(v) > 0 and all(ok_item(x) for x in v)),
+            f"a non-empty list, each {text}")
 
 
 def _one_of(*choices):
