@@ -32,6 +32,7 @@ def known_experiments() -> list[str]:
 def read(path: str, rev: str, mode: str = "r"):
     """A file of the pipeline as it was in run `rev` (None where that run lacks it)."""
     import dvc.api
+    from dvc.exceptions import CheckoutError, FileMissingError, OutputNotFoundError, PathMissingError
     from dvc.scm import RevError
 
     try:
@@ -39,12 +40,8 @@ def read(path: str, rev: str, mode: str = "r"):
     except RevError:
         raise UnknownRun(f"{rev!r} is neither a git revision nor an experiment DVC knows; allowed: {WORKSPACE}, a "
                          f"git revision, or one of the experiments {known_experiments()}") from None
-    except FileNotFoundError:
-        return None
-    except Exception as e:  # dvc raises its own errors for outputs missing from the cache
-        if type(e).__name__ in ("PathMissingError", "OutputNotFoundError", "FileMissingError", "CheckoutError"):
-            return None
-        raise
+    except (FileNotFoundError, PathMissingError, FileMissingError, OutputNotFoundError, CheckoutError):
+        return None  # not in that run, or not in the local cache
 
 
 def _slug(rev: str) -> str:
