@@ -81,3 +81,17 @@ def test_no_headline_key_is_also_a_params_section():
 
     sections = set(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
     assert set(HEADLINE) & sections == {"profile"}  # the one shared name, which DVC prefixes with each file's path
+
+
+def test_the_report_says_what_the_quick_profile_cut():
+    from pathlib import Path
+
+    from difflab.profiles import read_overrides
+    from difflab.report import profile_text
+
+    quick = Path(__file__).resolve().parents[1] / "profiles/quick.txt"
+    text = profile_text("quick", quick)
+    assert "What it cuts" in text["about"] and "#" not in text["about"]
+    assert text["overrides"][:2] == ["profile=quick", "denoiser.hidden=16"]
+    assert len(text["overrides"]) == len(read_overrides(quick))
+    assert profile_text("paper", quick)["overrides"] == []

@@ -1,7 +1,7 @@
 """The report page: the profile that ran and the headline numbers beside their goals, then every figure of parts
 A and B in the order of the spec, with captions built from the parameters that produced them, the metrics tables,
-and the parameters and git revision. Rendered with Jinja2
-into reports/index.html, whose images are the pipeline's own figures (paths relative to reports/)."""
+and the parameters and git revision. Rendered with Jinja2 into reports/index.html, whose images are the
+pipeline's own figures (paths relative to reports/)."""
 
 import json
 import subprocess
@@ -11,6 +11,7 @@ import jinja2
 import yaml
 
 from .params import flatten
+from .profiles import read_overrides
 from .summary import NOT_MEASURED, goal_rows
 
 REPORTS = Path("reports")
@@ -125,8 +126,8 @@ def profile_text(profile: str, quick_file: Path = QUICK_PROFILE) -> dict:
         return {"name": profile, "about": "params.yaml as committed: the spec's numbers (SPEC.md).", "overrides": []}
     lines = Path(quick_file).read_text().splitlines()
     about = " ".join(line.lstrip("# ").strip() for line in lines if line.startswith("#"))
-    overrides = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
-    return {"name": profile, "about": about, "overrides": overrides}
+    return {"name": profile, "about": about,
+            "overrides": [f"{key}={value}" for key, value in read_overrides(quick_file).items()]}
 
 
 def headline_rows(summary: dict) -> list[dict]:
