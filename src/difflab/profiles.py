@@ -10,6 +10,7 @@ hands them to DVC as an argument list, so no value is ever split by a shell.
 """
 
 import argparse
+import copy
 import json
 import os
 import shlex
@@ -71,7 +72,7 @@ def set_args(profile: str, quick_file: Path = Path("profiles/quick.txt")) -> lis
 
 def with_overrides(params: dict, set_arguments: list[str]) -> dict:
     """params with the -S key=value overrides applied (values read as YAML, as DVC reads them)."""
-    params = json.loads(json.dumps(params))
+    params = copy.deepcopy(params)
     for arg in set_arguments[1::2]:
         key, _, value = arg.partition("=")
         *parents, leaf = key.split(".")
