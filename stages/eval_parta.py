@@ -14,12 +14,11 @@ from pathlib import Path
 import torch
 
 from difflab import ddpm, layout
-from difflab.checkpoints import load_model
 from difflab.data import load_mnist
 from difflab.diffusion import algorithms as alg
 from difflab.diffusion.conditions import one_hot_prompts
 from difflab.diffusion.images import make_mask
-from difflab.diffusion.model import MnistDiffusion
+from difflab.diffusion.load import load_diffusion_model
 from difflab.figures import metric_curve
 from difflab.judge import judge_outputs, load_judge
 from difflab.params import SAMPLING, stage_params
@@ -34,8 +33,7 @@ def main() -> None:
     cfg, rt, n = params["parta"]["mnist"], for_stage(params), params["eval"]["parta_seeds"]
     device = rt.device
     judge = load_judge(layout.model_paths("judge").final, device)
-    unet, meta = load_model(cfg["common"]["checkpoint"], device)
-    model = MnistDiffusion(unet, meta, runtime=rt)
+    model = load_diffusion_model("mnist", cfg["common"], rt)
     ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
     scale = cfg["common"]["guidance_scale"]
 

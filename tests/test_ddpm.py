@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from difflab import ddpm
+from difflab import ddpm, guidance
 from difflab.unet import UNet
 
 
@@ -101,9 +101,9 @@ def test_sampling_is_seeded_and_reports_each_step():
 
 def test_guidance_scale_zero_and_one_give_unconditional_and_conditional():
     u, c = torch.randn(4, 1, 28, 28), torch.randn(4, 1, 28, 28)
-    torch.testing.assert_close(ddpm.guided(u, c, 0.0), u)
-    torch.testing.assert_close(ddpm.guided(u, c, 1.0), c)
-    torch.testing.assert_close(ddpm.guided(u, c, 3.0), u + 3 * (c - u))
+    torch.testing.assert_close(guidance.combine(u, c, 0.0), u)
+    torch.testing.assert_close(guidance.combine(u, c, 1.0), c)
+    torch.testing.assert_close(guidance.combine(u, c, 3.0), u + 3 * (c - u))
 
 
 def test_cfg_on_the_mnist_unet_batches_conditional_and_null_calls():
@@ -123,13 +123,13 @@ def test_cfg_on_the_mnist_unet_batches_conditional_and_null_calls():
 def test_class_dropout_rate():
     g = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 10, (20000,), generator=g)
-    c = ddpm.one_hot_dropout(labels, 0.1, g)
+    c = guidance.one_hot_dropout(labels, 0.1, g)
     dropped = (c.sum(1) == 0).float().mean().item()
     assert dropped == pytest.approx(0.1, abs=0.01)
     kept = c.sum(1) == 1
     assert (c[kept].argmax(1) == labels[kept]).all()
-    assert (ddpm.one_hot_dropout(labels, 0.0, g).sum(1) == 1).all()
-    assert (ddpm.one_hot_dropout(labels, 1.0, g) == 0).all()
+    assert (guidance.one_hot_dropout(labels, 0.0, g).sum(1) == 1).all()
+    assert (guidance.one_hot_dropout(labels, 1.0, g) == 0).all()
 
 
 def test_ddpm_loss_is_the_noise_regression():

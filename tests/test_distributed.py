@@ -55,7 +55,7 @@ def launched(request, tmp_path_factory) -> tuple[int, Path, list[dict], str]:
                OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     cmd = [accelerate, "launch", "--multi_gpu", "--num_processes", str(WORLD), "--num_machines", "1",
            "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", str(free_port()),
-           str(ROOT / "stages" / "train_ddpm.py"), "class"]
+           str(ROOT / "stages" / "train_diffusion.py"), "ddpm_class"]
     out = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=300)
     log = out.stdout + out.stderr
     assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{log[-4000:]}"

@@ -114,7 +114,7 @@ def test_stage_refuses_bad_params_before_any_work(tmp_path):
 
 def test_missing_data_file_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
-    out = subprocess.run([sys.executable, str(ROOT / "stages/train_ddpm.py"), "time", "--params", "params.yaml"],
+    out = subprocess.run([sys.executable, str(ROOT / "stages/train_diffusion.py"), "ddpm_time", "--params", "params.yaml"],
                          cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode != 0
     assert "data/mnist/train-images-idx3-ubyte: file not found" in out.stderr

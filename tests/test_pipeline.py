@@ -25,6 +25,11 @@ TINY = {
     "ddpm_time": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epoch": 1, "num_samples": 10, "gif_every": 50},
     "ddpm_class": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epoch": 1, "samples_per_class": 1,
                    "gif_every": 50},
+    "pure_noise": {"hidden": 4, "epochs": 1, "batch_size": 64, "num_digits": 4},
+    "flow_time": {"hidden": 4, "epochs": 2, "batch_size": 64, "snapshot_epochs": [1], "num_steps": 4, "num_samples": 10},
+    "flow_class": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epochs": [1], "num_steps": 4,
+                   "samples_per_class": 1},
+    "objectives": {"num_steps": [2, 4]},
     "judge": {"epochs": 1, "batch_size": 64},
     "eval": {"num_samples": 16, "guidance_scales": [0.0, 3.0], "parta_seeds": 4},
 }

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 BF16_HERE = runtime.bf16_capability(CPU)[0]
 needs_bf16 = pytest.mark.skipif(not BF16_HERE, reason="this CPU's oneDNN has no bf16")
-CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epoch=2)
+CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epochs=(2,))
 # The per-step losses of the fp32 eager loop before the fast paths were written (tiny class-conditioned UNet, the
 # config above; a denoiser at batch 40 for 2 epochs). The fp32 path must still give these numbers.
 CLASS_LOSSES = [1.0527067184448242, 1.064225196838379, 1.0354374647140503, 1.0015288591384888, 1.0051770210266113,
@@ -112,7 +112,7 @@ def test_a_stage_refuses_a_precision_the_device_lacks_before_any_work(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     if torch.cuda.is_available():
         pytest.skip("fp16 is allowed where CUDA is present")
-    for stage in (["train_denoiser.py"], ["sample_ddpm.py", "class"], ["eval_ddpm.py", "time"]):
+    for stage in (["train_denoiser.py"], ["sample_diffusion.py", "ddpm_class"], ["eval_diffusion.py", "ddpm_time"]):
         out = subprocess.run([sys.executable, str(ROOT / "stages" / stage[0]), *stage[1:], "--params", "params.yaml"],
                              cwd=tmp_path, capture_output=True, text=True)
         assert out.returncode == 2, (stage, out.stderr)

@@ -15,6 +15,9 @@ def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
         "time": {"fd_to_test": 44.44, "fd_floor_train_vs_test": 22.22},
         "class": {"cfg_0.0": {"judge_accuracy": 0.1, "fd_to_test": 130.0},
                   scale_key: {"judge_accuracy": 0.99512, "fd_to_test": 51.06}, "num_samples": 200},
+        "flow_time": {"fd_to_test": 61.26, "fd_floor_train_vs_test": 22.22},
+        "flow_class": {"cfg_3.0": {"judge_accuracy": 0.5, "fd_to_test": 90.0},
+                       "cfg_5.0": {"judge_accuracy": 0.97049, "fd_to_test": 48.96}},
         "parta": {"anagram_6_9": {"success": 0.5, "upright_ok": 1.0}, "anagram_2_5": {"success": 1.0},
                   "hybrid_1_7": {"success": 0.0}, "hybrid_0_8": {"success": 0.25},
                   "inpaint_mask_0": {"label_kept": 0.2, "mask": "[0, 1, 0, 1]"}, "inpaint_mask_1": {"label_kept": 0.6},
@@ -28,16 +31,17 @@ def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
 
 
 def test_headline_reads_the_numbers_at_the_configured_sigma_and_scale():
-    h = headline(metric_files(), "quick", 0.5, 3)
+    h = headline(metric_files(), "quick", 0.5, 3, 5)
     assert list(h) == list(HEADLINE)
     assert h == {"profile": "quick", "psnr": 20.12, "fd_time": 44.4, "fd_floor": 22.2, "acc_cfg": 0.995,
-                 "fd_cfg": 51.1, "anagram": 0.75, "hybrid": 0.125, "inpaint": 0.4, "sdedit": 0.5, "judge_acc": 0.976,
+                 "fd_cfg": 51.1, "fd_flow_time": 61.3, "acc_flow": 0.970, "fd_flow": 49.0, "anagram": 0.75, "hybrid": 0.125, "inpaint": 0.4, "sdedit": 0.5, "judge_acc": 0.976,
                  "s_denoiser": 63.0, "s_time": 129.0, "s_class": None}
 
 
 def test_numbers_the_run_did_not_measure_are_none():
-    h = headline(metric_files(scale_key="cfg_5.0", sigma_key="sigma_0.6"), "paper", 0.5, 3.0)
+    h = headline(metric_files(scale_key="cfg_5.0", sigma_key="sigma_0.6"), "paper", 0.5, 3.0, 7.0)
     assert h["acc_cfg"] is None and h["fd_cfg"] is None and h["psnr"] is None and h["anagram"] == 0.75
+    assert h["acc_flow"] is None and h["fd_flow"] is None and h["fd_flow_time"] == 61.3
 
 
 @pytest.mark.parametrize("acc, fd, verdicts", [(0.995, 66.0, (True, True)), (0.98, 66.7, (False, False))])

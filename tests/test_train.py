@@ -11,7 +11,7 @@ from difflab import train as training
 from difflab.train import TrainConfig, fit
 from difflab.unet import UNet
 
-CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epoch=2)
+CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epochs=(2,))
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_training_reduces_the_loss(tmp_path, digits):
     result = train(tmp_path, digits)
     assert len(result.losses) == 3 * 3 and len(result.epoch_losses) == 3
     assert result.epoch_losses[-1] < result.epoch_losses[0]
-    assert result.snapshot_state_dict is not None
+    assert set(result.snapshots) == {2}
 
 
 def test_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
@@ -60,7 +60,7 @@ def test_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
     resumed = train(tmp_path / "b", digits, on_epoch_end=resumed_epochs.append)
     assert resumed_epochs == [2, 3]  # epoch 1 was not trained again
     assert_same_weights(unbroken.state_dict, resumed.state_dict)
-    assert_same_weights(unbroken.snapshot_state_dict, resumed.snapshot_state_dict)
+    assert_same_weights(unbroken.snapshots[2], resumed.snapshots[2])
     assert unbroken.losses == resumed.losses
     # the DVCLive log is rebuilt from the checkpoint, so it matches too
     tsv = "plots/metrics/train/loss.tsv"

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 import torch
 
+from .guidance import one_hot_dropout
 from .progress import progress as progress_bar
 
 def linear_alphas_cumprod(num_timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:
@@ -40,11 +41,6 @@ def posterior_mean(x_t: torch.Tensor, x0_hat: torch.Tensor, alpha_bar: float, al
     beta = 1 - alpha
     return (alpha_bar_prev ** 0.5 * beta / (1 - alpha_bar)) * x0_hat + (
         alpha ** 0.5 * (1 - alpha_bar_prev) / (1 - alpha_bar)) * x_t
-
-
-def guided(eps_uncond: torch.Tensor, eps_cond: torch.Tensor, scale: float) -> torch.Tensor:
-    """Classifier-free guidance: eps = eps_u + scale * (eps_c - eps_u)."""
-    return eps_uncond + scale * (eps_cond - eps_uncond)
 
 
 def step_std(alpha_bar: float, alpha_bar_prev: float, predicted_variance: torch.Tensor | None = None):
@@ -102,14 +98,6 @@ def sample(predict: Predict, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, ge
             replaced = on_step(i, t_prev, x)
             x = x if replaced is None else replaced
     return x
-
-
-def one_hot_dropout(labels: torch.Tensor, p_uncond: float, generator: torch.Generator,
-                    num_classes: int = 10) -> torch.Tensor:
-    """One-hot class vectors, each replaced by the zero ("no class") vector with probability p_uncond."""
-    c = torch.nn.functional.one_hot(labels, num_classes).float()
-    keep = torch.rand(len(labels), generator=generator, device=labels.device) >= p_uncond
-    return c * keep[:, None]
 
 
 def ddpm_loss(alphas_cumprod: torch.Tensor, conditioning: str, p_uncond: float = 0.0):

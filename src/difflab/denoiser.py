@@ -19,6 +19,16 @@ def denoiser_loss(sigma: float):
     return loss
 
 
+def pure_noise_loss():
+    """The course's "denoising pure noise": the same L2 loss, but the input z ~ N(0, I) carries nothing of x. The
+    best any model can do is then the mean of the training digits, whatever z is: the minimiser of E ||D(z) - x||^2
+    over functions of an independent z is E[x]."""
+    def loss(model: nn.Module, x: torch.Tensor, _labels: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        return nn.functional.mse_loss(model(torch.randn(x.shape, generator=generator, device=x.device,
+                                                        dtype=x.dtype)), x)
+    return loss
+
+
 def psnr(mse: float, peak: float = 1.0) -> float | None:
     """Peak signal-to-noise ratio in dB; None where there is no error at all (sigma = 0 on the noisy input)."""
     return 10 * math.log10(peak ** 2 / mse) if mse > 0 else None

@@ -84,6 +84,34 @@ def metric_curve(xs: Sequence[float], series: dict[str, Sequence[float]], path: 
     _save(fig, path)
 
 
+def steps_curves(curves: dict[str, dict[int, tuple[float, float]]], floor: float, path: Path, title: str,
+                 dashed: Sequence[str] = ()) -> None:
+    """Judged accuracy (left) and judge Frechet distance (right) against the number of sampling steps, one line per
+    model: curves[label][steps] = (accuracy, distance); the distance's floor as a dotted line."""
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    colors = {}
+    for label, points in curves.items():
+        steps = sorted(points)
+        family = label.split(",")[0]  # one colour per model family ("DDPM", "flow matching"), dashes for the rest
+        color = colors.setdefault(family, f"C{len(colors)}")
+        style = dict(marker="o", color=color, ls="--" if label in dashed else "-", label=label)
+        axes[0].plot(steps, [points[k][0] for k in steps], **style)
+        axes[1].plot(steps, [points[k][1] for k in steps], **style)
+    axes[1].axhline(floor, color="gray", ls=":", label="floor: real training digits")
+    axes[0].set(ylabel="fraction judged as the digit asked for", ylim=(0, 1.02))
+    axes[1].set(ylabel="judge Frechet distance to the test set", yscale="log")
+    ticks = sorted({k for points in curves.values() for k in points})
+    for ax in axes:
+        ax.set(xscale="log", xlabel="sampling steps (network evaluations per image and CFG half)")
+        ax.set_xticks(ticks, [str(k) for k in ticks])
+        ax.minorticks_off()
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def tile(images: torch.Tensor, ncols: int, scale: int = 3, pad: int = 1) -> np.ndarray:
     """A uint8 mosaic of a batch (for GIF frames), each image upscaled by `scale` with nearest neighbours."""
     n, c, h, w = images.shape

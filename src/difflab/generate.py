@@ -1,54 +1,81 @@
-"""Sampling digits from a trained MNIST DDPM (SPEC B2/B3): the time-conditioned model unguided, the
-class-conditioned one with classifier-free guidance through the part A engine. Used by the sampling figures and
-by the evaluation stages."""
+"""Sampling digits from a trained MNIST model of part B: a DDPM (SPEC B2/B3) by its posterior step over all T
+timesteps or num_steps of them, a flow-matching model by num_steps Euler steps. Class-conditioned models are guided
+through the part A engine's predictor (classifier-free guidance, both estimates in one batched call), whichever
+the objective. Used by the sampling figures, the evaluation stages and the DDPM-against-flow comparison."""
 
 from collections.abc import Callable
 
 import torch
 
-from .ddpm import linear_alphas_cumprod, sample
+from . import ddpm
 from .diffusion.algorithms import guided
 from .diffusion.conditions import one_hot_prompts
-from .diffusion.model import MnistDiffusion
+from .diffusion.model import MnistDiffusion, MnistFlow
+from .flow import euler_sample
 from .runtime import Runtime
 from .unet import UNet
+
+
+def ddpm_timesteps(num_timesteps: int, num_steps: int | None = None) -> list[int]:
+    """num_steps timesteps spread evenly from T - 1 down to 0 (all T by default): T = 300, 5 steps -> 299, 224, 150,
+    75, 0. The posterior step between two of them is exact for any gap, so fewer steps are a strided DDPM."""
+    if num_steps is None:
+        return list(range(num_timesteps - 1, -1, -1))
+    if not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
+        raise ValueError(f"num_steps={num_steps!r}; allowed for a DDPM: 1 .. T ({num_timesteps})")
+    return torch.linspace(num_timesteps - 1, 0, num_steps).round().long().tolist()
+
+
+def steps_of(meta: dict, num_steps: int | None) -> int:
+    """How many model calls (per image and CFG half) generate() makes for this model and num_steps."""
+    if meta.get("objective", "ddpm") == "flow":
+        if num_steps is None:
+            raise ValueError("a flow-matching model needs num_steps, its number of Euler steps")
+        return num_steps
+    return len(ddpm_timesteps(meta["num_timesteps"], num_steps))
 
 
 @torch.no_grad()
 def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generator,
              digits: list[int] | None = None, guidance_scale: float = 1.0,
-             on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+             on_step: Callable[[int, float, torch.Tensor], None] | None = None,
              progress: str | None = None, runtime: Runtime | None = None,
-             batch_size: int | None = None) -> torch.Tensor:
-    """Denoise x_T over all T steps. The class-conditioned model needs `digits` (one per image).
+             batch_size: int | None = None, num_steps: int | None = None) -> torch.Tensor:
+    """Turn the noise x_T into digits. The class-conditioned models need `digits` (one per image).
 
+    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), fresh noise from `generator` on each step;
+    flow matching: num_steps Euler steps (required), deterministic given x_T.
     Images go through the model batch_size at a time (all at once by default; with CFG each call holds the
-    conditional and the unconditional estimate of a batch, 2 x batch_size images); on_step sees each batch in turn.
-    `runtime` sets device precision and memory format (default: fp32 on x_T's device).
+    conditional and the unconditional estimate of a batch, 2 x batch_size images); on_step(i, t, x) sees each
+    batch in turn after each step i. `runtime` sets device precision and memory format (default: fp32 on x_T's
+    device).
     """
-    T = meta["num_timesteps"]
     runtime = runtime or Runtime(x_T.device, "fp32")
+    flow = meta.get("objective", "ddpm") == "flow"
+    steps_of(meta, num_steps)  # a bad num_steps stops here, before any work
+    model = MnistFlow(unet, meta, runtime=runtime) if flow else MnistDiffusion(unet, meta, runtime=runtime)
     if unet.conditioning == "class":
         if digits is None or len(digits) != len(x_T):
             raise ValueError(f"a class-conditioned model needs one digit per image; got {digits!r} for {len(x_T)}")
-        model = MnistDiffusion(unet, meta, runtime=runtime)
         null = one_hot_prompts([""]).to(runtime.device)
-        alphas_cumprod = model.alphas_cumprod
 
         def predictor(lo: int, hi: int):
             return guided(model, one_hot_prompts([str(d) for d in digits[lo:hi]]).to(runtime.device), null,
                           guidance_scale)
     else:
-        unet = runtime.prepare(unet.eval())
-        alphas_cumprod = linear_alphas_cumprod(T, meta["beta_start"], meta["beta_end"])
-
-        def predict(x: torch.Tensor, t: int) -> torch.Tensor:
-            with runtime.autocast():
-                eps = unet(x, torch.full((len(x),), t / T, device=x.device))
-            return eps.float()
-
         def predictor(lo: int, hi: int):
-            return predict
+            return lambda x, t: model.predict(x, t, None)
+
+    if flow:
+        def integrate(predict, x: torch.Tensor, label: str | None) -> torch.Tensor:
+            return euler_sample(predict, x, num_steps, on_step=on_step, progress=label)
+    else:
+        timesteps = ddpm_timesteps(meta["num_timesteps"], num_steps)
+
+        def integrate(predict, x: torch.Tensor, label: str | None) -> torch.Tensor:
+            return ddpm.sample(predict, x, model.alphas_cumprod, generator, timesteps, on_step=on_step,
+                               progress=label)
+
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; allowed: an integer >= 1")
     batch_size = batch_size or len(x_T)
@@ -56,6 +83,5 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
     for lo in range(0, len(x_T), batch_size):
         hi = min(lo + batch_size, len(x_T))
         label = progress if progress is None or hi - lo == len(x_T) else f"{progress} [{lo}:{hi}]"
-        out.append(sample(predictor(lo, hi), x_T[lo:hi], alphas_cumprod, generator, on_step=on_step,
-                          progress=label))
+        out.append(integrate(predictor(lo, hi), x_T[lo:hi], label))
     return torch.cat(out)

@@ -88,6 +88,8 @@ RULES = {
     "*.lr": _num(0, _INF, lo_open=True),
     "*.lr_final_factor": _num(0, 1, lo_open=True),
     "*.snapshot_epoch": _int(1),
+    "*.snapshot_epochs": _list_of(_int(1)),
+    "*.num_steps": _int(1),
     "*.ema_decay": _num(0, 1, hi_open=True),
     "*.num_samples": _int(1),
     "*.samples_per_class": _int(1),
@@ -99,8 +101,8 @@ RULES = {
     "ddpm.num_timesteps": _int(2),
     "ddpm.beta_start": _num(0, 1, lo_open=True, hi_open=True),
     "ddpm.beta_end": _num(0, 1, lo_open=True, hi_open=True),
-    "ddpm_class.p_uncond": _num(0, 1),
-    "ddpm_class.guidance_scale": _num(0, _INF),
+    "*.p_uncond": _num(0, 1),
+    "*.guidance_scale": _num(0, _INF),
     "parta.model": _one_of("mnist", "deepfloyd_if"),
     # part A, for either model ("parta.*." stands for parta.mnist. and parta.deepfloyd_if.)
     "parta.*.common.stride": _int(1),
@@ -128,6 +130,7 @@ RULES = {
     "parta.*.*.prompt": _text(),
     "parta.*.*.prompts": _list_of(_text()),
     "parta.*.*.images": _list_of(_text()),
+    "objectives.num_steps": _list_of(_int(1)),
     "eval.num_samples": _int(2),
     "eval.guidance_scales": _list_of(_num(0, _INF)),
     "eval.parta_seeds": _int(1),
@@ -162,10 +165,14 @@ def check(params: dict) -> dict:
         rule = _rule_for(key)
         if rule and not rule[0](value):
             raise ParamError(f"{key}={value!r} is not allowed; allowed: {rule[1]}")
-    for section in ("denoiser", "ddpm_time", "ddpm_class"):
-        snap, epochs = flat.get(f"{section}.snapshot_epoch"), flat.get(f"{section}.epochs")
-        if snap is not None and epochs is not None and snap > epochs:
-            raise ParamError(f"{section}.snapshot_epoch={snap} is not allowed; allowed: 1 .. {section}.epochs ({epochs})")
+    for section, values in params.items():
+        if not isinstance(values, dict) or not isinstance(values.get("epochs"), int):
+            continue
+        epochs = values["epochs"]
+        for key in ("snapshot_epoch", "snapshot_epochs"):
+            snaps = values.get(key)
+            if any(e > epochs for e in (snaps if isinstance(snaps, list) else [snaps] if snaps is not None else [])):
+                raise ParamError(f"{section}.{key}={snaps} is not allowed; allowed: 1 .. {section}.epochs ({epochs})")
     _check_parta_steps(params)
     if flat.get("ddpm.beta_start", 0) > flat.get("ddpm.beta_end", 1):
         raise ParamError(f"ddpm.beta_start={flat['ddpm.beta_start']} is not allowed; allowed: <= ddpm.beta_end "
@@ -197,15 +204,27 @@ def _check_parta_steps(params: dict) -> None:
 
 
 def load(path: str | Path = "params.yaml", sections: tuple[str, ...] | None = None) -> dict:
-    """Load params.yaml (only `sections`, when given: a stage reads just what dvc.yaml declares) and check it."""
+    """Load params.yaml (only `sections`, when given: a stage reads just what dvc.yaml declares) and check it.
+    A section may be a dotted key ("flow_class.num_steps"): then only that key of its section is read."""
     with open(path) as f:
         params = yaml.safe_load(f)
-    if sections is not None:
-        missing = [s for s in sections if s not in params]
-        if missing:
-            raise ParamError(f"{path} lacks {', '.join(missing)}")
-        params = {s: params[s] for s in sections}
-    return check(params)
+    if sections is None:
+        return check(params)
+    subset, missing = {}, []
+    for key in sections:
+        node, target, parts = params, subset, key.split(".")
+        for i, part in enumerate(parts):
+            if not isinstance(node, dict) or part not in node:
+                missing.append(key)
+                break
+            node = node[part]
+            if i + 1 < len(parts):
+                target = target.setdefault(part, {})
+            else:
+                target[part] = node
+    if missing:
+        raise ParamError(f"{path} lacks {', '.join(missing)}")
+    return check(subset)
 
 
 def seed_everything(seed: int) -> None:

@@ -94,7 +94,69 @@ def sections(params: dict) -> list[dict]:
              "FID's formula on the judge's features (not Inception FID); the floor is real training digits."),
     ]
     return [{"id": "part-a", "title": f"Part A: diffusion experiments on {name}", "items": part_a},
-            {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b}]
+            {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b},
+            {"id": "flow", "title": "Part B with flow matching (the course since 2025)", "items": flow_items(params)}]
+
+
+def flow_items(params: dict) -> list[dict]:
+    """The flow-matching models, the pure-noise denoiser and the DDPM-against-flow comparison, with captions that
+    quote the measured numbers (their metric files are the report's deps)."""
+    ft, fc, pn = params["flow_time"], params["flow_class"], params["pure_noise"]
+    noise = json.loads((REPORTS / "pure_noise/metrics.json").read_text())
+    objectives = json.loads((REPORTS / "objectives/metrics.json").read_text())
+
+    def item(src, title, caption):
+        return {"src": src, "title": title, "caption": caption}
+
+    def samples(section: str, p: dict, what: str) -> list[dict]:
+        epochs = [*p["snapshot_epochs"], p["epochs"]]
+        srcs = [f"{section}/samples/samples_epoch{e}.png" for e in p["snapshot_epochs"]]
+        srcs.append(f"{section}/samples/samples_final.png")
+        return [item(src, f"{what}: samples after epoch {e}", f"{p['num_steps']} Euler steps from pure noise"
+                     + (f", CFG scale {p['guidance_scale']}." if "guidance_scale" in p else "."))
+                for src, e in zip(srcs, epochs)]
+
+    return [
+        item("pure_noise/loss.png", "Denoising pure noise: training loss", f"The B1 denoiser (D = {pn['hidden']}, "
+             f"batch {pn['batch_size']}, Adam {pn['lr']}) trained to map z ~ N(0, I) to digits."),
+        item("pure_noise/samples.png", "Denoising pure noise: what it learns", pure_noise_sentence(noise)),
+        item("flow_time/loss.png", "Flow matching, time-conditioned: training loss", f"u(x_t, t) regressed on "
+             f"x1 - x0, x_t = (1 - t) x0 + t x1; D = {ft['hidden']}, batch {ft['batch_size']}, {ft['epochs']} epochs, "
+             f"Adam {ft['lr']} decayed {ft['lr_final_factor']}x."),
+        *samples("flow_time", ft, "Flow matching, time-conditioned"),
+        item("flow_time/trajectory.gif", "Flow matching: the Euler trajectory", f"From noise (t = 0) to digits "
+             f"(t = 1), a frame every {ft['gif_every']} step(s)."),
+        item("flow_class/loss.png", "Flow matching, class-conditioned: training loss",
+             f"p_uncond {fc['p_uncond']}, D = {fc['hidden']}, {fc['epochs']} epochs."),
+        *samples("flow_class", fc, "Flow matching, class-conditioned"),
+        item("flow_class/trajectory.gif", "Flow matching, class-conditioned: the Euler trajectory",
+             f"CFG on the velocity, u = u_uncond + {fc['guidance_scale']} (u_cond - u_uncond)."),
+        item("flow_class/cfg_accuracy.png", "Flow matching: judged accuracy vs CFG scale",
+             f"{params['eval']['num_samples']} samples per scale, {fc['num_steps']} Euler steps."),
+        item("flow_class/cfg_fd.png", "Flow matching: judge Frechet distance vs CFG scale", ""),
+        item("objectives/objectives.png", "DDPM against flow matching: digits per sampling step",
+             objectives_sentence(objectives)),
+    ]
+
+
+def pure_noise_sentence(m: dict) -> str:
+    return ("The input z carries nothing about the digit it is paired with, so the L2 loss is minimised by the same "
+            "image for every z, the mean training digit E[x]: the outputs lie "
+            f"{m['rms_output_to_mean_digit']:.3f} (RMS per pixel) from that mean and {m['rms_between_outputs']:.3f} "
+            f"from each other, while real digits lie {m['rms_digit_to_mean_digit']:.3f} from it.")
+
+
+def objectives_sentence(m: dict) -> str:
+    """Who wins at each step count, final models: '5 steps: flow 0.93 / DDPM 0.12, ...'."""
+    steps = sorted({int(k.split("_")[1]) for c in ("ddpm", "flow") for k in m[c] if k.startswith("steps_")})
+    parts = []
+    for k in steps:
+        acc = {c: m[c].get(f"steps_{k}", {}).get("judge_accuracy") for c in ("ddpm", "flow")}
+        parts.append(f"{k}: " + " / ".join(f"{'DDPM' if c == 'ddpm' else 'flow'} {v:.2f}" for c, v in acc.items()
+                                            if v is not None))
+    return (f"Judged accuracy of the final models (DDPM after epoch {m['ddpm']['epoch']}, flow matching after epoch "
+            f"{m['flow']['epoch']}) by sampling steps, {'; '.join(parts)}. Dashed: both at epoch "
+            f"{m['ddpm_equal_epochs']['epoch']}. Each step is one batched call for both CFG estimates.")
 
 
 def metric_tables(paths: dict[str, Path]) -> list[dict]:
@@ -110,6 +172,10 @@ METRICS = {
     "Denoiser: out-of-distribution test": REPORTS / "denoiser/ood.json",
     "Time-conditioned DDPM: sample quality": REPORTS / "ddpm_time/eval.json",
     "Class-conditioned DDPM: CFG sweep": REPORTS / "ddpm_class/eval.json",
+    "Time-conditioned flow matching: sample quality": REPORTS / "flow_time/eval.json",
+    "Class-conditioned flow matching: CFG sweep": REPORTS / "flow_class/eval.json",
+    "DDPM against flow matching by sampling steps": REPORTS / "objectives/metrics.json",
+    "Denoising pure noise": REPORTS / "pure_noise/metrics.json",
     "Part A on MNIST, judged over seeds": REPORTS / "eval_parta/metrics.json",
     "Judge": REPORTS / "judge/metrics.json",
 }
@@ -141,9 +207,11 @@ def headline_rows(summary: dict) -> list[dict]:
 
 def render(params_path: Path, out: Path = REPORTS / "index.html") -> Path:
     params = yaml.safe_load(Path(params_path).read_text())
+    missing = [str(p) for p in [*METRICS.values(), SUMMARY] if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
     secs = sections(params)
     missing = [i["src"] for s in secs for i in s["items"] if not (out.parent / i["src"]).is_file()]
-    missing += [str(p) for p in [*METRICS.values(), SUMMARY] if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),

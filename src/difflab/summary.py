@@ -14,6 +14,8 @@ SOURCES = {  # the metric files the headline is read from (the stage's deps)
     "ood": REPORTS / "denoiser/ood.json",
     "time": REPORTS / "ddpm_time/eval.json",
     "class": REPORTS / "ddpm_class/eval.json",
+    "flow_time": REPORTS / "flow_time/eval.json",
+    "flow_class": REPORTS / "flow_class/eval.json",
     "parta": REPORTS / "eval_parta/metrics.json",
     "judge": REPORTS / "judge/metrics.json",
     "train_denoiser": REPORTS / "denoiser/train/metrics.json",
@@ -29,6 +31,9 @@ HEADLINE = {
     "fd_floor": ("Frechet floor: real training digits to the test set", 1),
     "acc_cfg": ("class model: judged accuracy at its CFG scale", 3),
     "fd_cfg": ("class model: judge Frechet distance at its CFG scale", 1),
+    "fd_flow_time": ("flow matching, time model: judge Frechet distance to the test set", 1),
+    "acc_flow": ("flow matching, class model: judged accuracy at its CFG scale", 3),
+    "fd_flow": ("flow matching, class model: judge Frechet distance at its CFG scale", 1),
     "anagram": ("part A: anagram success, mean over pairs", 3),
     "hybrid": ("part A: hybrid success, mean over pairs", 3),
     "inpaint": ("part A: inpainting keeps the label, mean over masks", 3),
@@ -44,6 +49,8 @@ NOT_MEASURED = {
     "psnr": "denoiser.sigma is not among denoiser.sigmas",
     "acc_cfg": "ddpm_class.guidance_scale is not among eval.guidance_scales",
     "fd_cfg": "ddpm_class.guidance_scale is not among eval.guidance_scales",
+    "acc_flow": "flow_class.guidance_scale is not among eval.guidance_scales",
+    "fd_flow": "flow_class.guidance_scale is not among eval.guidance_scales",
     "s_denoiser": "trained before training times were logged",
     "s_time": "trained before training times were logged",
     "s_class": "trained before training times were logged",
@@ -72,11 +79,13 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scale: float) -> dict:
+def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scale: float,
+             flow_guidance_scale: float) -> dict:
     """The headline from the metric files' contents (SOURCES' keys). A number that the run did not measure (the
-    denoiser's sigma not among denoiser.sigmas, the CFG scale not among eval.guidance_scales) is None."""
+    denoiser's sigma not among denoiser.sigmas, a class model's CFG scale not among eval.guidance_scales) is None."""
     ood = _at(metrics["ood"], "sigma_", sigma)
     cfg = _at(metrics["class"], "cfg_", guidance_scale)
+    flow = _at(metrics["flow_class"], "cfg_", flow_guidance_scale)
     parta = metrics["parta"]
 
     def mean_of(prefix: str, key: str) -> float | None:
@@ -89,6 +98,9 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
         "fd_floor": metrics["time"]["fd_floor_train_vs_test"],
         "acc_cfg": cfg["judge_accuracy"] if cfg else None,
         "fd_cfg": cfg["fd_to_test"] if cfg else None,
+        "fd_flow_time": metrics["flow_time"]["fd_to_test"],
+        "acc_flow": flow["judge_accuracy"] if flow else None,
+        "fd_flow": flow["fd_to_test"] if flow else None,
         "anagram": mean_of("anagram_", "success"),
         "hybrid": mean_of("hybrid_", "success"),
         "inpaint": mean_of("inpaint_", "label_kept"),

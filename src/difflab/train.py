@@ -37,7 +37,7 @@ class TrainConfig:
     seed: int
     device: str = "auto"  # auto | cpu | cuda
     lr_final_factor: float = 1.0  # ExponentialLR gamma = lr_final_factor ** (1 / epochs); 1.0 keeps lr constant
-    snapshot_epoch: int | None = None  # also keep the weights after this epoch
+    snapshot_epochs: tuple[int, ...] = ()  # also keep the weights after these epochs
     precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (runtime.py)
     channels_last: str = "auto"  # auto | on | off
     compile: str = "off"  # auto | on | off
@@ -46,19 +46,20 @@ class TrainConfig:
 
 
 def config_from_params(params: dict, section: dict) -> TrainConfig:
-    """A stage's TrainConfig: its section's epochs, batch size, lr (and decay, snapshot) plus the top-level seed,
-    device, precision, channels_last, compile and log_every."""
+    """A stage's TrainConfig: its section's epochs, batch size, lr (and decay, snapshot_epoch or snapshot_epochs)
+    plus the top-level seed, device, precision, channels_last, compile and log_every."""
+    snapshots = section.get("snapshot_epochs", [section["snapshot_epoch"]] if "snapshot_epoch" in section else [])
     return TrainConfig(epochs=section["epochs"], batch_size=section["batch_size"], lr=section["lr"],
                        seed=params["seed"], device=params["device"], precision=params["precision"],
                        channels_last=params["channels_last"], compile=params["compile"],
                        log_every=params["log_every"], lr_final_factor=section.get("lr_final_factor", 1.0),
-                       snapshot_epoch=section.get("snapshot_epoch"), ema_decay=section.get("ema_decay", 0.0))
+                       snapshot_epochs=tuple(snapshots), ema_decay=section.get("ema_decay", 0.0))
 
 
 @dataclass
 class TrainResult:
     state_dict: dict
-    snapshot_state_dict: dict | None
+    snapshots: dict[int, dict] = field(default_factory=dict)  # epoch -> weights after it (cfg.snapshot_epochs)
     losses: list[float] = field(default_factory=list)  # one per optimiser step
     epoch_losses: list[float] = field(default_factory=list)  # mean loss of each epoch
     seconds: float = 0.0  # wall time of the epochs (and of the epochs before a resume): DVCLive's train/seconds
@@ -116,7 +117,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     fp = fingerprint({**asdict(cfg), "precision": rt.precision, "log_every": None}, str(model), loss_settings,
                      tensor_digest(images, labels), code_digest(), accelerator.num_processes)
 
-    result = TrainResult(state_dict={}, snapshot_state_dict=None, main=main)
+    result = TrainResult(state_dict={}, main=main)
     start_epoch = 0
     state = load_state(checkpoint_path)
     if state is not None and state["fingerprint"] == fp:
@@ -129,7 +130,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
         generator.set_state(state["generator"].to("cpu"))
         result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
         result.seconds = state.get("seconds", 0.0)
-        result.snapshot_state_dict = state["snapshot"]
+        result.snapshots = state["snapshots"]
         start_epoch = state["epoch"]
         if main:
             print(f"resuming from {checkpoint_path} after epoch {start_epoch}/{cfg.epochs}")
@@ -208,9 +209,9 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
             # statistics, which each rank then updates from its own batch: all end the epoch with rank 0's
             for buffer in net.buffers():
                 torch.distributed.broadcast(buffer.data, src=0)
-        if epoch == cfg.snapshot_epoch:
+        if epoch in cfg.snapshot_epochs:
             weights = ema.state if ema is not None else net.state_dict()
-            result.snapshot_state_dict = {k: v.detach().cpu().clone() for k, v in weights.items()}
+            result.snapshots[epoch] = {k: v.detach().cpu().clone() for k, v in weights.items()}
         if main:
             save_state(checkpoint_path, {
                 "fingerprint": fp, "epoch": epoch, "model": net.state_dict(),
@@ -218,7 +219,7 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
                 "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
                 "generator": generator.get_state(), "losses": result.losses,
                 "epoch_losses": result.epoch_losses, "seconds": result.seconds,
-                "snapshot": result.snapshot_state_dict})
+                "snapshots": result.snapshots})
         accelerator.wait_for_everyone()
         if on_epoch_end is not None:
             on_epoch_end(epoch)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torchvision.transforms.functional as TF
 
-from .. import ddpm
+from .. import ddpm, guidance
 from .model import DiffusionModel
 
 Prediction = tuple[torch.Tensor, torch.Tensor | None]
@@ -57,7 +57,7 @@ def guided(model: DiffusionModel, cond: torch.Tensor, null: torch.Tensor, scale:
         n = len(x)
         eps, var = model.predict(torch.cat([x, x]), t, torch.cat([expand(cond, n), expand(null, n)]))
         (eps_c, eps_u), var_c = eps.chunk(2), (None if var is None else var[:n])
-        return ddpm.guided(eps_u, eps_c, scale), var_c
+        return guidance.combine(eps_u, eps_c, scale), var_c
     return predict
 
 

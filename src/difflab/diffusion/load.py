@@ -21,6 +21,9 @@ def load_diffusion_model(name: str, common: dict, runtime: Runtime) -> Diffusion
     device = runtime.device
     if name == "mnist":
         unet, meta = load_model(common["checkpoint"], device)
+        if unet.conditioning != "class" or meta.get("objective", "ddpm") != "ddpm":
+            raise ValueError(f"{common['checkpoint']}: part A needs the class-conditioned DDPM; this model is "
+                             f"{unet.conditioning}-conditioned, objective {meta.get('objective', 'ddpm')!r}")
         return MnistDiffusion(unet, meta, runtime=runtime)
     from .deepfloyd import DeepFloydIF
     return DeepFloydIF.from_pretrained(

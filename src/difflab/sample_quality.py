@@ -1,0 +1,46 @@
+"""Sample quality of a generative MNIST model, measured with the judge (judge.py): the test set's judge features
+and the floor (real training digits against the test set) once, then any number of seeded sample sets judged
+against them. Used by the evaluation stages and by the DDPM-against-flow comparison."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .data import load_mnist
+from .generate import generate
+from .judge import Judge, frechet_distance, judge_outputs, load_judge
+from .runtime import Runtime
+from .unet import UNet
+
+
+@dataclass
+class Reference:
+    judge: Judge
+    test_features: torch.Tensor
+    floor: float  # judge Frechet distance of n real training digits to the test set
+
+
+def reference(judge_path: Path, data_dir: str, n: int, runtime: Runtime, batch_size: int) -> Reference:
+    judge = load_judge(judge_path, runtime.device)
+    test_x, _ = load_mnist(data_dir, "test")
+    train_x, _ = load_mnist(data_dir, "train", n)
+    _, test_f = judge_outputs(judge, test_x.to(runtime.device), batch_size)
+    _, train_f = judge_outputs(judge, train_x.to(runtime.device), batch_size)
+    return Reference(judge, test_f, frechet_distance(train_f, test_f))
+
+
+def judge_samples(ref: Reference, unet: UNet, meta: dict, n: int, seed: int, runtime: Runtime, batch_size: int,
+                  digits: list[int] | None = None, guidance_scale: float = 1.0, num_steps: int | None = None,
+                  progress: str | None = None) -> dict:
+    """Judge n digits generated from noise seeded with `seed`: their Frechet distance to the test set and, where
+    digits were asked for, the fraction the judge labels as the digit asked for."""
+    g = torch.Generator(device=runtime.device).manual_seed(seed)
+    x_T = torch.randn((n, 1, 28, 28), generator=g, device=runtime.device)
+    x0 = generate(unet, meta, x_T, g, digits, guidance_scale, progress=progress, runtime=runtime,
+                  batch_size=batch_size, num_steps=num_steps)
+    predicted, feats = judge_outputs(ref.judge, x0, batch_size)
+    out = {"fd_to_test": frechet_distance(feats, ref.test_features)}
+    if digits is not None:
+        out["judge_accuracy"] = (predicted == torch.tensor(digits)).float().mean().item()
+    return out

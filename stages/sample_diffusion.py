@@ -1,0 +1,67 @@
+"""Stage sample_<model>: digits drawn from pure noise by a trained generative UNet, after each of its saved epochs
+(SPEC B2/B3: the DDPMs after <model>.snapshot_epoch and the last epoch, samples_snapshot.png and samples_final.png;
+flow matching after each of <model>.snapshot_epochs and the last, samples/samples_epoch<N>.png and
+samples/samples_final.png), and a GIF of the last model's path from noise to digits (reverse.gif for a DDPM, trajectory.gif
+for the Euler steps of a flow).
+
+The DDPMs step through all T timesteps, the flow models take <model>.num_steps Euler steps. The class-conditioned
+models draw samples_per_class of every digit 0-9 with classifier-free guidance (<model>.guidance_scale). Every
+grid starts from the same noise, so the grids compare like with like.
+"""
+
+import torch
+
+from difflab import layout
+from difflab.checkpoints import load_model
+from difflab.figures import grid, image_rows, save_gif, tile
+from difflab.generate import generate, steps_of
+from difflab.params import SAMPLING, stage_params
+from difflab.runtime import for_stage
+
+MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
+
+
+@torch.no_grad()
+def main() -> None:
+    params, args = stage_params(
+        __doc__, lambda a: (*SAMPLING, a.model),
+        extra_args=lambda p: p.add_argument("model", choices=MODELS, help="which model to sample"))
+    section = args.model
+    p = params[section]
+    rt = for_stage(params)
+    device = rt.device
+    paths = layout.model_paths(section)
+    what = "DDPM" if section.startswith("ddpm") else "flow matching"
+    saved = layout.saved_weights(section, p)
+
+    for label, _, path in saved:
+        unet, meta = load_model(path, device)
+        steps = steps_of(meta, p.get("num_steps"))
+        if unet.conditioning == "class":
+            digits = list(range(10)) * p["samples_per_class"]  # row r holds 0..9
+            n, ncols, col_labels = len(digits), 10, [str(d) for d in range(10)]
+            title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p['samples_per_class']} of each digit, "
+                     f"CFG scale {p['guidance_scale']}, {steps} steps")
+        else:
+            digits, n, ncols, col_labels = None, p["num_samples"], 10, []
+            title = f"Time-conditioned {what} after epoch {meta['epoch']}: {n} samples, {steps} steps"
+        g = torch.Generator(device=device).manual_seed(params["seed"])
+        x_T = torch.randn((n, 1, 28, 28), generator=g, device=device)
+        frames = [tile(x_T.clamp(0, 1), ncols, scale=2)]
+
+        def keep_frame(i: int, _t, x: torch.Tensor) -> None:
+            if (i + 1) % p["gif_every"] == 0 or i + 1 == steps:
+                frames.append(tile(x.clamp(0, 1), ncols, scale=2))
+
+        last = label == "final"
+        x0 = generate(unet, meta, x_T, g, digits, p.get("guidance_scale", 1.0), on_step=keep_frame if last else None,
+                      progress=f"sampling ({label}, epoch {meta['epoch']})", runtime=rt,
+                      batch_size=params["sample_batch_size"], num_steps=p.get("num_steps"))
+        out = paths.reports / ("samples" if "snapshot_epochs" in p else "") / f"samples_{label}.png"
+        image_rows(grid(x0, ncols), out, title=title, col_labels=col_labels, cell=0.9)
+        if last:
+            save_gif(frames, paths.reports / ("reverse.gif" if what == "DDPM" else "trajectory.gif"))
+
+
+if __name__ == "__main__":
+    main()
