@@ -35,6 +35,14 @@ def test_committed_params_are_the_spec():
         assert (p[s]["batch_size"], p[s]["epochs"], p[s]["lr"], p[s]["lr_final_factor"], p[s]["hidden"]) == \
                (128, 20, 1e-3, 0.1, 128)
     assert (p["ddpm_class"]["p_uncond"], p["ddpm_class"]["guidance_scale"]) == (0.1, 3.0)
+    # flow matching as the course's page states it (params.yaml names the source)
+    for s in ("flow_time", "flow_class"):
+        assert (p[s]["batch_size"], p[s]["epochs"], p[s]["lr"], p[s]["lr_final_factor"], p[s]["hidden"],
+                p[s]["snapshot_epochs"]) == (64, 10, 1e-2, 0.1, 64, [1, 5])
+    assert (p["flow_time"]["num_steps"], p["flow_class"]["num_steps"]) == (50, 300)
+    assert (p["flow_class"]["p_uncond"], p["flow_class"]["guidance_scale"]) == (0.1, 5.0)
+    assert (p["pure_noise"]["hidden"], p["pure_noise"]["batch_size"], p["pure_noise"]["epochs"],
+            p["pure_noise"]["lr"]) == (128, 256, 5, 1e-4)
 
 
 @pytest.mark.parametrize("key, value, allowed", [
@@ -90,6 +98,40 @@ def test_cross_field_rules():
         check(with_value("ddpm_time.snapshot_epoch", 30))
     with pytest.raises(ParamError, match="ddpm.beta_start=0.5"):
         check(with_value("ddpm.beta_start", 0.5))
+    with pytest.raises(ParamError, match=r"flow_class.snapshot_epochs=\[1, 12\] .* 1 .. flow_class.epochs \(10\)"):
+        check(with_value("flow_class.snapshot_epochs", [1, 12]))
+    for key, value, allowed in [("flow_time.num_steps", 0, "an integer >= 1"),
+                                ("objectives.num_steps", [5, 0], "a non-empty list, each an integer >= 1"),
+                                ("flow_class.snapshot_epochs", [], "a non-empty list, each an integer >= 1"),
+                                ("flow_class.p_uncond", 1.5, r"a number in \[0, 1\]")]:
+        with pytest.raises(ParamError, match=f"{key}=.* is not allowed; allowed: {allowed}"):
+            check(with_value(key, value))
+
+
+def test_a_stage_reads_single_keys_of_a_section(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
+    got = load(tmp_path / "params.yaml", ("seed", "flow_class.num_steps", "flow_class.guidance_scale"))
+    assert got == {"seed": 2718, "flow_class": {"num_steps": 300, "guidance_scale": 5.0}}
+    with pytest.raises(ParamError, match="lacks flow_class.steps"):
+        load(tmp_path / "params.yaml", ("flow_class.steps",))
+
+
+def test_the_comparison_needs_an_epoch_both_models_saved(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("compare_objectives", ROOT / "stages/compare_objectives.py")
+    stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stage)
+    p = committed()
+    runs = {column: (objective, epoch, str(path)) for column, objective, epoch, path in stage.runs(p)}
+    assert runs == {"ddpm": ("ddpm", 20, "models/ddpm_class/final.safetensors"),
+                    "flow": ("flow", 10, "models/flow_class/final.safetensors"),
+                    "ddpm_equal_epochs": ("ddpm", 5, "models/ddpm_class/snapshot.safetensors"),
+                    "flow_equal_epochs": ("flow", 5, "models/flow_class/epoch5.safetensors")}
+    p["flow_class"]["snapshot_epochs"] = [1, 4]
+    with pytest.raises(ParamError, match=r"ddpm_class saves weights after epochs \[5, 20\] and flow_class after "
+                                         r"\[1, 4, 10\]: no epoch in common"):
+        stage.runs(p)
 
 
 def test_cuda_request_without_cuda_is_refused():

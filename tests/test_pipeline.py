@@ -107,6 +107,21 @@ def test_repro_builds_every_output(repo):
     assert summary["profile"] == "paper" and summary["psnr"] == round(ood["sigma_0.5"]["psnr_db"], 2)
     assert summary["acc_cfg"] == round(evals["cfg_3.0"]["judge_accuracy"], 3)
     assert all(summary[k] > 0 for k in ("s_denoiser", "s_time", "s_class"))
+    flow = json.loads((repo / "reports/flow_time/eval.json").read_text())
+    assert summary["fd_flow_time"] == round(flow["fd_to_test"], 1)
+    assert summary["acc_flow"] is None  # flow_class.guidance_scale 5 is not among the tiny eval.guidance_scales
+    # flow matching: samples after each saved epoch (1 and 2 for the time model), models at those epochs
+    assert sorted(p.name for p in (repo / "reports/flow_time/samples").iterdir()) == ["samples_epoch1.png",
+                                                                                     "samples_final.png"]
+    assert sorted(p.name for p in (repo / "models/flow_time").glob("*.safetensors")) == ["epoch1.safetensors",
+                                                                                         "final.safetensors"]
+    # the comparison: each model final and both at epoch 1, the only epoch they share, at 2 and 4 steps
+    compared = json.loads((repo / "reports/objectives/metrics.json").read_text())
+    assert {k: v["epoch"] for k, v in compared.items() if isinstance(v, dict)} == {
+        "ddpm": 1, "flow": 1, "ddpm_equal_epochs": 1, "flow_equal_epochs": 1}
+    assert set(compared["flow"]) == {"epoch", "steps_2", "steps_4"}
+    noise = json.loads((repo / "reports/pure_noise/metrics.json").read_text())
+    assert 0 < noise["rms_between_outputs"] < noise["rms_digit_to_mean_digit"]
 
 
 def test_seeded_rerun_gives_identical_outputs(repo):
@@ -137,8 +152,9 @@ def test_push_and_pull_through_the_default_remote(repo):
 
 def test_experiment_reruns_only_what_a_param_touches(repo):
     log = run(["dvc", "exp", "run", "-S", "ddpm_class.guidance_scale=0"], repo)
-    # the report shows the new samples; the headline's class numbers are those at the new scale (measured already)
-    assert stages_run(log) == {"sample_ddpm_class", "summary", "report"}
+    # the report shows the new samples; the headline's class numbers are those at the new scale (measured already);
+    # the DDPM-against-flow comparison samples the DDPM at its scale
+    assert stages_run(log) == {"sample_ddpm_class", "compare_objectives", "summary", "report"}
     log = run(["dvc", "exp", "run", "-S", "denoiser.epochs=2"], repo)
     assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood", "summary", "report"}
     diff = run(["dvc", "params", "diff"], repo)
@@ -184,7 +200,7 @@ def test_a_queued_sweep_runs_in_parallel_and_the_better_run_is_applied(repo):
         assert "resuming" not in log and "belongs to another configuration" not in log
     by_stages = sorted(tuple(sorted(stages_run(log))) for log in logs.values())
     assert by_stages.count(("denoiser_figures", "eval_ood", "report", "summary", "train_denoiser")) == 2
-    assert ("report", "sample_ddpm_class", "summary") in by_stages  # the CFG scale retrains nothing
+    assert ("compare_objectives", "report", "sample_ddpm_class", "summary") in by_stages  # nothing retrains
 
     exps = {rev["name"]: rev["data"] for row in json.loads(run(["dvc", "exp", "show", "--json"], repo))
             for exp in row.get("experiments") or [] for rev in exp["revs"] if rev.get("name") in names}
@@ -208,9 +224,15 @@ def test_plots_render(repo):
     assert set(plots) == {"Training loss per step", "Denoiser: test PSNR (dB) vs noise level sigma",
                           "Class-conditioned DDPM: judged accuracy vs CFG scale",
                           "Class-conditioned DDPM: judge Frechet distance vs CFG scale",
-                          "Part A on MNIST: SDEdit keeps the digit's label"}
+                          "Part A on MNIST: SDEdit keeps the digit's label",
+                          "Class-conditioned flow matching: judged accuracy vs CFG scale",
+                          "DDPM against flow matching: judged accuracy vs sampling steps",
+                          "DDPM against flow matching: judge Frechet distance vs sampling steps"}
     losses = plots["Training loss per step"][0]["content"]["data"]["values"]
-    assert {row["filename"].split("/")[0] for row in losses} == {"denoiser", "ddpm_time", "ddpm_class"}
+    assert {row["filename"].split("/")[0] for row in losses} == {"denoiser", "ddpm_time", "ddpm_class", "flow_time",
+                                                                 "flow_class", "pure_noise"}
+    steps = plots["DDPM against flow matching: judged accuracy vs sampling steps"][0]["content"]["data"]["values"]
+    assert sorted({int(row["num_steps"]) for row in steps}) == [2, 4]
     sweep = plots["Class-conditioned DDPM: judged accuracy vs CFG scale"][0]["content"]["data"]["values"]
     assert sorted(float(row["guidance_scale"]) for row in sweep) == [0.0, 3.0]
     assert all(math.isfinite(float(row["loss"])) for row in losses)

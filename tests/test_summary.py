@@ -99,3 +99,20 @@ def test_the_report_says_what_the_quick_profile_cut():
     assert text["overrides"][:2] == ["profile=quick", "denoiser.hidden=16"]
     assert len(text["overrides"]) == len(read_overrides(quick))
     assert profile_text("paper", quick)["overrides"] == []
+
+
+def test_the_report_says_which_objective_draws_better_digits_per_step():
+    from difflab.report import objectives_sentence, pure_noise_sentence
+
+    m = {"ddpm": {"epoch": 20, "steps_5": {"judge_accuracy": 0.104}, "steps_300": {"judge_accuracy": 0.991}},
+         "flow": {"epoch": 10, "steps_5": {"judge_accuracy": 0.93}, "steps_300": {"judge_accuracy": 0.985},
+                  "steps_400": {"judge_accuracy": 0.99}},
+         "ddpm_equal_epochs": {"epoch": 5}, "flow_equal_epochs": {"epoch": 5}, "num_samples": 1000}
+    text = objectives_sentence(m)
+    assert "(DDPM after epoch 20, flow matching after epoch 10)" in text
+    assert "5: DDPM 0.10 / flow 0.93; 300: DDPM 0.99 / flow 0.98; 400: flow 0.99." in text  # 400 > T: flow only
+    assert "Dashed: both at epoch 5." in text
+    noise = pure_noise_sentence({"rms_output_to_mean_digit": 0.0123, "rms_between_outputs": 0.004,
+                                 "rms_digit_to_mean_digit": 0.29})
+    assert "the outputs lie 0.012 (RMS per pixel) from that mean and 0.004 from each other" in noise
+    assert "real digits lie 0.290 from it" in noise
