@@ -19,6 +19,7 @@ from difflab.params import SAMPLING, stage_params
 from difflab.runtime import for_stage
 
 MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
+NCOLS = 10  # digits per grid row
 
 
 @torch.no_grad()
@@ -32,33 +33,38 @@ def main() -> None:
     device = rt.device
     paths = layout.model_paths(section)
     what = "DDPM" if section.startswith("ddpm") else "flow matching"
-    saved = layout.saved_weights(section, p)
+    folder = paths.reports / ("samples" if "snapshot_epochs" in p else "")
+    drawn = {}  # epoch -> (digits, title, column labels): a snapshot epoch that is also the last is drawn once
 
-    for label, _, path in saved:
+    for label, epoch, path in reversed(layout.saved_weights(section, p)):  # the last epoch first: it has the GIF
+        if epoch in drawn:  # the same weights from the same noise give the same digits
+            x0, title, col_labels = drawn[epoch]
+            image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=title, col_labels=col_labels, cell=0.9)
+            continue
         unet, meta = load_model(path, device)
         steps = steps_of(meta, p.get("num_steps"))
         if unet.conditioning == "class":
             digits = list(range(10)) * p["samples_per_class"]  # row r holds 0..9
-            n, ncols, col_labels = len(digits), 10, [str(d) for d in range(10)]
+            n, col_labels = len(digits), [str(d) for d in range(10)]
             title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p['samples_per_class']} of each digit, "
                      f"CFG scale {p['guidance_scale']}, {steps} steps")
         else:
-            digits, n, ncols, col_labels = None, p["num_samples"], 10, []
+            digits, n, col_labels = None, p["num_samples"], []
             title = f"Time-conditioned {what} after epoch {meta['epoch']}: {n} samples, {steps} steps"
         g = torch.Generator(device=device).manual_seed(params["seed"])
         x_T = torch.randn((n, 1, 28, 28), generator=g, device=device)
-        frames = [tile(x_T.clamp(0, 1), ncols, scale=2)]
+        frames = [tile(x_T.clamp(0, 1), NCOLS, scale=2)]
 
         def keep_frame(i: int, _t, x: torch.Tensor) -> None:
             if (i + 1) % p["gif_every"] == 0 or i + 1 == steps:
-                frames.append(tile(x.clamp(0, 1), ncols, scale=2))
+                frames.append(tile(x.clamp(0, 1), NCOLS, scale=2))
 
         last = label == "final"
         x0 = generate(unet, meta, x_T, g, digits, p.get("guidance_scale", 1.0), on_step=keep_frame if last else None,
                       progress=f"sampling ({label}, epoch {meta['epoch']})", runtime=rt,
                       batch_size=params["sample_batch_size"], num_steps=p.get("num_steps"))
-        out = paths.reports / ("samples" if "snapshot_epochs" in p else "") / f"samples_{label}.png"
-        image_rows(grid(x0, ncols), out, title=title, col_labels=col_labels, cell=0.9)
+        image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=title, col_labels=col_labels, cell=0.9)
+        drawn[epoch] = x0, title, col_labels
         if last:
             save_gif(frames, paths.reports / ("reverse.gif" if what == "DDPM" else "trajectory.gif"))
 
