@@ -78,7 +78,8 @@ elif ! repro train_denoiser; then
   fi
 fi
 if [ -z "${TARGETS:-}" ]; then
-  for target in train_ddpm_time train_ddpm_class train_judge eval_ddpm_class eval_ddpm_time ""; do
+  for target in train_ddpm_time train_ddpm_class train_flow_time train_flow_class train_judge eval_ddpm_class \
+                eval_ddpm_time eval_flow_class eval_flow_time compare_objectives ""; do
     repro $target || true
   done
 fi
