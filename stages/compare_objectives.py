@@ -37,7 +37,7 @@ def runs(params: dict) -> list[tuple[str, str, int, Path]]:
                          "first to flow_class.snapshot_epochs")
     equal = max(common)
     final = {o: params[f"{o}_class"]["epochs"] for o in OBJECTIVES}
-    return [*((o, o, final[o], saved[o][final[o]]) for o in OBJECTIVES),
+    return [*((f"{o}_final", o, final[o], saved[o][final[o]]) for o in OBJECTIVES),
             *((f"{o}_equal_epochs", o, equal, saved[o][equal]) for o in OBJECTIVES)]
 
 

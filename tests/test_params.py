@@ -124,8 +124,8 @@ def test_the_comparison_needs_an_epoch_both_models_saved(tmp_path):
     spec.loader.exec_module(stage)
     p = committed()
     runs = {column: (objective, epoch, str(path)) for column, objective, epoch, path in stage.runs(p)}
-    assert runs == {"ddpm": ("ddpm", 20, "models/ddpm_class/final.safetensors"),
-                    "flow": ("flow", 10, "models/flow_class/final.safetensors"),
+    assert runs == {"ddpm_final": ("ddpm", 20, "models/ddpm_class/final.safetensors"),
+                    "flow_final": ("flow", 10, "models/flow_class/final.safetensors"),
                     "ddpm_equal_epochs": ("ddpm", 5, "models/ddpm_class/snapshot.safetensors"),
                     "flow_equal_epochs": ("flow", 5, "models/flow_class/epoch5.safetensors")}
     p["flow_class"]["snapshot_epochs"] = [1, 4]

@@ -15,9 +15,11 @@ import pytest
 import yaml
 
 from conftest import write_mnist_like
+from difflab.summary import HEADLINE
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
+FIGURES = 14 + 15 + 13  # the report's figures: part A, part B with DDPMs, with flow matching (one snapshot each)
 
 TINY = {
     "data": {"sources": ["local"]},
@@ -118,8 +120,8 @@ def test_repro_builds_every_output(repo):
     # the comparison: each model final and both at epoch 1, the only epoch they share, at 2 and 4 steps
     compared = json.loads((repo / "reports/objectives/metrics.json").read_text())
     assert {k: v["epoch"] for k, v in compared.items() if isinstance(v, dict)} == {
-        "ddpm": 1, "flow": 1, "ddpm_equal_epochs": 1, "flow_equal_epochs": 1}
-    assert set(compared["flow"]) == {"epoch", "steps_2", "steps_4"}
+        "ddpm_final": 1, "flow_final": 1, "ddpm_equal_epochs": 1, "flow_equal_epochs": 1}
+    assert set(compared["flow_final"]) == {"epoch", "steps_2", "steps_4"}
     noise = json.loads((repo / "reports/pure_noise/metrics.json").read_text())
     assert 0 < noise["rms_between_outputs"] < noise["rms_digit_to_mean_digit"]
 
@@ -322,9 +324,9 @@ def test_comparison_page_in_a_real_browser(repo):
     assert str(page_path.relative_to(repo)) in out
     with chromium_page(page_path) as (page, images):
         assert page.title() == "difflab: HEAD vs workspace"
-        assert len(images) == 2 * 29 and {src.split("/")[0] for src, _, _ in images} == {"HEAD", "workspace"}
+        assert len(images) == 2 * FIGURES and {src.split("/")[0] for src, _, _ in images} == {"HEAD", "workspace"}
         rows = page.eval_on_selector_all("#headline-table tr", "rows => rows.map(r => r.innerText)")
-        assert len(rows) == 1 + 14 and "HEAD" in rows[0] and "workspace" in rows[0]
+        assert len(rows) == 1 + len(HEADLINE) and "HEAD" in rows[0] and "workspace" in rows[0]
     env = dict(os.environ, PYTHONPATH=str(repo / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     bad = subprocess.run([sys.executable, "-m", "difflab.compare", "--page", "HEAD", "no-such-run"], cwd=repo,
                          env=env, capture_output=True, text=True)
@@ -335,7 +337,7 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
     """reports/index.html in headless Chromium: it loads, every image decodes, every link resolves."""
     with chromium_page(repo / "reports" / "index.html") as (page, images):
         assert page.title() == "difflab: fun with diffusion models"
-        assert len(images) >= 29
+        assert len(images) >= FIGURES
         ids = set(page.eval_on_selector_all("[id]", "els => els.map(e => e.id)"))
         links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
         assert links and all(h.startswith("#") and h[1:] in ids for h in links), links
@@ -345,6 +347,6 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
         headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.innerText)")
         assert headings[0] == "Results: the paper profile" and headings[1].startswith("Part A")
         headline = page.eval_on_selector_all("#headline tr", "rows => rows.map(r => r.innerText)")
-        assert len(headline) == 1 + 14 and "acc_cfg" in headline[5] and ">= 0.99" in headline[5]
+        assert len(headline) == 1 + len(HEADLINE) and "acc_cfg" in headline[5] and ">= 0.99" in headline[5]
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 50_000

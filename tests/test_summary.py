@@ -104,8 +104,8 @@ def test_the_report_says_what_the_quick_profile_cut():
 def test_the_report_says_which_objective_draws_better_digits_per_step():
     from difflab.report import objectives_sentence, pure_noise_sentence
 
-    m = {"ddpm": {"epoch": 20, "steps_5": {"judge_accuracy": 0.104}, "steps_300": {"judge_accuracy": 0.991}},
-         "flow": {"epoch": 10, "steps_5": {"judge_accuracy": 0.93}, "steps_300": {"judge_accuracy": 0.985},
+    m = {"ddpm_final": {"epoch": 20, "steps_5": {"judge_accuracy": 0.104}, "steps_300": {"judge_accuracy": 0.991}},
+         "flow_final": {"epoch": 10, "steps_5": {"judge_accuracy": 0.93}, "steps_300": {"judge_accuracy": 0.985},
                   "steps_400": {"judge_accuracy": 0.99}},
          "ddpm_equal_epochs": {"epoch": 5}, "flow_equal_epochs": {"epoch": 5}, "num_samples": 1000}
     text = objectives_sentence(m)

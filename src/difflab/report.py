@@ -148,14 +148,15 @@ def pure_noise_sentence(m: dict) -> str:
 
 def objectives_sentence(m: dict) -> str:
     """Who wins at each step count, final models: '5 steps: flow 0.93 / DDPM 0.12, ...'."""
-    steps = sorted({int(k.split("_")[1]) for c in ("ddpm", "flow") for k in m[c] if k.startswith("steps_")})
+    steps = sorted({int(k.split("_")[1]) for c in ("ddpm_final", "flow_final") for k in m[c]
+                    if k.startswith("steps_")})
     parts = []
     for k in steps:
-        acc = {c: m[c].get(f"steps_{k}", {}).get("judge_accuracy") for c in ("ddpm", "flow")}
+        acc = {c: m[f"{c}_final"].get(f"steps_{k}", {}).get("judge_accuracy") for c in ("ddpm", "flow")}
         parts.append(f"{k}: " + " / ".join(f"{'DDPM' if c == 'ddpm' else 'flow'} {v:.2f}" for c, v in acc.items()
                                             if v is not None))
-    return (f"Judged accuracy of the final models (DDPM after epoch {m['ddpm']['epoch']}, flow matching after epoch "
-            f"{m['flow']['epoch']}) by sampling steps, {'; '.join(parts)}. Dashed: both at epoch "
+    return (f"Judged accuracy of the final models (DDPM after epoch {m['ddpm_final']['epoch']}, flow matching "
+            f"after epoch {m['flow_final']['epoch']}) by sampling steps, {'; '.join(parts)}. Dashed: both at epoch "
             f"{m['ddpm_equal_epochs']['epoch']}. Each step is one batched call for both CFG estimates.")
 
 
