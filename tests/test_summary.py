@@ -64,11 +64,12 @@ COLUMNS = ["Experiment", "Created", "reports/summary.json:profile", "params.yaml
            "fd_floor", "acc_cfg", "fd_cfg", "anagram", "hybrid", "inpaint", "sdedit", "judge_acc", "s_denoiser",
            "sigma_0.5.psnr_db", "cfg_3.0.judge_accuracy", "fd_to_test", "test_accuracy", "anagram_6_9.success",
            "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed", "ddpm_class.guidance_scale",
-           "eval.guidance_scales", "denoiser.epochs", "data/mnist", "src/difflab/unet.py", "models/judge"]
+           "eval.guidance_scales", "denoiser.epochs", "data/mnist", "src/difflab/unet.py", "models/judge",
+           "ddpm_final.steps_5.judge_accuracy", "flow_equal_epochs.epoch"]  # compare_objectives' metrics
 
 
 def test_compare_keeps_the_headline_and_the_params_and_drops_the_rest():
-    args = show_args(["profile", "seed", "data", "denoiser", "ddpm_class", "eval"])
+    args = show_args(["profile", "seed", "data", "denoiser", "ddpm", "ddpm_class", "flow_class", "eval"])
     keep = re.compile(args[args.index("--keep") + 1])
     drop = re.compile(args[args.index("--drop") + 1])
     assert "--only-changed" in args and args[:3] == ["dvc", "exp", "show"]
