@@ -169,10 +169,11 @@ def check(params: dict) -> dict:
         if not isinstance(values, dict) or not isinstance(values.get("epochs"), int):
             continue
         epochs = values["epochs"]
-        for key in ("snapshot_epoch", "snapshot_epochs"):
-            snaps = values.get(key)
-            if any(e > epochs for e in (snaps if isinstance(snaps, list) else [snaps] if snaps is not None else [])):
-                raise ParamError(f"{section}.{key}={snaps} is not allowed; allowed: 1 .. {section}.epochs ({epochs})")
+        for key, snaps in (("snapshot_epoch", [values.get("snapshot_epoch")]),
+                           ("snapshot_epochs", values.get("snapshot_epochs") or [])):
+            if any(e is not None and e > epochs for e in snaps):
+                raise ParamError(f"{section}.{key}={values[key]} is not allowed; allowed: 1 .. {section}.epochs "
+                                 f"({epochs})")
     _check_parta_steps(params)
     if flat.get("ddpm.beta_start", 0) > flat.get("ddpm.beta_end", 1):
         raise ParamError(f"ddpm.beta_start={flat['ddpm.beta_start']} is not allowed; allowed: <= ddpm.beta_end "
