@@ -8,7 +8,6 @@ each set: accuracy on the digits asked for, Frechet distance to the test set. Wh
 call: accuracy.csv and fd.csv (one column per model, for `dvc plots`), metrics.json and a figure.
 """
 
-import csv
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from difflab.checkpoints import load_model
 from difflab.figures import steps_curves
 from difflab.params import SAMPLING, ParamError, stage_params
 from difflab.runtime import for_stage
-from difflab.sample_quality import judge_samples, reference
+from difflab.sample_quality import judge_samples, reference, write_steps_tables
 
 OUT = Path("reports/objectives")
 OBJECTIVES = ("ddpm", "flow")
@@ -67,13 +66,7 @@ def main() -> None:
             judged[path] = {k: judge_samples(ref, unet, meta, n, params["seed"], rt, batch, digits, scale, k,
                                              f"{column}, {k} steps") for k in steps}
         table[column] = judged[path]
-    OUT.mkdir(parents=True, exist_ok=True)
-    for name, key in (("accuracy.csv", "judge_accuracy"), ("fd.csv", "fd_to_test")):
-        with open(OUT / name, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["num_steps", *table])
-            for k in steps_list:
-                w.writerow([k, *(f"{table[c][k][key]:.6g}" if k in table[c] else "" for c in table)])
+    write_steps_tables(OUT, table, steps_list)
     curves = {labels[c]: {k: (v["judge_accuracy"], v["fd_to_test"]) for k, v in rows.items()} for c, rows in table.items()}
     steps_curves(curves, ref.floor, OUT / "objectives.png", f"DDPM against flow matching, class-conditioned, each at "
                  f"its CFG scale ({n} samples per point)", dashed=[labels[c] for c in table if "equal" in c])

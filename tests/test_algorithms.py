@@ -102,6 +102,24 @@ def test_iterative_denoising_from_noise_recovers_the_data(model, learned_varianc
     assert x.std(0).mean().item() == pytest.approx(0.2, rel=rel)
 
 
+@pytest.mark.parametrize("learned_variance", [None, 1.0])
+def test_the_engine_samples_by_ddim_where_asked(model, learned_variance):
+    """sampler: ddim in parta.<model>.common reaches the engine as eta: over IF's 1000 steps DDIM with eta 0 lands
+    on the data distribution without drawing noise, ignoring a predicted variance (IF's learned range)."""
+    from difflab.diffusion.experiments import sampler_eta
+    assert sampler_eta({"sampler": "ddpm", "ddim_eta": 0.5}) is None
+    eta = sampler_eta({"sampler": "ddim", "ddim_eta": 0.0})
+    assert eta == 0.0
+    model.learned_variance = learned_variance
+    ts, n = ddpm.strided_timesteps(1000, 1), 4000
+    run = lambda seed: alg.iterative_denoise(model, noise(n), ts, 0, alg.conditional(model, onehot(1)),  # noqa: E731
+                                             torch.Generator().manual_seed(seed), eta=eta)
+    x = run(2)
+    torch.testing.assert_close(x.mean(0), model.means[1], atol=4 * 0.2 / math.sqrt(n) + 0.01, rtol=0)
+    assert x.std(0).mean().item() == pytest.approx(0.2, rel=0.03)
+    torch.testing.assert_close(run(3), x, rtol=0, atol=0)
+
+
 def test_one_step_denoising_is_exact_for_a_point_mass(model):
     model.s = 0.0
     x_t = alg.forward(model, model.means[2:3], 500, torch.Generator().manual_seed(0))

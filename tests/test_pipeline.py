@@ -19,7 +19,8 @@ from difflab.summary import HEADLINE
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-FIGURES = 14 + 15 + 13  # the report's figures: part A, part B with DDPMs, with flow matching (one snapshot each)
+FIGURES = 14 + 15 + 13 + 1  # the report's figures: part A, part B with DDPMs, with flow matching (one snapshot
+# each), beyond the course
 
 TINY = {
     "data": {"sources": ["local"]},
@@ -32,6 +33,7 @@ TINY = {
     "flow_class": {"hidden": 4, "epochs": 1, "batch_size": 64, "snapshot_epochs": [1], "num_steps": 4,
                    "samples_per_class": 1},
     "objectives": {"num_steps": [2, 4]},
+    "samplers": {"num_steps": [2, 4]},
     "judge": {"epochs": 1, "batch_size": 64},
     "eval": {"num_samples": 16, "guidance_scales": [0.0, 3.0], "parta_seeds": 4},
 }
@@ -122,6 +124,8 @@ def test_repro_builds_every_output(repo):
     assert {k: v["epoch"] for k, v in compared.items() if isinstance(v, dict)} == {
         "ddpm_final": 1, "flow_final": 1, "ddpm_equal_epochs": 1, "flow_equal_epochs": 1}
     assert set(compared["flow_final"]) == {"epoch", "steps_2", "steps_4"}
+    samplers = json.loads((repo / "reports/samplers/metrics.json").read_text())
+    assert set(samplers["ddim"]) == set(samplers["ddpm"]) == {"steps_2", "steps_4"}
     noise = json.loads((repo / "reports/pure_noise/metrics.json").read_text())
     assert 0 < noise["rms_between_outputs"] < noise["rms_digit_to_mean_digit"]
 

@@ -1,4 +1,5 @@
-"""DDPM on a linear-beta schedule (SPEC B2/B3): forward noising, the posterior step, sampling, CFG.
+"""DDPM on a linear-beta schedule (SPEC B2/B3): forward noising, the posterior step, sampling, CFG; and DDIM's step
+(Song et al. 2021), which samples the same trained model deterministically (eta = 0) or with any part of the noise.
 
 Everything here takes a noise schedule as the cumulative products alpha_bar, so the same posterior step serves
 the MNIST DDPM (stride 1, T = 300) and strided samplers over any other schedule.
@@ -58,6 +59,22 @@ def step_std(alpha_bar: float, alpha_bar_prev: float, predicted_variance: torch.
     return torch.exp(0.5 * (frac * math.log(beta) + (1 - frac) * math.log(beta_tilde)))
 
 
+def ddim_std(alpha_bar: float, alpha_bar_prev: float, eta: float) -> float:
+    """sigma_t of DDIM's step t -> t': eta sqrt((1 - alpha_bar') / (1 - alpha_bar)) sqrt(1 - alpha_bar / alpha_bar').
+    eta = 0: deterministic; eta = 1: the DDPM posterior's standard deviation sqrt(beta_tilde)."""
+    return eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)) ** 0.5
+
+
+def ddim_step(x0_hat: torch.Tensor, eps: torch.Tensor, alpha_bar_prev: float, std: float) -> torch.Tensor:
+    """The mean of DDIM's step: x_t' = sqrt(alpha_bar') x0_hat + sqrt(1 - alpha_bar' - sigma^2) eps (+ sigma z)."""
+    return alpha_bar_prev ** 0.5 * x0_hat + max(1 - alpha_bar_prev - std * std, 0.0) ** 0.5 * eps
+
+
+def check_eta(eta: float | None) -> None:
+    if eta is not None and (isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1):
+        raise ValueError(f"eta={eta!r}; allowed: None (the DDPM posterior step) or a number in [0, 1] (DDIM)")
+
+
 # predict(x_t, t) -> eps, or (eps, predicted variance) for models that learn it
 Predict = Callable[[torch.Tensor, int], "torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]"]
 
@@ -73,16 +90,20 @@ def strided_timesteps(num_timesteps: int, stride: int) -> list[int]:
 def sample(predict: Predict, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: torch.Generator,
            timesteps: Sequence[int] | None = None,
            on_step: Callable[[int, int, torch.Tensor], torch.Tensor | None] | None = None,
-           progress: str | None = None) -> torch.Tensor:
+           progress: str | None = None, eta: float | None = None) -> torch.Tensor:
     """Iterative denoising from x_T, which sits at timesteps[0], down the given descending timesteps (default T-1..0).
 
-    Each step: x0_hat from the predicted noise, x_t' = posterior mean(x0_hat, x_t) + std * z (step_std; no noise on
-    the last step). on_step(i, t', x) runs after step i with x now at t' (-1 = clean); a tensor it returns replaces
-    x (RePaint uses that). A `progress` label shows a progress bar.
+    Each step: x0_hat from the predicted noise, then
+    - DDPM (eta None): x_t' = posterior mean(x0_hat, x_t) + std * z (step_std; a predicted variance sets std);
+    - DDIM (eta in [0, 1]): x_t' = ddim_step(x0_hat, eps) + sigma * z (ddim_std; eta = 0: no noise at all, so x_T
+      alone decides the result; a predicted variance is not used).
+    No noise on the last step. on_step(i, t', x) runs after step i with x now at t' (-1 = clean); a tensor it
+    returns replaces x (RePaint uses that). A `progress` label shows a progress bar.
     """
     ts = list(range(len(alphas_cumprod) - 1, -1, -1)) if timesteps is None else list(timesteps)
     if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
         raise ValueError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
+    check_eta(eta)
     ab = alphas_cumprod.tolist()
     x = x_T
     for i, t in enumerate(progress_bar(ts, desc=progress, disable=progress is None)):
@@ -90,9 +111,15 @@ def sample(predict: Predict, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, ge
         ab_t, ab_prev = ab[t], (ab[t_prev] if t_prev >= 0 else 1.0)
         out = predict(x, t)
         eps, variance = out if isinstance(out, tuple) else (out, None)
-        x = posterior_mean(x, predict_x0(x, eps, ab_t), ab_t, ab_prev)
-        if t_prev >= 0:
-            std = step_std(ab_t, ab_prev, variance)
+        x0_hat = predict_x0(x, eps, ab_t)
+        last = t_prev < 0
+        if eta is None:  # DDPM
+            x = posterior_mean(x, x0_hat, ab_t, ab_prev)
+            std = None if last else step_std(ab_t, ab_prev, variance)
+        else:  # DDIM
+            std = None if last or eta == 0 else ddim_std(ab_t, ab_prev, eta)
+            x = ddim_step(x0_hat, eps, ab_prev, std or 0.0)
+        if std is not None:
             x = x + std * torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
         if on_step is not None:
             replaced = on_step(i, t_prev, x)

@@ -40,10 +40,12 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
              digits: list[int] | None = None, guidance_scale: float = 1.0,
              on_step: Callable[[int, float, torch.Tensor], None] | None = None,
              progress: str | None = None, runtime: Runtime | None = None,
-             batch_size: int | None = None, num_steps: int | None = None) -> torch.Tensor:
+             batch_size: int | None = None, num_steps: int | None = None,
+             eta: float | None = None) -> torch.Tensor:
     """Turn the noise x_T into digits. The class-conditioned models need `digits` (one per image).
 
-    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), fresh noise from `generator` on each step;
+    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), by the posterior step with fresh noise from
+    `generator` on each step, or by DDIM's step where eta is given (0 = deterministic given x_T);
     flow matching: num_steps Euler steps (required), deterministic given x_T.
     Images go through the model batch_size at a time (all at once by default; with CFG each call holds the
     conditional and the unconditional estimate of a batch, 2 x batch_size images); on_step(i, t, x) sees each
@@ -52,7 +54,10 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
     """
     runtime = runtime or Runtime(x_T.device, "fp32")
     flow = meta.get("objective", "ddpm") == "flow"
-    steps_of(meta, num_steps)  # a bad num_steps stops here, before any work
+    steps_of(meta, num_steps)  # a bad num_steps or eta stops here, before any work
+    ddpm.check_eta(eta)
+    if flow and eta is not None:
+        raise ValueError(f"eta={eta}: DDIM's eta applies to a DDPM; a flow-matching model samples by Euler steps")
     model = MnistFlow(unet, meta, runtime=runtime) if flow else MnistDiffusion(unet, meta, runtime=runtime)
     if unet.conditioning == "class":
         if digits is None or len(digits) != len(x_T):
@@ -74,7 +79,7 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
 
         def integrate(predict, x: torch.Tensor, label: str | None) -> torch.Tensor:
             return ddpm.sample(predict, x, model.alphas_cumprod, generator, timesteps, on_step=on_step,
-                               progress=label)
+                               progress=label, eta=eta)
 
     if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size={batch_size}; allowed: an integer >= 1")

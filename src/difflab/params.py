@@ -107,6 +107,8 @@ RULES = {
     # part A, for either model ("parta.*." stands for parta.mnist. and parta.deepfloyd_if.)
     "parta.*.common.stride": _int(1),
     "parta.*.common.guidance_scale": _num(0, _INF),
+    "parta.*.common.sampler": _one_of("ddpm", "ddim"),
+    "parta.*.common.ddim_eta": _num(0, 1),
     "parta.*.common.dtype": _one_of("float16", "bfloat16", "float32"),
     "parta.*.common.cpu_offload": _one_of(True, False),
     "parta.*.common.stage_2_steps": _int(1),
@@ -131,6 +133,8 @@ RULES = {
     "parta.*.*.prompts": _list_of(_text()),
     "parta.*.*.images": _list_of(_text()),
     "objectives.num_steps": _list_of(_int(1)),
+    "samplers.num_steps": _list_of(_int(1)),
+    "samplers.ddim_eta": _num(0, 1),
     "eval.num_samples": _int(2),
     "eval.guidance_scales": _list_of(_num(0, _INF)),
     "eval.parta_seeds": _int(1),

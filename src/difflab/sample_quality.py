@@ -1,7 +1,9 @@
 """Sample quality of a generative MNIST model, measured with the judge (judge.py): the test set's judge features
 and the floor (real training digits against the test set) once, then any number of seeded sample sets judged
-against them. Used by the evaluation stages and by the DDPM-against-flow comparison."""
+against them. Used by the evaluation stages and by the comparisons by sampling steps (DDPM against flow matching,
+DDPM against DDIM), which write their tables alike."""
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,15 +34,27 @@ def reference(judge_path: Path, data_dir: str, n: int, runtime: Runtime, batch_s
 
 def judge_samples(ref: Reference, unet: UNet, meta: dict, n: int, seed: int, runtime: Runtime, batch_size: int,
                   digits: list[int] | None = None, guidance_scale: float = 1.0, num_steps: int | None = None,
-                  progress: str | None = None) -> dict:
+                  progress: str | None = None, eta: float | None = None) -> dict:
     """Judge n digits generated from noise seeded with `seed`: their Frechet distance to the test set and, where
     digits were asked for, the fraction the judge labels as the digit asked for."""
     g = torch.Generator(device=runtime.device).manual_seed(seed)
     x_T = torch.randn((n, 1, 28, 28), generator=g, device=runtime.device)
     x0 = generate(unet, meta, x_T, g, digits, guidance_scale, progress=progress, runtime=runtime,
-                  batch_size=batch_size, num_steps=num_steps)
+                  batch_size=batch_size, num_steps=num_steps, eta=eta)
     predicted, feats = judge_outputs(ref.judge, x0, batch_size)
     out = {"fd_to_test": frechet_distance(feats, ref.test_features)}
     if digits is not None:
         out["judge_accuracy"] = (predicted == torch.tensor(digits)).float().mean().item()
     return out
+
+
+def write_steps_tables(out_dir: Path, table: dict[str, dict[int, dict]], steps_list: list[int]) -> None:
+    """accuracy.csv and fd.csv for `dvc plots`: a row per step count, a column per sampler or model
+    (table[column][steps] = judge_samples' result; a count a column lacks stays empty)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, key in (("accuracy.csv", "judge_accuracy"), ("fd.csv", "fd_to_test")):
+        with open(out_dir / name, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["num_steps", *table])
+            for k in steps_list:
+                w.writerow([k, *(f"{table[c][k][key]:.6g}" if k in table[c] else "" for c in table)])

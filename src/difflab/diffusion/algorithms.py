@@ -103,10 +103,11 @@ def one_step_denoise(model: DiffusionModel, x_t: torch.Tensor, t: int, cond: tor
 def iterative_denoise(model: DiffusionModel, x_t: torch.Tensor, timesteps: Sequence[int], i_start: int,
                       predictor: Predictor, generator: torch.Generator,
                       on_step: Callable[[int, int, torch.Tensor], torch.Tensor | None] | None = None,
-                      progress: str | None = None) -> torch.Tensor:
-    """Denoise x_t, which sits at timesteps[i_start], down the rest of the strided schedule (A1.4 - A1.6)."""
+                      progress: str | None = None, eta: float | None = None) -> torch.Tensor:
+    """Denoise x_t, which sits at timesteps[i_start], down the rest of the strided schedule (A1.4 - A1.6): by the
+    DDPM posterior step (eta None) or by DDIM's (eta in [0, 1]; 0 = deterministic)."""
     check_i_start(timesteps, i_start)
-    return ddpm.sample(predictor, x_t, model.alphas_cumprod, generator, timesteps[i_start:], on_step, progress)
+    return ddpm.sample(predictor, x_t, model.alphas_cumprod, generator, timesteps[i_start:], on_step, progress, eta)
 
 
 def check_i_start(timesteps: Sequence[int], i_start: int) -> None:
@@ -116,16 +117,16 @@ def check_i_start(timesteps: Sequence[int], i_start: int) -> None:
 
 
 def sdedit(model: DiffusionModel, x0: torch.Tensor, timesteps: Sequence[int], i_start: int, predictor: Predictor,
-           generator: torch.Generator, progress: str | None = None) -> torch.Tensor:
+           generator: torch.Generator, progress: str | None = None, eta: float | None = None) -> torch.Tensor:
     """SDEdit (A1.7): noise the image to timesteps[i_start], then denoise it; small i_start = large edits."""
     check_i_start(timesteps, i_start)
     x_t = forward(model, x0, timesteps[i_start], generator)
-    return iterative_denoise(model, x_t, timesteps, i_start, predictor, generator, progress=progress)
+    return iterative_denoise(model, x_t, timesteps, i_start, predictor, generator, progress=progress, eta=eta)
 
 
 def inpaint(model: DiffusionModel, x_orig: torch.Tensor, mask: torch.Tensor, timesteps: Sequence[int],
             predictor: Predictor, generator: torch.Generator, progress: str | None = None,
-            observe: Callable[[int, torch.Tensor], None] | None = None) -> torch.Tensor:
+            observe: Callable[[int, torch.Tensor], None] | None = None, eta: float | None = None) -> torch.Tensor:
     """RePaint (A1.7.2): denoise from pure noise and, after every step, put back the original where mask = 0:
     x_t' <- m x_t' + (1 - m) forward(x_orig, t'); at the end (t' = -1) the original itself.
     observe(t', x) sees each projected x."""
@@ -137,4 +138,5 @@ def inpaint(model: DiffusionModel, x_orig: torch.Tensor, mask: torch.Tensor, tim
         return x
 
     x_T = torch.randn(x_orig.shape, generator=generator, device=x_orig.device, dtype=x_orig.dtype)
-    return iterative_denoise(model, x_T, timesteps, 0, predictor, generator, on_step=keep_known, progress=progress)
+    return iterative_denoise(model, x_T, timesteps, 0, predictor, generator, on_step=keep_known, progress=progress,
+                             eta=eta)

@@ -19,6 +19,11 @@ from .images import load_image, make_mask
 from .model import DiffusionModel
 
 
+def sampler_eta(common: dict) -> float | None:
+    """parta.<model>.common.sampler (ddpm | ddim) and ddim_eta as the eta of ddpm.sample (None for DDPM)."""
+    return None if common["sampler"] == "ddpm" else common["ddim_eta"]
+
+
 @dataclass
 class Context:
     model: DiffusionModel
@@ -44,6 +49,11 @@ class Context:
     def timesteps(self) -> list[int]:
         return ddpm.strided_timesteps(self.model.num_train_timesteps, self.common["stride"])
 
+    @property
+    def eta(self) -> float | None:
+        """How every experiment steps down its timesteps: None = the DDPM posterior, a number = DDIM's eta."""
+        return sampler_eta(self.common)
+
     def null(self, n: int = 1) -> torch.Tensor:
         return self.conds(*[self.model.null_prompt] * n)
 
@@ -61,7 +71,8 @@ class Context:
 
     def save(self, rows, title: str, **labels) -> Path:
         path = self.out_dir / f"{self.name}.png"
-        image_rows(rows, path, title=f"{title}\n[{self.model.name}, seed {self.seed}]", **labels)
+        sampler = "" if self.eta is None else f", DDIM eta {self.eta}"
+        image_rows(rows, path, title=f"{title}\n[{self.model.name}, seed {self.seed}{sampler}]", **labels)
         return path
 
 
@@ -74,7 +85,8 @@ def sample(ctx: Context) -> None:
         g = ctx.generator()
         x_T = torch.randn((len(p["prompts"]), ctx.model.channels, ctx.model.image_size, ctx.model.image_size),
                           generator=g, device=ctx.model.device)
-        x = alg.iterative_denoise(ctx.model, x_T, ts, 0, ctx.guided(*p["prompts"]), g, progress=f"{steps} steps")
+        x = alg.iterative_denoise(ctx.model, x_T, ts, 0, ctx.guided(*p["prompts"]), g, progress=f"{steps} steps",
+                                  eta=ctx.eta)
         rows.append(ctx.show(x, p["prompts"]))
     ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})", col_labels=p["prompts"],
              row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
@@ -129,7 +141,7 @@ def iterative(ctx: Context) -> None:
 
     cond = ctx.conds(p["prompt"])
     clean = alg.iterative_denoise(ctx.model, x_t, ts, p["i_start"], alg.conditional(ctx.model, cond), g,
-                                  on_step=every, progress="iterative denoising")
+                                  on_step=every, progress="iterative denoising", eta=ctx.eta)
     one = alg.one_step_denoise(ctx.model, x_t, t0, cond)
     blurred = alg.gaussian_blur(x_t, ctx.cfg["blur"]["kernel_size"], ctx.cfg["blur"]["sigma"])
     ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p["prompt"]]),
@@ -145,7 +157,8 @@ def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]],
     n = len(p["prompts"])
     x_T = torch.randn((n, ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
                       device=ctx.model.device)
-    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor_for(p["prompts"]), g, progress=section)
+    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor_for(p["prompts"]), g, progress=section,
+                              eta=ctx.eta)
     ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[repr(q) for q in p["prompts"]])
 
 
@@ -169,7 +182,7 @@ def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> No
     for ref in images:
         x0 = ctx.image(ref)
         g = ctx.generator()
-        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g) for i in i_starts]
+        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, eta=ctx.eta) for i in i_starts]
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
     ctx.save(rows, f"{title}, prompt {prompt!r}, CFG {ctx.common['guidance_scale']}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
@@ -196,7 +209,7 @@ def inpaint(ctx: Context) -> None:
         x0 = ctx.image(ref)
         mask = make_mask(spec, ctx.model.image_size).to(x0.device)
         out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
-                          progress=f"inpainting {ref}")
+                          progress=f"inpainting {ref}", eta=ctx.eta)
         shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
         for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p["prompt"]]))):
             row.append(x)
@@ -218,7 +231,7 @@ def anagram(ctx: Context) -> None:
                             ctx.common["guidance_scale"])
     x_T = torch.randn((len(pairs), ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
                       device=ctx.model.device)
-    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="anagrams")
+    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="anagrams", eta=ctx.eta)
     upright = ctx.show(x, ups)
     ctx.save([upright, alg.flip(upright)], "Visual anagrams (flip = upside down)",
              row_labels=["upright", "flipped"], col_labels=[f"{a!r} / {b!r}" for a, b in pairs])
@@ -232,7 +245,7 @@ def hybrid(ctx: Context) -> None:
                                ctx.common["guidance_scale"], p["kernel_size"], p["sigma"])
     x_T = torch.randn((len(fars), ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
                       device=ctx.model.device)
-    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="hybrids")
+    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="hybrids", eta=ctx.eta)
     full = ctx.show(x, nears)
     small = F.interpolate(F.interpolate(full, scale_factor=1 / p["view_downscale"], mode="area"), size=full.shape[-1],
                           mode="nearest")
