@@ -1,13 +1,17 @@
 """Stage eval_parta: the part A algorithms on the MNIST model, judged over many seeds (eval.parta_seeds).
 
-- anagrams: success = upright judged as the first digit and flipped as the second;
+- anagrams: success = the image through every view judged as that view's digit (the course's: upright and upside
+  down); with three views also the success of each pair of views; and how often each view alone is right;
 - hybrids: success = the low-pass view judged as the far digit and the image as the near one;
+- frequency bands (factorized items of kind bands): success = the widest blur judged as the low digit, the
+  narrower one as the mid digit and the image itself as the high digit;
 - inpainting: how often the completed test digit keeps its label, per mask;
 - SDEdit faithfulness: how often the edited test digit keeps its label, per i_start (a curve).
 Settings (stride, CFG scale, pairs, masks, i_start, prompts) are those of parta.mnist.
 """
 
 import csv
+import itertools
 import json
 from pathlib import Path
 
@@ -17,8 +21,10 @@ from difflab import ddpm, layout
 from difflab.data import load_mnist
 from difflab.diffusion import algorithms as alg
 from difflab.diffusion.conditions import one_hot_prompts
+from difflab.diffusion.experiments import band_blurs, sampler_eta
 from difflab.diffusion.images import make_mask
 from difflab.diffusion.load import load_diffusion_model
+from difflab.diffusion.views import ViewError, views_for
 from difflab.figures import metric_curve
 from difflab.judge import judge_outputs, load_judge
 from difflab.params import SAMPLING, stage_params
@@ -35,7 +41,7 @@ def main() -> None:
     judge = load_judge(layout.model_paths("judge").final, device)
     model = load_diffusion_model("mnist", cfg["common"], rt)
     ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
-    scale = cfg["common"]["guidance_scale"]
+    scale, eta = cfg["common"]["guidance_scale"], sampler_eta(cfg["common"])
 
     def c(*prompts: str) -> torch.Tensor:
         return one_hot_prompts(list(prompts)).to(device)
@@ -47,25 +53,50 @@ def main() -> None:
         g = torch.Generator(device=device).manual_seed(params["seed"])
         return torch.randn((n, 1, 28, 28), generator=g, device=device), g
 
+    anagrams = cfg["anagram"]["anagrams"]
+    try:  # every view checked before any sampling
+        views = [views_for(e["views"], model) for e in anagrams]
+    except ViewError as e:
+        raise SystemExit(f"eval_parta: error: {e}")
+    colour = [item for item in cfg["factorized"]["items"] if item["kind"] != "bands"]
+    if colour:
+        raise SystemExit(f"eval_parta: error: factorized items {colour} need colour images; allowed on the MNIST "
+                         "model: kind bands")
     metrics: dict = {"seeds": n}
-    for a, b in cfg["anagram"]["pairs"]:
+    for e, vs in zip(anagrams, views):
         x_T, g = noise_and_generator()
-        x = alg.iterative_denoise(model, x_T, ts, 0, alg.anagram(model, c(a), c(b), c(""), scale), g,
-                                  progress=f"anagram {a}/{b}")
-        up, down = labels(x), labels(alg.flip(x))
-        metrics[f"anagram_{a}_{b}"] = {"success": ((up == int(a)) & (down == int(b))).float().mean().item(),
-                                       "upright_ok": (up == int(a)).float().mean().item(),
-                                       "flipped_ok": (down == int(b)).float().mean().item()}
+        predictor = alg.anagram(model, [c(p) for p in e["prompts"]], c(""), scale, vs)
+        x = alg.iterative_denoise(model, x_T, ts, 0, predictor, g, progress=f"anagram {'/'.join(e['views'])}",
+                                  eta=eta)
+        right = {v.name: labels(v(x)) == int(p) for v, p in zip(vs, e["prompts"])}
+        entry = {"success": torch.stack(list(right.values())).all(0).float().mean().item(),
+                 **{f"ok_{name}": ok.float().mean().item() for name, ok in right.items()}}
+        if len(vs) > 2:
+            entry.update({f"success_{a}_{b}": (right[a] & right[b]).float().mean().item()
+                          for a, b in itertools.combinations(right, 2)})
+        metrics["anagram_" + "_".join(f"{v}-{p}" for v, p in zip(e["views"], e["prompts"]))] = entry
     h = cfg["hybrid"]
     for far, near in h["pairs"]:
         x_T, g = noise_and_generator()
-        x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, c(far), c(near), c(""), scale,
-                                                                    h["kernel_size"], h["sigma"]), g,
-                                  progress=f"hybrid {far}/{near}")
+        x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, [c(far), c(near)], c(""), scale,
+                                                                    alg.frequency_bands([(h["kernel_size"],
+                                                                                          h["sigma"])])),
+                                  g, progress=f"hybrid {far}/{near}", eta=eta)
         low, full = labels(alg.gaussian_blur(x, h["kernel_size"], h["sigma"])), labels(x)
         metrics[f"hybrid_{far}_{near}"] = {"success": ((low == int(far)) & (full == int(near))).float().mean().item(),
                                            "far_ok": (low == int(far)).float().mean().item(),
                                            "near_ok": (full == int(near)).float().mean().item()}
+    blurs = band_blurs(cfg["factorized"])
+    for item in cfg["factorized"]["items"]:
+        x_T, g = noise_and_generator()
+        x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, [c(p) for p in item["prompts"]], c(""),
+                                                                    scale, alg.frequency_bands(blurs)),
+                                  g, progress=f"bands {'/'.join(item['prompts'])}", eta=eta)
+        seen = {"low": alg.gaussian_blur(x, *blurs[0]), "mid": alg.gaussian_blur(x, *blurs[1]), "high": x}
+        right = {band: labels(view) == int(p) for (band, view), p in zip(seen.items(), item["prompts"])}
+        metrics["bands_" + "_".join(item["prompts"])] = {
+            "success": torch.stack(list(right.values())).all(0).float().mean().item(),
+            **{f"{band}_ok": ok.float().mean().item() for band, ok in right.items()}}
 
     digits, truth = load_mnist(params["data"]["dir"], "test", n)
     digits, truth = digits.to(device), truth.to(device)
@@ -74,7 +105,7 @@ def main() -> None:
         _, g = noise_and_generator()
         mask = make_mask(spec, 28).to(device)
         out = alg.inpaint(model, digits, mask, ts, alg.guided(model, c(inpaint["prompt"]), c(""), scale), g,
-                          progress=f"inpainting, mask {k}")
+                          progress=f"inpainting, mask {k}", eta=eta)
         metrics[f"inpaint_mask_{k}"] = {"label_kept": (labels(out) == truth.cpu()).float().mean().item(),
                                         "mask": str(spec)}
     rows = []
@@ -82,7 +113,7 @@ def main() -> None:
     for i in sd["i_start"]:
         _, g = noise_and_generator()
         out = alg.sdedit(model, digits, ts, i, alg.guided(model, c(sd["prompt"]), c(""), scale), g,
-                         progress=f"SDEdit i_start {i}")
+                         progress=f"SDEdit i_start {i}", eta=eta)
         kept = (labels(out) == truth.cpu()).float().mean().item()
         metrics[f"sdedit_i_start_{i}"] = {"label_kept": kept}
         rows.append((i, ts[i], kept))

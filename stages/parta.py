@@ -1,6 +1,7 @@
 """Stage parta@<experiment>: one part A experiment (SPEC A0 - A1.9) on the model params.yaml names (parta.model),
 writing reports/parta/<experiment>.png. Experiments: sample, forward, blur, one_step, iterative, sample_noise,
-cfg, sdedit, sdedit_drawings, inpaint, translate, anagram, hybrid.
+cfg, sdedit, sdedit_drawings, inpaint, translate, anagram, hybrid, and beyond the spec factorized (frequency bands,
+grayscale / colour).
 """
 
 import sys

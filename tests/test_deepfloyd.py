@@ -28,6 +28,7 @@ def tiny_params(stage_1: Path, stage_2: Path) -> dict:
     section["iterative"].update(i_start=4, show_every=2)
     section["sdedit"]["i_start"] = [1, 5]
     section["hybrid"]["kernel_size"] = 9  # 33 is for 64 x 64; the tiny stage I is 16 x 16
+    section["factorized"].update(kernel_sizes=[9, 3], sigmas=[2.0, 0.7])
     return params
 
 
@@ -95,6 +96,8 @@ def test_every_experiment_runs_on_the_tiny_model(tiny):
     for name in EXPERIMENTS:
         path = run(name, ctx)
         assert path.stat().st_size > 5000, name
+    c.update(sampler="ddim", ddim_eta=0.0)  # DDIM through the same engine, IF's predicted variance unused
+    assert ctx.eta == 0.0 and run("cfg", ctx).stat().st_size > 5000
 
 
 def run_stage(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
@@ -109,9 +112,10 @@ def test_stages_embed_then_run_an_experiment(tiny, tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     cache = ConditionCache(tmp_path / "data/prompt_conditions.safetensors", "deepfloyd_if")
     assert cache("a lithograph of a skull").shape == (1, 77, WIDTH)
-    out = run_stage(["parta.py", "anagram"], tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert (tmp_path / "reports/parta/anagram.png").stat().st_size > 5000
+    for experiment in ("anagram", "factorized"):  # every view (negate too: IF's range is [-1, 1]), every kind
+        out = run_stage(["parta.py", experiment], tmp_path)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert (tmp_path / f"reports/parta/{experiment}.png").stat().st_size > 5000
 
 
 def test_unknown_prompt_and_missing_weights_fail_clearly(tmp_path):

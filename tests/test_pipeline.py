@@ -346,7 +346,7 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
         links = page.eval_on_selector_all("a[href]", "as => as.map(a => a.getAttribute('href'))")
         assert links and all(h.startswith("#") and h[1:] in ids for h in links), links
         body = page.inner_text("body")
-        assert "test_accuracy" in body and "fd_to_test" in body and "anagram_6_9.success" in body
+        assert "test_accuracy" in body and "fd_to_test" in body and "anagram_identity-6_flip-9.success" in body
         # it leads with the results: the profile that ran, then the headline beside its goals
         headings = page.eval_on_selector_all("h2", "hs => hs.map(h => h.innerText)")
         assert headings[0] == "Results: the paper profile" and headings[1].startswith("Part A")

@@ -69,6 +69,31 @@ def _masks():
         "or an image file"
 
 
+def _anagrams():
+    def ok(e):
+        return (isinstance(e, dict) and set(e) == {"views", "prompts"} and isinstance(e["views"], list)
+                and isinstance(e["prompts"], list) and all(isinstance(p, str) for p in e["prompts"])
+                and all(v in VIEW_NAMES for v in e["views"]) and 2 <= len(set(e["views"])) == len(e["views"]) <= 3
+                and len(e["prompts"]) == len(e["views"]))
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok(e) for e in v)), \
+        "a non-empty list of {views: [...], prompts: [...]}: 2 or 3 different views, one prompt per view; views: " \
+        + ", ".join(VIEW_NAMES)
+
+
+def _factorizations():
+    prompts = {"bands": 3, "color": 2}
+
+    def ok(e):
+        return (isinstance(e, dict) and set(e) == {"kind", "prompts"} and e["kind"] in prompts
+                and isinstance(e["prompts"], list) and all(isinstance(p, str) for p in e["prompts"])
+                and len(e["prompts"]) == prompts[e["kind"]])
+    return (lambda v: isinstance(v, list) and len(v) > 0 and all(ok(e) for e in v)), \
+        "a non-empty list of {kind: ..., prompts: [...]}: kind bands with 3 prompts (low / mid / high) or color " \
+        "with 2 (grayscale / colour)"
+
+
+VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
+    "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")
 # Rules by key; "*" stands for any stage section. Keys without a rule are free-form (paths, URLs, names).
 RULES = {
@@ -124,7 +149,11 @@ RULES = {
     "parta.*.iterative.show_every": _int(1),
     "parta.*.sdedit.i_start": _list_of(_int(0)),
     "parta.*.inpaint.masks": _masks(),
-    "parta.*.anagram.pairs": _pairs(),
+    "parta.*.anagram.anagrams": _anagrams(),
+    "parta.*.factorized.items": _factorizations(),
+    "parta.*.factorized.kernel_sizes": ((lambda v: _list_of(_odd())[0](v) and len(v) == 2), "two odd integers >= 1"),
+    "parta.*.factorized.sigmas": ((lambda v: _list_of(_num(0, _INF, lo_open=True))[0](v) and len(v) == 2
+                                   and v[0] > v[1]), "two numbers > 0, the first larger (the widest blur first)"),
     "parta.*.hybrid.pairs": _pairs(),
     "parta.*.hybrid.kernel_size": _odd(),
     "parta.*.hybrid.sigma": _num(0, _INF, lo_open=True),

@@ -63,9 +63,12 @@ def sections(params: dict) -> list[dict]:
         item("parta/inpaint.png", "A1.7.2 Inpainting (RePaint)", f"Masks {a['inpaint']['masks']}."),
         item("parta/translate.png", "A1.7.3 Text-conditional image-to-image",
              f"SDEdit towards {a['translate']['prompt']!r}."),
-        item("parta/anagram.png", "A1.8 Visual anagrams", f"Pairs {a['anagram']['pairs']} (upright / upside down)."),
+        item("parta/anagram.png", "A1.8 Visual anagrams", "Prompt k through view k: " + "; ".join(
+            " / ".join(f"{v} {p!r}" for v, p in zip(e["views"], e["prompts"])) for e in a["anagram"]["anagrams"])
+             + ". The course's anagrams are identity / flip (upside down)."),
         item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a['hybrid']['pairs']} (far / near), low-pass "
              f"kernel {a['hybrid']['kernel_size']}, sigma {a['hybrid']['sigma']}."),
+        item("parta/factorized.png", "Beyond A1.9: factorized diffusion", factorized_sentence(a["factorized"])),
         item("eval_parta/sdedit_faithfulness.png", "Part A on MNIST, judged",
              f"How often SDEdit keeps a test digit's label, over {params['eval']['parta_seeds']} digits."),
     ]
@@ -97,6 +100,21 @@ def sections(params: dict) -> list[dict]:
             {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b},
             {"id": "flow", "title": "Part B with flow matching (the course since 2025)", "items": flow_items(params)},
             {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params)}]
+
+
+def factorized_sentence(f: dict) -> str:
+    bands = [e["prompts"] for e in f["items"] if e["kind"] == "bands"]
+    colour = [e["prompts"] for e in f["items"] if e["kind"] == "color"]
+    parts = []
+    if bands:
+        (k1, k2), (s1, s2) = f["kernel_sizes"], f["sigmas"]
+        parts.append(f"Three frequency bands (low / mid / high) {bands}: low = Gaussian blur (kernel {k1}, sigma "
+                     f"{s1}), mid = blur (kernel {k2}, sigma {s2}) minus it, high = the rest; the rows show the image "
+                     "up close, blurred as from a middle distance, and as from afar.")
+    if colour:
+        parts.append(f"Grayscale / colour {colour}: the grayscale image follows the first prompt, its colour the "
+                     "second.")
+    return " ".join(parts)
 
 
 def beyond_items(params: dict) -> list[dict]:

@@ -1,7 +1,8 @@
 """The part A algorithms, once, over the DiffusionModel interface (model.py). Images are in the model's range.
 
 Predictors map (x_t, t) to (eps, predicted variance or None) and are what ddpm.sample steps with; the guided,
-anagram and factorized (hybrid) predictors batch all their model calls into one `predict`.
+anagram (views.py) and factorized (hybrids: frequency bands, grayscale / colour) predictors batch all their model
+calls into one `predict`.
 """
 
 from collections.abc import Callable, Sequence
@@ -11,9 +12,11 @@ import torchvision.transforms.functional as TF
 
 from .. import ddpm, guidance
 from .model import DiffusionModel
+from .views import View
 
 Prediction = tuple[torch.Tensor, torch.Tensor | None]
 Predictor = Callable[[torch.Tensor, int], Prediction]
+Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
 def expand(cond: torch.Tensor, n: int) -> torch.Tensor:
@@ -61,37 +64,64 @@ def guided(model: DiffusionModel, cond: torch.Tensor, null: torch.Tensor, scale:
     return predict
 
 
-def flip(x: torch.Tensor) -> torch.Tensor:
-    """Upside down: the anagram view (its own inverse)."""
-    return torch.flip(x, dims=[-2])
+def anagram(model: DiffusionModel, conds: Sequence[torch.Tensor], null: torch.Tensor, scale: float,
+            views: Sequence[View]) -> Predictor:
+    """Visual anagrams (A1.8) over any orthogonal views: eps = mean_k view_k^-1(eps_cfg(view_k(x), p_k)), so that
+    through view k the image follows prompt k; the guided estimates of all views in one batched model call (the
+    course's anagram: views identity and flip). A predicted variance is averaged the same way, unsigned."""
+    if len(conds) != len(views):
+        raise ValueError(f"{len(conds)} conditions for {len(views)} views; allowed: one condition per view")
 
-
-def anagram(model: DiffusionModel, cond_up: torch.Tensor, cond_flipped: torch.Tensor, null: torch.Tensor,
-            scale: float) -> Predictor:
-    """Visual anagrams (A1.8): eps = (eps_cfg(x, p1) + flip(eps_cfg(flip(x), p2))) / 2, all four UNet calls batched."""
     def predict(x: torch.Tensor, t: int) -> Prediction:
-        n = len(x)
-        both = guided(model, torch.cat([expand(cond_up, n), expand(cond_flipped, n)]),
-                      torch.cat([expand(null, n)] * 2), scale)(torch.cat([x, flip(x)]), t)
-        (eps1, eps2), var = both[0].chunk(2), both[1]
-        var = None if var is None else (var[:n] + flip(var[n:])) / 2
-        return (eps1 + flip(eps2)) / 2, var
+        n, k = len(x), len(views)
+        eps, var = guided(model, torch.cat([expand(c, n) for c in conds]), torch.cat([expand(null, n)] * k),
+                          scale)(torch.cat([v(x) for v in views]), t)
+        eps = sum(v.inverse(e) for v, e in zip(views, eps.chunk(k))) / k
+        var = None if var is None else sum(v.unpermute(e) for v, e in zip(views, var.chunk(k))) / k
+        return eps, var
     return predict
 
 
-def factorized(model: DiffusionModel, cond_low: torch.Tensor, cond_high: torch.Tensor, null: torch.Tensor,
-               scale: float, kernel_size: int, sigma: float) -> Predictor:
-    """Hybrid images (A1.9): eps = lowpass(eps_cfg(x, p_far)) + highpass(eps_cfg(x, p_near)), with
-    highpass(e) = e - lowpass(e); both guided estimates in one batched call."""
+def factorized(model: DiffusionModel, conds: Sequence[torch.Tensor], null: torch.Tensor, scale: float,
+               components: Sequence[Transform]) -> Predictor:
+    """Factorized diffusion (A1.9; Geng et al., "Factorized Diffusion", ECCV 2024): eps = sum_k f_k(eps_cfg(x, p_k))
+    for linear components f_k that sum to the identity, so component k of the image follows prompt k; all guided
+    estimates in one batched call. Hybrid images: frequency_bands with one blur (low pass, high pass)."""
+    if len(conds) != len(components):
+        raise ValueError(f"{len(conds)} conditions for {len(components)} components; allowed: one per component")
+
     def predict(x: torch.Tensor, t: int) -> Prediction:
-        n = len(x)
-        eps, var = guided(model, torch.cat([expand(cond_low, n), expand(cond_high, n)]),
-                          torch.cat([expand(null, n)] * 2), scale)(torch.cat([x, x]), t)
-        eps1, eps2 = eps.chunk(2)
-        low = gaussian_blur(eps1, kernel_size, sigma)
-        var = None if var is None else (var[:n] + var[n:]) / 2
-        return low + eps2 - gaussian_blur(eps2, kernel_size, sigma), var
+        n, k = len(x), len(components)
+        eps, var = guided(model, torch.cat([expand(c, n) for c in conds]), torch.cat([expand(null, n)] * k),
+                          scale)(torch.cat([x] * k), t)
+        eps = sum(f(e) for f, e in zip(components, eps.chunk(k)))
+        var = None if var is None else sum(var.chunk(k)) / k
+        return eps, var
     return predict
+
+
+def frequency_bands(blurs: Sequence[tuple[int, float]]) -> list[Transform]:
+    """Components from low to high frequencies for Gaussian blurs G_1, ..., G_m (kernel size, sigma), widest first:
+    [G_1, G_2 - G_1, ..., G_m - G_(m-1), I - G_m]; one blur gives the hybrid's low pass and high pass."""
+    if any(a[1] <= b[1] for a, b in zip(blurs, blurs[1:])):
+        raise ValueError(f"blurs {list(blurs)}: sigmas must decrease (the widest blur, the lowest band, first)")
+    low_passes = [lambda e, k=k, s=s: gaussian_blur(e, k, s) for k, s in blurs]
+    bands = [low_passes[0]]
+    bands += [lambda e, hi=hi, lo=lo: hi(e) - lo(e) for lo, hi in zip(low_passes, low_passes[1:])]
+    return bands + [lambda e: e - low_passes[-1](e)]
+
+
+def grayscale(x: torch.Tensor) -> torch.Tensor:
+    """The channel mean in every channel: the grayscale component of a colour image (its colour part is x - it)."""
+    if x.shape[1] < 2:
+        raise ValueError(f"{x.shape[1]}-channel images have no colour: the grayscale / colour factorization needs "
+                         "colour images (DeepFloyd IF's, not the MNIST model's)")
+    return x.mean(1, keepdim=True).expand_as(x)
+
+
+def gray_and_color() -> list[Transform]:
+    """Components [grayscale, colour]: an image whose grayscale follows one prompt and its colour another."""
+    return [grayscale, lambda e: e - grayscale(e)]
 
 
 def one_step_denoise(model: DiffusionModel, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> torch.Tensor:

@@ -17,6 +17,7 @@ from . import algorithms as alg
 from .conditions import ConditionCache
 from .images import load_image, make_mask
 from .model import DiffusionModel
+from .views import views_for
 
 
 def sampler_eta(common: dict) -> float | None:
@@ -54,6 +55,11 @@ class Context:
         """How every experiment steps down its timesteps: None = the DDPM posterior, a number = DDIM's eta."""
         return sampler_eta(self.common)
 
+    def noise(self, n: int, g: torch.Generator) -> torch.Tensor:
+        """n images of pure noise x_T at the model's size."""
+        m = self.model
+        return torch.randn((n, m.channels, m.image_size, m.image_size), generator=g, device=m.device)
+
     def null(self, n: int = 1) -> torch.Tensor:
         return self.conds(*[self.model.null_prompt] * n)
 
@@ -76,6 +82,10 @@ class Context:
         return path
 
 
+def _blank(shown: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(shown[:1])
+
+
 def sample(ctx: Context) -> None:
     """A0: text-to-image sampling with CFG from pure noise at several numbers of inference steps."""
     p = ctx.cfg["sample"]
@@ -83,10 +93,8 @@ def sample(ctx: Context) -> None:
     for steps in p["num_inference_steps"]:
         ts = ddpm.strided_timesteps(ctx.model.num_train_timesteps, max(1, ctx.model.num_train_timesteps // steps))
         g = ctx.generator()
-        x_T = torch.randn((len(p["prompts"]), ctx.model.channels, ctx.model.image_size, ctx.model.image_size),
-                          generator=g, device=ctx.model.device)
-        x = alg.iterative_denoise(ctx.model, x_T, ts, 0, ctx.guided(*p["prompts"]), g, progress=f"{steps} steps",
-                                  eta=ctx.eta)
+        x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
+                                  progress=f"{steps} steps", eta=ctx.eta)
         rows.append(ctx.show(x, p["prompts"]))
     ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})", col_labels=p["prompts"],
              row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
@@ -154,11 +162,8 @@ def iterative(ctx: Context) -> None:
 def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]], alg.Predictor], title: str) -> None:
     p = ctx.cfg[section]
     g = ctx.generator()
-    n = len(p["prompts"])
-    x_T = torch.randn((n, ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
-                      device=ctx.model.device)
-    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor_for(p["prompts"]), g, progress=section,
-                              eta=ctx.eta)
+    x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ctx.timesteps, 0,
+                              predictor_for(p["prompts"]), g, progress=section, eta=ctx.eta)
     ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[repr(q) for q in p["prompts"]])
 
 
@@ -224,28 +229,34 @@ def translate(ctx: Context) -> None:
 
 
 def anagram(ctx: Context) -> None:
-    """A1.8: visual anagrams: one image, one prompt upright and another upside down."""
-    pairs, g = ctx.cfg["anagram"]["pairs"], ctx.generator()
-    ups, downs = [a for a, _ in pairs], [b for _, b in pairs]
-    predictor = alg.anagram(ctx.model, ctx.conds(*ups), ctx.conds(*downs), ctx.null(len(pairs)),
-                            ctx.common["guidance_scale"])
-    x_T = torch.randn((len(pairs), ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
-                      device=ctx.model.device)
-    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="anagrams", eta=ctx.eta)
-    upright = ctx.show(x, ups)
-    ctx.save([upright, alg.flip(upright)], "Visual anagrams (flip = upside down)",
-             row_labels=["upright", "flipped"], col_labels=[f"{a!r} / {b!r}" for a, b in pairs])
+    """A1.8: visual anagrams: one image that follows prompt k through view k (the course's: upright / upside down);
+    each anagram sampled on its own (its views differ), every column from the same seed."""
+    entries = ctx.cfg["anagram"]["anagrams"]
+    views = [views_for(e["views"], ctx.model) for e in entries]  # every view checked before any sampling
+    rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
+    for e, vs in zip(entries, views):
+        g = ctx.generator()
+        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e["prompts"]], ctx.null(), ctx.common["guidance_scale"],
+                                vs)
+        x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
+                                  progress=f"anagram {'/'.join(e['views'])}", eta=ctx.eta)
+        shown = ctx.show(x, e["prompts"][:1])
+        for k, row in enumerate(rows):
+            row.append(ctx.model.to_unit(vs[k](ctx.model.to_model(shown))) if k < len(vs) else _blank(shown))
+    ctx.save([torch.cat(r) for r in rows], "Visual anagrams: prompt k through view k",
+             row_labels=[f"view {k + 1}" for k in range(len(rows))],
+             col_labels=[" / ".join(f"{v}: {p!r}" for v, p in zip(e["views"], e["prompts"])).replace(" / ", "\n")
+                         for e in entries])
 
 
 def hybrid(ctx: Context) -> None:
     """A1.9: hybrid images: low frequencies from one prompt (seen from afar), high from another (up close)."""
     p, g = ctx.cfg["hybrid"], ctx.generator()
     fars, nears = [a for a, _ in p["pairs"]], [b for _, b in p["pairs"]]
-    predictor = alg.factorized(ctx.model, ctx.conds(*fars), ctx.conds(*nears), ctx.null(len(fars)),
-                               ctx.common["guidance_scale"], p["kernel_size"], p["sigma"])
-    x_T = torch.randn((len(fars), ctx.model.channels, ctx.model.image_size, ctx.model.image_size), generator=g,
-                      device=ctx.model.device)
-    x = alg.iterative_denoise(ctx.model, x_T, ctx.timesteps, 0, predictor, g, progress="hybrids", eta=ctx.eta)
+    predictor = alg.factorized(ctx.model, [ctx.conds(*fars), ctx.conds(*nears)], ctx.null(len(fars)),
+                               ctx.common["guidance_scale"], alg.frequency_bands([(p["kernel_size"], p["sigma"])]))
+    x = alg.iterative_denoise(ctx.model, ctx.noise(len(fars), g), ctx.timesteps, 0, predictor, g,
+                              progress="hybrids", eta=ctx.eta)
     full = ctx.show(x, nears)
     small = F.interpolate(F.interpolate(full, scale_factor=1 / p["view_downscale"], mode="area"), size=full.shape[-1],
                           mode="nearest")
@@ -255,8 +266,45 @@ def hybrid(ctx: Context) -> None:
              col_labels=[f"far {a!r} / near {b!r}" for a, b in p["pairs"]])
 
 
+def band_blurs(p: dict) -> list[tuple[int, float]]:
+    """factorized.kernel_sizes / sigmas as the blurs of alg.frequency_bands, the widest (low band) first."""
+    return list(zip(p["kernel_sizes"], p["sigmas"]))
+
+
+def factorized(ctx: Context) -> None:
+    """Factorized diffusion beyond the course's hybrids: three frequency bands (low / mid / high: seen from afar, from
+    a middle distance, up close) and, on colour models, grayscale / colour; one column per item, from one seed."""
+    p = ctx.cfg["factorized"]
+    blurs = band_blurs(p)
+    components = {"bands": alg.frequency_bands(blurs), "color": alg.gray_and_color()}
+    if any(e["kind"] == "color" for e in p["items"]) and ctx.model.channels < 3:
+        raise ValueError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
+                         f"{ctx.model.channels} channel(s), no colour; allowed there: kind 'bands'")
+    rows: list[list[torch.Tensor]] = [[], [], []]
+    for e in p["items"]:
+        g = ctx.generator()
+        predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e["prompts"]], ctx.null(),
+                                   ctx.common["guidance_scale"], components[e["kind"]])
+        x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
+                                  progress=f"factorized {e['kind']}", eta=ctx.eta)
+        if e["kind"] == "bands":  # up close, from the middle distance (low + mid), from afar (low)
+            low, mid, high = e["prompts"]
+            cells = [ctx.show(x, [high]), ctx.show(alg.gaussian_blur(x, *blurs[1]), [mid]),
+                     ctx.show(alg.gaussian_blur(x, *blurs[0]), [low])]
+        else:  # in colour, and its grayscale
+            full = ctx.show(x, [e["prompts"][1]])
+            cells = [full, alg.grayscale(full), _blank(full)]
+        for row, cell in zip(rows, cells):
+            row.append(cell)
+    ctx.save([torch.cat(r) for r in rows], f"Factorized diffusion: frequency bands (blurs {blurs}, widest first) "
+             "and grayscale / colour",
+             row_labels=["full image\n(bands: near; colour)", "bands: mid-pass view\ncolour: grayscale",
+                         "bands: low-pass view (far)"],
+             col_labels=[f"{e['kind']}: " + " / ".join(map(repr, e["prompts"])) for e in p["items"]])
+
+
 EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,
-                                        sdedit_drawings, inpaint, translate, anagram, hybrid)}
+                                        sdedit_drawings, inpaint, translate, anagram, hybrid, factorized)}
 
 
 def run(name: str, ctx: Context) -> Path:
