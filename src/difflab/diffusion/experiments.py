@@ -280,7 +280,8 @@ def factorized(ctx: Context) -> None:
     if any(e["kind"] == "color" for e in p["items"]) and ctx.model.channels < 3:
         raise ValueError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
                          f"{ctx.model.channels} channel(s), no colour; allowed there: kind 'bands'")
-    rows: list[list[torch.Tensor]] = [[], [], []]
+    kinds = {e["kind"] for e in p["items"]}
+    rows: list[list[torch.Tensor]] = [[], [], []] if "bands" in kinds else [[], []]
     for e in p["items"]:
         g = ctx.generator()
         predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e["prompts"]], ctx.null(),
@@ -296,11 +297,18 @@ def factorized(ctx: Context) -> None:
             cells = [full, alg.grayscale(full), _blank(full)]
         for row, cell in zip(rows, cells):
             row.append(cell)
-    ctx.save([torch.cat(r) for r in rows], f"Factorized diffusion: frequency bands (blurs {blurs}, widest first) "
-             "and grayscale / colour",
-             row_labels=["full image\n(bands: near; colour)", "bands: mid-pass view\ncolour: grayscale",
-                         "bands: low-pass view (far)"],
-             col_labels=[f"{e['kind']}: " + " / ".join(map(repr, e["prompts"])) for e in p["items"]])
+    labels = {frozenset({"bands"}): ["up close", "middle distance\n(narrow blur)", "afar\n(wide blur)"],
+              frozenset({"color"}): ["colour", "grayscale"],
+              frozenset({"bands", "color"}): ["full image", "narrow blur\nor grayscale", "wide blur"]}[frozenset(kinds)]
+    (k1, k2), (s1, s2) = p["kernel_sizes"], p["sigmas"]
+    ctx.save([torch.cat(r) for r in rows], "Factorized diffusion: "
+             + " and ".join({"bands": f"three frequency bands (blurs: wide sigma {s1}, kernel {k1}; narrow sigma "
+                                      f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds)),
+             row_labels=labels, col_labels=["\n".join(f"{role} {q!r}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
+                                            for e in p["items"]])
+
+
+ROLES = {"bands": ("far:", "mid:", "near:"), "color": ("gray:", "colour:")}  # what each factorized prompt sets
 
 
 EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,
