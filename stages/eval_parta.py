@@ -25,7 +25,7 @@ from difflab.diffusion.experiments import band_blurs, sampler_eta
 from difflab.diffusion.images import make_mask
 from difflab.diffusion.load import load_diffusion_model
 from difflab.diffusion.views import ViewError, views_for
-from difflab.figures import metric_curve
+from difflab.figures import metric_curve, success_bars
 from difflab.judge import judge_outputs, load_judge
 from difflab.params import SAMPLING, stage_params
 from difflab.runtime import for_stage
@@ -119,6 +119,12 @@ def main() -> None:
         rows.append((i, ts[i], kept))
 
     OUT.mkdir(parents=True, exist_ok=True)
+    success_bars({name.replace("_", " "): (m["success"], {k.removesuffix("_ok").removeprefix("ok_"): v
+                                                          for k, v in m.items() if k.endswith("_ok") or
+                                                          k.startswith("ok_")})
+                  for name, m in metrics.items() if name.startswith(("anagram_", "hybrid_", "bands_"))},
+                 OUT / "anagrams_hybrids.png", f"Anagrams, hybrids and frequency bands on the MNIST model ({n} seeds, "
+                 f"CFG {scale})")
     with open(OUT / "sdedit_faithfulness.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["i_start", "t", "label_kept"])

@@ -19,7 +19,7 @@ from difflab.summary import HEADLINE
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
-FIGURES = 14 + 15 + 13 + 1  # the report's figures: part A, part B with DDPMs, with flow matching (one snapshot
+FIGURES = 16 + 15 + 13 + 1  # the report's figures: part A, part B with DDPMs, with flow matching (one snapshot
 # each), beyond the course
 
 TINY = {
@@ -159,8 +159,8 @@ def test_push_and_pull_through_the_default_remote(repo):
 def test_experiment_reruns_only_what_a_param_touches(repo):
     log = run(["dvc", "exp", "run", "-S", "ddpm_class.guidance_scale=0"], repo)
     # the report shows the new samples; the headline's class numbers are those at the new scale (measured already);
-    # the DDPM-against-flow comparison samples the DDPM at its scale
-    assert stages_run(log) == {"sample_ddpm_class", "compare_objectives", "summary", "report"}
+    # the DDPM-against-flow and DDPM-against-DDIM comparisons sample the DDPM at its scale
+    assert stages_run(log) == {"sample_ddpm_class", "compare_objectives", "compare_samplers", "summary", "report"}
     log = run(["dvc", "exp", "run", "-S", "denoiser.epochs=2"], repo)
     assert stages_run(log) == {"train_denoiser", "denoiser_figures", "eval_ood", "summary", "report"}
     diff = run(["dvc", "params", "diff"], repo)
@@ -206,7 +206,8 @@ def test_a_queued_sweep_runs_in_parallel_and_the_better_run_is_applied(repo):
         assert "resuming" not in log and "belongs to another configuration" not in log
     by_stages = sorted(tuple(sorted(stages_run(log))) for log in logs.values())
     assert by_stages.count(("denoiser_figures", "eval_ood", "report", "summary", "train_denoiser")) == 2
-    assert ("compare_objectives", "report", "sample_ddpm_class", "summary") in by_stages  # nothing retrains
+    assert ("compare_objectives", "compare_samplers", "report", "sample_ddpm_class", "summary") in by_stages  # nothing
+    # retrains
 
     exps = {rev["name"]: rev["data"] for row in json.loads(run(["dvc", "exp", "show", "--json"], repo))
             for exp in row.get("experiments") or [] for rev in exp["revs"] if rev.get("name") in names}

@@ -84,6 +84,26 @@ def metric_curve(xs: Sequence[float], series: dict[str, Sequence[float]], path: 
     _save(fig, path)
 
 
+def success_bars(rows: dict[str, tuple[float, dict[str, float]]], path: Path, title: str) -> None:
+    """One horizontal bar per row: the fraction of seeds where every part came out right, with how often each part
+    alone did as labelled dots (rows[label] = (success, {part: fraction})); the first row on top."""
+    labels = list(rows)
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(labels) + 1.4))
+    y = np.arange(len(labels))[::-1]
+    ax.barh(y, [rows[k][0] for k in labels], color="C0", alpha=0.75, label="every view / part right")
+    for yi, k in zip(y, labels):
+        for part, v in rows[k][1].items():
+            ax.plot(v, yi, "o", color="C1", ms=5)
+            ax.annotate(part, (v, yi), xytext=(3, 4), textcoords="offset points", fontsize=7)
+    ax.plot([], [], "o", color="C1", ms=5, label="each view / part alone")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set(xlim=(0, 1.08), xlabel="fraction of seeds the judge labels as asked", title=title)
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def steps_curves(curves: dict[str, dict[int, tuple[float, float]]], floor: float, path: Path, title: str,
                  dashed: Sequence[str] = ()) -> None:
     """Judged accuracy (left) and judge Frechet distance (right) against the number of sampling steps, one line per

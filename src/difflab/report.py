@@ -69,6 +69,9 @@ def sections(params: dict) -> list[dict]:
         item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a['hybrid']['pairs']} (far / near), low-pass "
              f"kernel {a['hybrid']['kernel_size']}, sigma {a['hybrid']['sigma']}."),
         item("parta/factorized.png", "Beyond A1.9: factorized diffusion", factorized_sentence(a["factorized"])),
+        item("eval_parta/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
+             f"Over {params['eval']['parta_seeds']} seeds: bars, how often the image through every view (every band) "
+             "is judged as its digit; dots, each view or band alone."),
         item("eval_parta/sdedit_faithfulness.png", "Part A on MNIST, judged",
              f"How often SDEdit keeps a test digit's label, over {params['eval']['parta_seeds']} digits."),
     ]
