@@ -35,7 +35,8 @@ def main() -> None:
     ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, rt, batch)
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)
     digits = [i % 10 for i in range(n)]
-    samplers = {"ddpm": (None, "DDPM posterior step"), "ddim": (p["ddim_eta"], f"DDIM, eta {p['ddim_eta']}")}
+    # columns: not "ddpm", a params section's name (make compare would take them for its params)
+    samplers = {"ddpm_step": (None, "DDPM posterior step"), "ddim": (p["ddim_eta"], f"DDIM, eta {p['ddim_eta']}")}
     table = {column: {k: judge_samples(ref, unet, meta, n, params["seed"], rt, batch, digits, scale, k,
                                        f"{label}, {k} steps", eta=eta) for k in p["num_steps"]}
              for column, (eta, label) in samplers.items()}

@@ -62,14 +62,15 @@ def test_quick_goals_and_a_missing_value():
 # file's path in front: profile).
 COLUMNS = ["Experiment", "Created", "reports/summary.json:profile", "params.yaml:profile", "psnr", "fd_time",
            "fd_floor", "acc_cfg", "fd_cfg", "anagram", "hybrid", "inpaint", "sdedit", "judge_acc", "s_denoiser",
-           "sigma_0.5.psnr_db", "cfg_3.0.judge_accuracy", "fd_to_test", "test_accuracy", "anagram_identity-6_flip-9.success",
-           "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed", "ddpm_class.guidance_scale",
-           "eval.guidance_scales", "denoiser.epochs", "data/mnist", "src/difflab/unet.py", "models/judge",
-           "ddpm_final.steps_5.judge_accuracy", "flow_equal_epochs.epoch"]  # compare_objectives' metrics
+           "sigma_0.5.psnr_db", "cfg_3.0.judge_accuracy", "fd_to_test", "test_accuracy",
+           "anagram_identity-6_flip-9.success", "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed",
+           "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs", "data/mnist", "src/difflab/unet.py",
+           "models/judge", "ddpm_final.steps_5.judge_accuracy", "flow_equal_epochs.epoch",  # compare_objectives'
+           "ddpm_step.steps_5.fd_to_test", "ddim.steps_5.judge_accuracy", "ddim_eta"]  # and compare_samplers' metrics
 
 
 def test_compare_keeps_the_headline_and_the_params_and_drops_the_rest():
-    args = show_args(["profile", "seed", "data", "denoiser", "ddpm", "ddpm_class", "flow_class", "eval"])
+    args = show_args(["profile", "seed", "data", "denoiser", "ddpm", "ddpm_class", "flow_class", "eval", "samplers"])
     keep = re.compile(args[args.index("--keep") + 1])
     drop = re.compile(args[args.index("--drop") + 1])
     assert "--only-changed" in args and args[:3] == ["dvc", "exp", "show"]
@@ -117,3 +118,16 @@ def test_the_report_says_which_objective_draws_better_digits_per_step():
                                  "rms_digit_to_mean_digit": 0.29})
     assert "the outputs lie 0.012 (RMS per pixel) from that mean and 0.004 from each other" in noise
     assert "real digits lie 0.290 from it" in noise
+
+
+def test_the_report_says_what_ddim_changes_per_step():
+    from difflab.report import samplers_sentence
+
+    m = {"ddpm_step": {"steps_5": {"judge_accuracy": 0.97, "fd_to_test": 155.7},
+                       "steps_10": {"judge_accuracy": 1.0, "fd_to_test": 49.5}},
+         "ddim": {"steps_5": {"judge_accuracy": 0.98, "fd_to_test": 39.1},
+                  "steps_10": {"judge_accuracy": 0.975, "fd_to_test": 39.4}},
+         "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.1, "num_samples": 200}
+    text = samplers_sentence(m)
+    assert "by its posterior step and by DDIM's (eta 0.0)" in text and "(floor 22) on 200 digits" in text
+    assert "5 steps: DDPM 0.97 / 156, DDIM 0.98 / 39; 10 steps: DDPM 1.00 / 50, DDIM 0.97 / 39." in text

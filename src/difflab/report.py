@@ -130,10 +130,10 @@ def beyond_items(params: dict) -> list[dict]:
 def samplers_sentence(m: dict) -> str:
     """'DDIM (eta 0) against the DDPM posterior step, same model and noise; judged accuracy / distance: 10 steps:
     DDPM 0.52 / 180, DDIM 0.95 / 60; ...'."""
-    steps = sorted(int(k.split("_")[1]) for k in m["ddpm"] if k.startswith("steps_"))
+    steps = sorted(int(k.split("_")[1]) for k in m["ddpm_step"] if k.startswith("steps_"))
     parts = [f"{k} steps: " + ", ".join(f"{name} {m[c][f'steps_{k}']['judge_accuracy']:.2f} / "
                                          f"{m[c][f'steps_{k}']['fd_to_test']:.0f}"
-                                         for c, name in (("ddpm", "DDPM"), ("ddim", "DDIM")))
+                                         for c, name in (("ddpm_step", "DDPM"), ("ddim", "DDIM")))
              for k in steps]
     return (f"The class-conditioned DDPM sampled over the same strided timesteps by its posterior step and by DDIM's "
             f"(eta {m['ddim_eta']}), from the same noise; judged accuracy / judge Frechet distance (floor "
