@@ -8,7 +8,7 @@
 #   BENCH_S        seconds kept for the benchmark after the pipeline (default 75; 0: no benchmark)
 #   TARGETS        only these stages (and what they need), in this order, e.g. "train_ddpm_class train_judge"
 #   WHEELS=dir     first install the wheels in dir into /tmp/site (a machine without dvc and no network)
-#   MNIST_GZ=dir   the four MNIST files gzipped in dir: unpacked into data/mnist and committed to DVC's cache,
+#   MNIST_GZ=dir   the four MNIST files gzipped in dir: unpacked into data/dataset and committed to DVC's cache,
 #                  so that download_mnist is skipped on a machine without network
 # Measured on one H200 with it: README, "On a GPU".
 set -u
@@ -53,8 +53,8 @@ if [ ! -d .git ]; then
   fi
 fi
 if [ -n "${MNIST_GZ:-}" ]; then  # into the cache too, so that dvc sees download_mnist as done
-  mkdir -p data/mnist
-  for f in "$MNIST_GZ"/*.gz; do gunzip -c "$f" > "data/mnist/$(basename "$f" .gz)"; done
+  mkdir -p data/dataset
+  for f in "$MNIST_GZ"/*.gz; do gunzip -c "$f" > "data/dataset/$(basename "$f" .gz)"; done
   dvc commit -f download_mnist 2>&1 | stamp | tee -a "$LOG"
 fi
 

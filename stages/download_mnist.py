@@ -1,16 +1,17 @@
-"""Stage download_mnist: fetch the four MNIST IDX files into data.dir, each verified against data.sha256."""
+"""Stage download_mnist: fetch the four IDX files of the dataset data.dataset names (MNIST or Fashion-MNIST) into
+data.dir, each verified against data.<dataset>.sha256, trying data.sources in turn."""
 
 import sys
 
-from difflab.data import DataError, fetch_mnist
+from difflab.data import DataError, dataset_config, fetch_mnist
 from difflab.params import stage_params
 
 
 def main() -> None:
     params, _ = stage_params(__doc__, ("data",))
     try:
-        fetch_mnist(params["data"]["dir"], params["data"])
-    except DataError as e:
+        fetch_mnist(params["data"]["dir"], dataset_config(params["data"]))
+    except (DataError, ValueError) as e:
         sys.exit(f"download_mnist: {e}")
 
 

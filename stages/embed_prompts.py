@@ -1,10 +1,12 @@
 """Stage embed_prompts: the condition of every prompt named in params.yaml parta.<model>, computed once.
 
-DeepFloyd IF: T5 v1.1 XXL embeddings (the only stage that loads the text encoder); MNIST: one-hot class vectors.
+DeepFloyd IF: T5 v1.1 XXL embeddings (the only stage that loads the text encoder); the project's own model: one-hot
+class vectors, a prompt naming a class of data.dataset by its label ("6") or its name ("Shirt").
 """
 
 import sys
 
+from difflab.data import CLASSES
 from difflab.diffusion.conditions import prompts_in, save_conditions
 from difflab.diffusion.deepfloyd import IFUnavailable
 from difflab.diffusion.load import check_model_name, encode_prompts
@@ -15,13 +17,14 @@ OUT = "data/prompt_conditions.safetensors"
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("device", "parta"))
+    params, _ = stage_params(__doc__, ("device", "data.dataset", "parta"))
     name = params["parta"]["model"]
     try:
         check_model_name(name)
         section = params["parta"][name]
         prompts = prompts_in(section)
-        conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]))
+        conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]),
+                               CLASSES[params["data"]["dataset"]])
     except (IFUnavailable, PromptError, ValueError) as e:
         sys.exit(f"embed_prompts: {e}")
     save_conditions(OUT, prompts, conds, name)

@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 
 from difflab import ddpm, layout
-from difflab.data import load_mnist
+from difflab.data import CLASSES, load_mnist
 from difflab.diffusion import algorithms as alg
-from difflab.diffusion.conditions import one_hot_prompts
+from difflab.diffusion.conditions import class_index, one_hot_prompts
 from difflab.diffusion.experiments import band_blurs, sampler_eta
 from difflab.diffusion.images import make_mask
 from difflab.diffusion.load import load_diffusion_model
@@ -43,8 +43,13 @@ def main() -> None:
     ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
     scale, eta = cfg["common"]["guidance_scale"], sampler_eta(cfg["common"])
 
+    classes = CLASSES[params["data"]["dataset"]]
+
     def c(*prompts: str) -> torch.Tensor:
-        return one_hot_prompts(list(prompts)).to(device)
+        return one_hot_prompts(list(prompts), classes).to(device)
+
+    def label(prompt: str) -> int:
+        return class_index(prompt, classes)
 
     def labels(x: torch.Tensor) -> torch.Tensor:
         return judge_outputs(judge, x, params["sample_batch_size"])[0]
@@ -68,7 +73,7 @@ def main() -> None:
         predictor = alg.anagram(model, [c(p) for p in e["prompts"]], c(""), scale, vs)
         x = alg.iterative_denoise(model, x_T, ts, 0, predictor, g, progress=f"anagram {'/'.join(e['views'])}",
                                   eta=eta)
-        right = {v.name: labels(v(x)) == int(p) for v, p in zip(vs, e["prompts"])}
+        right = {v.name: labels(v(x)) == label(p) for v, p in zip(vs, e["prompts"])}
         entry = {"success": torch.stack(list(right.values())).all(0).float().mean().item(),
                  **{f"ok_{name}": ok.float().mean().item() for name, ok in right.items()}}
         if len(vs) > 2:
@@ -82,10 +87,11 @@ def main() -> None:
                                                                     alg.frequency_bands([(h["kernel_size"],
                                                                                           h["sigma"])])),
                                   g, progress=f"hybrid {far}/{near}", eta=eta)
-        low, full = labels(alg.gaussian_blur(x, h["kernel_size"], h["sigma"])), labels(x)
-        metrics[f"hybrid_{far}_{near}"] = {"success": ((low == int(far)) & (full == int(near))).float().mean().item(),
-                                           "far_ok": (low == int(far)).float().mean().item(),
-                                           "near_ok": (full == int(near)).float().mean().item()}
+        far_ok = labels(alg.gaussian_blur(x, h["kernel_size"], h["sigma"])) == label(far)
+        near_ok = labels(x) == label(near)
+        metrics[f"hybrid_{far}_{near}"] = {"success": (far_ok & near_ok).float().mean().item(),
+                                           "far_ok": far_ok.float().mean().item(),
+                                           "near_ok": near_ok.float().mean().item()}
     blurs = band_blurs(cfg["factorized"])
     for item in cfg["factorized"]["items"]:
         x_T, g = noise_and_generator()
@@ -93,7 +99,7 @@ def main() -> None:
                                                                     scale, alg.frequency_bands(blurs)),
                                   g, progress=f"bands {'/'.join(item['prompts'])}", eta=eta)
         seen = {"low": alg.gaussian_blur(x, *blurs[0]), "mid": alg.gaussian_blur(x, *blurs[1]), "high": x}
-        right = {band: labels(view) == int(p) for (band, view), p in zip(seen.items(), item["prompts"])}
+        right = {band: labels(view) == label(p) for (band, view), p in zip(seen.items(), item["prompts"])}
         metrics["bands_" + "_".join(item["prompts"])] = {
             "success": torch.stack(list(right.values())).all(0).float().mean().item(),
             **{f"{band}_ok": ok.float().mean().item() for band, ok in right.items()}}

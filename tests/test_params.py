@@ -171,5 +171,5 @@ def test_missing_data_file_is_named(tmp_path):
     out = subprocess.run([sys.executable, str(ROOT / "stages/train_diffusion.py"), "ddpm_time", "--params", "params.yaml"],
                          cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode != 0
-    assert "data/mnist/train-images-idx3-ubyte: file not found" in out.stderr
+    assert "data/dataset/train-images-idx3-ubyte: file not found" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]

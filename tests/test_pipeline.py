@@ -77,7 +77,7 @@ def repo(tmp_path_factory) -> Path:
         (shutil.copytree if src.is_dir() else shutil.copy)(src, repo / item)
     sha = write_mnist_like(repo / "data" / "mnist-local")
     params = merge(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
-    params["data"]["sha256"] = sha
+    params["data"]["mnist"]["sha256"] = sha
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "init", "-q"], repo)
     run(["dvc", "init", "-q"], repo)

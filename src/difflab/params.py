@@ -92,6 +92,7 @@ def _factorizations():
         "with 2 (grayscale / colour)"
 
 
+DATASETS = ("mnist", "fashion_mnist")  # data.py knows them; a test keeps the two lists equal
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")
@@ -106,6 +107,8 @@ RULES = {
     "log_every": _int(1),
     "sample_batch_size": _int(1),
     "*.train_limit": _int(0),
+    "data.dataset": _one_of(*DATASETS),
+    "data.sources": _list_of(_one_of("local", "torchvision", "npm", "debian")),
     "data.timeout_s": _num(0, _INF, lo_open=True),
     "*.hidden": _int(1),
     "*.epochs": _int(1),

@@ -1,30 +1,44 @@
 """Prompt conditions, computed once by the embed_prompts stage and cached as an artefact.
 
 DeepFloyd IF's conditions are T5 v1.1 XXL embeddings (77 x 4096 each); the MNIST model's are one-hot class
-vectors (the zero vector for ""). Either way the experiment stages only look them up, so the text encoder is
+vectors (the zero vector for ""), a prompt naming a class of the dataset the model learned (data.dataset) by its
+label or its name. Either way the experiment stages only look them up, so the text encoder is
 loaded once, by one stage.
 """
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from ..data import CLASSES
 from ..unet import NUM_CLASSES
 from .model import PromptError
 
 
-def one_hot_prompts(prompts: list[str]) -> torch.Tensor:
-    """MNIST conditions: "0".."9" -> one-hot, "" -> zeros (the null class)."""
-    bad = [p for p in prompts if p not in [""] + [str(d) for d in range(NUM_CLASSES)]]
-    if bad:
-        raise PromptError(f"prompts {bad!r}: the MNIST model understands '0' .. '9' and '' (no class)")
+def class_index(prompt: str, classes: Sequence[str] = CLASSES["mnist"]) -> int | None:
+    """The label a prompt of the project's own model names: a class name of its dataset ("Trouser") or a label
+    "0".."9"; None for "" (the null class)."""
+    if prompt == "":
+        return None
+    if prompt in classes:
+        return classes.index(prompt)
+    if prompt in [str(d) for d in range(NUM_CLASSES)]:
+        return int(prompt)
+    raise PromptError(f"prompt {prompt!r}: the model understands the labels '0' .. '{NUM_CLASSES - 1}', its "
+                      f"dataset's class names {list(classes)} and '' (no class)")
+
+
+def one_hot_prompts(prompts: list[str], classes: Sequence[str] = CLASSES["mnist"]) -> torch.Tensor:
+    """Conditions of the project's own model: a class (class_index) -> one-hot, "" -> zeros (the null class)."""
     c = torch.zeros(len(prompts), NUM_CLASSES)
     for i, p in enumerate(prompts):
-        if p:
-            c[i, int(p)] = 1.0
+        k = class_index(p, classes)
+        if k is not None:
+            c[i, k] = 1.0
     return c
 
 

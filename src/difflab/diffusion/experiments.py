@@ -32,7 +32,7 @@ class Context:
     cfg: dict  # params.yaml parta.<model>
     seed: int
     out_dir: Path
-    mnist_dir: Path = Path("data/mnist")
+    mnist_dir: Path = Path("data/dataset")
     name: str = ""  # the experiment running: names its figure
 
     @property

@@ -4,7 +4,7 @@ in code (the project's own "web-style" clip-art and hand-drawn-style sketches), 
 An input is named by a reference string:
     path/to/file.png             any image file PIL reads
     matplotlib:grace_hopper.jpg  a file of matplotlib's sample data (the default test photo)
-    mnist-test:0                 digit 0 of the MNIST test split (needs data/mnist)
+    mnist-test:0                 digit 0 of the MNIST test split (needs data/dataset)
     builtin:NAME                 a drawing made in code: one of BUILTINS
 Every image is centre-cropped to a square and resized to the model's size; single-channel models get grey
 images with light strokes on a dark ground (MNIST's convention), inverted where the picture's ground is light.
@@ -123,7 +123,7 @@ def _open(ref: str, mnist_dir: Path) -> Image.Image:
         raise InputError(f"image {ref!r}: not a readable image ({e})") from e
 
 
-def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/mnist")) -> torch.Tensor:
+def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/dataset")) -> torch.Tensor:
     """The referenced image as a (1, channels, size, size) tensor in [0, 1]."""
     img = _open(ref, Path(mnist_dir))
     side = min(img.size)

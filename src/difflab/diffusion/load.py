@@ -1,8 +1,11 @@
 """Build the part A model that params.yaml names (parta.model), and compute prompt conditions for it."""
 
+from collections.abc import Sequence
+
 import torch
 
 from ..checkpoints import load_model
+from ..data import CLASSES
 from ..runtime import Runtime
 from .conditions import one_hot_prompts
 from .model import DiffusionModel, MnistDiffusion
@@ -32,9 +35,12 @@ def load_diffusion_model(name: str, common: dict, runtime: Runtime) -> Diffusion
         stage_2_guidance_scale=common["stage_2_guidance_scale"], stage_2_noise_level=common["stage_2_noise_level"])
 
 
-def encode_prompts(name: str, common: dict, prompts: list[str], device: torch.device) -> torch.Tensor:
+def encode_prompts(name: str, common: dict, prompts: list[str], device: torch.device,
+                   classes: Sequence[str] = CLASSES["mnist"]) -> torch.Tensor:
+    """Conditions of the prompts: T5 embeddings for IF; for the project's own model one-hot vectors of the classes
+    of the dataset it learned (`classes`: labels or names)."""
     check_model_name(name)
     if name == "mnist":
-        return one_hot_prompts(prompts)
+        return one_hot_prompts(prompts, classes)
     from .deepfloyd import t5_embeddings
     return t5_embeddings(prompts, common["text_encoder"], device, dtype=common["dtype"], variant=common["variant"])
