@@ -234,7 +234,9 @@ def test_plots_render(repo):
                           "Part A on MNIST: SDEdit keeps the digit's label",
                           "Class-conditioned flow matching: judged accuracy vs CFG scale",
                           "DDPM against flow matching: judged accuracy vs sampling steps",
-                          "DDPM against flow matching: judge Frechet distance vs sampling steps"}
+                          "DDPM against flow matching: judge Frechet distance vs sampling steps",
+                          "Class-conditioned DDPM, DDPM step against DDIM: judged accuracy vs sampling steps",
+                          "Class-conditioned DDPM, DDPM step against DDIM: judge Frechet distance vs sampling steps"}
     losses = plots["Training loss per step"][0]["content"]["data"]["values"]
     assert {row["filename"].split("/")[0] for row in losses} == {"denoiser", "ddpm_time", "ddpm_class", "flow_time",
                                                                  "flow_class", "pure_noise"}
