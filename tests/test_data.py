@@ -146,3 +146,18 @@ def test_prompts_name_a_class_by_label_or_by_its_datasets_name():
     with pytest.raises(PromptError, match=r"prompt 'Trouser': the model understands the labels '0' .. '9', its "
                                           r"dataset's class names \['0', '1'"):
         one_hot_prompts(["Trouser"])  # not an MNIST class
+
+
+@pytest.mark.parametrize("dataset, shown", [("mnist", ["'6'", "''"]),
+                                            ("fashion_mnist", ["'6' (Shirt)", "''"])])
+def test_part_a_figures_name_the_class_a_label_stands_for(dataset, shown):
+    from difflab.diffusion.experiments import Context
+    from difflab.diffusion.model import MnistDiffusion
+    from difflab.unet import UNet
+
+    model = MnistDiffusion(UNet(4, "class"), {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02,
+                                              "dataset": dataset})
+    ctx = Context(model, conds=None, cfg={}, seed=0, out_dir=None)
+    assert [ctx.quote(p) for p in ("6", "")] == shown
+    if dataset == "fashion_mnist":
+        assert ctx.quote("Sandal") == "'Sandal'"  # a name already says it

@@ -55,6 +55,14 @@ class Context:
         """How every experiment steps down its timesteps: None = the DDPM posterior, a number = DDIM's eta."""
         return sampler_eta(self.common)
 
+    def quote(self, prompt: str) -> str:
+        """A prompt as figures show it: quoted, and a label of a dataset whose classes have names with its name
+        ("'6' (Shirt)" on Fashion-MNIST)."""
+        classes = getattr(self.model, "classes", ())  # only the project's own model has labels
+        if prompt.isdigit() and int(prompt) < len(classes) and classes[int(prompt)] != prompt:
+            return f"{prompt!r} ({classes[int(prompt)]})"
+        return repr(prompt)
+
     def noise(self, n: int, g: torch.Generator) -> torch.Tensor:
         """n images of pure noise x_T at the model's size."""
         m = self.model
@@ -96,7 +104,7 @@ def sample(ctx: Context) -> None:
         x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
                                   progress=f"{steps} steps", eta=ctx.eta)
         rows.append(ctx.show(x, p["prompts"]))
-    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})", col_labels=p["prompts"],
+    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})", col_labels=[ctx.quote(q) for q in p["prompts"]],
              row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
 
 
@@ -129,7 +137,7 @@ def one_step(ctx: Context) -> None:
     x0, ts, noisy = _noisy_test_images(ctx)
     est = torch.cat([alg.one_step_denoise(ctx.model, noisy[i:i + 1], t, ctx.conds(prompt)) for i, t in enumerate(ts)])
     ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
-             f"One-step denoising, prompt {prompt!r}", row_labels=["noisy", "one-step estimate", "original"],
+             f"One-step denoising, prompt {ctx.quote(prompt)}", row_labels=["noisy", "one-step estimate", "original"],
              col_labels=[f"t = {t}" for t in ts])
 
 
@@ -155,7 +163,7 @@ def iterative(ctx: Context) -> None:
     ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p["prompt"]]),
                                                       ctx.show(one, [p["prompt"]]), ctx.show(blurred)])],
              f"Iterative denoising from i_start = {p['i_start']} (t = {t0}), every {p['show_every']}th step, "
-             f"prompt {p['prompt']!r}",
+             f"prompt {ctx.quote(p['prompt'])}",
              row_labels=["iterative steps", "original | iterative\n| one-step | blur"], col_labels=labels)
 
 
@@ -164,7 +172,7 @@ def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]],
     g = ctx.generator()
     x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ctx.timesteps, 0,
                               predictor_for(p["prompts"]), g, progress=section, eta=ctx.eta)
-    ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[repr(q) for q in p["prompts"]])
+    ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[ctx.quote(q) for q in p["prompts"]])
 
 
 def sample_noise(ctx: Context) -> None:
@@ -189,7 +197,7 @@ def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> No
         g = ctx.generator()
         edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, eta=ctx.eta) for i in i_starts]
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
-    ctx.save(rows, f"{title}, prompt {prompt!r}, CFG {ctx.common['guidance_scale']}",
+    ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {ctx.common['guidance_scale']}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
              col_labels=[f"i_start {i}\n(t = {ts[i]})" for i in i_starts] + ["original"])
 
@@ -218,7 +226,7 @@ def inpaint(ctx: Context) -> None:
         shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
         for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p["prompt"]]))):
             row.append(x)
-    ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {p['prompt']!r}",
+    ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {ctx.quote(p['prompt'])}",
              row_labels=["original", "mask", "to replace", "result"])
 
 
@@ -245,7 +253,7 @@ def anagram(ctx: Context) -> None:
             row.append(ctx.model.to_unit(vs[k](ctx.model.to_model(shown))) if k < len(vs) else _blank(shown))
     ctx.save([torch.cat(r) for r in rows], "Visual anagrams: prompt k through view k",
              row_labels=[f"view {k + 1}" for k in range(len(rows))],
-             col_labels=[" / ".join(f"{v}: {p!r}" for v, p in zip(e["views"], e["prompts"])).replace(" / ", "\n")
+             col_labels=[" / ".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e["views"], e["prompts"])).replace(" / ", "\n")
                          for e in entries])
 
 
@@ -263,7 +271,7 @@ def hybrid(ctx: Context) -> None:
     low = ctx.show(alg.gaussian_blur(x, p["kernel_size"], p["sigma"]), fars)
     ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p['kernel_size']}, sigma {p['sigma']})",
              row_labels=["full size (near)", f"1/{p['view_downscale']} size (far)", "low-pass view"],
-             col_labels=[f"far {a!r} / near {b!r}" for a, b in p["pairs"]])
+             col_labels=[f"far {ctx.quote(a)} / near {ctx.quote(b)}" for a, b in p["pairs"]])
 
 
 def band_blurs(p: dict) -> list[tuple[int, float]]:
@@ -304,7 +312,7 @@ def factorized(ctx: Context) -> None:
     ctx.save([torch.cat(r) for r in rows], "Factorized diffusion: "
              + " and ".join({"bands": f"three frequency bands (blurs: wide sigma {s1}, kernel {k1}; narrow sigma "
                                       f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds)),
-             row_labels=labels, col_labels=["\n".join(f"{role} {q!r}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
+             row_labels=labels, col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
                                             for e in p["items"]])
 
 
