@@ -15,10 +15,9 @@ import torch
 
 from difflab import layout
 from difflab.checkpoints import load_model
-from difflab.figures import steps_curves
 from difflab.params import SAMPLING, ParamError, stage_params
 from difflab.runtime import for_stage
-from difflab.sample_quality import judge_samples, reference, write_steps_tables
+from difflab.sample_quality import judge_samples, reference, write_steps_comparison
 
 OUT = Path("reports/objectives")
 OBJECTIVES = ("ddpm", "flow")
@@ -66,13 +65,11 @@ def main() -> None:
             judged[path] = {k: judge_samples(ref, unet, meta, n, params["seed"], rt, batch, digits, scale, k,
                                              f"{column}, {k} steps") for k in steps}
         table[column] = judged[path]
-    write_steps_tables(OUT, table, steps_list)
-    curves = {labels[c]: {k: (v["judge_accuracy"], v["fd_to_test"]) for k, v in rows.items()} for c, rows in table.items()}
-    steps_curves(curves, ref.floor, OUT / "objectives.png", f"DDPM against flow matching, class-conditioned, each at "
-                 f"its CFG scale ({n} samples per point)", dashed=[labels[c] for c in table if "equal" in c])
-    metrics = {"fd_floor_train_vs_test": ref.floor, "num_samples": n,
-               **{c: {"epoch": epochs[c], **{f"steps_{k}": v for k, v in rows.items()}} for c, rows in table.items()}}
-    (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    metrics = write_steps_comparison(
+        OUT, table, steps_list, labels, ref.floor, "objectives.png", "DDPM against flow matching, class-conditioned, "
+        f"each at its CFG scale ({n} samples per point)",
+        {"fd_floor_train_vs_test": ref.floor, "num_samples": n, **{c: {"epoch": e} for c, e in epochs.items()}},
+        dashed=[c for c in table if "equal" in c])
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 

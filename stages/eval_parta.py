@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 
 from difflab import ddpm, layout
-from difflab.data import CLASSES, load_mnist
+from difflab.data import load_mnist
 from difflab.diffusion import algorithms as alg
 from difflab.diffusion.conditions import class_index, one_hot_prompts
 from difflab.diffusion.experiments import band_blurs, sampler_eta
@@ -43,7 +43,7 @@ def main() -> None:
     ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
     scale, eta = cfg["common"]["guidance_scale"], sampler_eta(cfg["common"])
 
-    classes = CLASSES[params["data"]["dataset"]]
+    classes = model.classes  # those of the dataset it learned
 
     def c(*prompts: str) -> torch.Tensor:
         return one_hot_prompts(list(prompts), classes).to(device)
@@ -98,8 +98,8 @@ def main() -> None:
         x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, [c(p) for p in item["prompts"]], c(""),
                                                                     scale, alg.frequency_bands(blurs)),
                                   g, progress=f"bands {'/'.join(item['prompts'])}", eta=eta)
-        seen = {"low": alg.gaussian_blur(x, *blurs[0]), "mid": alg.gaussian_blur(x, *blurs[1]), "high": x}
-        right = {band: labels(view) == label(p) for (band, view), p in zip(seen.items(), item["prompts"])}
+        right = {band: labels(seen) == label(p)
+                 for band, seen, p in zip(("low", "mid", "high"), alg.band_views(x, blurs), item["prompts"])}
         metrics["bands_" + "_".join(item["prompts"])] = {
             "success": torch.stack(list(right.values())).all(0).float().mean().item(),
             **{f"{band}_ok": ok.float().mean().item() for band, ok in right.items()}}

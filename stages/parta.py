@@ -9,9 +9,9 @@ from pathlib import Path
 
 from difflab.diffusion.conditions import ConditionCache
 from difflab.diffusion.deepfloyd import IFUnavailable
-from difflab.diffusion.experiments import EXPERIMENTS, Context, run
+from difflab.diffusion.experiments import EXPERIMENTS, Context, run, sections
 from difflab.diffusion.images import InputError
-from difflab.diffusion.load import check_model_name, load_diffusion_model
+from difflab.diffusion.load import MODELS, check_model_name, load_diffusion_model
 from difflab.diffusion.model import PromptError
 from difflab.params import seed_everything, stage_params
 from difflab.runtime import for_stage
@@ -21,7 +21,8 @@ OUT_DIR = Path("reports/parta")
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, ("seed", "device", "precision", "channels_last", "data", "parta"),
+        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "data.dir", "parta.model",
+                               *(f"parta.{m}.{s}" for m in MODELS for s in sections(args.experiment))),
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
     name = params["parta"]["model"]
     try:

@@ -13,7 +13,7 @@ import torch
 
 from difflab import layout
 from difflab.checkpoints import load_model
-from difflab.data import CLASSES
+from difflab.data import classes_of
 from difflab.figures import grid, image_rows, save_gif, tile
 from difflab.generate import generate, steps_of
 from difflab.params import SAMPLING, stage_params
@@ -46,7 +46,7 @@ def main() -> None:
         steps = steps_of(meta, p.get("num_steps"))
         if unet.conditioning == "class":
             digits = list(range(10)) * p["samples_per_class"]  # row r holds classes 0..9
-            n, col_labels = len(digits), list(CLASSES[meta["dataset"]])
+            n, col_labels = len(digits), list(classes_of(meta))
             title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p['samples_per_class']} of each class, "
                      f"CFG scale {p['guidance_scale']}, {steps} steps")
         else:

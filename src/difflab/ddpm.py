@@ -61,7 +61,8 @@ def step_std(alpha_bar: float, alpha_bar_prev: float, predicted_variance: torch.
 
 def ddim_std(alpha_bar: float, alpha_bar_prev: float, eta: float) -> float:
     """sigma_t of DDIM's step t -> t': eta sqrt((1 - alpha_bar') / (1 - alpha_bar)) sqrt(1 - alpha_bar / alpha_bar').
-    eta = 0: deterministic; eta = 1: the DDPM posterior's standard deviation sqrt(beta_tilde)."""
+    eta = 0: deterministic; eta = 1: the posterior's standard deviation sqrt(beta_tilde) (the course's DDPM step,
+    ddpm_std, adds sqrt(beta_t), a little more)."""
     return eta * ((1 - alpha_bar_prev) / (1 - alpha_bar) * (1 - alpha_bar / alpha_bar_prev)) ** 0.5
 
 

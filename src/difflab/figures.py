@@ -92,9 +92,9 @@ def success_bars(rows: dict[str, tuple[float, dict[str, float]]], path: Path, ti
     y = np.arange(len(labels))[::-1]
     ax.barh(y, [rows[k][0] for k in labels], color="C0", alpha=0.75, label="every view / part right")
     for yi, k in zip(y, labels):
-        for part, v in rows[k][1].items():
+        for i, (part, v) in enumerate(rows[k][1].items()):  # names above and below in turn: close dots stay legible
             ax.plot(v, yi, "o", color="C1", ms=5)
-            ax.annotate(part, (v, yi), xytext=(3, 4), textcoords="offset points", fontsize=7)
+            ax.annotate(part, (v, yi), xytext=(3, 4 if i % 2 == 0 else -10), textcoords="offset points", fontsize=7)
     ax.plot([], [], "o", color="C1", ms=5, label="each view / part alone")
     ax.set_yticks(y, labels, fontsize=8)
     ax.set(xlim=(0, 1.08), xlabel="fraction of seeds the judge labels as asked", title=title)

@@ -4,12 +4,15 @@ against them. Used by the evaluation stages and by the comparisons by sampling s
 DDPM against DDIM), which write their tables alike."""
 
 import csv
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from .data import load_mnist
+from .figures import steps_curves
 from .generate import generate
 from .judge import Judge, frechet_distance, judge_outputs, load_judge
 from .runtime import Runtime
@@ -48,9 +51,14 @@ def judge_samples(ref: Reference, unet: UNet, meta: dict, n: int, seed: int, run
     return out
 
 
-def write_steps_tables(out_dir: Path, table: dict[str, dict[int, dict]], steps_list: list[int]) -> None:
-    """accuracy.csv and fd.csv for `dvc plots`: a row per step count, a column per sampler or model
-    (table[column][steps] = judge_samples' result; a count a column lacks stays empty)."""
+def write_steps_comparison(out_dir: Path, table: dict[str, dict[int, dict]], steps_list: list[int],
+                           labels: dict[str, str], floor: float, figure: str, title: str, metrics: dict,
+                           dashed: Sequence[str] = ()) -> dict:
+    """What a comparison by sampling steps writes into out_dir, table[column][steps] being judge_samples' result
+    (a column per sampler or model; a step count a column lacks stays empty): accuracy.csv and fd.csv for
+    `dvc plots` (a row per step count), the figure (a line per column, named by labels[column]; the `dashed`
+    columns dashed) and metrics.json: `metrics` with each column's results as steps_<k> (beside what
+    metrics[column] holds). Returns what metrics.json holds."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, key in (("accuracy.csv", "judge_accuracy"), ("fd.csv", "fd_to_test")):
         with open(out_dir / name, "w", newline="") as f:
@@ -58,3 +66,10 @@ def write_steps_tables(out_dir: Path, table: dict[str, dict[int, dict]], steps_l
             w.writerow(["num_steps", *table])
             for k in steps_list:
                 w.writerow([k, *(f"{table[c][k][key]:.6g}" if k in table[c] else "" for c in table)])
+    curves = {labels[c]: {k: (v["judge_accuracy"], v["fd_to_test"]) for k, v in rows.items()}
+              for c, rows in table.items()}
+    steps_curves(curves, floor, out_dir / figure, title, dashed=[labels[c] for c in dashed])
+    metrics = {**metrics, **{c: {**metrics.get(c, {}), **{f"steps_{k}": v for k, v in rows.items()}}
+                             for c, rows in table.items()}}
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    return metrics

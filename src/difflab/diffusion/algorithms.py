@@ -12,11 +12,10 @@ import torchvision.transforms.functional as TF
 
 from .. import ddpm, guidance
 from .model import DiffusionModel
-from .views import View
+from .views import Transform, View
 
 Prediction = tuple[torch.Tensor, torch.Tensor | None]
 Predictor = Callable[[torch.Tensor, int], Prediction]
-Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
 def expand(cond: torch.Tensor, n: int) -> torch.Tensor:
@@ -109,6 +108,12 @@ def frequency_bands(blurs: Sequence[tuple[int, float]]) -> list[Transform]:
     bands = [low_passes[0]]
     bands += [lambda e, hi=hi, lo=lo: hi(e) - lo(e) for lo, hi in zip(low_passes, low_passes[1:])]
     return bands + [lambda e: e - low_passes[-1](e)]
+
+
+def band_views(x: torch.Tensor, blurs: Sequence[tuple[int, float]]) -> list[torch.Tensor]:
+    """How each band's prompt is seen, lowest band first: through the widest blur (from afar), through each narrower
+    one, and the image itself (up close)."""
+    return [gaussian_blur(x, k, s) for k, s in blurs] + [x]
 
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:

@@ -104,7 +104,8 @@ def sample(ctx: Context) -> None:
         x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
                                   progress=f"{steps} steps", eta=ctx.eta)
         rows.append(ctx.show(x, p["prompts"]))
-    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})", col_labels=[ctx.quote(q) for q in p["prompts"]],
+    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})",
+             col_labels=[ctx.quote(q) for q in p["prompts"]],
              row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
 
 
@@ -244,8 +245,8 @@ def anagram(ctx: Context) -> None:
     rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
     for e, vs in zip(entries, views):
         g = ctx.generator()
-        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e["prompts"]], ctx.null(), ctx.common["guidance_scale"],
-                                vs)
+        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e["prompts"]], ctx.null(),
+                                ctx.common["guidance_scale"], vs)
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
                                   progress=f"anagram {'/'.join(e['views'])}", eta=ctx.eta)
         shown = ctx.show(x, e["prompts"][:1])
@@ -253,8 +254,7 @@ def anagram(ctx: Context) -> None:
             row.append(ctx.model.to_unit(vs[k](ctx.model.to_model(shown))) if k < len(vs) else _blank(shown))
     ctx.save([torch.cat(r) for r in rows], "Visual anagrams: prompt k through view k",
              row_labels=[f"view {k + 1}" for k in range(len(rows))],
-             col_labels=[" / ".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e["views"], e["prompts"])).replace(" / ", "\n")
-                         for e in entries])
+             col_labels=["\n".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e["views"], e["prompts"])) for e in entries])
 
 
 def hybrid(ctx: Context) -> None:
@@ -279,6 +279,9 @@ def band_blurs(p: dict) -> list[tuple[int, float]]:
     return list(zip(p["kernel_sizes"], p["sigmas"]))
 
 
+ROLES = {"bands": ("far:", "mid:", "near:"), "color": ("gray:", "colour:")}  # what each factorized prompt sets
+
+
 def factorized(ctx: Context) -> None:
     """Factorized diffusion beyond the course's hybrids: three frequency bands (low / mid / high: seen from afar, from
     a middle distance, up close) and, on colour models, grayscale / colour; one column per item, from one seed."""
@@ -297,9 +300,7 @@ def factorized(ctx: Context) -> None:
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
                                   progress=f"factorized {e['kind']}", eta=ctx.eta)
         if e["kind"] == "bands":  # up close, from the middle distance (low + mid), from afar (low)
-            low, mid, high = e["prompts"]
-            cells = [ctx.show(x, [high]), ctx.show(alg.gaussian_blur(x, *blurs[1]), [mid]),
-                     ctx.show(alg.gaussian_blur(x, *blurs[0]), [low])]
+            cells = [ctx.show(seen, [q]) for seen, q in zip(alg.band_views(x, blurs), e["prompts"])][::-1]
         else:  # in colour, and its grayscale
             full = ctx.show(x, [e["prompts"][1]])
             cells = [full, alg.grayscale(full), _blank(full)]
@@ -312,15 +313,21 @@ def factorized(ctx: Context) -> None:
     ctx.save([torch.cat(r) for r in rows], "Factorized diffusion: "
              + " and ".join({"bands": f"three frequency bands (blurs: wide sigma {s1}, kernel {k1}; narrow sigma "
                                       f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds)),
-             row_labels=labels, col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
-                                            for e in p["items"]])
-
-
-ROLES = {"bands": ("far:", "mid:", "near:"), "color": ("gray:", "colour:")}  # what each factorized prompt sets
+             row_labels=labels,
+             col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
+                         for e in p["items"]])
 
 
 EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,
                                         sdedit_drawings, inpaint, translate, anagram, hybrid, factorized)}
+# the section of parta.<model> an experiment shares with another (dvc.yaml's parta foreach declares it)
+SHARES = {"blur": "forward", "one_step": "forward", "iterative": "blur", "sdedit_drawings": "sdedit",
+          "translate": "sdedit"}
+
+
+def sections(name: str) -> tuple[str, ...]:
+    """The sections of parta.<model> that experiment `name` reads: common, its own and the one it SHARES."""
+    return tuple(dict.fromkeys(("common", name, SHARES.get(name, name))))
 
 
 def run(name: str, ctx: Context) -> Path:

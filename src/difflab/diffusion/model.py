@@ -15,7 +15,7 @@ from typing import Protocol
 
 import torch
 
-from ..data import CLASSES
+from ..data import classes_of
 from ..ddpm import linear_alphas_cumprod
 from ..runtime import Runtime
 from ..unet import UNet
@@ -48,7 +48,8 @@ class PromptError(ValueError):
 
 class MnistDiffusion:
     """The class-conditioned MNIST DDPM (part B) as a diffusion model: prompts are labels "0".."9" (or the class
-    names of the dataset it learned, `classes`), "" is the null class (the zero vector), images are 1 x 28 x 28 in [0, 1] (the range it was trained on), T = 300 linear betas.
+    names of the dataset it learned, `classes`), "" is the null class (the zero vector), images are 1 x 28 x 28 in
+    [0, 1] (the range it was trained on), T = 300 linear betas.
     (The time-conditioned DDPM fits too, with cond None, for sampling; part A needs the class-conditioned one.)
 
     `runtime` sets precision and memory format (default: fp32 on `device`); estimates are returned in fp32."""
@@ -67,7 +68,7 @@ class MnistDiffusion:
         self.unet = self.runtime.prepare(unet.eval())
         self.num_train_timesteps = meta["num_timesteps"]
         self.alphas_cumprod = linear_alphas_cumprod(meta["num_timesteps"], meta["beta_start"], meta["beta_end"])
-        self.classes = CLASSES[meta.get("dataset", "mnist")]  # what its labels name (figures say it)
+        self.classes = classes_of(meta)  # what its labels name (figures say it)
 
     @torch.no_grad()
     def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, None]:

@@ -2,8 +2,8 @@
 each a permutation of the pixels times a sign, with its inverse. An anagram looks like prompt k through view k.
 
 - identity, flip (upside down, the course's), rot90 / rot180 / rot270 (counter-clockwise), transpose;
-- jigsaw: the image cut into 4 x 4 square pieces, piece i moved to where piece (7 i + 3) mod 16 was (a fixed
-  permutation that moves every piece);
+- jigsaw: the image cut into 4 x 4 square pieces, piece i of the view taken from piece (7 i + 3) mod 16 of the image
+  (a fixed permutation that moves every piece);
 - negate: x -> -x, only where the model's value range is symmetric about zero (DeepFloyd IF's [-1, 1]; on the
   MNIST model's [0, 1] it is not orthogonal, 1 - x being affine, so it is refused).
 
