@@ -1,5 +1,6 @@
 """Figures: labelled image grids, loss curves and GIFs of the reverse process. Images are (N, C, H, W) in [0, 1]."""
 
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,9 +29,15 @@ def _save(fig, path: Path) -> None:
 
 def image_rows(rows: Sequence[torch.Tensor], path: Path, title: str = "", row_labels: Sequence[str] = (),
                col_labels: Sequence[str] = (), cell: float = 1.3) -> None:
-    """One row of images per tensor in `rows` (all of the same length), with optional row and column labels."""
+    """One row of images per tensor in `rows` (all of the same length), with optional row and column labels; column
+    labels are wrapped at 32 characters a line and a column widened to its longest line (about 0.07 inch a character
+    at the labels' 9 points)."""
     nrows, ncols = len(rows), max(len(r) for r in rows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols + 0.8, cell * nrows + 0.6), squeeze=False)
+    col_labels = ["\n".join(part for line in str(label).splitlines() for part in textwrap.wrap(line, 32) or [""])
+                  for label in col_labels]
+    longest = max((len(line) for label in col_labels for line in label.splitlines()), default=0)
+    width = max(cell, 0.07 * longest)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols + 0.8, cell * nrows + 0.6), squeeze=False)
     for i, row in enumerate(rows):
         for j in range(ncols):
             ax = axes[i][j]
