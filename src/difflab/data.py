@@ -38,6 +38,7 @@ def classes_of(meta: dict) -> tuple[str, ...]:
     """The class names of the dataset a checkpoint learned (its meta's "dataset"; MNIST before there was a choice)."""
     return CLASSES[meta.get("dataset", "mnist")]
 
+
 # IDX magic: two zero bytes, a type code (0x08 = unsigned byte), then the number of dimensions.
 MAGIC = {3: 0x00000803, 1: 0x00000801}
 
