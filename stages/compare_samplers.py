@@ -28,7 +28,8 @@ def main() -> None:
     p, rt, batch, n = params["samplers"], for_stage(params), params["sample_batch_size"], params["eval"]["num_samples"]
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)
     try:  # every step count fits the model's T, before any sampling
-        [steps_of(meta, k) for k in p["num_steps"]]
+        for k in p["num_steps"]:
+            steps_of(meta, k)
     except ValueError as e:
         raise SystemExit(f"compare_samplers: error: samplers.num_steps={p['num_steps']}: {e}")
     scale = params["ddpm_class"]["guidance_scale"]
