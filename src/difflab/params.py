@@ -93,6 +93,8 @@ def _factorizations():
 
 
 DATASETS = ("mnist", "fashion_mnist")  # data.py knows them; a test keeps the two lists equal
+FIXED_VARIANCES = ("fixed_small", "fixed_large")  # ddpm.py implements them; a test keeps the lists equal
+VARIANCES = (*FIXED_VARIANCES, "learned_range")
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")
@@ -137,6 +139,7 @@ RULES = {
     "parta.*.common.guidance_scale": _num(0, _INF),
     "parta.*.common.sampler": _one_of("ddpm", "ddim"),
     "parta.*.common.ddim_eta": _num(0, 1),
+    "parta.*.common.variance": _one_of(*VARIANCES),
     "parta.*.common.dtype": _one_of("float16", "bfloat16", "float32"),
     "parta.*.common.cpu_offload": _one_of(True, False),
     "parta.*.common.stage_2_steps": _int(1),
@@ -165,8 +168,11 @@ RULES = {
     "parta.*.*.prompts": _list_of(_text()),
     "parta.*.*.images": _list_of(_text()),
     "objectives.num_steps": _list_of(_int(1)),
+    "objectives.ddpm_variance": _one_of(*FIXED_VARIANCES),
     "samplers.num_steps": _list_of(_int(1)),
     "samplers.ddim_eta": _num(0, 1),
+    "samplers.variances": ((lambda v: _list_of(_one_of(*FIXED_VARIANCES))[0](v) and len(set(v)) == len(v)),
+                           "a non-empty list of different values, each one of " + ", ".join(FIXED_VARIANCES)),
     "eval.num_samples": _int(2),
     "eval.guidance_scales": _list_of(_num(0, _INF)),
     "eval.parta_seeds": _int(1),
