@@ -72,6 +72,23 @@ def test_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
     assert 0 < seconds_before_the_kill < b_seconds == round(resumed.seconds, 2) and a_seconds > 0
 
 
+def test_resume_with_ema_equals_an_unbroken_run(tmp_path, digits):
+    """Catches an EMA not restored on resume (restarted from the resumed weights, or its warm-up count reset): the
+    saved weights (final and snapshot) are the EMA's, and they must equal an unbroken run's byte for byte."""
+    cfg = TrainConfig(**{**CFG.__dict__, "ema_decay": 0.9})
+    unbroken = train(tmp_path / "a", digits, cfg=cfg)
+    with pytest.raises(Killed):
+        train(tmp_path / "b", digits, cfg=cfg, on_epoch_end=kill_after(1))
+    resumed_epochs = []
+    resumed = train(tmp_path / "b", digits, cfg=cfg, on_epoch_end=resumed_epochs.append)
+    assert resumed_epochs == [2, 3]
+    assert_same_weights(unbroken.state_dict, resumed.state_dict)
+    assert_same_weights(unbroken.snapshots[2], resumed.snapshots[2])
+    # the weights returned are the average, not the trained ones (which the checkpoint holds)
+    trained = load_state(tmp_path / "a/ckpt.pt")["model"]
+    assert not torch.equal(trained["out.weight"], unbroken.state_dict["out.weight"])
+
+
 def _metrics_and_seconds(log):
     metrics = json.loads((log / "metrics.json").read_text())
     return metrics, metrics["train"].pop("seconds")
@@ -116,3 +133,22 @@ def test_batched_loss_logging_writes_what_per_step_logging_wrote(tmp_path):
     assert (tmp_path / "a" / tsv).read_text() == (tmp_path / "b" / tsv).read_text()
     assert (tmp_path / "a/metrics.json").read_text() == (tmp_path / "b/metrics.json").read_text()
     assert b.step == len(values)
+
+
+def test_a_declared_knob_is_read_never_defaulted():
+    """A section that declares ema_decay must hold it (a missing one is not a silent 0.0: no EMA); a section without
+    such a knob (the judge: no EMA, constant lr, no snapshots) gets TrainConfig's default."""
+    from pathlib import Path
+
+    from difflab.params import load
+
+    params = load(Path(__file__).resolve().parents[1] / "params.yaml")
+    params["ddpm_time"]["ema_decay"] = 0.9
+    cfg = training.config_from_params(params, "ddpm_time")
+    assert (cfg.ema_decay, cfg.lr_final_factor, cfg.snapshot_epochs) == (0.9, 0.1, (5,))
+    assert training.config_from_params(params, "flow_class").snapshot_epochs == (1, 5)
+    judge = training.config_from_params(params, "judge")
+    assert (judge.ema_decay, judge.lr_final_factor, judge.snapshot_epochs) == (0.0, 1.0, ())
+    del params["ddpm_time"]["ema_decay"]
+    with pytest.raises(KeyError, match="ema_decay"):
+        training.config_from_params(params, "ddpm_time")
