@@ -19,7 +19,7 @@ def with_value(key, value):
     node = params
     *path, last = key.split(".")
     for part in path:
-        node = node[part]
+        node = node.setdefault(part, {})  # a misspelt section is a new one
     node[last] = value
     return params
 
@@ -173,3 +173,91 @@ def test_missing_data_file_is_named(tmp_path):
     assert out.returncode != 0
     assert "data/dataset/train-images-idx3-ubyte: file not found" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
+
+
+@pytest.mark.parametrize("key, message", [
+    ("ddpm_time.ema_decy", "ddpm_time.ema_decy: unknown key; did you mean ema_decay?"),
+    ("ddpm_class.p_uncnd", "ddpm_class.p_uncnd: unknown key; did you mean p_uncond?"),
+    ("parta.mnist.anagram.anagrms", "parta.mnist.anagram.anagrms: unknown key; did you mean anagrams?"),
+    ("parta.deepfloyd_if.inpaint.mask", "parta.deepfloyd_if.inpaint.mask: unknown key; did you mean masks?"),
+    ("parta.mnist.inpant.prompt", "parta.mnist.inpant: unknown key; did you mean inpaint?"),
+    ("data.mnist.mirror", "data.mnist.mirror: unknown key; did you mean mirrors?"),
+    ("data.fashion_mnist.sha256.train-image-idx3-ubyte", "did you mean train-images-idx3-ubyte?"),
+    ("data.mnsit.mirrors", "data.mnsit: unknown key; did you mean mnist?"),
+    ("ddpm_tme.epochs", "ddpm_tme: unknown key; did you mean ddpm_time?"),
+])
+def test_an_unknown_key_is_named_with_its_section_and_the_nearest_known_one(key, message):
+    with pytest.raises(ParamError) as err:
+        check(with_value(key, 0.9))
+    assert message in str(err.value)
+
+
+@pytest.mark.parametrize("key", [
+    "ood.epochs",  # a knob of another section: the evaluation has no training epochs
+    "judge.ema_decay",  # the judge keeps no EMA
+    "denoiser.lr_final_factor",  # the denoiser's lr is constant (SPEC B1)
+    "parta.mnist.anagram.prompt",  # anagrams take one prompt per view, in anagrams
+    "parta.mnist.common.prompt",
+])
+def test_a_known_knob_in_a_section_that_does_not_read_it_is_refused(key):
+    section, _, name = key.rpartition(".")
+    with pytest.raises(ParamError, match=rf"^{section}\.{name}: unknown key; "):
+        check(with_value(key, 0.5))
+
+
+def test_a_stage_refuses_an_unknown_key_of_a_section_it_reads(tmp_path):
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_value("ddpm_time.ema_decy", 0.9)))
+    with pytest.raises(ParamError, match="ddpm_time.ema_decy: unknown key; did you mean ema_decay"):
+        load(tmp_path / "params.yaml", ("seed", "ddpm_time"))
+    load(tmp_path / "params.yaml", ("seed", "ddpm_class"))  # a stage need not check what it does not read
+    out = subprocess.run([sys.executable, str(ROOT / "stages/train_diffusion.py"), "ddpm_time", "--params",
+                          "params.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        "train_diffusion.py: error: ddpm_time.ema_decy: unknown key; did you mean ema_decay?"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing written
+
+
+def test_forward_timesteps_lie_in_the_models_schedule():
+    """forward.timesteps index alpha_bar: 0 .. T - 1 (T = ddpm.num_timesteps on the MNIST model, 1000 on IF)."""
+    with pytest.raises(ParamError, match=r"parta.mnist.forward.timesteps=\[75, 300\] is not allowed; allowed: "
+                                         r"timesteps in 0 .. 299 \(T = 300\)"):
+        check(with_value("parta.mnist.forward.timesteps", [75, 300]))
+    with pytest.raises(ParamError, match=r"parta.deepfloyd_if.forward.timesteps=\[1000\] .* 0 .. 999 \(T = 1000\)"):
+        check(with_value("parta.deepfloyd_if.forward.timesteps", [1000]))
+    check(with_value("parta.mnist.forward.timesteps", [0, 299]))
+    check(with_value("parta.deepfloyd_if.forward.timesteps", [0, 999]))
+    smaller = with_value("ddpm.num_timesteps", 200)
+    with pytest.raises(ParamError, match=r"forward.timesteps=\[75, 150, 225\] .* 0 .. 199 \(T = 200\)"):
+        check(smaller)
+
+
+@pytest.mark.parametrize("model", ["mnist", "deepfloyd_if"])
+def test_inpainting_needs_one_mask_per_image(model):
+    """inpaint pairs the masks with the test image, then each of inpaint.images, in order: a mask short drops an
+    image without a word, a mask more is never used."""
+    masks = committed()["parta"][model]["inpaint"]["masks"]
+    assert len(masks) == 3  # the test image and the two images of the spec
+    for wrong in (masks[:2], masks[:1], masks + [masks[0]]):
+        with pytest.raises(ParamError, match=rf"parta.{model}.inpaint.masks=.* is not allowed; allowed: 3 masks, "
+                                             r"one per image: the test image \(common.test_image\), then each of "
+                                             r"inpaint.images \(2\)"):
+            check(with_value(f"parta.{model}.inpaint.masks", wrong))
+    images = committed()["parta"][model]["inpaint"]["images"]
+    fewer = with_value(f"parta.{model}.inpaint.images", images[:1])
+    fewer["parta"][model]["inpaint"]["masks"] = masks[:2]
+    check(fewer)
+
+
+def test_the_committed_params_are_accepted_whole_and_by_section():
+    check(committed())
+    for section in committed():
+        load(ROOT / "params.yaml", (section,))
+
+
+def test_the_wildcards_name_what_the_code_implements():
+    from difflab import params
+    from difflab.data import FILES
+    from difflab.diffusion.load import MODELS
+
+    assert params.IDX_FILES == FILES and params.PARTA_MODELS == MODELS

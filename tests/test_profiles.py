@@ -134,3 +134,25 @@ def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     assert profiles.preflight(profiles.set_args("quick")) is None
     assert "denoiser.epochs=0 is not allowed" in profiles.preflight([])  # without the profile it stays bad
+
+
+def test_the_committed_params_pass_the_preflight_with_either_profile(repo):
+    assert profiles.preflight(profiles.set_args("quick")) is None
+    assert profiles.preflight(profiles.set_args("paper")) is None
+
+
+def test_the_preflight_refuses_an_unknown_key_in_the_file_or_the_profile(repo, tmp_path):
+    """The whole file is checked, sections no stage of this run reads included; and a misspelt override would
+    otherwise add a key no stage reads."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["ddpm_time"]["ema_decy"] = 0.9
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    problem = profiles.preflight(profiles.set_args("quick"))
+    assert problem.startswith("params.yaml: ddpm_time.ema_decy: unknown key; did you mean ema_decay?")
+    assert "ddpm_time.ema_decy=0.9 (committed: '(absent)')" in problem
+    assert "git checkout -- params.yaml" in problem
+    sh(["git", "checkout", "-q", "--", "params.yaml"], repo)
+    quick = tmp_path / "quick.txt"
+    quick.write_text((repo / "profiles/quick.txt").read_text() + "flow_class.guidance_scal=3.0\n")
+    assert profiles.preflight(profiles.set_args("quick", quick)).startswith(
+        "params.yaml: flow_class.guidance_scal: unknown key; did you mean guidance_scale?")

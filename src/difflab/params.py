@@ -1,6 +1,7 @@
 """Reading params.yaml, checking every knob before any work starts, seeding, and picking the device."""
 
 import argparse
+import difflib
 import random
 from collections.abc import Callable
 from pathlib import Path
@@ -93,12 +94,33 @@ def _factorizations():
 
 
 DATASETS = ("mnist", "fashion_mnist")  # data.py knows them; a test keeps the two lists equal
+IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",  # data.FILES; a test
+             "t10k-labels-idx1-ubyte")                                                     # keeps the two equal
+PARTA_MODELS = ("mnist", "deepfloyd_if")  # diffusion/load.py loads them; a test keeps the two lists equal
 FIXED_VARIANCES = ("fixed_small", "fixed_large")  # ddpm.py implements them; a test keeps the lists equal
 VARIANCES = (*FIXED_VARIANCES, "learned_range")
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")
-# Rules by key; "*" stands for any stage section. Keys without a rule are free-form (paths, URLs, names).
+# The sections that train a UNet (train.fit), and those of its generative models; RULES names their knobs by section.
+UNETS = ("denoiser", "pure_noise", "ddpm_time", "ddpm_class", "flow_time", "flow_class")
+GENERATIVE = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
+CLASS_MODELS = ("ddpm_class", "flow_class")
+
+
+def _each(knob: str, rule, *sections: str) -> dict:
+    """One rule for a knob several sections share: each section knows only the knobs its stages read, so a knob
+    left in the wrong section is refused like a misspelt one."""
+    return {f"{section}.{knob}": rule for section in sections}
+
+
+def _sha256():
+    return (lambda v: isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)), \
+        "a sha256: 64 lowercase hexadecimal digits"
+
+
+# Every key params.yaml may hold, with the values it allows: a key without a rule is unknown and refused (check).
+# A "*" stands for each name WILDCARDS gives it.
 RULES = {
     "profile": _one_of("paper", "quick"),
     "seed": _int(0),
@@ -108,33 +130,44 @@ RULES = {
     "compile": _one_of("auto", "on", "off"),
     "log_every": _int(1),
     "sample_batch_size": _int(1),
-    "*.train_limit": _int(0),
     "data.dataset": _one_of(*DATASETS),
+    "data.dir": _text(),
     "data.sources": _list_of(_one_of("local", "torchvision", "npm", "debian")),
+    "data.local_dir": _text(),
     "data.timeout_s": _num(0, _INF, lo_open=True),
-    "*.hidden": _int(1),
-    "*.epochs": _int(1),
-    "*.batch_size": _int(1),
-    "*.lr": _num(0, _INF, lo_open=True),
-    "*.lr_final_factor": _num(0, 1, lo_open=True),
-    "*.snapshot_epoch": _int(1),
-    "*.snapshot_epochs": _list_of(_int(1)),
-    "*.num_steps": _int(1),
-    "*.ema_decay": _num(0, 1, hi_open=True),
-    "*.num_samples": _int(1),
-    "*.samples_per_class": _int(1),
-    "*.test_limit": _int(0),
-    "*.gif_every": _int(1),
+    "data.*.mirrors": _list_of(_text()),
+    "data.*.npm_package": _text(),
+    "data.*.debian_package": _text(),
+    "data.*.sha256.*": _sha256(),
+    **_each("train_limit", _int(0), *UNETS, "judge"),
+    **_each("hidden", _int(1), *UNETS),
+    **_each("epochs", _int(1), *UNETS, "judge"),
+    **_each("batch_size", _int(1), *UNETS, "judge"),
+    **_each("lr", _num(0, _INF, lo_open=True), *UNETS, "judge"),
+    **_each("lr_final_factor", _num(0, 1, lo_open=True), *GENERATIVE),
+    **_each("snapshot_epoch", _int(1), "denoiser", "pure_noise", "ddpm_time", "ddpm_class"),
+    **_each("snapshot_epochs", _list_of(_int(1)), "flow_time", "flow_class"),
+    **_each("num_steps", _int(1), "flow_time", "flow_class"),
+    **_each("ema_decay", _num(0, 1, hi_open=True), *UNETS),
+    **_each("num_samples", _int(1), "ddpm_time", "flow_time"),
+    **_each("samples_per_class", _int(1), *CLASS_MODELS),
+    **_each("gif_every", _int(1), *GENERATIVE),
+    **_each("num_digits", _int(1, 64), "denoiser", "pure_noise"),
+    "ood.test_limit": _int(0),
     "denoiser.sigma": _num(0, 10, lo_open=True),
     "denoiser.sigmas": _list_of(_num(0, 10)),
-    "denoiser.num_digits": _int(1, 64),
     "ddpm.num_timesteps": _int(2),
     "ddpm.beta_start": _num(0, 1, lo_open=True, hi_open=True),
     "ddpm.beta_end": _num(0, 1, lo_open=True, hi_open=True),
-    "*.p_uncond": _num(0, 1),
-    "*.guidance_scale": _num(0, _INF),
-    "parta.model": _one_of("mnist", "deepfloyd_if"),
+    **_each("p_uncond", _num(0, 1), *CLASS_MODELS),
+    **_each("guidance_scale", _num(0, _INF), *CLASS_MODELS),
+    "parta.model": _one_of(*PARTA_MODELS),
     # part A, for either model ("parta.*." stands for parta.mnist. and parta.deepfloyd_if.)
+    "parta.*.common.checkpoint": _text(),  # the MNIST model's weights
+    "parta.*.common.stage_1": _text(),  # DeepFloyd IF's repositories and weights variant
+    "parta.*.common.stage_2": _text(),
+    "parta.*.common.text_encoder": _text(),
+    "parta.*.common.variant": _text(),
     "parta.*.common.stride": _int(1),
     "parta.*.common.guidance_scale": _num(0, _INF),
     "parta.*.common.sampler": _one_of("ddpm", "ddim"),
@@ -164,9 +197,11 @@ RULES = {
     "parta.*.hybrid.kernel_size": _odd(),
     "parta.*.hybrid.sigma": _num(0, _INF, lo_open=True),
     "parta.*.hybrid.view_downscale": _int(1),
-    "parta.*.*.prompt": _text(),
-    "parta.*.*.prompts": _list_of(_text()),
-    "parta.*.*.images": _list_of(_text()),
+    **_each("prompt", _text(), *(f"parta.*.{e}" for e in ("one_step", "iterative", "sdedit", "sdedit_drawings",
+                                                           "inpaint", "translate"))),
+    **_each("prompts", _list_of(_text()), "parta.*.sample_noise", "parta.*.cfg"),
+    **_each("images", _list_of(_text()), *(f"parta.*.{e}" for e in ("sdedit", "sdedit_drawings", "inpaint",
+                                                                    "translate"))),
     "objectives.num_steps": _list_of(_int(1)),
     "objectives.ddpm_variance": _one_of(*FIXED_VARIANCES),
     "samplers.num_steps": _list_of(_int(1)),
@@ -179,14 +214,68 @@ RULES = {
 }
 
 
-def _rule_for(key: str):
-    if key in RULES:
-        return RULES[key]
-    parts = key.split(".")
-    if parts[0] == "parta" and len(parts) == 4:  # parta.<model>.<experiment>.<knob>
-        return RULES.get(".".join(["parta", "*", *parts[2:]])) or RULES.get(f"parta.*.*.{parts[3]}")
-    head, _, tail = key.partition(".")
-    return RULES.get(f"*.{tail}") if tail and "." not in tail else None
+# What a "*" of a RULES key stands for, by the key up to it.
+WILDCARDS = {"data.*": DATASETS, "data.*.sha256.*": IDX_FILES, "parta.*": PARTA_MODELS}
+
+
+def _spelt_out(pattern: str) -> list[str]:
+    """The keys a RULES key stands for: each "*" replaced by every name WILDCARDS gives it."""
+    keys, parts = [""], pattern.split(".")
+    for i, part in enumerate(parts):
+        names = WILDCARDS[".".join(parts[:i + 1])] if part == "*" else (part,)
+        keys = [f"{key}.{name}" if key else name for key in keys for name in names]
+    return keys
+
+
+def _schema() -> dict:
+    """RULES as the tree params.yaml has: a section maps its keys to sections or, for a knob, to its rule."""
+    tree: dict = {}
+    for pattern, rule in RULES.items():
+        for key in _spelt_out(pattern):
+            *sections, knob = key.split(".")
+            node = tree
+            for section in sections:
+                node = node.setdefault(section, {})
+            node[knob] = rule
+    return tree
+
+
+SCHEMA = _schema()
+
+
+def declares(key: str) -> bool:
+    """Whether params.yaml has a knob `key` (dotted) at all: what tells a section that lacks a knob on purpose (the
+    judge keeps no EMA) from one that must have it."""
+    node = SCHEMA
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return not isinstance(node, dict)
+
+
+def _unknown(key: str, section: str, known: dict) -> str:
+    path = f"{section}.{key}" if section else str(key)
+    near = difflib.get_close_matches(str(key), list(known), n=1)
+    if near:
+        return f"{path}: unknown key; did you mean {near[0]}?"
+    return f"{path}: unknown key; allowed {'in ' + section if section else 'at the top level'}: {', '.join(known)}"
+
+
+def _check_tree(values: dict, schema: dict, section: str = "") -> None:
+    """Every key of `values` one `schema` knows (else the nearest known key is named: a misspelt knob would
+    otherwise leave its default in force without a word), every knob's value one its rule allows."""
+    for key, value in values.items():
+        path = f"{section}.{key}" if section else str(key)
+        if key not in schema:
+            raise ParamError(_unknown(key, section, schema))
+        expected = schema[key]
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                raise ParamError(f"{path}={value!r} is not allowed; allowed: a section of {', '.join(expected)}")
+            _check_tree(value, expected, path)
+        elif not expected[0](value):
+            raise ParamError(f"{path}={value!r} is not allowed; allowed: {expected[1]}")
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -201,12 +290,10 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
 
 
 def check(params: dict) -> dict:
-    """Raise ParamError naming the first key whose value breaks its rule, and the values allowed."""
+    """Raise ParamError naming the first key params.yaml does not know or whose value breaks its rule, and what is
+    allowed; then the rules between keys. `params` may be some sections only (what a stage reads)."""
+    _check_tree(params, SCHEMA)
     flat = flatten(params)
-    for key, value in flat.items():
-        rule = _rule_for(key)
-        if rule and not rule[0](value):
-            raise ParamError(f"{key}={value!r} is not allowed; allowed: {rule[1]}")
     for section, values in params.items():
         if not isinstance(values, dict) or not isinstance(values.get("epochs"), int):
             continue
@@ -217,6 +304,8 @@ def check(params: dict) -> dict:
                 raise ParamError(f"{section}.{key}={values[key]} is not allowed; allowed: 1 .. {section}.epochs "
                                  f"({epochs})")
     _check_parta_steps(params)
+    _check_forward_timesteps(params)
+    _check_inpaint_masks(params)
     if flat.get("ddpm.beta_start", 0) > flat.get("ddpm.beta_end", 1):
         raise ParamError(f"ddpm.beta_start={flat['ddpm.beta_start']} is not allowed; allowed: <= ddpm.beta_end "
                          f"({flat['ddpm.beta_end']})")
@@ -231,7 +320,7 @@ def _check_parta_steps(params: dict) -> None:
         return
     name = parta["model"]
     cfg = parta[name]
-    T = 1000 if name == "deepfloyd_if" else params.get("ddpm", {}).get("num_timesteps")
+    T = _parta_T(params, name)
     stride = cfg.get("common", {}).get("stride")
     if T is None or not isinstance(stride, int):
         return
@@ -244,6 +333,40 @@ def _check_parta_steps(params: dict) -> None:
         if isinstance(i, int) and i >= steps:
             raise ParamError(f"parta.{name}.{key}={i} is not allowed; allowed: 0 .. {steps - 1} (the {steps} strided "
                              f"timesteps of T = {T} at stride {stride})")
+
+
+def _parta_T(params: dict, name: str) -> int | None:
+    """The timesteps of part A's model `name`: ddpm.num_timesteps for the MNIST model (None when the stage does not
+    read it), 1000 for DeepFloyd IF."""
+    return 1000 if name == "deepfloyd_if" else params.get("ddpm", {}).get("num_timesteps")
+
+
+def _parta_models(params: dict) -> list[tuple[str, dict]]:
+    """The part A model sections in `params` (a stage may read one, or a few keys of it), each checked whatever
+    parta.model says: a bad value waiting in the other model's section is as wrong now as after the switch."""
+    parta = params.get("parta")
+    return [(name, parta[name]) for name in PARTA_MODELS if isinstance(parta, dict) and isinstance(parta.get(name), dict)]
+
+
+def _check_forward_timesteps(params: dict) -> None:
+    """forward.timesteps index the model's alpha_bar: a timestep at or past T would fail deep in the experiment."""
+    for name, cfg in _parta_models(params):
+        T, steps = _parta_T(params, name), cfg.get("forward", {}).get("timesteps")
+        if T is not None and isinstance(steps, list) and any(t >= T for t in steps):
+            raise ParamError(f"parta.{name}.forward.timesteps={steps} is not allowed; allowed: timesteps in "
+                             f"0 .. {T - 1} (T = {T})")
+
+
+def _check_inpaint_masks(params: dict) -> None:
+    """Inpainting pairs its masks, in order, with the test image and then each of inpaint.images (experiments.py:
+    inpaint): one mask short would drop an image without a word, one more would never be used."""
+    for name, cfg in _parta_models(params):
+        p = cfg.get("inpaint", {})
+        if isinstance(p.get("masks"), list) and isinstance(p.get("images"), list) \
+                and len(p["masks"]) != 1 + len(p["images"]):
+            raise ParamError(f"parta.{name}.inpaint.masks={p['masks']} is not allowed; allowed: "
+                             f"{1 + len(p['images'])} masks, one per image: the test image (common.test_image), "
+                             f"then each of inpaint.images ({len(p['images'])})")
 
 
 def load(path: str | Path = "params.yaml", sections: tuple[str, ...] | None = None) -> dict:
