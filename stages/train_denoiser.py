@@ -29,7 +29,7 @@ def main() -> None:
     images, labels = load_mnist(params["data"]["dir"], "train", p["train_limit"])
     seed_everything(params["seed"])
     model = UNet(p["hidden"], "none")
-    cfg = config_from_params(params, p)
+    cfg = config_from_params(params, section)
     paths = layout.model_paths(section)
     if section == "denoiser":
         loss, settings, what = denoiser_loss(p["sigma"]), f"sigma={p['sigma']}", f"sigma={p['sigma']}"

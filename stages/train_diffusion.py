@@ -32,7 +32,7 @@ def main() -> None:
     section = args.model
     objective, conditioning = section.split("_")
     p = params[section]
-    p_uncond = p.get("p_uncond", 0.0)
+    p_uncond = p["p_uncond"] if conditioning == "class" else 0.0  # a time model has no class to drop
     if objective == "ddpm":
         sched = params["ddpm"]
         loss = ddpm_loss(linear_alphas_cumprod(sched["num_timesteps"], sched["beta_start"], sched["beta_end"]),
@@ -44,7 +44,7 @@ def main() -> None:
     seed_everything(params["seed"])
     model = UNet(p["hidden"], conditioning)
     paths = layout.model_paths(section)
-    result = fit(model, loss, images, labels, config_from_params(params, p), paths.checkpoint, paths.log_dir,
+    result = fit(model, loss, images, labels, config_from_params(params, section), paths.checkpoint, paths.log_dir,
                  loss_settings=f"{objective}|{settings}|p_uncond={p_uncond}")
     if not result.main:  # under `accelerate launch` only the main process writes the outputs
         return

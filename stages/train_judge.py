@@ -20,7 +20,7 @@ def main() -> None:
     test_x, test_y = load_mnist(params["data"]["dir"], "test")
     seed_everything(params["seed"])
     paths = layout.model_paths("judge")
-    cfg = config_from_params(params, p)
+    cfg = config_from_params(params, "judge")
     result = fit(Judge.for_images(images), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir,
                  loss_settings="judge")
     if not result.main:  # under `accelerate launch` only the main process writes the outputs

@@ -22,6 +22,7 @@ from torch import nn
 
 from .checkpoints import load_state, save_state
 from .ema import Ema
+from .params import declares
 from . import runtime
 from .progress import progress
 
@@ -45,15 +46,21 @@ class TrainConfig:
     ema_decay: float = 0.0  # > 0: the saved weights (final and snapshot) are an EMA of the trained ones (ema.py)
 
 
-def config_from_params(params: dict, section: dict) -> TrainConfig:
-    """A stage's TrainConfig: its section's epochs, batch size, lr (and decay, snapshot_epoch or snapshot_epochs)
-    plus the top-level seed, device, precision, channels_last, compile and log_every."""
-    snapshots = section.get("snapshot_epochs", [section["snapshot_epoch"]] if "snapshot_epoch" in section else [])
+def config_from_params(params: dict, name: str) -> TrainConfig:
+    """The TrainConfig of section `name`: its epochs, batch size, lr (and decay, snapshot_epoch or snapshot_epochs,
+    EMA) plus the top-level seed, device, precision, channels_last, compile and log_every.
+
+    A knob params.yaml declares for this section is read as is, so a section that lost it fails here instead of
+    training without it; one the section has no rule for (the judge keeps no EMA, the denoisers' lr is constant)
+    keeps TrainConfig's default."""
+    section = params[name]
+    optional = {key: section[key] for key in ("lr_final_factor", "ema_decay") if declares(f"{name}.{key}")}
+    snapshots = (section["snapshot_epochs"] if declares(f"{name}.snapshot_epochs")
+                 else [section["snapshot_epoch"]] if declares(f"{name}.snapshot_epoch") else [])
     return TrainConfig(epochs=section["epochs"], batch_size=section["batch_size"], lr=section["lr"],
                        seed=params["seed"], device=params["device"], precision=params["precision"],
                        channels_last=params["channels_last"], compile=params["compile"],
-                       log_every=params["log_every"], lr_final_factor=section.get("lr_final_factor", 1.0),
-                       snapshot_epochs=tuple(snapshots), ema_decay=section.get("ema_decay", 0.0))
+                       log_every=params["log_every"], snapshot_epochs=tuple(snapshots), **optional)
 
 
 @dataclass
