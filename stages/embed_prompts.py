@@ -10,8 +10,8 @@ from difflab.data import CLASSES
 from difflab.diffusion.conditions import prompts_in, save_conditions
 from difflab.diffusion.deepfloyd import IFUnavailable
 from difflab.diffusion.load import check_model_name, encode_prompts
-from difflab.diffusion.model import PromptError
-from difflab.params import resolve_device, stage_params
+from difflab.errors import InputError
+from difflab.params import ParamError, resolve_device, stage_params
 
 OUT = "data/prompt_conditions.safetensors"
 
@@ -25,8 +25,12 @@ def main() -> None:
         prompts = prompts_in(section)
         conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]),
                                CLASSES[params["data"]["dataset"]])
-    except (IFUnavailable, PromptError, ValueError) as e:
+    except (InputError, ParamError) as e:  # a prompt the model cannot take, a bad value: exit 2, as a bad argument
+        print(f"embed_prompts: {e}", file=sys.stderr)
+        sys.exit(2)
+    except IFUnavailable as e:  # the weights cannot be downloaded: its message says why and how to get access
         sys.exit(f"embed_prompts: {e}")
+    # anything else, a plain ValueError included, is a bug: its traceback says where
     save_conditions(OUT, prompts, conds, name)
     print(f"{len(prompts)} prompt conditions for {name} -> {OUT}: {prompts}")
 

@@ -10,10 +10,9 @@ from pathlib import Path
 from difflab.diffusion.conditions import ConditionCache
 from difflab.diffusion.deepfloyd import IFUnavailable
 from difflab.diffusion.experiments import EXPERIMENTS, Context, run, sections
-from difflab.diffusion.images import InputError
 from difflab.diffusion.load import MODELS, check_model_name, load_diffusion_model
-from difflab.diffusion.model import PromptError
-from difflab.params import seed_everything, stage_params
+from difflab.errors import InputError
+from difflab.params import ParamError, seed_everything, stage_params
 from difflab.runtime import for_stage
 
 OUT_DIR = Path("reports/parta")
@@ -35,8 +34,12 @@ def main() -> None:
         model = load_diffusion_model(name, cfg["common"], rt)
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         path = run(args.experiment, Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"])))
-    except (IFUnavailable, PromptError, InputError, ValueError, FileNotFoundError) as e:
+    except (InputError, ParamError) as e:  # the user's input (prompt, view, image, value): exit 2, as a bad argument
+        print(f"parta {args.experiment}: {e}", file=sys.stderr)
+        sys.exit(2)
+    except (IFUnavailable, FileNotFoundError) as e:  # weights or an earlier stage's output not there
         sys.exit(f"parta {args.experiment}: {e}")
+    # anything else, a plain ValueError included, is a bug: its traceback says where
     print(f"{args.experiment} on {name} -> {path}")
 
 

@@ -18,8 +18,10 @@ import torch
 import torchvision.transforms.functional as TF
 from PIL import Image, ImageDraw
 
+from ..errors import InputError
 
-class InputError(ValueError):
+
+class ImageError(InputError):
     """An input image or mask that cannot be used."""
 
 
@@ -102,25 +104,25 @@ def _open(ref: str, mnist_dir: Path) -> Image.Image:
     scheme, _, name = ref.partition(":")
     if scheme == "builtin":
         if name not in BUILTINS:
-            raise InputError(f"image {ref!r}: no such drawing; allowed: {', '.join('builtin:' + b for b in BUILTINS)}")
+            raise ImageError(f"image {ref!r}: no such drawing; allowed: {', '.join('builtin:' + b for b in BUILTINS)}")
         return BUILTINS[name]()
     if scheme == "mnist-test":
         from ..data import load_mnist
         images, _ = load_mnist(mnist_dir, "test")
         if not name.isdigit() or int(name) >= len(images):
-            raise InputError(f"image {ref!r}: allowed: mnist-test:0 .. mnist-test:{len(images) - 1}")
+            raise ImageError(f"image {ref!r}: allowed: mnist-test:0 .. mnist-test:{len(images) - 1}")
         return TF.to_pil_image(images[int(name)])
     if scheme == "matplotlib":
         import matplotlib
         ref = str(Path(matplotlib.get_data_path()) / "sample_data" / name)
     path = Path(ref)
     if not path.is_file():
-        raise InputError(f"image {ref!r}: file not found")
+        raise ImageError(f"image {ref!r}: file not found")
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
     except OSError as e:
-        raise InputError(f"image {ref!r}: not a readable image ({e})") from e
+        raise ImageError(f"image {ref!r}: not a readable image ({e})") from e
 
 
 def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/dataset")) -> torch.Tensor:
@@ -136,7 +138,7 @@ def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/
         return x.unsqueeze(0)
     if channels == 3:
         return TF.to_tensor(img.convert("RGB")).unsqueeze(0)
-    raise InputError(f"channels={channels}; allowed: 1 or 3")
+    raise ImageError(f"channels={channels}; allowed: 1 or 3")
 
 
 def make_mask(spec, size: int) -> torch.Tensor:
@@ -145,21 +147,21 @@ def make_mask(spec, size: int) -> torch.Tensor:
     if isinstance(spec, str):
         path = Path(spec)
         if not path.is_file():
-            raise InputError(f"mask {spec!r}: file not found")
+            raise ImageError(f"mask {spec!r}: file not found")
         with Image.open(path) as img:
             if img.size != (size, size):
-                raise InputError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, the model's size")
+                raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, the model's size")
             m = (TF.to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
     else:
         if not (isinstance(spec, (list, tuple)) and len(spec) == 4 and all(0 <= v <= 1 for v in spec)
                 and spec[0] < spec[1] and spec[2] < spec[3]):
-            raise InputError(f"mask {spec!r}; allowed: [top, bottom, left, right] fractions with top < bottom, "
+            raise ImageError(f"mask {spec!r}; allowed: [top, bottom, left, right] fractions with top < bottom, "
                              "left < right, or an image path")
         top, bottom, left, right = (round(v * size) for v in spec)
         m = torch.zeros(1, 1, size, size)
         m[..., top:bottom, left:right] = 1
     if m.sum() == 0:
-        raise InputError(f"mask {spec!r} is empty at {size}x{size}: nothing to inpaint")
+        raise ImageError(f"mask {spec!r} is empty at {size}x{size}: nothing to inpaint")
     if m.sum() == m.numel():
-        raise InputError(f"mask {spec!r} covers the whole image: nothing of the original would be kept")
+        raise ImageError(f"mask {spec!r} covers the whole image: nothing of the original would be kept")
     return m

@@ -6,6 +6,8 @@ import torch
 
 from ..checkpoints import load_model
 from ..data import CLASSES
+from ..errors import InputError
+from ..params import ParamError
 from ..runtime import Runtime
 from .conditions import one_hot_prompts
 from .model import DiffusionModel, MnistDiffusion
@@ -15,7 +17,7 @@ MODELS = ("mnist", "deepfloyd_if")
 
 def check_model_name(name: str) -> None:
     if name not in MODELS:
-        raise ValueError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
+        raise ParamError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
 
 
 def load_diffusion_model(name: str, common: dict, runtime: Runtime) -> DiffusionModel:
@@ -25,7 +27,7 @@ def load_diffusion_model(name: str, common: dict, runtime: Runtime) -> Diffusion
     if name == "mnist":
         unet, meta = load_model(common["checkpoint"], device)
         if unet.conditioning != "class" or meta.get("objective", "ddpm") != "ddpm":
-            raise ValueError(f"{common['checkpoint']}: part A needs the class-conditioned DDPM; this model is "
+            raise InputError(f"{common['checkpoint']}: part A needs the class-conditioned DDPM; this model is "
                              f"{unet.conditioning}-conditioned, objective {meta.get('objective', 'ddpm')!r}")
         return MnistDiffusion(unet, meta, runtime=runtime)
     from .deepfloyd import DeepFloydIF

@@ -17,6 +17,7 @@ import torch
 
 from ..data import classes_of
 from ..ddpm import linear_alphas_cumprod
+from ..errors import InputError
 from ..runtime import Runtime
 from ..unet import UNet
 
@@ -42,7 +43,7 @@ class DiffusionModel(Protocol):
                  generator: torch.Generator) -> torch.Tensor: ...
 
 
-class PromptError(ValueError):
+class PromptError(InputError):
     """A prompt the model cannot be conditioned on."""
 
 

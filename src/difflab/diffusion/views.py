@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import InputError
+
 Transform = Callable[[torch.Tensor], torch.Tensor]
 JIGSAW_GRID = 4
 _PIECES = JIGSAW_GRID * JIGSAW_GRID
@@ -90,7 +92,7 @@ VIEWS = {v.name: v for v in (
 )}
 
 
-class ViewError(ValueError):
+class ViewError(InputError):
     """A view that does not exist, does not fit the images, or does not suit the model's value range."""
 
 

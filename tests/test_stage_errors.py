@@ -1,0 +1,98 @@
+"""The part A stages tell input errors from bugs: the project's own input errors (errors.InputError: a prompt, a
+view, an image, a params value) print one line and exit 2; any other exception, a plain ValueError included, is a
+bug and keeps its traceback."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from difflab.diffusion.images import ImageError
+from difflab.diffusion.model import PromptError
+from difflab.diffusion.views import ViewError
+from difflab.errors import InputError
+from difflab.params import ParamError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def stage_module(name: str):
+    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch):
+    """A folder holding the committed params.yaml (part A on the project's own model), as a stage's working dir."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["parta"]["model"] = "mnist"
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_every_input_error_is_one_class():
+    for error in (PromptError, ViewError, ImageError):
+        assert issubclass(error, InputError) and issubclass(error, ValueError)
+
+
+def parta_raising(monkeypatch, error: Exception):
+    """stages/parta.py with its model and conditions stubbed and the experiment raising `error`."""
+    stage = stage_module("parta")
+    monkeypatch.setattr(stage, "ConditionCache", lambda *a, **k: None)
+    monkeypatch.setattr(stage, "load_diffusion_model", lambda *a, **k: None)
+
+    def run(name, ctx):
+        raise error
+    monkeypatch.setattr(stage, "run", run)
+    monkeypatch.setattr(sys, "argv", ["parta.py", "anagram"])
+    return stage
+
+
+@pytest.mark.parametrize("error", [ViewError("views ['spin']: unknown; allowed: identity, flip"),
+                                   PromptError("prompt 'Trouser': the model understands the labels '0' .. '9'"),
+                                   ImageError("image 'x.png': file not found"),
+                                   ParamError("parta.model='sd'; allowed: mnist, deepfloyd_if")])
+def test_parta_input_error_is_one_line_and_exit_2(workdir, monkeypatch, capsys, error):
+    with pytest.raises(SystemExit) as exit_:
+        parta_raising(monkeypatch, error).main()
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == f"parta anagram: {error}\n"
+
+
+@pytest.mark.parametrize("error", [ValueError("operands could not be broadcast together"),
+                                   RuntimeError("shape mismatch")])
+def test_parta_bug_keeps_its_traceback(workdir, monkeypatch, error):
+    """A plain ValueError from inside the library (a bug, or torch's own) is not the user's input: it propagates."""
+    with pytest.raises(type(error), match=str(error)):
+        parta_raising(monkeypatch, error).main()
+
+
+def test_embed_prompts_bug_keeps_its_traceback(workdir, monkeypatch):
+    stage = stage_module("embed_prompts")
+
+    def encode(*args, **kwargs):
+        raise ValueError("a bug in the encoder")
+    monkeypatch.setattr(stage, "encode_prompts", encode)
+    monkeypatch.setattr(sys, "argv", ["embed_prompts.py"])
+    with pytest.raises(ValueError, match="a bug in the encoder"):
+        stage.main()
+    assert not (workdir / "data").exists()
+
+
+def test_embed_prompts_bad_prompt_is_one_line_and_exit_2(workdir):
+    """End to end, as dvc runs it: an MNIST prompt that names no class, one line, exit 2, nothing written."""
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["parta"]["mnist"]["one_step"]["prompt"] = "Trouser"  # a Fashion-MNIST class; data.dataset is mnist
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    out = subprocess.run([sys.executable, str(ROOT / "stages" / "embed_prompts.py")], cwd=workdir,
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr[-2000:]
+    assert out.stderr.startswith("embed_prompts: prompt 'Trouser': the model understands the labels")
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+    assert not (workdir / "data").exists()
