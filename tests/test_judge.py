@@ -61,6 +61,49 @@ def test_frechet_distance_with_non_commuting_covariances():
     assert frechet_distance(a3, b3) == pytest.approx(want3, rel=1e-9)
 
 
+
+def test_frechet_distance_over_samples_not_features():
+    """Catches the mean or covariance taken over the wrong axis (features as samples): six samples of three features,
+    both sets of the same size so that a transposed axis still runs. Diagonal covariances: the distance is
+    |mu_a - mu_b|^2 + sum_i (sqrt(a_i) - sqrt(b_i))^2 = (1 + 4 + 4) + ((2 - 1)^2 + 0 + (0.5 - 1)^2) = 10.25."""
+    a = with_moments(6, [0.0, 0.0, 0.0], [[4.0, 0, 0], [0, 1.0, 0], [0, 0, 0.25]], 4)
+    b = with_moments(6, [1.0, 2.0, -2.0], [[1.0, 0, 0], [0, 1.0, 0], [0, 0, 1.0]], 5)
+    assert a.shape == b.shape == (6, 3)
+    assert frechet_distance(a, b) == pytest.approx(10.25, rel=1e-9)
+    assert frechet_distance(b, a) == pytest.approx(10.25, rel=1e-9)
+
+
+class PixelJudge(torch.nn.Module):
+    """A judge whose answer is known: its features are the first ten pixels, its label the brightest of them."""
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(1)[:, :10] * 1.0
+
+    def head(self, f: torch.Tensor) -> torch.Tensor:
+        return f
+
+
+def pixel_digits(labels: list[int], seed: int = 0) -> torch.Tensor:
+    """Images that PixelJudge labels `labels`: the first ten pixels dim random values, pixel `label` at 1."""
+    x = torch.zeros(len(labels), 1, 28, 28)
+    first = x.view(len(labels), -1)[:, :10]
+    first.copy_(torch.rand(len(labels), 10, generator=torch.Generator().manual_seed(seed)) * 0.5)
+    first[torch.arange(len(labels)), torch.tensor(labels)] = 1.0
+    return x
+
+
+def test_judge_outputs_labels_and_features_per_image_across_batches():
+    """Catches batches concatenated along the wrong axis, the argmax over the batch instead of the classes, or a
+    batch dropped: seven images in batches of three, labels and features checked image by image."""
+    labels = [3, 1, 4, 1, 5, 9, 2]
+    x = pixel_digits(labels)
+    x[0, 0, 20, 20], x[2, 0, 0, 1] = 7.0, -2.0  # out of [0, 1]: clamped (the second one is one of the features)
+    predicted, feats = judge_outputs(PixelJudge(), x, batch_size=3)
+    assert predicted.tolist() == labels
+    assert feats.shape == (7, 10) and feats.dtype == torch.float64
+    torch.testing.assert_close(feats, x.clamp(0, 1).flatten(1)[:, :10].double())
+    assert feats[2, 1] == 0.0
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """A judge trained on the bar digits of conftest (label = angle), and held-out digits."""
