@@ -131,3 +131,84 @@ def test_the_report_says_what_ddim_changes_per_step():
     text = samplers_sentence(m)
     assert "by its posterior step and by DDIM's (eta 0.0)" in text and "(floor 22) on 200 digits" in text
     assert "5 steps: DDPM 0.97 / 156, DDIM 0.98 / 39; 10 steps: DDPM 1.00 / 50, DDIM 0.97 / 39." in text
+
+
+def _samplers(ddim_accuracy: float) -> dict:
+    """compare_samplers' metrics with one number that tells the runs apart: DDIM's accuracy at 5 steps."""
+    row = {"judge_accuracy": 0.5, "fd_to_test": 99.0}
+    steps = {"steps_5": row}
+    return {"ddpm_step": steps, "fixed_small": steps, "fixed_large": steps,
+            "ddim": {"steps_5": {"judge_accuracy": ddim_accuracy, "fd_to_test": 42.0}},
+            "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.0, "num_samples": 200}
+
+
+def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow_accuracy: float) -> dict:
+    """reports/ and params.yaml of one run, as compare_page.read would return them (text, figures as bytes)."""
+    import json
+
+    import yaml
+
+    from difflab.report import sections
+
+    files = {"params.yaml": yaml.safe_dump(params), "reports/summary.json": json.dumps({"psnr": psnr}),
+             "reports/samplers/metrics.json": json.dumps(_samplers(ddim_accuracy)),
+             "reports/pure_noise/metrics.json": json.dumps({"rms_output_to_mean_digit": rms,
+                                                           "rms_between_outputs": 0.001,
+                                                           "rms_digit_to_mean_digit": 0.3}),
+             "reports/objectives/metrics.json": json.dumps({
+                 "ddpm_final": {"epoch": 1, "steps_5": {"judge_accuracy": 0.1}},
+                 "flow_final": {"epoch": 1, "steps_5": {"judge_accuracy": flow_accuracy}},
+                 "ddpm_equal_epochs": {"epoch": 1}, "flow_equal_epochs": {"epoch": 1}})}
+    for section in sections(params, {}):
+        for item in section["items"]:
+            files[f"reports/{item['src']}"] = f"{psnr} {item['src']}".encode()  # a figure that names its run
+    return files
+
+
+def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path, monkeypatch):
+    """Catches a column captioned or filled from the other run or from the workspace (whose reports/ holds a third
+    run's numbers here), and a figure only the second run has (another snapshot epoch) left out."""
+    import json
+    import re
+    from pathlib import Path
+
+    import yaml
+
+    from difflab import compare_page
+
+    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    params_b = yaml.safe_load(yaml.safe_dump(base))
+    params_b["ddpm_class"]["guidance_scale"] = 7.5
+    params_b["flow_time"]["snapshot_epochs"] = [*base["flow_time"]["snapshot_epochs"], 99]
+    runs = {"run-a": _run_files(base, 0.61, 20.5, 0.011, 0.71),
+            "run-b": _run_files(params_b, 0.83, 31.25, 0.022, 0.92)}
+    workspace = _run_files(base, 0.27, 7.75, 0.033, 0.13)
+    for name, data in workspace.items():  # the workspace's own results, which neither column may show
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(data if isinstance(data, bytes) else data.encode())
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(compare_page, "read", lambda path, rev, mode="r": runs[rev].get(path))
+
+    page = compare_page.render_comparison("run-a", "run-b", tmp_path / "compare").read_text()
+
+    headline = re.search(r"<code>psnr</code></td>\s*<td>(.*?)</td><td>(.*?)</td>", page)
+    assert headline.groups() == ("20.5", "31.25")
+
+    def sides(title: str) -> dict[str, str]:
+        block = page.split(f"<h3>{title}</h3>")[1].split("<h3>")[0]
+        return dict(re.findall(r'<figure class="side" data-run="([^"]+)">(.*?)</figure>', block, re.S))
+    ddim = sides("DDIM against the DDPM step: digits per sampling step")
+    assert "DDIM 0.61 / 42" in ddim["run-a"] and "DDIM 0.83 / 42" in ddim["run-b"]
+    noise = sides("Denoising pure noise: what it learns")
+    assert "lie 0.011 (RMS" in noise["run-a"] and "lie 0.022 (RMS" in noise["run-b"]
+    objectives = sides("DDPM against flow matching: digits per sampling step")
+    assert "flow 0.71" in objectives["run-a"] and "flow 0.92" in objectives["run-b"]
+    cfg = sides("B3 Samples after epoch {}".format(base["ddpm_class"]["epochs"]))
+    assert f"CFG scale {base['ddpm_class']['guidance_scale']}." in cfg["run-a"] and "CFG scale 7.5." in cfg["run-b"]
+    assert "0.27" not in page and "0.033" not in page and "7.75" not in page  # nothing from the workspace
+    # each column's image is its own run's file, and a figure only run B has gets a column with nothing in A's
+    out = tmp_path / "compare" / "run-a_vs_run-b"
+    for rev, psnr in (("run-a", 20.5), ("run-b", 31.25)):
+        assert (out / rev / "samplers/samplers.png").read_bytes() == f"{psnr} samplers/samplers.png".encode()
+    only_b = sides("Flow matching, time-conditioned: samples after epoch 99")
+    assert "not in run-a" in only_b["run-a"] and 'src="run-b/flow_time/samples/samples_epoch99.png"' in only_b["run-b"]

@@ -1,5 +1,5 @@
 """Two runs side by side as a page of its own: the headline numbers of both, then every figure of the report next
-to its counterpart. Any two revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment
+to its counterpart, each captioned from its own run's params and metrics (never the workspace's). Any two revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment
 name (`dvc exp show`) or `workspace`. Files come through DVC (dvc.api.read), so they must be in the local cache
 (`dvc pull` / `dvc exp pull` first for runs made elsewhere).
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from .report import fmt, sections
+from .report import CAPTION_METRICS, fmt, sections
 from .summary import HEADLINE
 
 WORKSPACE = "workspace"
@@ -48,6 +48,21 @@ def _slug(rev: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", rev)
 
 
+def run_metrics(rev: str) -> dict[str, dict]:
+    """The metric files the report's captions quote (report.CAPTION_METRICS), as run `rev` measured them."""
+    files = {name: read(f"reports/{name}", rev) for name in CAPTION_METRICS}
+    return {name: json.loads(text) for name, text in files.items() if text is not None}
+
+
+def _figures(runs: list[str], params: list[dict]) -> dict[str, list[dict | None]]:
+    """src -> each run's report item for it (None where that run's report has no such figure), in the order of
+    the first run's report, then the figures only the second has (other snapshot epochs, say)."""
+    per_run = [{item["src"]: item for section in sections(p, run_metrics(rev)) for item in section["items"]}
+               for rev, p in zip(runs, params)]
+    srcs = list(dict.fromkeys(src for items in per_run for src in items))
+    return {src: [items.get(src) for items in per_run] for src in srcs}
+
+
 def render_comparison(rev_a: str, rev_b: str, out_root: Path = Path("compare")) -> Path:
     """Write out_root/<a>_vs_<b>/index.html and the figures it shows; return the page's path."""
     runs = [rev_a, rev_b]
@@ -61,19 +76,18 @@ def render_comparison(rev_a: str, rev_b: str, out_root: Path = Path("compare")) 
                                                         for s in summaries]}
                 for key, (label, _) in HEADLINE.items()]
     figures = []
-    for section in sections(params[0]):
-        for item in section["items"]:
-            sides = []
-            for rev in runs:
-                data = read(f"reports/{item['src']}", rev, mode="rb")
-                if data is None:
-                    sides.append(None)
-                    continue
-                target = out / _slug(rev) / item["src"]
+    for src, items in _figures(runs, params).items():
+        sides = []
+        for rev, item in zip(runs, items):
+            side = {"src": None, "title": item["title"] if item else None, "caption": item["caption"] if item else ""}
+            data = read(f"reports/{src}", rev, mode="rb")
+            if data is not None:
+                target = out / _slug(rev) / src
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(data)
-                sides.append(target.relative_to(out).as_posix())
-            figures.append({"title": item["title"], "sides": sides})
+                side["src"] = target.relative_to(out).as_posix()
+            sides.append(side)
+        figures.append({"title": next(i["title"] for i in items if i), "sides": sides})
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = out / "index.html"

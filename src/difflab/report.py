@@ -33,7 +33,25 @@ def git_revision() -> str:
         return "unknown (not a git checkout)"
 
 
-def sections(params: dict) -> list[dict]:
+# The metric files whose numbers the captions quote, relative to a run's reports/ folder. The layout functions
+# below are given them (a dict path -> parsed JSON) rather than reading them, so that a page about another run (the
+# comparison page, difflab/compare_page.py) captions that run's figures with that run's numbers.
+CAPTION_METRICS = ("samplers/metrics.json", "pure_noise/metrics.json", "objectives/metrics.json")
+
+
+def caption_metrics(reports: Path = REPORTS) -> dict[str, dict]:
+    """The CAPTION_METRICS of the run whose reports/ folder this is (the workspace's by default)."""
+    return {name: json.loads((Path(reports) / name).read_text()) for name in CAPTION_METRICS}
+
+
+def _quoting(metrics: dict[str, dict], name: str, sentence) -> str:
+    """sentence(metrics[name]), or what is missing where the run lacks that file."""
+    return sentence(metrics[name]) if name in metrics else f"(No reports/{name} in this run: its numbers are missing.)"
+
+
+def sections(params: dict, metrics: dict[str, dict]) -> list[dict]:
+    """The report's figures as sections of items {src, title, caption}: titles and captions from this run's params
+    and its metrics (caption_metrics: the files of CAPTION_METRICS, parsed)."""
     name = params["parta"]["model"]
     a = params["parta"][name]
     c = a["common"]
@@ -101,8 +119,9 @@ def sections(params: dict) -> list[dict]:
     ]
     return [{"id": "part-a", "title": f"Part A: diffusion experiments on {name}", "items": part_a},
             {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b},
-            {"id": "flow", "title": "Part B with flow matching (the course since 2025)", "items": flow_items(params)},
-            {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params)}]
+            {"id": "flow", "title": "Part B with flow matching (the course since 2025)",
+             "items": flow_items(params, metrics)},
+            {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params, metrics)}]
 
 
 def factorized_sentence(f: dict) -> str:
@@ -120,11 +139,10 @@ def factorized_sentence(f: dict) -> str:
     return " ".join(parts)
 
 
-def beyond_items(params: dict) -> list[dict]:
+def beyond_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
     """What the course does not ask for: DDIM beside the DDPM step."""
-    samplers = json.loads((REPORTS / "samplers/metrics.json").read_text())
     return [{"src": "samplers/samplers.png", "title": "DDIM against the DDPM step: digits per sampling step",
-             "caption": samplers_sentence(samplers)}]
+             "caption": _quoting(metrics, "samplers/metrics.json", samplers_sentence)}]
 
 
 def samplers_sentence(m: dict) -> str:
@@ -140,12 +158,10 @@ def samplers_sentence(m: dict) -> str:
             f"{m['fd_floor_train_vs_test']:.0f}) on {m['num_samples']} digits: {'; '.join(parts)}.")
 
 
-def flow_items(params: dict) -> list[dict]:
+def flow_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
     """The flow-matching models, the pure-noise denoiser and the DDPM-against-flow comparison, with captions that
-    quote the measured numbers (their metric files are the report's deps)."""
+    quote the measured numbers (metrics: caption_metrics; their files are the report's deps)."""
     ft, fc, pn = params["flow_time"], params["flow_class"], params["pure_noise"]
-    noise = json.loads((REPORTS / "pure_noise/metrics.json").read_text())
-    objectives = json.loads((REPORTS / "objectives/metrics.json").read_text())
 
     def item(src, title, caption):
         return {"src": src, "title": title, "caption": caption}
@@ -161,7 +177,8 @@ def flow_items(params: dict) -> list[dict]:
     return [
         item("pure_noise/loss.png", "Denoising pure noise: training loss", f"The B1 denoiser (D = {pn['hidden']}, "
              f"batch {pn['batch_size']}, Adam {pn['lr']}) trained to map z ~ N(0, I) to digits."),
-        item("pure_noise/samples.png", "Denoising pure noise: what it learns", pure_noise_sentence(noise)),
+        item("pure_noise/samples.png", "Denoising pure noise: what it learns",
+             _quoting(metrics, "pure_noise/metrics.json", pure_noise_sentence)),
         item("flow_time/loss.png", "Flow matching, time-conditioned: training loss", f"u(x_t, t) regressed on "
              f"x1 - x0, x_t = (1 - t) x0 + t x1; D = {ft['hidden']}, batch {ft['batch_size']}, {ft['epochs']} epochs, "
              f"Adam {ft['lr']} decayed {ft['lr_final_factor']}x."),
@@ -177,7 +194,7 @@ def flow_items(params: dict) -> list[dict]:
              f"{params['eval']['num_samples']} samples per scale, {fc['num_steps']} Euler steps."),
         item("flow_class/cfg_fd.png", "Flow matching: judge Frechet distance vs CFG scale", ""),
         item("objectives/objectives.png", "DDPM against flow matching: digits per sampling step",
-             objectives_sentence(objectives)),
+             _quoting(metrics, "objectives/metrics.json", objectives_sentence)),
     ]
 
 
@@ -254,7 +271,7 @@ def render(params_path: Path, out: Path = REPORTS / "index.html") -> Path:
     missing = [str(p) for p in [*METRICS.values(), SUMMARY] if not p.is_file()]
     if missing:
         raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
-    secs = sections(params)
+    secs = sections(params, caption_metrics(out.parent))
     missing = [i["src"] for s in secs for i in s["items"] if not (out.parent / i["src"]).is_file()]
     if missing:
         raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
