@@ -24,6 +24,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import InputError
+
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 SOURCES = ("local", "torchvision", "npm", "debian")
 # The class names of each dataset, in label order: the prompts of its class-conditioned models and its figures.
@@ -208,7 +210,7 @@ def dataset_config(data: dict) -> dict:
     takes them."""
     name = data["dataset"]
     if name not in CLASSES or name not in data:
-        raise ValueError(f"data.dataset={name!r}; allowed: {', '.join(d for d in DATASETS if d in data)}")
+        raise InputError(f"data.dataset={name!r}; allowed: {', '.join(d for d in DATASETS if d in data)}")
     return {**{k: v for k, v in data.items() if k not in DATASETS}, **data[name]}
 
 
@@ -221,13 +223,13 @@ def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:
     out_dir = Path(out_dir)
     unknown = [s for s in cfg["sources"] if s not in FETCHERS]
     if unknown or not cfg["sources"]:
-        raise ValueError(f"data.sources={cfg['sources']!r}; allowed: a non-empty list of {', '.join(SOURCES)}")
+        raise InputError(f"data.sources={cfg['sources']!r}; allowed: a non-empty list of {', '.join(SOURCES)}")
     missing = [f for f in FILES if f not in cfg["sha256"]]
     if missing:
-        raise ValueError(f"data.{cfg.get('dataset', '<dataset>')}.sha256 lacks an entry for {', '.join(missing)}")
+        raise InputError(f"data.{cfg.get('dataset', '<dataset>')}.sha256 lacks an entry for {', '.join(missing)}")
     sources = [s for s in cfg["sources"] if s not in NEEDS or cfg.get(NEEDS[s])]
     if not sources:
-        raise ValueError(f"data.sources={cfg['sources']!r}: this dataset has none of them (it has "
+        raise InputError(f"data.sources={cfg['sources']!r}: this dataset has none of them (it has "
                          f"{', '.join(['local', *(s for s, key in NEEDS.items() if cfg.get(key))])})")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
