@@ -1,5 +1,6 @@
 """The DeepFloyd IF path on tiny randomly initialised IF-shaped components, through the real loading code."""
 
+import copy
 import os
 import subprocess
 import sys
@@ -7,11 +8,16 @@ from pathlib import Path
 
 import pytest
 import torch
+import torch.nn.functional as F
 import yaml
 
+from difflab import ddpm
+from difflab.diffusion import algorithms as alg
+from difflab.diffusion import experiments
 from difflab.diffusion.conditions import ConditionCache, prompts_in, save_conditions
 from difflab.diffusion.deepfloyd import DeepFloydIF, IFUnavailable, t5_embeddings
 from difflab.diffusion.experiments import EXPERIMENTS, Context, run
+from difflab.diffusion.views import VIEWS
 from tiny_if import WIDTH, save_tiny_if
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -97,7 +103,154 @@ def test_every_experiment_runs_on_the_tiny_model(tiny):
         path = run(name, ctx)
         assert path.stat().st_size > 5000, name
     c.update(sampler="ddim", ddim_eta=0.0)  # DDIM through the same engine, IF's predicted variance unused
-    assert ctx.eta == 0.0 and run("cfg", ctx).stat().st_size > 5000
+    assert ctx.sampler["eta"] == 0.0 and run("cfg", ctx).stat().st_size > 5000
+
+
+@pytest.fixture(scope="module")
+def tiny_ctx(tiny):
+    """A Context on the tiny IF (stage I 16 x 16, stage II 32 x 32), on its own copy of the params section."""
+    root, params = tiny
+    section = copy.deepcopy(params["parta"]["deepfloyd_if"])
+    c = section["common"]
+    prompts = prompts_in(section)
+    save_conditions(root / "figure-conds.safetensors", prompts,
+                    t5_embeddings(prompts, c["text_encoder"], "cpu", dtype="float32", variant=None), "deepfloyd_if")
+    model = DeepFloydIF.from_pretrained(c["stage_1"], c["stage_2"], "cpu", dtype="float32", variant=None,
+                                        stage_2_steps=2)
+    return Context(model, ConditionCache(root / "figure-conds.safetensors", "deepfloyd_if"), section, 2718,
+                   root / "figure-tests", name="figure")
+
+
+class Spy:
+    """Records stage I's samples (iterative_denoise's results), stage II's calls and the figure's rows and title."""
+
+    def __init__(self, ctx, monkeypatch):
+        self.samples, self.upsampled, self.figure = [], [], {}
+        model, denoise = ctx.model, alg.iterative_denoise
+        real_upsample = model.upsample
+
+        def iterative_denoise(*args, **kwargs):
+            self.samples.append(denoise(*args, **kwargs))
+            return self.samples[-1]
+
+        def upsample(x, cond, null, generator):
+            out = real_upsample(x, cond, null, generator)
+            self.upsampled.append((x.clone(), cond.clone(), out))
+            return out
+
+        monkeypatch.setattr(alg, "iterative_denoise", iterative_denoise)
+        monkeypatch.setattr(model, "upsample", upsample)
+        monkeypatch.setattr(experiments, "image_rows", lambda rows, path, title, **labels: self.figure.update(
+            rows=rows, title=title))
+
+
+def test_anagram_upsamples_each_view_with_its_own_prompt(tiny_ctx, monkeypatch):
+    """Row k of the anagram figure is view k of stage I's sample through stage II with prompt k (stage II adds detail
+    that follows its prompt: upsampling once with prompt 1 would show prompt 1's detail in every view)."""
+    ctx = tiny_ctx
+    entries = [e for e in ctx.cfg["anagram"]["anagrams"] if e["views"] in (["identity", "flip"],
+                                                                           ["identity", "rot90", "rot180"])][-2:]
+    monkeypatch.setitem(ctx.cfg, "anagram", {"anagrams": entries})
+    spy = Spy(ctx, monkeypatch)
+    run("anagram", ctx)
+    rows = spy.figure["rows"]
+    assert len(spy.samples) == len(spy.upsampled) == len(entries) == 2 and len(rows) == 3
+    for j, (e, x, (up_in, up_cond, up_out)) in enumerate(zip(entries, spy.samples, spy.upsampled)):
+        vs = [VIEWS[v] for v in e["views"]]
+        torch.testing.assert_close(up_in, torch.cat([v(x) for v in vs]))  # view k of the 16 x 16 sample ...
+        torch.testing.assert_close(up_cond, ctx.conds(*e["prompts"]))  # ... with prompt k
+        for k in range(3):
+            cell = rows[k][j:j + 1]
+            expected = ctx.model.to_unit(up_out[k:k + 1]) if k < len(vs) else torch.ones_like(cell)
+            torch.testing.assert_close(cell, expected)
+    assert "each view upsampled with its own prompt" in spy.figure["title"]
+    assert "x0 estimates not thresholded" in spy.figure["title"]
+
+
+def test_hybrid_low_pass_row_is_stage_one_blurred_then_enlarged(tiny_ctx, monkeypatch):
+    """The low-pass row is stage I's sample blurred, then enlarged to the display size, without stage II (which adds
+    high frequencies back); only the full row goes through stage II, with the near prompts."""
+    ctx = tiny_ctx
+    p = ctx.cfg["hybrid"]
+    spy = Spy(ctx, monkeypatch)
+    run("hybrid", ctx)
+    (x,), rows = spy.samples, spy.figure["rows"]
+    assert len(spy.upsampled) == 1  # the full row only
+    up_in, up_cond, up_out = spy.upsampled[0]
+    torch.testing.assert_close(up_in, x)
+    torch.testing.assert_close(up_cond, ctx.conds(*[near for _, near in p["pairs"]]))
+    torch.testing.assert_close(rows[0], ctx.model.to_unit(up_out))
+    low = F.interpolate(ctx.model.to_unit(alg.gaussian_blur(x, p["kernel_size"], p["sigma"])), size=32,
+                        mode="bilinear")
+    torch.testing.assert_close(rows[2], low)
+    assert "low-pass view: the 16 x 16 sample blurred, then enlarged" in spy.figure["title"]
+
+
+def test_the_engine_is_ifpipeline_but_for_its_thresholding(tiny):
+    """Stage I through the engine (CFG, learned-range variance, IF's strided timesteps) equals diffusers' IFPipeline
+    on the same UNet and seed where the scheduler neither thresholds nor clips x0; IF's scheduler config asks for
+    dynamic thresholding, which the engine does not apply: it changes the sample, and the figures say so."""
+    from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel
+    _, params = tiny
+    stage_1 = params["parta"]["deepfloyd_if"]["common"]["stage_1"]
+    unet = UNet2DConditionModel.from_pretrained(stage_1, subfolder="unet").eval()
+    config = DDPMScheduler.load_config(stage_1, subfolder="scheduler")
+    assert config["thresholding"] is True  # as IF's own scheduler config
+    plain = {**config, "thresholding": False, "clip_sample": False}
+    cond = torch.randn(1, 77, WIDTH, generator=torch.Generator().manual_seed(1))
+    null = torch.zeros_like(cond)
+    ts = ddpm.strided_timesteps(1000, 100)
+
+    def diffusers_pipe(scheduler_config: dict) -> torch.Tensor:
+        pipe = IFPipeline(tokenizer=None, text_encoder=None, unet=unet, safety_checker=None, feature_extractor=None,
+                          scheduler=DDPMScheduler.from_config(scheduler_config), watermarker=None,
+                          requires_safety_checker=False)
+        pipe.set_progress_bar_config(disable=True)
+        return pipe(prompt_embeds=cond, negative_prompt_embeds=null, timesteps=ts, guidance_scale=7.0,
+                    output_type="pt", generator=torch.Generator().manual_seed(0)).images
+
+    model = DeepFloydIF(unet, DDPMScheduler.from_config(plain), dtype=torch.float32)
+    g = torch.Generator().manual_seed(0)
+    x_T = torch.randn(1, 3, 16, 16, generator=g)
+    ours = alg.iterative_denoise(model, x_T, ts, 0, alg.guided(model, cond, null, 7.0), g, variance="learned_range")
+    theirs = diffusers_pipe(plain)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
+    assert model.caption_note == ""
+    thresholded = diffusers_pipe(dict(config))
+    assert (thresholded - theirs).abs().max() > 0.05
+    assert "not thresholded" in DeepFloydIF(unet, DDPMScheduler.from_config(config), dtype=torch.float32).caption_note
+
+
+def failing(error: Exception):
+    def load(*args, **kwargs):
+        raise error
+    return load
+
+
+def test_unavailable_weights_keep_their_cause(monkeypatch):
+    """The "weights are gated" message names the hub's error, type and text, and chains it (raise ... from), so a
+    traceback of IFUnavailable still shows where loading failed."""
+    from diffusers import UNet2DConditionModel
+    cause = OSError("DeepFloyd/IF-I-XL-v1.0 is a gated repository: 401 Client Error\nrequest id abc")
+    monkeypatch.setattr(UNet2DConditionModel, "from_pretrained", failing(cause))
+    with pytest.raises(IFUnavailable) as info:
+        DeepFloydIF.from_pretrained("DeepFloyd/IF-I-XL-v1.0", None, "cpu", dtype="float32", variant=None)
+    assert info.value.__cause__ is cause
+    message = str(info.value)
+    assert message.startswith("cannot load the stage I UNet of 'DeepFloyd/IF-I-XL-v1.0': OSError: DeepFloyd/IF-I-XL"
+                              "-v1.0 is a gated repository: 401 Client Error")
+    assert "request id abc" in message and "huggingface-cli login" in message
+
+
+def test_a_value_error_from_loading_is_not_called_gated(monkeypatch):
+    """Only the hub's errors (OSErrors: gated, offline, missing files, an invalid repository name) mean the weights
+    are unavailable; a ValueError from loading (a broken checkpoint, a bug) keeps its traceback."""
+    from diffusers import UNet2DConditionModel
+    error = ValueError("Cannot load <class 'UNet2DConditionModel'>: conv_in.weight has a size mismatch")
+    monkeypatch.setattr(UNet2DConditionModel, "from_pretrained", failing(error))
+    with pytest.raises(ValueError, match="size mismatch") as info:
+        DeepFloydIF.from_pretrained("DeepFloyd/IF-I-XL-v1.0", None, "cpu", dtype="float32", variant=None)
+    assert info.value is error
 
 
 def run_stage(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:

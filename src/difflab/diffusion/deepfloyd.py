@@ -5,9 +5,23 @@ Components come from diffusers / transformers and are injected, so tests build t
 code and the real ones come from the Hugging Face hub (`DeepFloyd/IF-I-XL-v1.0`, `DeepFloyd/IF-II-L-v1.0`). The
 weights are gated: a user needs to accept the licence and log in; without that, loading fails with
 IFUnavailable saying so, before any work.
+
+Stage I samples through the project's engine (ddpm.sample with IF's learned-range variance), which is diffusers'
+IFPipeline step for step but for one thing: IF's scheduler config asks DDPMScheduler.step to threshold the estimate
+of x0 (`thresholding: true`: per image, s = the `dynamic_thresholding_ratio` quantile of |x0|, kept within
+[1, `sample_max_value`], x0 clamped to [-s, s] and divided by s; `clip_sample` is used only where thresholding is
+off), after guidance and before the posterior mean. The engine does not: its x0 estimate is the model's, unclipped,
+as in the course's sampler. Under strong guidance (CFG 7) that estimate leaves [-1, 1] and samples can come out
+more saturated than IFPipeline's. Thresholding belongs in ddpm.sample, after the guided, anagram or factorized
+predictor has combined its estimates (thresholding each model call before combining them would not be diffusers'
+step), which is not this model's to change; until it is applied there, `caption_note` says so on the figures.
+tests/test_deepfloyd.py checks that the engine equals IFPipeline on a scheduler without thresholding.
 """
 
 import torch
+
+from ..errors import InputError
+from ..params import ParamError
 
 HOW_TO_GET_ACCESS = (
     "DeepFloyd IF weights are gated on the Hugging Face hub: accept the licence on the model pages "
@@ -25,15 +39,30 @@ DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch
 
 def _dtype(name: str) -> torch.dtype:
     if name not in DTYPES:
-        raise ValueError(f"dtype={name!r}; allowed: {', '.join(DTYPES)}")
+        raise ParamError(f"parta.deepfloyd_if.common.dtype={name!r}; allowed: {', '.join(DTYPES)}")
     return DTYPES[name]
 
 
 def _load(what: str, fn, *args, **kwargs):
+    """fn(*args, **kwargs), or IFUnavailable where the hub cannot hand the files over. diffusers and transformers
+    raise OSErrors for those (gated, not logged in, offline, no such repository or file, an invalid repository
+    name); anything else (a ValueError of a broken checkpoint, a bug) is not about access and keeps its traceback.
+    The message names the hub's error and the exception chains it, so the reason is never lost."""
     try:
         return fn(*args, **kwargs)
-    except (OSError, ValueError) as e:  # hub errors (gated, offline, missing files) are OSErrors
-        raise IFUnavailable(f"cannot load {what}: {str(e).splitlines()[0]}\n{HOW_TO_GET_ACCESS}") from None
+    except OSError as e:
+        raise IFUnavailable(f"cannot load {what}: {type(e).__name__}: {str(e).strip()}\n{HOW_TO_GET_ACCESS}") from e
+
+
+def unapplied_clipping(config) -> str:
+    """A caption note for the x0 clipping a stage I scheduler config asks for and the engine does not apply (see the
+    module's docstring); "" where it asks for none."""
+    if config.get("thresholding", False):
+        return (f"x0 estimates not thresholded (IF's scheduler: dynamic thresholding, ratio "
+                f"{config.get('dynamic_thresholding_ratio')}, max {config.get('sample_max_value')})")
+    if config.get("clip_sample", False):
+        return f"x0 estimates not clipped to +-{config.get('clip_sample_range', 1.0)} (IF's scheduler clips them)"
+    return ""
 
 
 def _placed(unet, device, dtype):
@@ -62,8 +91,9 @@ class DeepFloydIF:
         self.num_train_timesteps = scheduler_1.config.num_train_timesteps
         self.image_size = unet_1.config.sample_size
         self.display_size = self.image_size if unet_2 is None else unet_2.config.sample_size
+        self.caption_note = unapplied_clipping(scheduler_1.config)  # what the figures must say the engine skips
         if scheduler_1.config.variance_type != "learned_range" or unet_1.config.out_channels != 6:
-            raise ValueError("stage I must predict eps and a learned-range variance (out_channels 6, "
+            raise InputError("stage I must predict eps and a learned-range variance (out_channels 6, "
                              f"variance_type 'learned_range'); got {unet_1.config.out_channels} channels, "
                              f"{scheduler_1.config.variance_type!r}")
 
