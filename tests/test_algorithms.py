@@ -136,18 +136,6 @@ def test_cfg_with_scale_one_is_the_conditional_sampler_and_batches_one_call(mode
     guided = run(alg.guided(model, onehot(0), onehot(0) * 0, 1.0))
     torch.testing.assert_close(guided, conditional)
     assert model.calls == len(ts)  # conditional and unconditional estimates in one call per step
-    many = alg.iterative_denoise(model, noise(1000), ts, 0, alg.guided(model, onehot(0), onehot(0) * 0, 0.0),
-                                 torch.Generator().manual_seed(3))
-    torch.testing.assert_close(many.mean(0), model.null_mean[0], atol=0.05, rtol=0)  # scale 0: unconditional
-
-
-def test_guidance_extrapolates_the_noise_estimate(model):
-    x = noise(2)
-    cond, null = onehot(0, 1), torch.zeros(2, 3, dtype=torch.float64)
-    eps_c, _ = model.predict(x, 400, cond)
-    eps_u, _ = model.predict(x, 400, null)
-    eps, _ = alg.guided(model, cond, null, 7.0)(x, 400)
-    torch.testing.assert_close(eps, eps_u + 7.0 * (eps_c - eps_u))
 
 
 class ConditionVarianceModel(GaussianModel):
@@ -175,11 +163,6 @@ def test_guided_predictors_take_the_conditional_variance(model):
     torch.testing.assert_close(var, (levels(0, 1, 2) + levels(2, 2, 0)) / 2)
     _, var = alg.factorized(m, [onehot(0, 1, 2), onehot(1, 1, 0)], null, 4.0, alg.frequency_bands([(5, 1.0)]))(x, 500)
     torch.testing.assert_close(var, (levels(0, 1, 2) + levels(1, 1, 0)) / 2)
-    # so at scale 1 the guided sampler is the conditional one, step noise included
-    ts = ddpm.strided_timesteps(1000, 100)
-    run = lambda predictor: alg.iterative_denoise(m, noise(4), ts, 0, predictor,  # noqa: E731
-                                                  torch.Generator().manual_seed(3))
-    torch.testing.assert_close(run(alg.guided(m, onehot(1), onehot(1) * 0, 1.0)), run(alg.conditional(m, onehot(1))))
 
 
 def test_inpainting_keeps_the_known_region(model):
