@@ -31,19 +31,6 @@ def test_unet_maps_digits_to_digits(conditioning):
     assert model(x, t, c).shape == (3, 1, 28, 28)
 
 
-def test_conditioning_changes_the_output():
-    torch.manual_seed(0)
-    model = UNet(8, "class").eval()
-    for p in model.parameters():  # untrained BN/GELU nets can be near-constant; give the FC blocks some weight
-        torch.nn.init.normal_(p, std=0.3) if p.dim() > 1 else None
-    x = torch.randn(2, 1, 28, 28)
-    t0, t1 = torch.zeros(2), torch.ones(2)
-    c, null = torch.eye(10)[:2], torch.zeros(2, 10)
-    assert not torch.allclose(model(x, t0, c), model(x, t1, c))
-    assert not torch.allclose(model(x, t0, c), model(x, t0, null))
-    assert not torch.allclose(model(x, t0, torch.eye(10)[[3, 3]]), model(x, t0, torch.eye(10)[[4, 4]]))
-
-
 def test_time_and_class_modules_exist_only_when_asked():
     names = lambda m: {n.split(".")[0] for n, _ in m.named_parameters()}  # noqa: E731
     assert not {"fc_t1", "fc_c1"} & names(UNet(4, "none"))
