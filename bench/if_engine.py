@@ -79,7 +79,7 @@ def main() -> None:
 
         def engine():
             x_T = torch.randn(1, 3, size, size, generator=g, device=device)
-            alg.iterative_denoise(model, x_T, ts, 0, alg.guided(model, cond, null, 7.0), g)
+            alg.iterative_denoise(model, x_T, ts, 0, alg.guided(model, cond, null, 7.0), g, variance="learned_range")
 
         def diffusers_pipe():
             pipe(prompt_embeds=cond, negative_prompt_embeds=null, timesteps=ts, guidance_scale=7.0,

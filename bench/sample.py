@@ -28,6 +28,7 @@ import torch
 from common import add_device_args, old_and_fast_paths
 from difflab import runtime
 from difflab.generate import generate
+from difflab.noise import image_generators, randn
 from difflab.unet import UNet
 
 T = 300
@@ -50,8 +51,8 @@ def sync(device: torch.device) -> None:
 def run_steps(unet: UNet, rt: runtime.Runtime, num: int, batch_size: int, steps: int | None) -> float:
     """Seconds generate() takes for `num` images, stopped after `steps` denoising steps of the first batch
     (None: all of them)."""
-    g = torch.Generator(device=rt.device).manual_seed(0)
-    x_T = torch.randn(num, 1, 28, 28, generator=g, device=rt.device)
+    gens = image_generators(0, num, rt.device)  # one per image, as the stages sample
+    x_T = randn((num, 1, 28, 28), gens, rt.device)
     digits = [i % 10 for i in range(num)]
 
     def stop_after(i: int, _t: int, _x: torch.Tensor) -> None:
@@ -61,7 +62,7 @@ def run_steps(unet: UNet, rt: runtime.Runtime, num: int, batch_size: int, steps:
     sync(rt.device)
     start = time.perf_counter()
     try:
-        out = generate(unet, META, x_T, g, digits, 3.0, on_step=stop_after, runtime=rt, batch_size=batch_size)
+        out = generate(unet, META, x_T, gens, digits, 3.0, on_step=stop_after, runtime=rt, batch_size=batch_size)
         if not torch.isfinite(out).all():
             raise RuntimeError(f"non-finite samples on {rt.summary()}")
     except Stop:

@@ -1,8 +1,8 @@
 """Stage compare_objectives: DDPM against flow matching, the class-conditioned models of both, judged alike.
 
 Each model samples eval.num_samples digits (0-9 in turn, the same seeded noise) at every step count in
-objectives.num_steps (the DDPM on that many of its T timesteps, strided; flow matching with that many Euler steps;
-a count above T does not apply to the DDPM), with its own CFG scale (<model>.guidance_scale), twice: after the last
+objectives.num_steps (the DDPM on that many of its T timesteps, strided, each step adding noise of
+objectives.ddpm_variance; flow matching with that many Euler steps; a count above T does not apply to the DDPM), with its own CFG scale (<model>.guidance_scale), twice: after the last
 epoch of each, and at equal training epochs (the latest epoch both models saved weights after). The judge scores
 each set: accuracy on the digits asked for, Frechet distance to the test set. Which gives better digits per model
 call: accuracy.csv and fd.csv (one column per model, for `dvc plots`), metrics.json and a figure.
@@ -62,8 +62,9 @@ def main() -> None:
         if path not in judged:
             unet, meta = load_model(path, rt.device)
             steps = [k for k in steps_list if objective == "flow" or k <= params["ddpm"]["num_timesteps"]]
+            variance = {"variance": params["objectives"]["ddpm_variance"]} if objective == "ddpm" else {}
             judged[path] = {k: judge_samples(ref, unet, meta, n, params["seed"], rt, batch, digits, scale, k,
-                                             f"{column}, {k} steps") for k in steps}
+                                             f"{column}, {k} steps", **variance) for k in steps}
         table[column] = judged[path]
     metrics = write_steps_comparison(
         OUT, table, steps_list, labels, ref.floor, "objectives.png", "DDPM against flow matching, class-conditioned, "

@@ -1,9 +1,10 @@
-"""Stage compare_samplers: the class-conditioned DDPM sampled by the DDPM posterior step and by DDIM's (Song et al.
-2021, eta = samplers.ddim_eta; 0 = deterministic) over the same strided timesteps, at every count in
-samplers.num_steps, from the same seeded noise and with the same CFG scale (ddpm_class.guidance_scale). The judge
-scores each set of eval.num_samples digits (0-9 in turn): accuracy on the digits asked for and Frechet distance to
-the test set. What fewer model calls cost each sampler: accuracy.csv and fd.csv (one column per sampler, for
-`dvc plots`), metrics.json and a figure.
+"""Stage compare_samplers: the class-conditioned DDPM sampled by the DDPM posterior step, once per noise variance in
+samplers.variances (fixed_small: the posterior's; fixed_large: sqrt(beta) of the whole stride, which leaves grain),
+and by DDIM's step (Song et al. 2021, eta = samplers.ddim_eta; 0 = deterministic) over the same strided timesteps,
+at every count in samplers.num_steps, from the same seeded noise and with the same CFG scale
+(ddpm_class.guidance_scale). The judge scores each set of eval.num_samples digits (0-9 in turn): accuracy on the
+digits asked for and Frechet distance to the test set. What fewer model calls cost each sampler: accuracy.csv and
+fd.csv (one column per sampler, for `dvc plots`), metrics.json and a figure.
 """
 
 import json
@@ -35,11 +36,12 @@ def main() -> None:
     scale = params["ddpm_class"]["guidance_scale"]
     ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, rt, batch)
     digits = [i % 10 for i in range(n)]
-    # columns: not "ddpm", a params section's name (make compare would take them for its params)
-    samplers = {"ddpm_step": (None, "DDPM posterior step"), "ddim": (p["ddim_eta"], f"DDIM, eta {p['ddim_eta']}")}
+    # columns: the variance's name (not "ddpm", a params section's name, which make compare would take for params)
+    samplers = {v: ({"eta": None, "variance": v}, f"DDPM step, {v}") for v in p["variances"]}
+    samplers["ddim"] = {"eta": p["ddim_eta"]}, f"DDIM, eta {p['ddim_eta']}"
     table = {column: {k: judge_samples(ref, unet, meta, n, params["seed"], rt, batch, digits, scale, k,
-                                       f"{label}, {k} steps", eta=eta) for k in p["num_steps"]}
-             for column, (eta, label) in samplers.items()}
+                                       f"{label}, {k} steps", **step) for k in p["num_steps"]}
+             for column, (step, label) in samplers.items()}
     metrics = write_steps_comparison(
         OUT, table, p["num_steps"], {c: f"{label}, CFG {scale}" for c, (_, label) in samplers.items()}, ref.floor,
         "samplers.png", f"Class-conditioned DDPM (epoch {meta['epoch']}) sampled by the DDPM step and by DDIM "

@@ -21,7 +21,7 @@ from difflab import ddpm, layout
 from difflab.data import load_mnist
 from difflab.diffusion import algorithms as alg
 from difflab.diffusion.conditions import class_index, one_hot_prompts
-from difflab.diffusion.experiments import band_blurs, sampler_eta
+from difflab.diffusion.experiments import band_blurs, sampler_of
 from difflab.diffusion.images import make_mask
 from difflab.diffusion.load import load_diffusion_model
 from difflab.diffusion.views import ViewError, views_for
@@ -41,7 +41,7 @@ def main() -> None:
     judge = load_judge(layout.model_paths("judge").final, device)
     model = load_diffusion_model("mnist", cfg["common"], rt)
     ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
-    scale, eta = cfg["common"]["guidance_scale"], sampler_eta(cfg["common"])
+    scale, sampler = cfg["common"]["guidance_scale"], sampler_of(cfg["common"])
 
     classes = model.classes  # those of the dataset it learned
 
@@ -72,7 +72,7 @@ def main() -> None:
         x_T, g = noise_and_generator()
         predictor = alg.anagram(model, [c(p) for p in e["prompts"]], c(""), scale, vs)
         x = alg.iterative_denoise(model, x_T, ts, 0, predictor, g, progress=f"anagram {'/'.join(e['views'])}",
-                                  eta=eta)
+                                  **sampler)
         right = {v.name: labels(v(x)) == label(p) for v, p in zip(vs, e["prompts"])}
         entry = {"success": torch.stack(list(right.values())).all(0).float().mean().item(),
                  **{f"ok_{name}": ok.float().mean().item() for name, ok in right.items()}}
@@ -86,7 +86,7 @@ def main() -> None:
         x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, [c(far), c(near)], c(""), scale,
                                                                     alg.frequency_bands([(h["kernel_size"],
                                                                                           h["sigma"])])),
-                                  g, progress=f"hybrid {far}/{near}", eta=eta)
+                                  g, progress=f"hybrid {far}/{near}", **sampler)
         far_ok = labels(alg.gaussian_blur(x, h["kernel_size"], h["sigma"])) == label(far)
         near_ok = labels(x) == label(near)
         metrics[f"hybrid_{far}_{near}"] = {"success": (far_ok & near_ok).float().mean().item(),
@@ -97,7 +97,7 @@ def main() -> None:
         x_T, g = noise_and_generator()
         x = alg.iterative_denoise(model, x_T, ts, 0, alg.factorized(model, [c(p) for p in item["prompts"]], c(""),
                                                                     scale, alg.frequency_bands(blurs)),
-                                  g, progress=f"bands {'/'.join(item['prompts'])}", eta=eta)
+                                  g, progress=f"bands {'/'.join(item['prompts'])}", **sampler)
         right = {band: labels(seen) == label(p)
                  for band, seen, p in zip(("low", "mid", "high"), alg.band_views(x, blurs), item["prompts"])}
         metrics["bands_" + "_".join(item["prompts"])] = {
@@ -111,7 +111,7 @@ def main() -> None:
         _, g = noise_and_generator()
         mask = make_mask(spec, 28).to(device)
         out = alg.inpaint(model, digits, mask, ts, alg.guided(model, c(inpaint["prompt"]), c(""), scale), g,
-                          progress=f"inpainting, mask {k}", eta=eta)
+                          progress=f"inpainting, mask {k}", **sampler)
         metrics[f"inpaint_mask_{k}"] = {"label_kept": (labels(out) == truth.cpu()).float().mean().item(),
                                         "mask": str(spec)}
     rows = []
@@ -119,7 +119,7 @@ def main() -> None:
     for i in sd["i_start"]:
         _, g = noise_and_generator()
         out = alg.sdedit(model, digits, ts, i, alg.guided(model, c(sd["prompt"]), c(""), scale), g,
-                         progress=f"SDEdit i_start {i}", eta=eta)
+                         progress=f"SDEdit i_start {i}", **sampler)
         kept = (labels(out) == truth.cpu()).float().mean().item()
         metrics[f"sdedit_i_start_{i}"] = {"label_kept": kept}
         rows.append((i, ts[i], kept))

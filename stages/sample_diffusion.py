@@ -16,6 +16,7 @@ from difflab.checkpoints import load_model
 from difflab.data import classes_of
 from difflab.figures import grid, image_rows, save_gif, tile
 from difflab.generate import generate, steps_of
+from difflab.noise import image_generators, randn
 from difflab.params import SAMPLING, stage_params
 from difflab.runtime import for_stage
 
@@ -52,8 +53,8 @@ def main() -> None:
         else:
             digits, n, col_labels = None, p["num_samples"], []
             title = f"Time-conditioned {what} after epoch {meta['epoch']}: {n} samples, {steps} steps"
-        g = torch.Generator(device=device).manual_seed(params["seed"])
-        x_T = torch.randn((n, 1, 28, 28), generator=g, device=device)
+        gens = image_generators(params["seed"], n, device)  # digit i is the same whatever the batch size
+        x_T = randn((n, 1, 28, 28), gens, device)
         frames = [tile(x_T.clamp(0, 1), NCOLS, scale=2)]
 
         def keep_frame(i: int, _t, x: torch.Tensor) -> None:
@@ -61,7 +62,7 @@ def main() -> None:
                 frames.append(tile(x.clamp(0, 1), NCOLS, scale=2))
 
         last = label == "final"
-        x0 = generate(unet, meta, x_T, g, digits, p.get("guidance_scale", 1.0), on_step=keep_frame if last else None,
+        x0 = generate(unet, meta, x_T, gens, digits, p.get("guidance_scale", 1.0), on_step=keep_frame if last else None,
                       progress=f"sampling ({label}, epoch {meta['epoch']})", runtime=rt,
                       batch_size=params["sample_batch_size"], num_steps=p.get("num_steps"))
         image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=title, col_labels=col_labels, cell=0.9)

@@ -92,7 +92,7 @@ def flow_model(conditioning: str = "class") -> tuple[UNet, dict]:
     return unet, {"hidden": 4, "conditioning": conditioning, "objective": "flow", "epoch": 1}
 
 
-def test_cfg_on_the_velocity_in_one_batched_call_and_scale_one_is_the_conditional_sampler():
+def test_cfg_on_the_velocity_in_one_batched_call():
     unet, meta = flow_model()
     x0 = torch.randn(6, 1, 28, 28, generator=torch.Generator().manual_seed(5))
     digits = [0, 1, 2, 7, 8, 9]
@@ -104,19 +104,14 @@ def test_cfg_on_the_velocity_in_one_batched_call_and_scale_one_is_the_conditiona
         t0 = torch.zeros(6)
         u_c, u_u = unet(x0, t0, torch.eye(10)[digits]), unet(x0, t0, torch.zeros(6, 10))
     torch.testing.assert_close(one_step, x0 + (u_u + 4.0 * (u_c - u_u)), atol=1e-5, rtol=1e-5)
-    # scale 1 is the conditional sampler, scale 0 the unconditional one, step for step
-    cond = flow.euler_sample(lambda x, t: unet(x, torch.full((6,), t), torch.eye(10)[digits]), x0, 5)
-    uncond = flow.euler_sample(lambda x, t: unet(x, torch.full((6,), t), torch.zeros(6, 10)), x0, 5)
-    torch.testing.assert_close(generate(unet, meta, x0, torch.Generator(), digits, 1.0, num_steps=5), cond)
-    torch.testing.assert_close(generate(unet, meta, x0, torch.Generator(), digits, 0.0, num_steps=5), uncond)
 
 
 def test_flow_sampling_is_deterministic_and_needs_a_step_count():
     unet, meta = flow_model("time")
     x0 = torch.randn(3, 1, 28, 28)
     a = generate(unet, meta, x0, torch.Generator().manual_seed(1), num_steps=3)
-    b = generate(unet, meta, x0, torch.Generator().manual_seed(2), batch_size=2, num_steps=3)
-    torch.testing.assert_close(a, b)  # all the randomness is in x0: the generator and the batching do not matter
+    b = generate(unet, meta, x0, torch.Generator().manual_seed(2), num_steps=3)
+    torch.testing.assert_close(a, b, rtol=0, atol=0)  # all the randomness is in x0: the generator does not matter
     with pytest.raises(ValueError, match="needs num_steps"):
         generate(unet, meta, x0, torch.Generator())
 

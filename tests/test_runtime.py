@@ -16,6 +16,7 @@ from difflab.checkpoints import save_model
 from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.denoiser import denoiser_loss
 from difflab.generate import generate
+from difflab.noise import image_generators, randn
 from difflab.params import ParamError
 from difflab.train import TrainConfig, fit
 from difflab.unet import UNet
@@ -213,9 +214,8 @@ def tiny_class_model(seed=0):
 
 def test_sampling_in_batches_keeps_every_image_and_its_class():
     unet, meta = tiny_class_model()
-    x_T = torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(1))
-    whole = generate(unet, meta, x_T, torch.Generator().manual_seed(2), list(range(10)), 3.0)
-    # in batches of 4 each image's noise path differs, but every batch must be conditioned on its own digits
+    gens = image_generators(2, 10)
+    x_T = randn((10, 1, 28, 28), gens)
     seen = []
     original = unet.forward
 
@@ -223,11 +223,82 @@ def test_sampling_in_batches_keeps_every_image_and_its_class():
         seen.append(c.argmax(1).tolist()[:len(x) // 2])
         return original(x, t, c)
     unet.forward = spy
-    parts = generate(unet, meta, x_T, torch.Generator().manual_seed(2), list(range(10)), 3.0, batch_size=4)
-    assert parts.shape == whole.shape
+    generate(unet, meta, x_T, gens, list(range(10)), 3.0, batch_size=4)
     assert seen[0] == [0, 1, 2, 3] and [0, 1, 2, 3] in seen and [4, 5, 6, 7] in seen and [8, 9] in seen
     with pytest.raises(ValueError, match="batch_size=0; allowed: an integer >= 1"):
-        generate(unet, meta, x_T, torch.Generator(), list(range(10)), 3.0, batch_size=0)
+        generate(unet, meta, x_T, gens, list(range(10)), 3.0, batch_size=0)
+    with pytest.raises(ValueError, match="batch_size=4 for 10 images with one generator"):
+        generate(unet, meta, x_T, torch.Generator(), list(range(10)), 3.0, batch_size=4)
+    with pytest.raises(ValueError, match="9 generators for 10 images"):
+        generate(unet, meta, x_T, gens[:9], list(range(10)), 3.0)
+
+
+class PixelwiseUNet(torch.nn.Module):
+    """A stand-in for the UNet whose output for an image depends on that image alone, bit for bit, at any batch
+    size (the real UNet's convolutions pick kernels by batch size, so its images agree across batch sizes only to
+    rounding: see the next test). The class enters through a one-hot product, exact whatever the batch."""
+
+    def __init__(self, conditioning: str):
+        super().__init__()
+        self.conditioning, self.hidden = conditioning, 1
+        self.by_class = torch.nn.Parameter(torch.randn(10, 1, 28, 28, generator=torch.Generator().manual_seed(3)))
+
+    def forward(self, x, t, c=None):
+        out = torch.tanh(0.9 * x + t.reshape(-1, 1, 1, 1))
+        if c is not None:
+            out = out + (c.reshape(-1, 10, 1, 1, 1) * self.by_class).sum(1)
+        return out
+
+
+DDPM_META = {"num_timesteps": 20, "beta_start": 1e-4, "beta_end": 0.02}
+FLOW_META = {"objective": "flow", "epoch": 1}
+
+
+@pytest.mark.parametrize("meta, keywords", [
+    (DDPM_META, {}),  # the DDPM step over all T (sqrt(beta_t) noise)
+    (DDPM_META, {"num_steps": 7}),  # strided, fixed_small noise
+    (DDPM_META, {"num_steps": 7, "eta": 0.5}),  # DDIM with part of the noise
+    (FLOW_META, {"num_steps": 5}),  # Euler steps
+], ids=["ddpm", "strided ddpm", "ddim eta 0.5", "flow"])
+@pytest.mark.parametrize("conditioning, scale", [("class", 3.0), ("time", 1.0)], ids=["guided", "unguided"])
+def test_the_digits_a_seed_draws_do_not_depend_on_the_batching(meta, keywords, conditioning, scale):
+    """sample_batch_size is a memory knob: image i's noise comes from its own generator (noise.image_generators),
+    so batch sizes 1, 7 and all give the same bytes, and the first 10 images of a set of 20 are a set of 10."""
+    unet = PixelwiseUNet(conditioning)
+    digits = [i % 10 for i in range(20)] if conditioning == "class" else None
+
+    def draw(n: int, batch_size: int | None = None) -> torch.Tensor:
+        gens = image_generators(5, n)
+        return generate(unet, meta, randn((n, 1, 28, 28), gens), gens, digits and digits[:n], scale,
+                        batch_size=batch_size, **keywords)
+    whole = draw(20)
+    for batch_size in (1, 7):
+        assert torch.equal(draw(20, batch_size), whole), batch_size
+    assert torch.equal(draw(10), whole[:10])
+    assert not torch.equal(whole[:10], whole[10:])
+
+
+def test_the_unet_draws_the_same_digits_at_any_batch_size_up_to_rounding():
+    """With the real UNet the noise streams are the same as above; only kernel rounding differs (a stream taken
+    from the wrong image would move the digits by O(1))."""
+    unet, meta = tiny_class_model()
+    gens = image_generators(2, 10)
+    x_T = randn((10, 1, 28, 28), gens)
+    whole = generate(unet, meta, x_T, image_generators(2, 10), list(range(10)), 3.0)
+    for batch_size in (1, 7):
+        parts = generate(unet, meta, x_T, image_generators(2, 10), list(range(10)), 3.0, batch_size=batch_size)
+        torch.testing.assert_close(parts, whole, atol=1e-4, rtol=0)
+
+
+def test_image_generators_are_seeded_by_set_and_index():
+    first = torch.stack([torch.randn(3, generator=g) for g in image_generators(7, 4)])
+    again = torch.stack([torch.randn(3, generator=g) for g in image_generators(7, 2, start=2)])
+    assert torch.equal(first[2:], again)  # image i's stream does not depend on where the set starts
+    other = torch.stack([torch.randn(3, generator=g) for g in image_generators(8, 4)])
+    assert not torch.isclose(first, other).any()  # another seed: other streams
+    assert len({tuple(r.tolist()) for r in first}) == 4  # no two images share a stream
+    with pytest.raises(ValueError, match="seed=-1; allowed: an integer >= 0"):
+        image_generators(-1, 2)
 
 
 @needs_bf16

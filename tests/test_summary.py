@@ -120,24 +120,31 @@ def test_the_report_says_which_objective_draws_better_digits_per_step():
     assert "real digits lie 0.290 from it" in noise
 
 
-def test_the_report_says_what_ddim_changes_per_step():
+def test_the_report_says_what_each_sampler_gives_per_step():
+    """One entry per column compare_samplers wrote (the DDPM step per variance, DDIM), each with its own numbers."""
     from difflab.report import samplers_sentence
 
-    m = {"ddpm_step": {"steps_5": {"judge_accuracy": 0.97, "fd_to_test": 155.7},
-                       "steps_10": {"judge_accuracy": 1.0, "fd_to_test": 49.5}},
+    m = {"fixed_small": {"steps_5": {"judge_accuracy": 0.96, "fd_to_test": 60.2},
+                         "steps_10": {"judge_accuracy": 0.99, "fd_to_test": 44.6}},
+         "fixed_large": {"steps_5": {"judge_accuracy": 0.97, "fd_to_test": 155.7},
+                         "steps_10": {"judge_accuracy": 1.0, "fd_to_test": 49.5}},
          "ddim": {"steps_5": {"judge_accuracy": 0.98, "fd_to_test": 39.1},
                   "steps_10": {"judge_accuracy": 0.975, "fd_to_test": 39.4}},
          "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.1, "num_samples": 200}
     text = samplers_sentence(m)
-    assert "by its posterior step and by DDIM's (eta 0.0)" in text and "(floor 22) on 200 digits" in text
-    assert "5 steps: DDPM 0.97 / 156, DDIM 0.98 / 39; 10 steps: DDPM 1.00 / 50, DDIM 0.97 / 39." in text
+    assert "(noise fixed_small or fixed_large:" in text and "and by DDIM's (eta 0.0)" in text
+    assert "(floor 22) on 200 digits" in text
+    assert ("5 steps: DDPM fixed_small 0.96 / 60, DDPM fixed_large 0.97 / 156, DDIM 0.98 / 39; "
+            "10 steps: DDPM fixed_small 0.99 / 45, DDPM fixed_large 1.00 / 50, DDIM 0.97 / 39.") in text
+    del m["fixed_large"]  # samplers.variances: [fixed_small]
+    assert "10 steps: DDPM fixed_small 0.99 / 45, DDIM 0.97 / 39." in samplers_sentence(m)
 
 
 def _samplers(ddim_accuracy: float) -> dict:
     """compare_samplers' metrics with one number that tells the runs apart: DDIM's accuracy at 5 steps."""
     row = {"judge_accuracy": 0.5, "fd_to_test": 99.0}
     steps = {"steps_5": row}
-    return {"ddpm_step": steps, "fixed_small": steps, "fixed_large": steps,
+    return {"fixed_small": steps, "fixed_large": steps,
             "ddim": {"steps_5": {"judge_accuracy": ddim_accuracy, "fd_to_test": 42.0}},
             "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.0, "num_samples": 200}
 
@@ -168,7 +175,6 @@ def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow
 def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path, monkeypatch):
     """Catches a column captioned or filled from the other run or from the workspace (whose reports/ holds a third
     run's numbers here), and a figure only the second run has (another snapshot epoch) left out."""
-    import json
     import re
     from pathlib import Path
 

@@ -153,7 +153,8 @@ def test_three_band_predictor_takes_each_band_from_its_prompt(model):
 def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model, tmp_path):
     """On a [0, 1], one-channel model (the MNIST model's kind) the experiments stop with a clear error."""
     from difflab.diffusion.experiments import Context, run
-    cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "guidance_scale": 3.0},
+    cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "variance": "fixed_small",
+                      "guidance_scale": 3.0},
            "factorized": {"kernel_sizes": [5, 3], "sigmas": [1.5, 0.5],
                           "items": [{"kind": "color", "prompts": ["1", "2"]}]},
            "anagram": {"anagrams": [{"views": ["identity", "negate"], "prompts": ["1", "2"]}]}}

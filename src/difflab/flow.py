@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import torch
 
+from .errors import InputError
 from .guidance import one_hot_dropout
 from .progress import progress as progress_bar
 
@@ -45,7 +46,7 @@ def euler_sample(predict: Velocity, x0: torch.Tensor, num_steps: int,
     on_step(i, t, x) runs after step i with x now at time t (1.0 after the last); a tensor it returns replaces x.
     A `progress` label shows a progress bar."""
     if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps={num_steps!r}; allowed: an integer >= 1")
+        raise InputError(f"num_steps={num_steps!r}; allowed: an integer >= 1")
     x, dt = x0, 1.0 / num_steps
     for i in progress_bar(range(num_steps), desc=progress, disable=progress is None):
         out = predict(x, i * dt)

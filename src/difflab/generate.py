@@ -11,7 +11,9 @@ from . import ddpm
 from .diffusion.algorithms import guided
 from .diffusion.conditions import one_hot_prompts
 from .diffusion.model import MnistDiffusion, MnistFlow
+from .errors import InputError
 from .flow import euler_sample
+from .noise import Generators
 from .runtime import Runtime
 from .unet import UNet
 
@@ -22,7 +24,7 @@ def ddpm_timesteps(num_timesteps: int, num_steps: int | None = None) -> list[int
     if num_steps is None:
         return list(range(num_timesteps - 1, -1, -1))
     if not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
-        raise ValueError(f"num_steps={num_steps!r}; allowed for a DDPM: 1 .. T ({num_timesteps})")
+        raise InputError(f"num_steps={num_steps!r}; allowed for a DDPM: 1 .. T ({num_timesteps})")
     return torch.linspace(num_timesteps - 1, 0, num_steps).round().long().tolist()
 
 
@@ -30,34 +32,46 @@ def steps_of(meta: dict, num_steps: int | None) -> int:
     """How many model calls (per image and CFG half) generate() makes for this model and num_steps."""
     if meta.get("objective", "ddpm") == "flow":
         if num_steps is None:
-            raise ValueError("a flow-matching model needs num_steps, its number of Euler steps")
+            raise InputError("a flow-matching model needs num_steps, its number of Euler steps")
         return num_steps
     return len(ddpm_timesteps(meta["num_timesteps"], num_steps))
 
 
 @torch.no_grad()
-def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generator,
+def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
              digits: list[int] | None = None, guidance_scale: float = 1.0,
              on_step: Callable[[int, float, torch.Tensor], None] | None = None,
              progress: str | None = None, runtime: Runtime | None = None,
              batch_size: int | None = None, num_steps: int | None = None,
-             eta: float | None = None) -> torch.Tensor:
+             eta: float | None = None, variance: str = "fixed_small") -> torch.Tensor:
     """Turn the noise x_T into digits. The class-conditioned models need `digits` (one per image).
 
-    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), by the posterior step with fresh noise from
-    `generator` on each step, or by DDIM's step where eta is given (0 = deterministic given x_T);
+    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), by the posterior step with fresh noise of
+    the named `variance` on each step (ddpm.step_std: on a step of one timestep the spec's sqrt(beta_t) either way),
+    or by DDIM's step where eta is given (0 = deterministic given x_T);
     flow matching: num_steps Euler steps (required), deterministic given x_T.
     Images go through the model batch_size at a time (all at once by default; with CFG each call holds the
     conditional and the unconditional estimate of a batch, 2 x batch_size images); on_step(i, t, x) sees each
-    batch in turn after each step i. `runtime` sets device precision and memory format (default: fp32 on x_T's
-    device).
+    batch in turn after each step i. The step noise comes from `generator`: one per image (noise.image_generators),
+    so that an image's digit does not depend on its batch, or one for all where the images go in one batch.
+    `runtime` sets device precision and memory format (default: fp32 on x_T's device).
     """
     runtime = runtime or Runtime(x_T.device, "fp32")
     flow = meta.get("objective", "ddpm") == "flow"
     steps_of(meta, num_steps)  # a bad num_steps or eta stops here, before any work
     ddpm.check_eta(eta)
+    ddpm.check_variance(variance)
     if flow and eta is not None:
-        raise ValueError(f"eta={eta}: DDIM's eta applies to a DDPM; a flow-matching model samples by Euler steps")
+        raise InputError(f"eta={eta}: DDIM's eta applies to a DDPM; a flow-matching model samples by Euler steps")
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch_size={batch_size}; allowed: an integer >= 1")
+    batch_size = batch_size or len(x_T)
+    one = isinstance(generator, torch.Generator)
+    if one and batch_size < len(x_T):
+        raise InputError(f"batch_size={batch_size} for {len(x_T)} images with one generator: each batch's noise "
+                         "would depend on the batching; allowed: one generator per image (noise.image_generators)")
+    if not one and len(generator) != len(x_T):
+        raise ValueError(f"{len(generator)} generators for {len(x_T)} images; allowed: one generator per image")
     model = MnistFlow(unet, meta, runtime=runtime) if flow else MnistDiffusion(unet, meta, runtime=runtime)
     if unet.conditioning == "class":
         if digits is None or len(digits) != len(x_T):
@@ -72,21 +86,18 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: torch.Generat
             return lambda x, t: model.predict(x, t, None)
 
     if flow:
-        def integrate(predict, x: torch.Tensor, label: str | None) -> torch.Tensor:
+        def integrate(predict, x: torch.Tensor, label: str | None, _g: Generators) -> torch.Tensor:
             return euler_sample(predict, x, num_steps, on_step=on_step, progress=label)
     else:
         timesteps = ddpm_timesteps(meta["num_timesteps"], num_steps)
 
-        def integrate(predict, x: torch.Tensor, label: str | None) -> torch.Tensor:
-            return ddpm.sample(predict, x, model.alphas_cumprod, generator, timesteps, on_step=on_step,
-                               progress=label, eta=eta)
+        def integrate(predict, x: torch.Tensor, label: str | None, g: Generators) -> torch.Tensor:
+            return ddpm.sample(predict, x, model.alphas_cumprod, g, timesteps, on_step=on_step, progress=label,
+                               eta=eta, variance=variance)
 
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size={batch_size}; allowed: an integer >= 1")
-    batch_size = batch_size or len(x_T)
     out = []
     for lo in range(0, len(x_T), batch_size):
         hi = min(lo + batch_size, len(x_T))
         label = progress if progress is None or hi - lo == len(x_T) else f"{progress} [{lo}:{hi}]"
-        out.append(integrate(predictor(lo, hi), x_T[lo:hi], label))
+        out.append(integrate(predictor(lo, hi), x_T[lo:hi], label, generator if one else generator[lo:hi]))
     return torch.cat(out)

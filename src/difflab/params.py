@@ -11,6 +11,8 @@ import numpy as np
 import torch
 import yaml
 
+from .ddpm import FIXED_VARIANCES, VARIANCES
+
 DEVICES = ("auto", "cpu", "cuda")
 # The top-level knobs of how a stage runs (runtime.py): every training stage reads all of them.
 RUNTIME = ("seed", "device", "precision", "channels_last", "compile", "log_every")
@@ -97,8 +99,6 @@ DATASETS = ("mnist", "fashion_mnist")  # data.py knows them; a test keeps the tw
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",  # data.FILES; a test
              "t10k-labels-idx1-ubyte")                                                     # keeps the two equal
 PARTA_MODELS = ("mnist", "deepfloyd_if")  # diffusion/load.py loads them; a test keeps the two lists equal
-FIXED_VARIANCES = ("fixed_small", "fixed_large")  # ddpm.py implements them; a test keeps the lists equal
-VARIANCES = (*FIXED_VARIANCES, "learned_range")
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")

@@ -10,6 +10,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from .ddpm import FIXED_VARIANCES
 from .params import flatten
 from .profiles import read_overrides
 from .summary import NOT_MEASURED, goal_rows
@@ -146,14 +147,16 @@ def beyond_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
 
 
 def samplers_sentence(m: dict) -> str:
-    """'DDIM (eta 0) against the DDPM posterior step, same model and noise; judged accuracy / distance: 10 steps:
-    DDPM 0.52 / 180, DDIM 0.95 / 60; ...'."""
-    steps = sorted(int(k.split("_")[1]) for k in m["ddpm_step"] if k.startswith("steps_"))
+    """'The DDPM step (noise fixed_small, fixed_large) and DDIM (eta 0), same model and noise; judged accuracy /
+    distance: 10 steps: DDPM fixed_small 0.95 / 60, DDPM fixed_large 0.52 / 180, DDIM 0.95 / 58; ...'."""
+    variances = [v for v in FIXED_VARIANCES if v in m]  # the columns compare_samplers wrote
+    columns = [(v, f"DDPM {v}") for v in variances] + [("ddim", "DDIM")]
+    steps = sorted(int(k.split("_")[1]) for k in m["ddim"] if k.startswith("steps_"))
     parts = [f"{k} steps: " + ", ".join(f"{name} {m[c][f'steps_{k}']['judge_accuracy']:.2f} / "
-                                         f"{m[c][f'steps_{k}']['fd_to_test']:.0f}"
-                                         for c, name in (("ddpm_step", "DDPM"), ("ddim", "DDIM")))
+                                         f"{m[c][f'steps_{k}']['fd_to_test']:.0f}" for c, name in columns)
              for k in steps]
-    return (f"The class-conditioned DDPM sampled over the same strided timesteps by its posterior step and by DDIM's "
+    return (f"The class-conditioned DDPM sampled over the same strided timesteps by its posterior step (noise "
+            f"{' or '.join(variances)}: the posterior's, or sqrt(beta) of the whole stride) and by DDIM's "
             f"(eta {m['ddim_eta']}), from the same noise; judged accuracy / judge Frechet distance (floor "
             f"{m['fd_floor_train_vs_test']:.0f}) on {m['num_samples']} digits: {'; '.join(parts)}.")
 

@@ -15,6 +15,7 @@ from .data import load_mnist
 from .figures import steps_curves
 from .generate import generate
 from .judge import Judge, frechet_distance, judge_outputs, load_judge
+from .noise import image_generators, randn
 from .runtime import Runtime
 from .unet import UNet
 
@@ -37,13 +38,13 @@ def reference(judge_path: Path, data_dir: str, n: int, runtime: Runtime, batch_s
 
 def judge_samples(ref: Reference, unet: UNet, meta: dict, n: int, seed: int, runtime: Runtime, batch_size: int,
                   digits: list[int] | None = None, guidance_scale: float = 1.0, num_steps: int | None = None,
-                  progress: str | None = None, eta: float | None = None) -> dict:
+                  progress: str | None = None, eta: float | None = None, variance: str = "fixed_small") -> dict:
     """Judge n digits generated from noise seeded with `seed`: their Frechet distance to the test set and, where
     digits were asked for, the fraction the judge labels as the digit asked for."""
-    g = torch.Generator(device=runtime.device).manual_seed(seed)
-    x_T = torch.randn((n, 1, 28, 28), generator=g, device=runtime.device)
-    x0 = generate(unet, meta, x_T, g, digits, guidance_scale, progress=progress, runtime=runtime,
-                  batch_size=batch_size, num_steps=num_steps, eta=eta)
+    gens = image_generators(seed, n, runtime.device)  # digit i is the same whatever the batch size
+    x_T = randn((n, 1, 28, 28), gens, runtime.device)
+    x0 = generate(unet, meta, x_T, gens, digits, guidance_scale, progress=progress, runtime=runtime,
+                  batch_size=batch_size, num_steps=num_steps, eta=eta, variance=variance)
     predicted, feats = judge_outputs(ref.judge, x0, batch_size)
     out = {"fd_to_test": frechet_distance(feats, ref.test_features)}
     if digits is not None:

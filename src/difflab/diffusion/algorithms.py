@@ -11,6 +11,7 @@ import torch
 import torchvision.transforms.functional as TF
 
 from .. import ddpm, guidance
+from ..errors import InputError
 from .model import DiffusionModel
 from .views import Transform, View
 
@@ -34,7 +35,7 @@ def forward(model: DiffusionModel, x0: torch.Tensor, t: int, generator: torch.Ge
 def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
     """The classical denoiser (A1.2), and the low-pass filter of hybrid images (A1.9)."""
     if kernel_size < 1 or kernel_size % 2 == 0 or kernel_size // 2 >= min(x.shape[-2:]):
-        raise ValueError(f"kernel_size={kernel_size}; allowed: an odd number below {2 * min(x.shape[-2:])} "
+        raise InputError(f"kernel_size={kernel_size}; allowed: an odd number below {2 * min(x.shape[-2:])} "
                          f"for {x.shape[-1]}x{x.shape[-2]} images")
     return TF.gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
 
@@ -103,7 +104,7 @@ def frequency_bands(blurs: Sequence[tuple[int, float]]) -> list[Transform]:
     """Components from low to high frequencies for Gaussian blurs G_1, ..., G_m (kernel size, sigma), widest first:
     [G_1, G_2 - G_1, ..., G_m - G_(m-1), I - G_m]; one blur gives the hybrid's low pass and high pass."""
     if any(a[1] <= b[1] for a, b in zip(blurs, blurs[1:])):
-        raise ValueError(f"blurs {list(blurs)}: sigmas must decrease (the widest blur, the lowest band, first)")
+        raise InputError(f"blurs {list(blurs)}: sigmas must decrease (the widest blur, the lowest band, first)")
     low_passes = [lambda e, k=k, s=s: gaussian_blur(e, k, s) for k, s in blurs]
     bands = [low_passes[0]]
     bands += [lambda e, hi=hi, lo=lo: hi(e) - lo(e) for lo, hi in zip(low_passes, low_passes[1:])]
@@ -119,7 +120,7 @@ def band_views(x: torch.Tensor, blurs: Sequence[tuple[int, float]]) -> list[torc
 def grayscale(x: torch.Tensor) -> torch.Tensor:
     """The channel mean in every channel: the grayscale component of a colour image (its colour part is x - it)."""
     if x.shape[1] < 2:
-        raise ValueError(f"{x.shape[1]}-channel images have no colour: the grayscale / colour factorization needs "
+        raise InputError(f"{x.shape[1]}-channel images have no colour: the grayscale / colour factorization needs "
                          "colour images (DeepFloyd IF's, not the MNIST model's)")
     return x.mean(1, keepdim=True).expand_as(x)
 
@@ -138,30 +139,36 @@ def one_step_denoise(model: DiffusionModel, x_t: torch.Tensor, t: int, cond: tor
 def iterative_denoise(model: DiffusionModel, x_t: torch.Tensor, timesteps: Sequence[int], i_start: int,
                       predictor: Predictor, generator: torch.Generator,
                       on_step: Callable[[int, int, torch.Tensor], torch.Tensor | None] | None = None,
-                      progress: str | None = None, eta: float | None = None) -> torch.Tensor:
+                      progress: str | None = None, eta: float | None = None,
+                      variance: str = "fixed_small") -> torch.Tensor:
     """Denoise x_t, which sits at timesteps[i_start], down the rest of the strided schedule (A1.4 - A1.6): by the
-    DDPM posterior step (eta None) or by DDIM's (eta in [0, 1]; 0 = deterministic)."""
+    DDPM posterior step (eta None) with noise of the named `variance`, or by DDIM's (eta in [0, 1]; 0 =
+    deterministic)."""
     check_i_start(timesteps, i_start)
-    return ddpm.sample(predictor, x_t, model.alphas_cumprod, generator, timesteps[i_start:], on_step, progress, eta)
+    return ddpm.sample(predictor, x_t, model.alphas_cumprod, generator, timesteps[i_start:], on_step, progress, eta,
+                       variance)
 
 
 def check_i_start(timesteps: Sequence[int], i_start: int) -> None:
     if not 0 <= i_start < len(timesteps):
-        raise ValueError(f"i_start={i_start}; allowed: 0 .. {len(timesteps) - 1} "
+        raise InputError(f"i_start={i_start}; allowed: 0 .. {len(timesteps) - 1} "
                          f"(the schedule has {len(timesteps)} strided timesteps, {timesteps[0]} .. {timesteps[-1]})")
 
 
 def sdedit(model: DiffusionModel, x0: torch.Tensor, timesteps: Sequence[int], i_start: int, predictor: Predictor,
-           generator: torch.Generator, progress: str | None = None, eta: float | None = None) -> torch.Tensor:
+           generator: torch.Generator, progress: str | None = None, eta: float | None = None,
+           variance: str = "fixed_small") -> torch.Tensor:
     """SDEdit (A1.7): noise the image to timesteps[i_start], then denoise it; small i_start = large edits."""
     check_i_start(timesteps, i_start)
     x_t = forward(model, x0, timesteps[i_start], generator)
-    return iterative_denoise(model, x_t, timesteps, i_start, predictor, generator, progress=progress, eta=eta)
+    return iterative_denoise(model, x_t, timesteps, i_start, predictor, generator, progress=progress, eta=eta,
+                             variance=variance)
 
 
 def inpaint(model: DiffusionModel, x_orig: torch.Tensor, mask: torch.Tensor, timesteps: Sequence[int],
             predictor: Predictor, generator: torch.Generator, progress: str | None = None,
-            observe: Callable[[int, torch.Tensor], None] | None = None, eta: float | None = None) -> torch.Tensor:
+            observe: Callable[[int, torch.Tensor], None] | None = None, eta: float | None = None,
+            variance: str = "fixed_small") -> torch.Tensor:
     """RePaint (A1.7.2): denoise from pure noise and, after every step, put back the original where mask = 0:
     x_t' <- m x_t' + (1 - m) forward(x_orig, t'); at the end (t' = -1) the original itself.
     observe(t', x) sees each projected x."""
@@ -174,4 +181,4 @@ def inpaint(model: DiffusionModel, x_orig: torch.Tensor, mask: torch.Tensor, tim
 
     x_T = torch.randn(x_orig.shape, generator=generator, device=x_orig.device, dtype=x_orig.dtype)
     return iterative_denoise(model, x_T, timesteps, 0, predictor, generator, on_step=keep_known, progress=progress,
-                             eta=eta)
+                             eta=eta, variance=variance)

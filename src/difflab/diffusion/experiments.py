@@ -20,9 +20,15 @@ from .model import DiffusionModel
 from .views import views_for
 
 
-def sampler_eta(common: dict) -> float | None:
-    """parta.<model>.common.sampler (ddpm | ddim) and ddim_eta as the eta of ddpm.sample (None for DDPM)."""
-    return None if common["sampler"] == "ddpm" else common["ddim_eta"]
+def sampler_of(common: dict) -> dict:
+    """parta.<model>.common's sampler (ddpm | ddim), ddim_eta and variance as ddpm.sample's keywords: eta (None =
+    the DDPM posterior step) and the DDPM step's variance (fixed_small | fixed_large | learned_range)."""
+    return {"eta": None if common["sampler"] == "ddpm" else common["ddim_eta"], "variance": common["variance"]}
+
+
+def describe_sampler(sampler: dict) -> str:
+    """How a figure names the sampler: "DDIM eta 0.0", "DDPM step, fixed_small"."""
+    return f"DDIM eta {sampler['eta']}" if sampler["eta"] is not None else f"DDPM step, {sampler['variance']}"
 
 
 @dataclass
@@ -51,9 +57,9 @@ class Context:
         return ddpm.strided_timesteps(self.model.num_train_timesteps, self.common["stride"])
 
     @property
-    def eta(self) -> float | None:
-        """How every experiment steps down its timesteps: None = the DDPM posterior, a number = DDIM's eta."""
-        return sampler_eta(self.common)
+    def sampler(self) -> dict:
+        """How every experiment steps down its timesteps: ddpm.sample's eta and variance (sampler_of)."""
+        return sampler_of(self.common)
 
     def quote(self, prompt: str) -> str:
         """A prompt as figures show it: quoted, and a label of a dataset whose classes have names with its name
@@ -74,19 +80,20 @@ class Context:
     def guided(self, *prompts: str) -> alg.Predictor:
         return alg.guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common["guidance_scale"])
 
-    def show(self, x: torch.Tensor, prompts: list[str] | None = None) -> torch.Tensor:
+    def show(self, x: torch.Tensor, prompts: list[str] | None = None, resize: str = "nearest") -> torch.Tensor:
         """[0, 1] images for a figure at the display size: results go through the model's upsampler (IF stage II)
-        with their prompts; inputs and noisy images are only enlarged (nearest neighbour)."""
+        with their prompts, image i with prompt i; inputs and noisy images are only enlarged (nearest neighbour, so
+        the pixels stay visible), an image that must not gain detail (a low-pass view) by resize="bilinear"."""
         if prompts is not None:
             x = self.model.upsample(x, self.conds(*prompts), self.null(len(prompts)), self.generator())
         x = self.model.to_unit(x).float().cpu()
         size = self.model.display_size
-        return x if x.shape[-1] == size else F.interpolate(x, size=size, mode="nearest")
+        return x if x.shape[-1] == size else F.interpolate(x, size=size, mode=resize)
 
     def save(self, rows, title: str, **labels) -> Path:
         path = self.out_dir / f"{self.name}.png"
-        sampler = "" if self.eta is None else f", DDIM eta {self.eta}"
-        image_rows(rows, path, title=f"{title}\n[{self.model.name}, seed {self.seed}{sampler}]", **labels)
+        about = f"{self.model.name}, seed {self.seed}, {describe_sampler(self.sampler)}"
+        image_rows(rows, path, title=f"{title}\n[{about}]", **labels)
         return path
 
 
@@ -102,7 +109,7 @@ def sample(ctx: Context) -> None:
         ts = ddpm.strided_timesteps(ctx.model.num_train_timesteps, max(1, ctx.model.num_train_timesteps // steps))
         g = ctx.generator()
         x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
-                                  progress=f"{steps} steps", eta=ctx.eta)
+                                  progress=f"{steps} steps", **ctx.sampler)
         rows.append(ctx.show(x, p["prompts"]))
     ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})",
              col_labels=[ctx.quote(q) for q in p["prompts"]],
@@ -158,7 +165,7 @@ def iterative(ctx: Context) -> None:
 
     cond = ctx.conds(p["prompt"])
     clean = alg.iterative_denoise(ctx.model, x_t, ts, p["i_start"], alg.conditional(ctx.model, cond), g,
-                                  on_step=every, progress="iterative denoising", eta=ctx.eta)
+                                  on_step=every, progress="iterative denoising", **ctx.sampler)
     one = alg.one_step_denoise(ctx.model, x_t, t0, cond)
     blurred = alg.gaussian_blur(x_t, ctx.cfg["blur"]["kernel_size"], ctx.cfg["blur"]["sigma"])
     ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p["prompt"]]),
@@ -172,7 +179,7 @@ def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]],
     p = ctx.cfg[section]
     g = ctx.generator()
     x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ctx.timesteps, 0,
-                              predictor_for(p["prompts"]), g, progress=section, eta=ctx.eta)
+                              predictor_for(p["prompts"]), g, progress=section, **ctx.sampler)
     ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[ctx.quote(q) for q in p["prompts"]])
 
 
@@ -196,7 +203,7 @@ def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> No
     for ref in images:
         x0 = ctx.image(ref)
         g = ctx.generator()
-        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, eta=ctx.eta) for i in i_starts]
+        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, **ctx.sampler) for i in i_starts]
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
     ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {ctx.common['guidance_scale']}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
@@ -223,7 +230,7 @@ def inpaint(ctx: Context) -> None:
         x0 = ctx.image(ref)
         mask = make_mask(spec, ctx.model.image_size).to(x0.device)
         out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
-                          progress=f"inpainting {ref}", eta=ctx.eta)
+                          progress=f"inpainting {ref}", **ctx.sampler)
         shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
         for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p["prompt"]]))):
             row.append(x)
@@ -237,9 +244,20 @@ def translate(ctx: Context) -> None:
     _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "Text-conditional image-to-image")
 
 
+def caption_notes(ctx: Context) -> str:
+    """What a figure must say about how the model sampled where it departs from the model's own pipeline (IF:
+    stage I's x0 estimate is not thresholded; deepfloyd.py says why), one line; "" where nothing departs."""
+    note = getattr(ctx.model, "caption_note", "")
+    return f"\n{note}" if note else ""
+
+
 def anagram(ctx: Context) -> None:
     """A1.8: visual anagrams: one image that follows prompt k through view k (the course's: upright / upside down);
-    each anagram sampled on its own (its views differ), every column from the same seed."""
+    each anagram sampled on its own (its views differ), every column from the same seed.
+
+    Row k shows view k of the sample: where the model upsamples for display (IF stage II), view k of the 64 x 64
+    sample goes through the upsampler with prompt k, so each row is the view its prompt describes, not the view of
+    an image upsampled for prompt 1 (stage II adds detail that follows its prompt)."""
     entries = ctx.cfg["anagram"]["anagrams"]
     views = [views_for(e["views"], ctx.model) for e in entries]  # every view checked before any sampling
     rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
@@ -248,28 +266,37 @@ def anagram(ctx: Context) -> None:
         predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e["prompts"]], ctx.null(),
                                 ctx.common["guidance_scale"], vs)
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
-                                  progress=f"anagram {'/'.join(e['views'])}", eta=ctx.eta)
-        shown = ctx.show(x, e["prompts"][:1])
+                                  progress=f"anagram {'/'.join(e['views'])}", **ctx.sampler)
+        shown = ctx.show(torch.cat([v(x) for v in vs]), e["prompts"])  # view k, upsampled with prompt k
         for k, row in enumerate(rows):
-            row.append(ctx.model.to_unit(vs[k](ctx.model.to_model(shown))) if k < len(vs) else _blank(shown))
-    ctx.save([torch.cat(r) for r in rows], "Visual anagrams: prompt k through view k",
+            row.append(shown[k:k + 1] if k < len(vs) else _blank(shown))
+    upsampled = ", each view upsampled with its own prompt" if ctx.model.display_size != ctx.model.image_size else ""
+    ctx.save([torch.cat(r) for r in rows], f"Visual anagrams: prompt k through view k{upsampled}{caption_notes(ctx)}",
              row_labels=[f"view {k + 1}" for k in range(len(rows))],
              col_labels=["\n".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e["views"], e["prompts"])) for e in entries])
 
 
 def hybrid(ctx: Context) -> None:
-    """A1.9: hybrid images: low frequencies from one prompt (seen from afar), high from another (up close)."""
+    """A1.9: hybrid images: low frequencies from one prompt (seen from afar), high from another (up close).
+
+    The low-pass row is the sample blurred, then enlarged (bilinear): it never goes through an upsampler, whose
+    detail (IF stage II adds high frequencies, following its prompt) would make it no longer a low-pass view. The full
+    row is upsampled with the near prompt, the one that sets the high frequencies stage II works on."""
     p, g = ctx.cfg["hybrid"], ctx.generator()
     fars, nears = [a for a, _ in p["pairs"]], [b for _, b in p["pairs"]]
     predictor = alg.factorized(ctx.model, [ctx.conds(*fars), ctx.conds(*nears)], ctx.null(len(fars)),
                                ctx.common["guidance_scale"], alg.frequency_bands([(p["kernel_size"], p["sigma"])]))
     x = alg.iterative_denoise(ctx.model, ctx.noise(len(fars), g), ctx.timesteps, 0, predictor, g,
-                              progress="hybrids", eta=ctx.eta)
+                              progress="hybrids", **ctx.sampler)
     full = ctx.show(x, nears)
     small = F.interpolate(F.interpolate(full, scale_factor=1 / p["view_downscale"], mode="area"), size=full.shape[-1],
                           mode="nearest")
-    low = ctx.show(alg.gaussian_blur(x, p["kernel_size"], p["sigma"]), fars)
-    ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p['kernel_size']}, sigma {p['sigma']})",
+    low = ctx.show(alg.gaussian_blur(x, p["kernel_size"], p["sigma"]), resize="bilinear")
+    side = ctx.model.image_size
+    upsampled = (f"\nfull size: upsampled with the near prompt; low-pass view: the {side} x {side} sample blurred, "
+                 "then enlarged" if ctx.model.display_size != side else "")
+    ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p['kernel_size']}, sigma {p['sigma']})"
+             f"{upsampled}{caption_notes(ctx)}",
              row_labels=["full size (near)", f"1/{p['view_downscale']} size (far)", "low-pass view"],
              col_labels=[f"far {ctx.quote(a)} / near {ctx.quote(b)}" for a, b in p["pairs"]])
 
@@ -298,7 +325,7 @@ def factorized(ctx: Context) -> None:
         predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e["prompts"]], ctx.null(),
                                    ctx.common["guidance_scale"], components[e["kind"]])
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
-                                  progress=f"factorized {e['kind']}", eta=ctx.eta)
+                                  progress=f"factorized {e['kind']}", **ctx.sampler)
         if e["kind"] == "bands":  # up close, from the middle distance (low + mid), from afar (low)
             cells = [ctx.show(seen, [q]) for seen, q in zip(alg.band_views(x, blurs), e["prompts"])][::-1]
         else:  # in colour, and its grayscale
