@@ -186,6 +186,28 @@ def test_hybrid_low_pass_row_is_stage_one_blurred_then_enlarged(tiny_ctx, monkey
     assert "low-pass view: the 16 x 16 sample blurred, then enlarged" in spy.figure["title"]
 
 
+def test_factorized_blurred_views_are_stage_one_blurred_then_enlarged(tiny_ctx, monkeypatch):
+    """As the hybrid's low-pass row: the frequency bands' middle and far views are stage I's sample blurred, then
+    enlarged, never through stage II; only the full image is upsampled, with the high band's prompt."""
+    ctx = tiny_ctx
+    p = ctx.cfg["factorized"]
+    item = next(e for e in p["items"] if e["kind"] == "bands")
+    monkeypatch.setitem(ctx.cfg, "factorized", {**p, "items": [item]})
+    spy = Spy(ctx, monkeypatch)
+    run("factorized", ctx)
+    (x,), rows = spy.samples, spy.figure["rows"]
+    assert len(spy.upsampled) == 1
+    up_in, up_cond, up_out = spy.upsampled[0]
+    torch.testing.assert_close(up_in, x)
+    torch.testing.assert_close(up_cond, ctx.conds(item["prompts"][-1]))
+    torch.testing.assert_close(rows[0], ctx.model.to_unit(up_out))
+    (k_wide, k_narrow), (s_wide, s_narrow) = p["kernel_sizes"], p["sigmas"]
+    for row, (k, sigma) in ((rows[1], (k_narrow, s_narrow)), (rows[2], (k_wide, s_wide))):
+        blurred = ctx.model.to_unit(alg.gaussian_blur(x, k, sigma))
+        torch.testing.assert_close(row, F.interpolate(blurred, size=32, mode="bilinear"))
+    assert "blurred views: the 16 x 16 sample blurred, then enlarged" in spy.figure["title"]
+
+
 def test_the_engine_is_ifpipeline_but_for_its_thresholding(tiny):
     """Stage I through the engine (CFG, learned-range variance, IF's strided timesteps) equals diffusers' IFPipeline
     on the same UNet and seed where the scheduler neither thresholds nor clips x0; IF's scheduler config asks for

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .. import ddpm
+from ..errors import InputError
 from ..figures import image_rows
 from . import algorithms as alg
 from .conditions import ConditionCache
@@ -316,7 +317,7 @@ def factorized(ctx: Context) -> None:
     blurs = band_blurs(p)
     components = {"bands": alg.frequency_bands(blurs), "color": alg.gray_and_color()}
     if any(e["kind"] == "color" for e in p["items"]) and ctx.model.channels < 3:
-        raise ValueError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
+        raise InputError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
                          f"{ctx.model.channels} channel(s), no colour; allowed there: kind 'bands'")
     kinds = {e["kind"] for e in p["items"]}
     rows: list[list[torch.Tensor]] = [[], [], []] if "bands" in kinds else [[], []]
@@ -326,8 +327,10 @@ def factorized(ctx: Context) -> None:
                                    ctx.common["guidance_scale"], components[e["kind"]])
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
                                   progress=f"factorized {e['kind']}", **ctx.sampler)
-        if e["kind"] == "bands":  # up close, from the middle distance (low + mid), from afar (low)
-            cells = [ctx.show(seen, [q]) for seen, q in zip(alg.band_views(x, blurs), e["prompts"])][::-1]
+        if e["kind"] == "bands":  # up close (upsampled with the high band's prompt), then the blurred views of the
+            wide, narrow, close = alg.band_views(x, blurs)  # sample, never through the upsampler (as hybrid's)
+            cells = [ctx.show(close, e["prompts"][-1:]), ctx.show(narrow, resize="bilinear"),
+                     ctx.show(wide, resize="bilinear")]
         else:  # in colour, and its grayscale
             full = ctx.show(x, [e["prompts"][1]])
             cells = [full, alg.grayscale(full), _blank(full)]
@@ -337,9 +340,13 @@ def factorized(ctx: Context) -> None:
               frozenset({"color"}): ["colour", "grayscale"],
               frozenset({"bands", "color"}): ["full image", "narrow blur\nor grayscale", "wide blur"]}[frozenset(kinds)]
     (k1, k2), (s1, s2) = p["kernel_sizes"], p["sigmas"]
+    side = ctx.model.image_size
+    upsampled = (f"\nupsampled: the full image (with the near or colour prompt); blurred views: the {side} x {side} "
+                 "sample blurred, then enlarged" if ctx.model.display_size != side else "")
     ctx.save([torch.cat(r) for r in rows], "Factorized diffusion: "
              + " and ".join({"bands": f"three frequency bands (blurs: wide sigma {s1}, kernel {k1}; narrow sigma "
-                                      f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds)),
+                                      f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds))
+             + upsampled + caption_notes(ctx),
              row_labels=labels,
              col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
                          for e in p["items"]])
