@@ -2,10 +2,11 @@
 
 Each model samples eval.num_samples digits (0-9 in turn, the same seeded noise) at every step count in
 objectives.num_steps (the DDPM on that many of its T timesteps, strided, each step adding noise of
-objectives.ddpm_variance; flow matching with that many Euler steps; a count above T does not apply to the DDPM), with its own CFG scale (<model>.guidance_scale), twice: after the last
-epoch of each, and at equal training epochs (the latest epoch both models saved weights after). The judge scores
-each set: accuracy on the digits asked for, Frechet distance to the test set. Which gives better digits per model
-call: accuracy.csv and fd.csv (one column per model, for `dvc plots`), metrics.json and a figure.
+objectives.ddpm_variance; flow matching with that many Euler steps; a count above T does not apply to the DDPM),
+with its own CFG scale (<model>.guidance_scale), twice: after the last epoch of each, and at equal training epochs
+(the latest epoch both models saved weights after). The judge scores each set: accuracy on the digits asked for,
+Frechet distance to the test set. Which gives better digits per model call: accuracy.csv and fd.csv (one column per
+model, for `dvc plots`), metrics.json and a figure.
 """
 
 import json

@@ -15,7 +15,7 @@ import torch
 from difflab import layout
 from difflab.checkpoints import load_model
 from difflab.figures import metric_curve
-from difflab.params import SAMPLING, stage_params
+from difflab.params import SAMPLING, declares, stage_params
 from difflab.runtime import for_stage
 from difflab.sample_quality import judge_samples, reference
 
@@ -31,7 +31,7 @@ def main() -> None:
     p, rt = params["eval"], for_stage(params)
     device, batch = rt.device, params["sample_batch_size"]
     section = args.model
-    num_steps = params.get(section, {}).get("num_steps")
+    num_steps = params[section]["num_steps"] if declares(f"{section}.num_steps") else None  # flow: Euler steps
     what = "DDPM" if section.startswith("ddpm") else "flow matching"
     paths = layout.model_paths(section)
     unet, meta = load_model(paths.final, device)

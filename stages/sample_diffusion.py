@@ -17,7 +17,7 @@ from difflab.data import classes_of
 from difflab.figures import grid, image_rows, save_gif, tile
 from difflab.generate import generate, steps_of
 from difflab.noise import image_generators, randn
-from difflab.params import SAMPLING, stage_params
+from difflab.params import SAMPLING, declares, stage_params
 from difflab.runtime import for_stage
 
 MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
@@ -44,7 +44,8 @@ def main() -> None:
             image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=title, col_labels=col_labels, cell=0.9)
             continue
         unet, meta = load_model(path, device)
-        steps = steps_of(meta, p.get("num_steps"))
+        num_steps = p["num_steps"] if declares(f"{section}.num_steps") else None  # flow: Euler steps; DDPM: all T
+        steps = steps_of(meta, num_steps)
         if unet.conditioning == "class":
             digits = list(range(10)) * p["samples_per_class"]  # row r holds classes 0..9
             n, col_labels = len(digits), list(classes_of(meta))
@@ -62,9 +63,10 @@ def main() -> None:
                 frames.append(tile(x.clamp(0, 1), NCOLS, scale=2))
 
         last = label == "final"
-        x0 = generate(unet, meta, x_T, gens, digits, p.get("guidance_scale", 1.0), on_step=keep_frame if last else None,
+        scale = p["guidance_scale"] if unet.conditioning == "class" else 1.0
+        x0 = generate(unet, meta, x_T, gens, digits, scale, on_step=keep_frame if last else None,
                       progress=f"sampling ({label}, epoch {meta['epoch']})", runtime=rt,
-                      batch_size=params["sample_batch_size"], num_steps=p.get("num_steps"))
+                      batch_size=params["sample_batch_size"], num_steps=num_steps)
         image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=title, col_labels=col_labels, cell=0.9)
         drawn[epoch] = x0, title, col_labels
         if last:

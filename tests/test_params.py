@@ -82,6 +82,10 @@ def test_committed_params_are_the_spec():
     ("parta.deepfloyd_if.common.ddim_eta", 2.0, "a number in [0, 1]"),
     ("samplers.num_steps", [10, 0], "a non-empty list, each an integer >= 1"),
     ("samplers.ddim_eta", -1, "a number in [0, 1]"),
+    ("parta.mnist.common.variance", "small", "one of fixed_small, fixed_large, learned_range"),
+    ("objectives.ddpm_variance", "learned_range", "one of fixed_small, fixed_large"),
+    ("samplers.variances", ["fixed_small", "fixed_small"], "a non-empty list of different values"),
+    ("parta.deepfloyd_if.common.variant", 16, "a string or null"),
     ("parta.mnist.cfg.prompts", ["1", 2], "a non-empty list, each a string"),
     ("parta.mnist.one_step.prompt", 7, "a string"),
 ])
@@ -249,6 +253,12 @@ def test_inpainting_needs_one_mask_per_image(model):
     check(fewer)
 
 
+def test_local_if_weights_without_a_variant_or_an_upsampler_are_accepted():
+    """variant null (a local copy of IF without fp16 files) and stage_2 null (no upsampler) are real settings."""
+    check(with_value("parta.deepfloyd_if.common.variant", None))
+    check(with_value("parta.deepfloyd_if.common.stage_2", None))
+
+
 def test_the_committed_params_are_accepted_whole_and_by_section():
     check(committed())
     for section in committed():
@@ -256,8 +266,9 @@ def test_the_committed_params_are_accepted_whole_and_by_section():
 
 
 def test_the_wildcards_name_what_the_code_implements():
-    from difflab import params
+    from difflab import ddpm, params
     from difflab.data import FILES
     from difflab.diffusion.load import MODELS
 
     assert params.IDX_FILES == FILES and params.PARTA_MODELS == MODELS
+    assert params.VARIANCES == ddpm.VARIANCES and params.FIXED_VARIANCES == ddpm.FIXED_VARIANCES

@@ -126,7 +126,8 @@ def test_repro_builds_every_output(repo):
         "ddpm_final": 1, "flow_final": 1, "ddpm_equal_epochs": 1, "flow_equal_epochs": 1}
     assert set(compared["flow_final"]) == {"epoch", "steps_2", "steps_4"}
     samplers = json.loads((repo / "reports/samplers/metrics.json").read_text())
-    assert set(samplers["ddim"]) == set(samplers["ddpm_step"]) == {"steps_2", "steps_4"}
+    assert set(samplers["ddim"]) == set(samplers["fixed_small"]) == set(samplers["fixed_large"]) == {"steps_2",
+                                                                                                     "steps_4"}
     noise = json.loads((repo / "reports/pure_noise/metrics.json").read_text())
     assert 0 < noise["rms_between_outputs"] < noise["rms_digit_to_mean_digit"]
 

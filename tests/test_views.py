@@ -165,3 +165,16 @@ def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model
     with pytest.raises(ViewError, match="'negate' needs a value range symmetric about zero"):
         run("anagram", ctx)
     assert model.calls == 0 and not list(tmp_path.iterdir())
+
+
+def test_forward_timesteps_past_the_models_schedule_are_refused_before_any_work(model, tmp_path):
+    """The parta stage does not read ddpm.num_timesteps, so the engine checks forward.timesteps against the model's
+    own T (1000 here) and names the key, instead of an IndexError deep in the forward process."""
+    from difflab.diffusion.experiments import Context, run
+    from difflab.errors import InputError
+    cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "variance": "fixed_small",
+                      "guidance_scale": 3.0, "test_image": "builtin:clipart"}, "forward": {"timesteps": [250, 1000]}}
+    with pytest.raises(InputError, match=r"parta.gaussian.forward.timesteps=\[250, 1000\] is not allowed; "
+                                         r"allowed: 0 .. 999"):
+        run("forward", Context(model, None, cfg, 0, tmp_path))
+    assert not list(tmp_path.iterdir())

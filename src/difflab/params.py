@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import yaml
 
-from .ddpm import FIXED_VARIANCES, VARIANCES
+from .errors import InputError
 
 DEVICES = ("auto", "cpu", "cuda")
 # The top-level knobs of how a stage runs (runtime.py): every training stage reads all of them.
@@ -20,7 +20,7 @@ RUNTIME = ("seed", "device", "precision", "channels_last", "compile", "log_every
 SAMPLING = ("seed", "device", "precision", "channels_last", "sample_batch_size")
 
 
-class ParamError(ValueError):
+class ParamError(InputError):
     """A parameter has a value that is not allowed."""
 
 
@@ -55,6 +55,10 @@ def _odd(lo: int = 1):
 
 def _text():
     return (lambda v: isinstance(v, str)), "a string"
+
+
+def _text_or_null():
+    return (lambda v: v is None or isinstance(v, str)), "a string or null"
 
 
 def _pairs():
@@ -98,6 +102,8 @@ def _factorizations():
 DATASETS = ("mnist", "fashion_mnist")  # data.py knows them; a test keeps the two lists equal
 IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",  # data.FILES; a test
              "t10k-labels-idx1-ubyte")                                                     # keeps the two equal
+FIXED_VARIANCES = ("fixed_small", "fixed_large")  # ddpm.py implements them; a test keeps the lists equal
+VARIANCES = (*FIXED_VARIANCES, "learned_range")
 PARTA_MODELS = ("mnist", "deepfloyd_if")  # diffusion/load.py loads them; a test keeps the two lists equal
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
@@ -165,9 +171,9 @@ RULES = {
     # part A, for either model ("parta.*." stands for parta.mnist. and parta.deepfloyd_if.)
     "parta.*.common.checkpoint": _text(),  # the MNIST model's weights
     "parta.*.common.stage_1": _text(),  # DeepFloyd IF's repositories and weights variant
-    "parta.*.common.stage_2": _text(),
+    "parta.*.common.stage_2": _text_or_null(),  # null: no upsampler (figures at stage I's size)
     "parta.*.common.text_encoder": _text(),
-    "parta.*.common.variant": _text(),
+    "parta.*.common.variant": _text_or_null(),  # null: the weights' default files (no fp16 variant)
     "parta.*.common.stride": _int(1),
     "parta.*.common.guidance_scale": _num(0, _INF),
     "parta.*.common.sampler": _one_of("ddpm", "ddim"),

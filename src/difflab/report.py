@@ -10,8 +10,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from .ddpm import FIXED_VARIANCES
-from .params import flatten
+from .params import FIXED_VARIANCES, flatten
 from .profiles import read_overrides
 from .summary import NOT_MEASURED, goal_rows
 

@@ -118,7 +118,10 @@ def sample(ctx: Context) -> None:
 
 
 def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list[int], torch.Tensor]:
-    ts = ctx.cfg["forward"]["timesteps"]
+    ts, T = ctx.cfg["forward"]["timesteps"], ctx.model.num_train_timesteps
+    if not all(0 <= t < T for t in ts):  # params.check knows T only where the stage reads ddpm.num_timesteps
+        raise InputError(f"parta.{ctx.model.name}.forward.timesteps={ts} is not allowed; allowed: 0 .. {T - 1} "
+                         f"(the {ctx.model.name} model's T = {T})")
     x0 = ctx.image(ctx.common["test_image"])
     g = ctx.generator()
     return x0, ts, torch.cat([alg.forward(ctx.model, x0, t, g) for t in ts])
@@ -227,7 +230,7 @@ def inpaint(ctx: Context) -> None:
     """A1.7.2: RePaint inpainting: new content where the mask is 1."""
     p = ctx.cfg["inpaint"]
     rows = [[], [], [], []]
-    for ref, spec in zip([ctx.common["test_image"]] + p["images"], p["masks"]):
+    for ref, spec in zip([ctx.common["test_image"]] + p["images"], p["masks"], strict=True):  # params.check pairs them
         x0 = ctx.image(ref)
         mask = make_mask(spec, ctx.model.image_size).to(x0.device)
         out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
