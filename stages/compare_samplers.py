@@ -14,6 +14,7 @@ import torch
 
 from difflab import layout
 from difflab.checkpoints import load_model
+from difflab.errors import InputError
 from difflab.generate import steps_of
 from difflab.params import SAMPLING, stage_params
 from difflab.runtime import for_stage
@@ -31,7 +32,7 @@ def main() -> None:
     try:  # every step count fits the model's T, before any sampling
         for k in p["num_steps"]:
             steps_of(meta, k)
-    except ValueError as e:
+    except InputError as e:
         raise SystemExit(f"compare_samplers: error: samplers.num_steps={p['num_steps']}: {e}")
     scale = params["ddpm_class"]["guidance_scale"]
     ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, rt, batch)

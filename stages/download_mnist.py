@@ -4,6 +4,7 @@ data.dir, each verified against data.<dataset>.sha256, trying data.sources in tu
 import sys
 
 from difflab.data import DataError, dataset_config, fetch_mnist
+from difflab.errors import InputError
 from difflab.params import stage_params
 
 
@@ -11,7 +12,7 @@ def main() -> None:
     params, _ = stage_params(__doc__, ("data",))
     try:
         fetch_mnist(params["data"]["dir"], dataset_config(params["data"]))
-    except (DataError, ValueError) as e:
+    except (DataError, InputError) as e:  # no source had the files; a bad data section
         sys.exit(f"download_mnist: {e}")
 
 

@@ -11,7 +11,7 @@ from difflab.diffusion.conditions import prompts_in, save_conditions
 from difflab.diffusion.deepfloyd import IFUnavailable
 from difflab.diffusion.load import check_model_name, encode_prompts
 from difflab.errors import InputError
-from difflab.params import ParamError, resolve_device, stage_params
+from difflab.params import resolve_device, stage_params
 
 OUT = "data/prompt_conditions.safetensors"
 
@@ -25,7 +25,7 @@ def main() -> None:
         prompts = prompts_in(section)
         conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]),
                                CLASSES[params["data"]["dataset"]])
-    except (InputError, ParamError) as e:  # a prompt the model cannot take, a bad value: exit 2, as a bad argument
+    except InputError as e:  # a prompt the model cannot take, a bad value: exit 2, as a bad argument
         print(f"embed_prompts: {e}", file=sys.stderr)
         sys.exit(2)
     except IFUnavailable as e:  # the weights cannot be downloaded: its message says why and how to get access

@@ -12,7 +12,7 @@ from difflab.diffusion.deepfloyd import IFUnavailable
 from difflab.diffusion.experiments import EXPERIMENTS, Context, run, sections
 from difflab.diffusion.load import MODELS, check_model_name, load_diffusion_model
 from difflab.errors import InputError
-from difflab.params import ParamError, seed_everything, stage_params
+from difflab.params import seed_everything, stage_params
 from difflab.runtime import for_stage
 
 OUT_DIR = Path("reports/parta")
@@ -34,7 +34,7 @@ def main() -> None:
         model = load_diffusion_model(name, cfg["common"], rt)
         OUT_DIR.mkdir(parents=True, exist_ok=True)
         path = run(args.experiment, Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"])))
-    except (InputError, ParamError) as e:  # the user's input (prompt, view, image, value): exit 2, as a bad argument
+    except InputError as e:  # the user's input (prompt, view, image, value): exit 2, as a bad argument
         print(f"parta {args.experiment}: {e}", file=sys.stderr)
         sys.exit(2)
     except (IFUnavailable, FileNotFoundError) as e:  # weights or an earlier stage's output not there
