@@ -2,6 +2,7 @@ import gzip
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -164,22 +165,28 @@ def test_a_corrupt_gzip_from_a_mirror_moves_on_to_the_next(tiny_mnist, tmp_path)
         fetch_mnist(tmp_path / "out2", dict(cfg, mirrors=[bad.as_uri()]), log=lambda *_: None)
 
 
+def fashion_deb(gzipped: dict[str, bytes], deb: Path) -> Path:
+    """A .deb laid out as Debian's dataset-fashion-mnist: each IDX file gzipped, in usr/share/datasets/fashion-mnist."""
+    root = deb.with_suffix(".root")
+    data = root / "usr/share/datasets/fashion-mnist"
+    data.mkdir(parents=True)
+    for name, packed in gzipped.items():
+        (data / f"{name}.gz").write_bytes(packed)
+    (root / "DEBIAN").mkdir()
+    (root / "DEBIAN/control").write_text("Package: dataset-fashion-mnist\nVersion: 1\nArchitecture: all\n"
+                                         "Maintainer: t <t@t>\nDescription: tiny\n")
+    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True,
+                   capture_output=True)
+    return deb
+
+
 @pytest.mark.skipif(shutil.which("dpkg-deb") is None, reason="needs dpkg-deb (Debian's dpkg)")
 def test_a_corrupt_debian_package_moves_on_to_the_next_source(tiny_mnist, tmp_path, monkeypatch):
     """A .deb that dpkg-deb cannot unpack, or one whose gzipped files are broken, gives way to the next source."""
     folder, sha = tiny_mnist
-    root = tmp_path / "pkg"
-    data = root / "usr/share/datasets/fashion-mnist"
-    data.mkdir(parents=True)
-    for name in FILES:
-        packed = gzip.compress((folder / name).read_bytes())
-        (data / f"{name}.gz").write_bytes(packed[:10] + b"\xff" * 40 + packed[50:])
-    (root / "DEBIAN").mkdir()
-    (root / "DEBIAN/control").write_text("Package: dataset-fashion-mnist\nVersion: 1\nArchitecture: all\n"
-                                         "Maintainer: t <t@t>\nDescription: tiny\n")
-    broken_gz = tmp_path / "broken-gz.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(broken_gz)], check=True,
-                   capture_output=True)
+    broken = {name: gzip.compress((folder / name).read_bytes()) for name in FILES}
+    broken_gz = fashion_deb({name: gz[:10] + b"\xff" * 40 + gz[50:] for name, gz in broken.items()},
+                            tmp_path / "broken-gz.deb")
     (tmp_path / "not-a.deb").write_bytes(b"!<arch>\nnot really a Debian package")
     cfg = dict(local_cfg(folder, sha), sources=["debian", "local"], debian_package="dataset-fashion-mnist")
     for deb in (broken_gz, tmp_path / "not-a.deb"):
@@ -195,18 +202,8 @@ def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
     from the tiny files gzipped where Debian's dataset-fashion-mnist keeps them), unpacked, each file gunzipped and
     verified."""
     folder, sha = tiny_mnist
-    root = tmp_path / "pkg"
-    data = root / "usr/share/datasets/fashion-mnist"
-    data.mkdir(parents=True)
-    for name in FILES:
-        with open(folder / name, "rb") as src, gzip.open(data / f"{name}.gz", "wb") as dst:
-            shutil.copyfileobj(src, dst)
-    (root / "DEBIAN").mkdir()
-    (root / "DEBIAN/control").write_text("Package: dataset-fashion-mnist\nVersion: 1\nArchitecture: all\n"
-                                         "Maintainer: t <t@t>\nDescription: tiny\n")
-    deb = tmp_path / "dataset-fashion-mnist_1_all.deb"
-    subprocess.run(["dpkg-deb", "--build", "--root-owner-group", str(root), str(deb)], check=True,
-                   capture_output=True)
+    deb = fashion_deb({name: gzip.compress((folder / name).read_bytes()) for name in FILES},
+                      tmp_path / "dataset-fashion-mnist_1_all.deb")
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "apt-get"
