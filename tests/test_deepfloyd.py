@@ -87,22 +87,15 @@ def test_the_first_three_output_channels_are_eps_and_the_last_three_the_variance
     torch.testing.assert_close(var, bias[3:].double().reshape(1, 3, 1, 1).expand(2, 3, 16, 16))
 
 
-def test_every_experiment_runs_on_the_tiny_model(tiny):
-    root, params = tiny
-    section = params["parta"]["deepfloyd_if"]
-    c = section["common"]
-    prompts = prompts_in(section)
-    save_conditions(root / "conds.safetensors", prompts,
-                    t5_embeddings(prompts, c["text_encoder"], "cpu", dtype="float32", variant=None), "deepfloyd_if")
-    model = DeepFloydIF.from_pretrained(c["stage_1"], c["stage_2"], "cpu", dtype="float32", variant=None,
-                                        stage_2_steps=2)
-    ctx = Context(model, ConditionCache(root / "conds.safetensors", "deepfloyd_if"), section, 2718, root / "figs")
-    shown = ctx.show(model.to_model(torch.rand(1, 3, 16, 16)), ["a rocket ship"])  # stage II for display
+def test_every_experiment_runs_on_the_tiny_model(tiny_ctx, monkeypatch):
+    ctx = tiny_ctx
+    shown = ctx.show(ctx.model.to_model(torch.rand(1, 3, 16, 16)), ["a rocket ship"])  # stage II for display
     assert shown.shape == (1, 3, 32, 32) and 0 <= shown.min() and shown.max() <= 1
     for name in EXPERIMENTS:
         path = run(name, ctx)
         assert path.stat().st_size > 5000, name
-    c.update(sampler="ddim", ddim_eta=0.0)  # DDIM through the same engine, IF's predicted variance unused
+    monkeypatch.setitem(ctx.cfg["common"], "sampler", "ddim")  # DDIM through the same engine, IF's predicted
+    monkeypatch.setitem(ctx.cfg["common"], "ddim_eta", 0.0)  # variance unused
     assert ctx.sampler["eta"] == 0.0 and run("cfg", ctx).stat().st_size > 5000
 
 
