@@ -218,3 +218,13 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
         assert (out / rev / "samplers/samplers.png").read_bytes() == f"{psnr} samplers/samplers.png".encode()
     only_b = sides("Flow matching, time-conditioned: samples after epoch 99")
     assert "not in run-a" in only_b["run-a"] and 'src="run-b/flow_time/samples/samples_epoch99.png"' in only_b["run-b"]
+
+
+def test_the_part_a_caption_names_the_step_the_run_took():
+    """A run with the old grainy step, or with DDIM, is not captioned as the default posterior-noise step."""
+    from difflab.report import stepping
+
+    assert stepping({"sampler": "ddpm", "variance": "fixed_small", "ddim_eta": 0.0}).endswith("sqrt(beta_tilde)")
+    assert "sqrt(beta) of the whole stride" in stepping({"sampler": "ddpm", "variance": "fixed_large",
+                                                          "ddim_eta": 0.0})
+    assert stepping({"sampler": "ddim", "variance": "fixed_small", "ddim_eta": 0.5}) == "DDIM's step (eta 0.5)"

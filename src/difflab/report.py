@@ -70,7 +70,7 @@ def sections(params: dict, metrics: dict[str, dict]) -> list[dict]:
         item("parta/one_step.png", "A1.3 One-step denoising", f"Prompt {a['one_step']['prompt']!r}."),
         item("parta/iterative.png", "A1.4 Iterative denoising", f"Strided timesteps (stride {c['stride']}) from "
              f"i_start = {a['iterative']['i_start']}, every {a['iterative']['show_every']}th step; bottom row: "
-             "original, iterative, one-step, blur."),
+             f"original, iterative, one-step, blur. Every part A experiment steps by {stepping(c)}."),
         item("parta/sample_noise.png", "A1.5 Sampling from noise", f"Prompts {a['sample_noise']['prompts']}, no "
              "guidance."),
         item("parta/cfg.png", "A1.6 Classifier-free guidance", f"Prompts {a['cfg']['prompts']}, scale "
@@ -143,6 +143,16 @@ def beyond_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
     """What the course does not ask for: DDIM beside the DDPM step."""
     return [{"src": "samplers/samplers.png", "title": "DDIM against the DDPM step: digits per sampling step",
              "caption": _quoting(metrics, "samplers/metrics.json", samplers_sentence)}]
+
+
+def stepping(common: dict) -> str:
+    """How part A steps down its strided timesteps, in words, from parta.<model>.common."""
+    if common["sampler"] == "ddim":
+        return f"DDIM's step (eta {common['ddim_eta']})"
+    noise = {"fixed_small": "the posterior's noise sqrt(beta_tilde)",
+             "fixed_large": "noise sqrt(beta) of the whole stride (grainy: beta far exceeds the posterior's)",
+             "learned_range": "the model's learned variance"}[common["variance"]]
+    return f"the DDPM posterior step with {noise}"
 
 
 def samplers_sentence(m: dict) -> str:
