@@ -46,7 +46,8 @@ def main() -> None:
     metrics = write_steps_comparison(
         OUT, table, p["num_steps"], {c: f"{label}, CFG {scale}" for c, (_, label) in samplers.items()}, ref.floor,
         "samplers.png", f"Class-conditioned DDPM (epoch {meta['epoch']}) sampled by the DDPM step and by DDIM "
-        f"({n} samples per point)", {"fd_floor_train_vs_test": ref.floor, "num_samples": n, "ddim_eta": p["ddim_eta"]})
+        f"({n} samples per point)", {"fd_floor_train_vs_test": ref.floor, "num_samples": n, "ddim_eta": p["ddim_eta"]},
+        dashed=[c for c in table if c == "fixed_large"])  # the DDPM step's two noises: one colour, the old one dashed
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 
