@@ -1,6 +1,7 @@
 """Two runs side by side as a page of its own: the headline numbers of both, then every figure of the report next
-to its counterpart, each captioned from its own run's params and metrics (never the workspace's). Any two revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment
-name (`dvc exp show`) or `workspace`. Files come through DVC (dvc.api.read), so they must be in the local cache
+to its counterpart, each captioned from its own run's params and metrics (never the workspace's). Any two
+revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment name (`dvc exp show`) or
+`workspace`. Files come through DVC (dvc.api.read), so they must be in the local cache
 (`dvc pull` / `dvc exp pull` first for runs made elsewhere).
 
     python -m difflab.compare --page main sorer-coos      # writes compare/main_vs_sorer-coos/index.html

@@ -351,7 +351,8 @@ def _parta_models(params: dict) -> list[tuple[str, dict]]:
     """The part A model sections in `params` (a stage may read one, or a few keys of it), each checked whatever
     parta.model says: a bad value waiting in the other model's section is as wrong now as after the switch."""
     parta = params.get("parta")
-    return [(name, parta[name]) for name in PARTA_MODELS if isinstance(parta, dict) and isinstance(parta.get(name), dict)]
+    return [(name, parta[name]) for name in PARTA_MODELS
+            if isinstance(parta, dict) and isinstance(parta.get(name), dict)]
 
 
 def _check_forward_timesteps(params: dict) -> None:

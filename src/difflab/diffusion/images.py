@@ -150,7 +150,8 @@ def make_mask(spec, size: int) -> torch.Tensor:
             raise ImageError(f"mask {spec!r}: file not found")
         with Image.open(path) as img:
             if img.size != (size, size):
-                raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, the model's size")
+                raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, "
+                                 "the model's size")
             m = (TF.to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
     else:
         if not (isinstance(spec, (list, tuple)) and len(spec) == 4 and all(0 <= v <= 1 for v in spec)
