@@ -66,7 +66,8 @@ COLUMNS = ["Experiment", "Created", "reports/summary.json:profile", "params.yaml
            "anagram_identity-6_flip-9.success", "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed",
            "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs", "data/dataset", "src/difflab/unet.py",
            "models/judge", "ddpm_final.steps_5.judge_accuracy", "flow_equal_epochs.epoch",  # compare_objectives'
-           "ddpm_step.steps_5.fd_to_test", "ddim.steps_5.judge_accuracy", "ddim_eta"]  # and compare_samplers' metrics
+           "fixed_small.steps_5.fd_to_test", "fixed_large.steps_5.judge_accuracy", "ddim.steps_5.judge_accuracy",
+           "ddim_eta"]  # and compare_samplers' metrics
 
 
 def test_compare_keeps_the_headline_and_the_params_and_drops_the_rest():
