@@ -31,12 +31,12 @@ run: setup
 	  paper) echo "Running the PAPER profile (params.yaml as committed; 15-40 hours on 2 CPU cores, minutes on a GPU)";; \
 	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
 	esac; \
-	python -m difflab.profiles $$profile --run && python -m difflab.compare
+	python -m difflab.config.profiles $$profile --run && python -m difflab.reporting.compare
 
 # Runs side by side: the headline (reports/summary.json) and the params that differ, one row per experiment.
 # ARGS go to `dvc exp show` too, e.g. make compare ARGS="-A" or ARGS="--keep 'anagram|hybrid|s_'".
 compare: setup
-	python -m difflab.compare $(if $(ARGS),-- $(ARGS))
+	python -m difflab.reporting.compare $(if $(ARGS),-- $(ARGS))
 
 # The report's test drives Debian's Chromium (playwright only talks to it; it downloads no browser).
 browser:

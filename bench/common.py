@@ -5,8 +5,8 @@ import argparse
 
 import torch
 
-from difflab import runtime
-from difflab.params import ParamError
+from difflab.config import runtime
+from difflab.config.params import ParamError
 
 
 def add_device_args(parser: argparse.ArgumentParser) -> None:

@@ -13,13 +13,13 @@ import argparse
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.data import load_mnist
-from difflab.generate import generate
-from difflab.noise import image_generators, randn
-from difflab.params import FIXED_VARIANCES
-from difflab.runtime import resolve
+from difflab.config import layout
+from difflab.config.params import FIXED_VARIANCES
+from difflab.config.runtime import resolve
+from difflab.core.noise import image_generators, randn
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import load_model
+from difflab.sampling.generate import generate
 
 
 def frame_brightness(x: torch.Tensor, width: int = 4) -> float:

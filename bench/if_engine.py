@@ -18,9 +18,9 @@ from pathlib import Path
 import torch
 from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel
 
-from difflab import ddpm
-from difflab.diffusion import algorithms as alg
-from difflab.diffusion.deepfloyd import DeepFloydIF
+from difflab.core import ddpm
+from difflab.parta import algorithms as alg
+from difflab.parta.deepfloyd import DeepFloydIF
 
 
 def if_scheduler() -> DDPMScheduler:

@@ -1,5 +1,5 @@
 """Sampling speed of the class-conditioned course UNet: images per second through all T = 300 denoising steps of
-class-conditioned sampling with classifier-free guidance (difflab.generate.generate: the conditional and the
+class-conditioned sampling with classifier-free guidance (difflab.sampling.generate.generate: the conditional and the
 unconditional estimate in one batched call per step), the old path (fp32, contiguous memory) against the fast path
 the sampling stages take now (precision and channels_last "auto": bf16 autocast where the device computes it
 natively, channels-last where runtime.py picks it; sampling is not compiled).
@@ -24,12 +24,12 @@ import argparse
 import time
 
 import torch
-
 from common import add_device_args, old_and_fast_paths
-from difflab import runtime
-from difflab.generate import generate
-from difflab.noise import image_generators, randn
-from difflab.unet import UNet
+
+from difflab.config import runtime
+from difflab.core.noise import image_generators, randn
+from difflab.models.unet import UNet
+from difflab.sampling.generate import generate
 
 T = 300
 META = {"num_timesteps": T, "beta_start": 1e-4, "beta_end": 0.02}

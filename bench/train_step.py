@@ -1,7 +1,7 @@
 """Training speed of the class-conditioned course UNet: images per second through one optimiser step, the old path
 (fp32, eager, contiguous memory, classic Adam) against the fast path the training stages take now (precision,
 channels_last and compile all "auto": bf16 autocast where the device computes it natively, channels-last where
-runtime.py picks it; on CUDA also torch.compile with CUDA graphs and fused Adam, as difflab.train.fit does).
+runtime.py picks it; on CUDA also torch.compile with CUDA graphs and fused Adam, as difflab.training.loop.fit does).
 
     python bench/train_step.py                                  # D = 16, 32, 128 on the CPU (and CUDA if present)
     python bench/train_step.py --hidden 128 --device cuda --steps 50
@@ -19,11 +19,11 @@ import argparse
 import time
 
 import torch
-
 from common import add_device_args, old_and_fast_paths
-from difflab import runtime
-from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
-from difflab.unet import UNet
+
+from difflab.config import runtime
+from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
+from difflab.models.unet import UNet
 
 
 def fast_path_name(rt: runtime.Runtime, hidden: int) -> str:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.params import SAMPLING, ParamError, stage_params
-from difflab.runtime import for_stage
-from difflab.sample_quality import judge_samples, reference, write_steps_comparison
+from difflab.config import layout
+from difflab.config.params import SAMPLING, ParamError, stage_params
+from difflab.config.runtime import for_stage
+from difflab.evaluation.sample_quality import judge_samples, reference, write_steps_comparison
+from difflab.models.checkpoints import load_model
 
 OUT = Path("reports/objectives")
 OBJECTIVES = ("ddpm", "flow")

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
+from difflab.config import layout
+from difflab.config.params import SAMPLING, stage_params
+from difflab.config.runtime import for_stage
 from difflab.errors import InputError
-from difflab.generate import steps_of
-from difflab.params import SAMPLING, stage_params
-from difflab.runtime import for_stage
-from difflab.sample_quality import judge_samples, reference, write_steps_comparison
+from difflab.evaluation.sample_quality import judge_samples, reference, write_steps_comparison
+from difflab.models.checkpoints import load_model
+from difflab.sampling.generate import steps_of
 
 OUT = Path("reports/samplers")
 

@@ -3,12 +3,12 @@ digits denoised by the model after denoiser.snapshot_epoch and after the last ep
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.data import load_mnist
-from difflab.denoiser import add_gaussian_noise
-from difflab.figures import image_rows
-from difflab.params import stage_params
+from difflab.config import layout
+from difflab.config.params import stage_params
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import load_model
+from difflab.reporting.figures import image_rows
+from difflab.training.denoiser import add_gaussian_noise
 
 
 @torch.no_grad()

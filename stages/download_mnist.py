@@ -3,9 +3,9 @@ data.dir, each verified against data.<dataset>.sha256, trying data.sources in tu
 
 import sys
 
-from difflab.data import DataError, dataset_config, fetch_mnist
+from difflab.config.params import stage_params
+from difflab.data.mnist import DataError, dataset_config, fetch_mnist
 from difflab.errors import InputError
-from difflab.params import stage_params
 
 
 def main() -> None:

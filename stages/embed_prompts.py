@@ -6,12 +6,12 @@ class vectors, a prompt naming a class of data.dataset by its label ("6") or its
 
 import sys
 
-from difflab.data import CLASSES
-from difflab.diffusion.conditions import prompts_in, save_conditions
-from difflab.diffusion.deepfloyd import IFUnavailable
-from difflab.diffusion.load import check_model_name, encode_prompts
+from difflab.config.params import resolve_device, stage_params
+from difflab.data.mnist import CLASSES
 from difflab.errors import InputError
-from difflab.params import resolve_device, stage_params
+from difflab.parta.conditions import prompts_in, save_conditions
+from difflab.parta.deepfloyd import IFUnavailable
+from difflab.parta.load import check_model_name, encode_prompts
 
 OUT = "data/prompt_conditions.safetensors"
 

@@ -12,12 +12,12 @@ import json
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.figures import metric_curve
-from difflab.params import SAMPLING, declares, stage_params
-from difflab.runtime import for_stage
-from difflab.sample_quality import judge_samples, reference
+from difflab.config import layout
+from difflab.config.params import SAMPLING, declares, stage_params
+from difflab.config.runtime import for_stage
+from difflab.evaluation.sample_quality import judge_samples, reference
+from difflab.models.checkpoints import load_model
+from difflab.reporting.figures import metric_curve
 
 MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
 

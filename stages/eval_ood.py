@@ -9,13 +9,13 @@ import json
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.data import load_mnist
-from difflab.denoiser import add_gaussian_noise, evaluate
-from difflab.figures import image_rows, metric_curve
-from difflab.params import SAMPLING, stage_params
-from difflab.runtime import for_stage
+from difflab.config import layout
+from difflab.config.params import SAMPLING, stage_params
+from difflab.config.runtime import for_stage
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import load_model
+from difflab.reporting.figures import image_rows, metric_curve
+from difflab.training.denoiser import add_gaussian_noise, evaluate
 
 
 @torch.no_grad()

@@ -17,18 +17,20 @@ from pathlib import Path
 
 import torch
 
-from difflab import ddpm, layout
-from difflab.data import load_mnist
-from difflab.diffusion import algorithms as alg
-from difflab.diffusion.conditions import class_index, one_hot_prompts
-from difflab.diffusion.experiments import band_blurs, sampler_of
-from difflab.diffusion.images import make_mask
-from difflab.diffusion.load import load_diffusion_model
-from difflab.diffusion.views import ViewError, views_for
-from difflab.figures import metric_curve, success_bars
-from difflab.judge import judge_outputs, load_judge
-from difflab.params import SAMPLING, stage_params
-from difflab.runtime import for_stage
+from difflab.config import layout
+from difflab.config.params import SAMPLING, stage_params
+from difflab.config.runtime import for_stage
+from difflab.core import ddpm
+from difflab.core.predictor import guided
+from difflab.data.mnist import load_mnist
+from difflab.models.judge import judge_outputs, load_judge
+from difflab.parta import algorithms as alg
+from difflab.parta.experiments import band_blurs, sampler_of
+from difflab.parta.images import make_mask
+from difflab.parta.load import load_diffusion_model
+from difflab.parta.views import ViewError, views_for
+from difflab.reporting.figures import metric_curve, success_bars
+from difflab.sampling.labels import class_index, one_hot_prompts
 
 OUT = Path("reports/eval_parta")
 
@@ -110,7 +112,7 @@ def main() -> None:
     for k, spec in enumerate(inpaint["masks"]):
         _, g = noise_and_generator()
         mask = make_mask(spec, 28).to(device)
-        out = alg.inpaint(model, digits, mask, ts, alg.guided(model, c(inpaint["prompt"]), c(""), scale), g,
+        out = alg.inpaint(model, digits, mask, ts, guided(model, c(inpaint["prompt"]), c(""), scale), g,
                           progress=f"inpainting, mask {k}", **sampler)
         metrics[f"inpaint_mask_{k}"] = {"label_kept": (labels(out) == truth.cpu()).float().mean().item(),
                                         "mask": str(spec)}
@@ -118,7 +120,7 @@ def main() -> None:
     sd = cfg["sdedit"]
     for i in sd["i_start"]:
         _, g = noise_and_generator()
-        out = alg.sdedit(model, digits, ts, i, alg.guided(model, c(sd["prompt"]), c(""), scale), g,
+        out = alg.sdedit(model, digits, ts, i, guided(model, c(sd["prompt"]), c(""), scale), g,
                          progress=f"SDEdit i_start {i}", **sampler)
         kept = (labels(out) == truth.cpu()).float().mean().item()
         metrics[f"sdedit_i_start_{i}"] = {"label_kept": kept}

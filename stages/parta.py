@@ -7,13 +7,13 @@ grayscale / colour).
 import sys
 from pathlib import Path
 
-from difflab.diffusion.conditions import ConditionCache
-from difflab.diffusion.deepfloyd import IFUnavailable
-from difflab.diffusion.experiments import EXPERIMENTS, Context, run, sections
-from difflab.diffusion.load import MODELS, check_model_name, load_diffusion_model
+from difflab.config.params import seed_everything, stage_params
+from difflab.config.runtime import for_stage
 from difflab.errors import InputError
-from difflab.params import seed_everything, stage_params
-from difflab.runtime import for_stage
+from difflab.parta.conditions import ConditionCache
+from difflab.parta.deepfloyd import IFUnavailable
+from difflab.parta.experiments import EXPERIMENTS, Context, run, sections
+from difflab.parta.load import MODELS, check_model_name, load_diffusion_model
 
 OUT_DIR = Path("reports/parta")
 

@@ -10,11 +10,11 @@ import json
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.data import load_mnist
-from difflab.figures import image_rows
-from difflab.params import stage_params
+from difflab.config import layout
+from difflab.config.params import stage_params
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import load_model
+from difflab.reporting.figures import image_rows
 
 
 def rms(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -1,8 +1,8 @@
 """Stage report: reports/index.html, a static page with every figure, the metrics tables, the parameters and the
 git revision (open it in a browser; its images are the pipeline's figures beside it)."""
 
-from difflab.params import stage_params
-from difflab.report import render
+from difflab.config.params import stage_params
+from difflab.reporting.report import render
 
 
 def main() -> None:

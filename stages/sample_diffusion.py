@@ -11,14 +11,14 @@ grid starts from the same noise, so the grids compare like with like.
 
 import torch
 
-from difflab import layout
-from difflab.checkpoints import load_model
-from difflab.data import classes_of
-from difflab.figures import grid, image_rows, save_gif, tile
-from difflab.generate import generate, steps_of
-from difflab.noise import image_generators, randn
-from difflab.params import SAMPLING, declares, stage_params
-from difflab.runtime import for_stage
+from difflab.config import layout
+from difflab.config.params import SAMPLING, declares, stage_params
+from difflab.config.runtime import for_stage
+from difflab.core.noise import image_generators, randn
+from difflab.data.mnist import classes_of
+from difflab.models.checkpoints import load_model
+from difflab.reporting.figures import grid, image_rows, save_gif, tile
+from difflab.sampling.generate import generate, steps_of
 
 MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
 NCOLS = 10  # digits per grid row

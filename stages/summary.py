@@ -1,10 +1,10 @@
-"""Stage summary: reports/summary.json, the run's headline numbers (difflab/summary.py) from the other stages'
+"""Stage summary: reports/summary.json, the run's headline numbers (difflab/reporting/summary.py) from the other stages'
 metric files: what `make compare` (dvc exp show) and `dvc metrics diff` compare runs on."""
 
 import json
 
-from difflab.params import stage_params
-from difflab.summary import REPORTS, headline, read_metrics
+from difflab.config.params import stage_params
+from difflab.reporting.summary import REPORTS, headline, read_metrics
 
 
 def main() -> None:

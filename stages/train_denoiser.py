@@ -7,15 +7,15 @@ Writes the final weights and those after <model>.snapshot_epoch, the per-step lo
 An interrupted run resumes from checkpoints/<model>.
 """
 
-from difflab import layout
-from difflab.data import load_mnist
-from difflab.denoiser import denoiser_loss, pure_noise_loss
-from difflab.figures import loss_curve
-from difflab.params import RUNTIME, seed_everything, stage_params
-from difflab.runtime import for_stage
-from difflab.train import config_from_params, fit
-from difflab.checkpoints import discard_state, save_model
-from difflab.unet import UNet
+from difflab.config import layout
+from difflab.config.params import RUNTIME, seed_everything, stage_params
+from difflab.config.runtime import for_stage
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import discard_state, save_model
+from difflab.models.unet import UNet
+from difflab.reporting.figures import loss_curve
+from difflab.training.denoiser import denoiser_loss, pure_noise_loss
+from difflab.training.loop import config_from_params, fit
 
 
 def main() -> None:

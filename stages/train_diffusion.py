@@ -1,5 +1,5 @@
 """Stage train_<model>: train one of the four generative UNets on the dataset (data.dataset: MNIST by default), all
-with the same loop (difflab.train):
+with the same loop (difflab.training.loop):
 
 - ddpm_time / ddpm_class (SPEC B2 / B3): predict the noise eps in x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps;
 - flow_time / flow_class (the course's flow-matching part B): predict the velocity x1 - x0 at
@@ -10,16 +10,16 @@ Adam with ExponentialLR (gamma = lr_final_factor ** (1 / epochs), stepped per ep
 those after <model>.snapshot_epoch(s), the per-step loss (DVCLive) and its figure; resumes from checkpoints/<model>.
 """
 
-from difflab import layout
-from difflab.checkpoints import discard_state, save_model
-from difflab.data import load_mnist
-from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
-from difflab.figures import loss_curve
-from difflab.flow import flow_loss
-from difflab.params import RUNTIME, seed_everything, stage_params
-from difflab.runtime import for_stage
-from difflab.train import config_from_params, fit
-from difflab.unet import UNet
+from difflab.config import layout
+from difflab.config.params import RUNTIME, seed_everything, stage_params
+from difflab.config.runtime import for_stage
+from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
+from difflab.core.flow import flow_loss
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import discard_state, save_model
+from difflab.models.unet import UNet
+from difflab.reporting.figures import loss_curve
+from difflab.training.loop import config_from_params, fit
 
 MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
 

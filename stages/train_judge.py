@@ -3,13 +3,13 @@
 
 import json
 
-from difflab import layout
-from difflab.checkpoints import discard_state, save_model
-from difflab.data import load_mnist
-from difflab.judge import Judge, judge_loss, judge_outputs
-from difflab.params import RUNTIME, resolve_device, seed_everything, stage_params
-from difflab.runtime import for_stage
-from difflab.train import config_from_params, fit
+from difflab.config import layout
+from difflab.config.params import RUNTIME, resolve_device, seed_everything, stage_params
+from difflab.config.runtime import for_stage
+from difflab.data.mnist import load_mnist
+from difflab.models.checkpoints import discard_state, save_model
+from difflab.models.judge import Judge, judge_loss, judge_outputs
+from difflab.training.loop import config_from_params, fit
 
 
 def main() -> None:

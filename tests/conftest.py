@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from difflab.data import FILES, write_idx
+from difflab.data.mnist import FILES, write_idx
 
 
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

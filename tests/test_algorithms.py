@@ -5,11 +5,12 @@ import math
 import pytest
 import torch
 from diffusers import DDPMScheduler
-
-from difflab import ddpm
-from difflab.diffusion import algorithms as alg
-from difflab.diffusion.views import VIEWS
 from gaussian import exact_moments
+
+from difflab.core import ddpm
+from difflab.core.predictor import conditional, guided
+from difflab.parta import algorithms as alg
+from difflab.parta.views import VIEWS
 
 
 class GaussianModel:
@@ -113,7 +114,7 @@ def test_iterative_denoising_from_noise_recovers_the_data(model, learned_varianc
     ts = ddpm.strided_timesteps(1000, stride)
     n = 4000
     variance = "fixed_small" if learned_variance is None else "learned_range"
-    x = alg.iterative_denoise(model, noise(n), ts, 0, alg.conditional(model, onehot(1)),
+    x = alg.iterative_denoise(model, noise(n), ts, 0, conditional(model, onehot(1)),
                               torch.Generator().manual_seed(2), variance=variance)
     torch.testing.assert_close(x.mean(0), model.means[1], atol=4 * 0.2 / math.sqrt(n) + 0.01, rtol=0)
     spread = x.std(0).mean().item()
@@ -129,14 +130,14 @@ def test_iterative_denoising_from_noise_recovers_the_data(model, learned_varianc
 def test_the_engine_samples_by_ddim_where_asked(model, learned_variance):
     """sampler: ddim in parta.<model>.common reaches the engine as eta: over IF's 1000 steps DDIM with eta 0 lands
     on the data distribution without drawing noise, ignoring a predicted variance (IF's learned range)."""
-    from difflab.diffusion.experiments import sampler_of
+    from difflab.parta.experiments import sampler_of
     assert sampler_of({"sampler": "ddpm", "ddim_eta": 0.5, "variance": "fixed_large"}) == {
         "eta": None, "variance": "fixed_large"}
     eta = sampler_of({"sampler": "ddim", "ddim_eta": 0.0, "variance": "learned_range"})["eta"]
     assert eta == 0.0
     model.learned_variance = learned_variance
     ts, n = ddpm.strided_timesteps(1000, 1), 4000
-    run = lambda seed: alg.iterative_denoise(model, noise(n), ts, 0, alg.conditional(model, onehot(1)),  # noqa: E731
+    run = lambda seed: alg.iterative_denoise(model, noise(n), ts, 0, conditional(model, onehot(1)),  # noqa: E731
                                              torch.Generator().manual_seed(seed), eta=eta)
     x = run(2)
     torch.testing.assert_close(x.mean(0), model.means[1], atol=4 * 0.2 / math.sqrt(n) + 0.01, rtol=0)
@@ -154,10 +155,10 @@ def test_cfg_with_scale_one_is_the_conditional_sampler_and_batches_one_call(mode
     ts = ddpm.strided_timesteps(1000, 100)
     run = lambda predictor: alg.iterative_denoise(model, noise(4), ts, 0, predictor,  # noqa: E731
                                                   torch.Generator().manual_seed(3))
-    conditional = run(alg.conditional(model, onehot(0)))
+    unguided = run(conditional(model, onehot(0)))
     model.calls = 0
-    guided = run(alg.guided(model, onehot(0), onehot(0) * 0, 1.0))
-    torch.testing.assert_close(guided, conditional)
+    at_one = run(guided(model, onehot(0), onehot(0) * 0, 1.0))
+    torch.testing.assert_close(at_one, unguided)
     assert model.calls == len(ts)  # conditional and unconditional estimates in one call per step
 
 
@@ -180,7 +181,7 @@ def test_guided_predictors_take_the_conditional_variance(model):
     m = ConditionVarianceModel(model.means, model.s, model.alphas_cumprod, model.null_mean)
     levels = lambda *ks: m.LEVELS[list(ks)].reshape(-1, 1, 1, 1).expand(-1, 1, 8, 8)  # noqa: E731
     x, null = noise(3), torch.zeros(3, 3, dtype=torch.float64)
-    _, var = alg.guided(m, onehot(2, 0, 1), null, 4.0)(x, 500)
+    _, var = guided(m, onehot(2, 0, 1), null, 4.0)(x, 500)
     torch.testing.assert_close(var, levels(2, 0, 1))
     _, var = alg.anagram(m, [onehot(0, 1, 2), onehot(2, 2, 0)], null, 4.0, [VIEWS["identity"], VIEWS["flip"]])(x, 500)
     torch.testing.assert_close(var, (levels(0, 1, 2) + levels(2, 2, 0)) / 2)
@@ -203,7 +204,7 @@ def test_inpainting_keeps_the_known_region(model):
             seen.append((z.mean().item(), z.std().item()))
         else:
             seen.append(None)
-    out = alg.inpaint(model, x_orig, mask, ts, alg.conditional(model, onehot(1)), torch.Generator().manual_seed(4),
+    out = alg.inpaint(model, x_orig, mask, ts, conditional(model, onehot(1)), torch.Generator().manual_seed(4),
                       observe=observe)
     assert len(seen) == len(ts) and seen[-1] is None
     for mean, std in seen[:-1]:
@@ -216,9 +217,9 @@ def test_factorized_estimate_splits_frequencies(model):
     x, null = noise(2), torch.zeros(2, 3, dtype=torch.float64)
     bands = alg.frequency_bands([(5, 1.0)])
     same = alg.factorized(model, [onehot(0, 1), onehot(0, 1)], null, 3.0, bands)(x, 300)[0]
-    torch.testing.assert_close(same, alg.guided(model, onehot(0, 1), null, 3.0)(x, 300)[0])
-    low_src = alg.guided(model, onehot(0, 0), null, 3.0)(x, 300)[0]
-    high_src = alg.guided(model, onehot(1, 1), null, 3.0)(x, 300)[0]
+    torch.testing.assert_close(same, guided(model, onehot(0, 1), null, 3.0)(x, 300)[0])
+    low_src = guided(model, onehot(0, 0), null, 3.0)(x, 300)[0]
+    high_src = guided(model, onehot(1, 1), null, 3.0)(x, 300)[0]
     mixed = alg.factorized(model, [onehot(0, 0), onehot(1, 1)], null, 3.0, bands)(x, 300)[0]
     blur = lambda e: alg.gaussian_blur(e, 5, 1.0)  # noqa: E731
     torch.testing.assert_close(mixed, blur(low_src) + high_src - blur(high_src))
@@ -228,7 +229,7 @@ def test_sdedit_projects_onto_the_data_more_the_earlier_it_starts(model):
     """An off-manifold image (mu + 0.5): a late start keeps it, an early one lands on the data's mean."""
     ts = ddpm.strided_timesteps(1000, 30)
     x0 = (model.means[0:1] + 0.5).expand(500, -1, -1, -1)
-    predictor = alg.conditional(model, onehot(0))
+    predictor = conditional(model, onehot(0))
     late = alg.sdedit(model, x0, ts, len(ts) - 2, predictor, torch.Generator().manual_seed(5))
     early = alg.sdedit(model, x0, ts, 1, predictor, torch.Generator().manual_seed(5))
     assert (late.mean(0) - x0[0]).abs().max() < 0.05
@@ -239,7 +240,7 @@ def test_i_start_is_checked(model):
     ts = ddpm.strided_timesteps(1000, 30)
     x0 = model.means[0:1]
     with pytest.raises(ValueError, match="i_start=34; allowed: 0 .. 33"):
-        alg.sdedit(model, x0, ts, 34, alg.conditional(model, onehot(0)), torch.Generator())
+        alg.sdedit(model, x0, ts, 34, conditional(model, onehot(0)), torch.Generator())
 
 
 def test_guidance_at_scale_0_and_1_computes_only_the_half_it_needs(model):
@@ -256,11 +257,11 @@ def test_guidance_at_scale_0_and_1_computes_only_the_half_it_needs(model):
     eps_u, _ = spy.predict(x, 300, null)
     seen.clear()
     for scale, expected_eps in ((1.0, eps_c), (0.0, eps_u), (2.0, 2 * eps_c - eps_u)):
-        eps, var = alg.guided(spy, cond, null, scale)(x, 300)
+        eps, var = guided(spy, cond, null, scale)(x, 300)
         torch.testing.assert_close(eps, expected_eps)
         torch.testing.assert_close(var, var_c)  # always the conditional variance
     assert seen == [3, 6, 6]  # scale 0 still needs the conditional half for its variance
     seen.clear()
     for scale in (1.0, 0.0, 2.0):
-        alg.guided(plain, cond, null, scale)(x, 300)
+        guided(plain, cond, null, scale)(x, 300)
     assert seen == [3, 3, 6]

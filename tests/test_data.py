@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from difflab.data import FILES, DataError, fetch_mnist, load_mnist, read_idx, write_idx
+from difflab.data.mnist import FILES, DataError, fetch_mnist, load_mnist, read_idx, write_idx
 
 
 def local_cfg(folder, sha):
@@ -75,8 +75,8 @@ def test_unknown_source_and_missing_file(tiny_mnist, tmp_path):
 
 
 def test_params_select_the_dataset_and_its_own_files():
-    from difflab import params
-    from difflab.data import CLASSES, DATASETS, dataset_config
+    from difflab.config import params
+    from difflab.data.mnist import CLASSES, DATASETS, dataset_config
 
     assert params.DATASETS == DATASETS and len(CLASSES["fashion_mnist"]) == 10
     data = params.load(sections=("data",))["data"]
@@ -230,9 +230,9 @@ def test_debian_source_unpacks_the_package(tiny_mnist, tmp_path, monkeypatch):
 
 
 def test_prompts_name_a_class_by_label_or_by_its_datasets_name():
-    from difflab.data import CLASSES
-    from difflab.diffusion.conditions import class_index, one_hot_prompts
-    from difflab.diffusion.model import PromptError
+    from difflab.data.mnist import CLASSES
+    from difflab.errors import PromptError
+    from difflab.sampling.labels import class_index, one_hot_prompts
 
     fashion = CLASSES["fashion_mnist"]
     assert [class_index(p, fashion) for p in ("Trouser", "1", "Ankle boot", "9", "")] == [1, 1, 9, 9, None]
@@ -247,9 +247,9 @@ def test_prompts_name_a_class_by_label_or_by_its_datasets_name():
 @pytest.mark.parametrize("dataset, shown", [("mnist", ["'6'", "''"]),
                                             ("fashion_mnist", ["'6' (Shirt)", "''"])])
 def test_part_a_figures_name_the_class_a_label_stands_for(dataset, shown):
-    from difflab.diffusion.experiments import Context
-    from difflab.diffusion.model import MnistDiffusion
-    from difflab.unet import UNet
+    from difflab.models.unet import UNet
+    from difflab.parta.experiments import Context
+    from difflab.sampling.adapters import MnistDiffusion
 
     model = MnistDiffusion(UNet(4, "class"), {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02,
                                               "dataset": dataset})

@@ -2,10 +2,10 @@ import math
 
 import pytest
 import torch
-
-from difflab import ddpm, guidance
-from difflab.generate import ddpm_timesteps
 from gaussian import eps_oracle, exact_moments
+
+from difflab.core import ddpm, guidance
+from difflab.sampling.generate import ddpm_timesteps
 
 
 def test_linear_schedule_against_hand_values():

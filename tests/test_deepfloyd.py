@@ -10,15 +10,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
-
-from difflab import ddpm
-from difflab.diffusion import algorithms as alg
-from difflab.diffusion import experiments
-from difflab.diffusion.conditions import ConditionCache, prompts_in, save_conditions
-from difflab.diffusion.deepfloyd import DeepFloydIF, IFUnavailable, t5_embeddings
-from difflab.diffusion.experiments import EXPERIMENTS, Context, run
-from difflab.diffusion.views import VIEWS
 from tiny_if import WIDTH, save_tiny_if
+
+from difflab.core import ddpm
+from difflab.parta import algorithms as alg
+from difflab.parta import experiments
+from difflab.parta.conditions import ConditionCache, prompts_in, save_conditions
+from difflab.parta.deepfloyd import DeepFloydIF, IFUnavailable, t5_embeddings
+from difflab.parta.experiments import EXPERIMENTS, Context, run
+from difflab.parta.views import VIEWS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -23,11 +23,11 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import write_mnist_like
 from safetensors.torch import load_file
 
-from conftest import write_mnist_like
-from difflab.train import tensor_digest
-from difflab.unet import UNet
+from difflab.models.unet import UNet
+from difflab.training.loop import tensor_digest
 
 ROOT = Path(__file__).resolve().parents[1]
 BATCH, EPOCHS, WORLD = 16, 2, 2

@@ -85,7 +85,7 @@ def test_declared_params_exist():
 def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
     """parta@<experiment> declares parta.<model>.common, .<experiment> and the section it shares with another
     experiment: the sections the stage loads (an experiment reading any other fails in the stage tests)."""
-    from difflab.diffusion.experiments import EXPERIMENTS, sections
+    from difflab.parta.experiments import EXPERIMENTS, sections
 
     parta = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["parta"]
     assert list(parta["foreach"]) == list(EXPERIMENTS)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from torch import nn
 
-from difflab.ema import Ema
+from difflab.models.ema import Ema
 
 
 def scalar_model(value: float) -> nn.Module:

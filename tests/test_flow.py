@@ -6,10 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from difflab import ddpm, flow, guidance
-from difflab.denoiser import pure_noise_loss
-from difflab.generate import ddpm_timesteps, generate, steps_of
-from difflab.unet import UNet
+from difflab.core import ddpm, flow, guidance
+from difflab.models.unet import UNet
+from difflab.sampling.generate import ddpm_timesteps, generate, steps_of
+from difflab.training.denoiser import pure_noise_loss
 
 
 def gaussian_velocity(mu: torch.Tensor, s: torch.Tensor):
@@ -142,10 +142,10 @@ def test_a_strided_ddpm_takes_the_posterior_step_between_its_timesteps():
 
 
 def test_part_a_refuses_a_flow_model_and_the_samplers_their_wrong_objective(tmp_path):
-    from difflab.checkpoints import save_model
-    from difflab.diffusion.load import load_diffusion_model
-    from difflab.diffusion.model import MnistDiffusion, MnistFlow
-    from difflab.runtime import Runtime
+    from difflab.config.runtime import Runtime
+    from difflab.models.checkpoints import save_model
+    from difflab.parta.load import load_diffusion_model
+    from difflab.sampling.adapters import MnistDiffusion, MnistFlow
 
     unet, meta = flow_model()
     save_model(tmp_path / "flow.safetensors", unet.state_dict(), meta)

@@ -2,7 +2,7 @@ import pytest
 import torch
 from PIL import Image
 
-from difflab.diffusion.images import BUILTINS, InputError, load_image, make_mask
+from difflab.parta.images import BUILTINS, InputError, load_image, make_mask
 
 
 @pytest.mark.parametrize("name", sorted(BUILTINS))

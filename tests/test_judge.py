@@ -5,10 +5,10 @@ import math
 import numpy as np
 import pytest
 import torch
-
 from conftest import synthetic_digits
-from difflab.judge import Judge, frechet_distance, judge_loss, judge_outputs, load_judge
-from difflab.train import TrainConfig, fit
+
+from difflab.models.judge import Judge, frechet_distance, judge_loss, judge_outputs, load_judge
+from difflab.training.loop import TrainConfig, fit
 
 
 def test_frechet_distance_of_gaussians_matches_the_closed_form():

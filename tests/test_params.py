@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from difflab.params import ParamError, check, load, resolve_device
+from difflab.config.params import ParamError, check, load, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -266,9 +266,10 @@ def test_the_committed_params_are_accepted_whole_and_by_section():
 
 
 def test_the_wildcards_name_what_the_code_implements():
-    from difflab import ddpm, params
-    from difflab.data import FILES
-    from difflab.diffusion.load import MODELS
+    from difflab.config import params
+    from difflab.core import ddpm
+    from difflab.data.mnist import FILES
+    from difflab.parta.load import MODELS
 
     assert params.IDX_FILES == FILES and params.PARTA_MODELS == MODELS
     assert params.VARIANCES == ddpm.VARIANCES and params.FIXED_VARIANCES == ddpm.FIXED_VARIANCES

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import write_mnist_like
-from difflab.summary import HEADLINE
+
+from difflab.reporting.summary import HEADLINE
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -175,7 +175,7 @@ def test_experiment_reruns_only_what_a_param_touches(repo):
 def test_compare_shows_the_headline_and_the_changed_params(repo):
     """`make compare` after the experiments above: one row per run, the headline and the two knobs they changed,
     nothing else, and no line wider than a 120-column terminal."""
-    out = run([sys.executable, "-m", "difflab.compare"], repo, COLUMNS="120")
+    out = run([sys.executable, "-m", "difflab.reporting.compare"], repo, COLUMNS="120")
     lines = out.splitlines()
     assert max(map(len, lines)) <= 120 and "…" not in out
     header = next(line for line in lines if "Experiment" in line).split()
@@ -345,9 +345,9 @@ def chromium_page(path: Path):
 
 
 def test_comparison_page_in_a_real_browser(repo):
-    """`python -m difflab.compare --page A B`: the baseline commit against the workspace (the applied sweep run),
+    """`python -m difflab.reporting.compare --page A B`: the baseline commit against the workspace (the applied sweep run),
     headline and every figure of both; a run DVC does not know is named with what is allowed."""
-    out = run([sys.executable, "-m", "difflab.compare", "--page", "HEAD", "workspace"], repo)
+    out = run([sys.executable, "-m", "difflab.reporting.compare", "--page", "HEAD", "workspace"], repo)
     page_path = repo / "compare" / "HEAD_vs_workspace" / "index.html"
     assert str(page_path.relative_to(repo)) in out
     with chromium_page(page_path) as (page, images):
@@ -356,7 +356,7 @@ def test_comparison_page_in_a_real_browser(repo):
         rows = page.eval_on_selector_all("#headline-table tr", "rows => rows.map(r => r.innerText)")
         assert len(rows) == 1 + len(HEADLINE) and "HEAD" in rows[0] and "workspace" in rows[0]
     env = dict(os.environ, PYTHONPATH=str(repo / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    bad = subprocess.run([sys.executable, "-m", "difflab.compare", "--page", "HEAD", "no-such-run"], cwd=repo,
+    bad = subprocess.run([sys.executable, "-m", "difflab.reporting.compare", "--page", "HEAD", "no-such-run"], cwd=repo,
                          env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "'no-such-run' is neither a git revision nor an experiment" in bad.stderr
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from difflab import profiles
+from difflab.config import profiles
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
@@ -89,7 +89,7 @@ def test_run_hands_dvc_an_argument_list(repo, tmp_path_factory):
     fake.write_text(f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n")
     fake.chmod(0o755)
     env = dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
-    out = subprocess.run([sys.executable, "-m", "difflab.profiles", "paper", "--run"], cwd=repo, env=env,
+    out = subprocess.run([sys.executable, "-m", "difflab.config.profiles", "paper", "--run"], cwd=repo, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(record.read_text()) == ["exp", "run", *profiles.set_args("paper")]
@@ -123,7 +123,7 @@ def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path
     (bin_dir / "dvc").write_text("#!/bin/sh\necho dvc ran\n")
     (bin_dir / "dvc").chmod(0o755)
     env = dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
-    out = subprocess.run([sys.executable, "-m", "difflab.profiles", "quick", "--run"], cwd=repo, env=env,
+    out = subprocess.run([sys.executable, "-m", "difflab.config.profiles", "quick", "--run"], cwd=repo, env=env,
                          capture_output=True, text=True)
     assert out.returncode == 2 and "dvc ran" not in out.stdout
     assert "parta.model='sdxl' is not allowed; allowed: one of mnist, deepfloyd_if" in out.stderr

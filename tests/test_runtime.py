@@ -8,18 +8,18 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from conftest import synthetic_digits
 from safetensors.torch import load_file
 
-from conftest import synthetic_digits
-from difflab import runtime
-from difflab.checkpoints import save_model
-from difflab.ddpm import ddpm_loss, linear_alphas_cumprod
-from difflab.denoiser import denoiser_loss
-from difflab.generate import generate
-from difflab.noise import image_generators, randn
-from difflab.params import ParamError
-from difflab.train import TrainConfig, fit
-from difflab.unet import UNet
+from difflab.config import runtime
+from difflab.config.params import ParamError
+from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
+from difflab.core.noise import image_generators, randn
+from difflab.models.checkpoints import save_model
+from difflab.models.unet import UNet
+from difflab.sampling.generate import generate
+from difflab.training.denoiser import denoiser_loss
+from difflab.training.loop import TrainConfig, fit
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
@@ -316,7 +316,7 @@ def test_bf16_sampling_stays_close_to_fp32():
 def test_compiled_training_matches_eager_and_runs_the_partial_batch_eagerly(tmp_path, digits, monkeypatch):
     """compile=on (auto on CUDA): full batches through torch.compile, the last partial batch of each epoch through the
     eager module (no recompile for its shape); the losses are those of the eager loop up to kernel rounding."""
-    import difflab.train as train_module
+    import difflab.training.loop as train_module
     calls = {"compiled": 0}
     real_compile = torch.compile
 

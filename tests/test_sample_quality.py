@@ -3,11 +3,11 @@ features are known (test_judge.PixelJudge: features = the first ten pixels, labe
 
 import pytest
 import torch
-
-from difflab import sample_quality
-from difflab.runtime import Runtime
-from difflab.sample_quality import Reference, judge_samples
 from test_judge import PixelJudge, pixel_digits
+
+from difflab.config.runtime import Runtime
+from difflab.evaluation import sample_quality
+from difflab.evaluation.sample_quality import Reference, judge_samples
 
 ASKED = [0, 1, 2, 3, 4, 5, 6, 7]
 LABELLED = [0, 1, 2, 9, 4, 4, 6, 0]  # 5 of the 8 as asked: images 0, 1, 2, 4 and 6

@@ -10,11 +10,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from difflab.diffusion.images import ImageError
-from difflab.diffusion.model import PromptError
-from difflab.diffusion.views import ViewError
-from difflab.errors import InputError
-from difflab.params import ParamError
+from difflab.config.params import ParamError
+from difflab.errors import InputError, PromptError
+from difflab.parta.images import ImageError
+from difflab.parta.views import ViewError
 
 ROOT = Path(__file__).resolve().parents[1]
 

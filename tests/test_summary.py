@@ -1,12 +1,12 @@
-"""The headline of a run (difflab/summary.py) against hand-computed values, its goals, and the filters of
-`make compare` (difflab/compare.py) against the column names DVC gives this project's metrics and params."""
+"""The headline of a run (difflab/reporting/summary.py) against hand-computed values, its goals, and the filters of
+`make compare` (difflab/reporting/compare.py) against the column names DVC gives this project's metrics and params."""
 
 import re
 
 import pytest
 
-from difflab.compare import SHOWN, show_args
-from difflab.summary import HEADLINE, goal_rows, headline
+from difflab.reporting.compare import SHOWN, show_args
+from difflab.reporting.summary import HEADLINE, goal_rows, headline
 
 
 def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
@@ -64,7 +64,7 @@ COLUMNS = ["Experiment", "Created", "reports/summary.json:profile", "params.yaml
            "fd_floor", "acc_cfg", "fd_cfg", "anagram", "hybrid", "inpaint", "sdedit", "judge_acc", "s_denoiser",
            "sigma_0.5.psnr_db", "cfg_3.0.judge_accuracy", "fd_to_test", "test_accuracy",
            "anagram_identity-6_flip-9.success", "reports/denoiser/train/metrics.json:train.loss", "seeds", "seed",
-           "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs", "data/dataset", "src/difflab/unet.py",
+           "ddpm_class.guidance_scale", "eval.guidance_scales", "denoiser.epochs", "data/dataset", "src/difflab/models/unet.py",
            "models/judge", "ddpm_final.steps_5.judge_accuracy", "flow_equal_epochs.epoch",  # compare_objectives'
            "fixed_small.steps_5.fd_to_test", "fixed_large.steps_5.judge_accuracy", "ddim.steps_5.judge_accuracy",
            "ddim_eta"]  # and compare_samplers' metrics
@@ -83,8 +83,9 @@ def test_compare_keeps_the_headline_and_the_params_and_drops_the_rest():
 
 def test_no_headline_key_is_also_a_params_section():
     """A headline column named like a params.yaml section (`judge`) would pass the --drop filter as a param."""
-    import yaml
     from pathlib import Path
+
+    import yaml
 
     sections = set(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
     assert set(HEADLINE) & sections == {"profile"}  # the one shared name, which DVC prefixes with each file's path
@@ -93,8 +94,8 @@ def test_no_headline_key_is_also_a_params_section():
 def test_the_report_says_what_the_quick_profile_cut():
     from pathlib import Path
 
-    from difflab.profiles import read_overrides
-    from difflab.report import profile_text
+    from difflab.config.profiles import read_overrides
+    from difflab.reporting.report import profile_text
 
     quick = Path(__file__).resolve().parents[1] / "profiles/quick.txt"
     text = profile_text("quick", quick)
@@ -105,7 +106,7 @@ def test_the_report_says_what_the_quick_profile_cut():
 
 
 def test_the_report_says_which_objective_draws_better_digits_per_step():
-    from difflab.report import objectives_sentence, pure_noise_sentence
+    from difflab.reporting.report import objectives_sentence, pure_noise_sentence
 
     m = {"ddpm_final": {"epoch": 20, "steps_5": {"judge_accuracy": 0.104}, "steps_300": {"judge_accuracy": 0.991}},
          "flow_final": {"epoch": 10, "steps_5": {"judge_accuracy": 0.93}, "steps_300": {"judge_accuracy": 0.985},
@@ -123,7 +124,7 @@ def test_the_report_says_which_objective_draws_better_digits_per_step():
 
 def test_the_report_says_what_each_sampler_gives_per_step():
     """One entry per column compare_samplers wrote (the DDPM step per variance, DDIM), each with its own numbers."""
-    from difflab.report import samplers_sentence
+    from difflab.reporting.report import samplers_sentence
 
     m = {"fixed_small": {"steps_5": {"judge_accuracy": 0.96, "fd_to_test": 60.2},
                          "steps_10": {"judge_accuracy": 0.99, "fd_to_test": 44.6}},
@@ -156,7 +157,7 @@ def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow
 
     import yaml
 
-    from difflab.report import sections
+    from difflab.reporting.report import sections
 
     files = {"params.yaml": yaml.safe_dump(params), "reports/summary.json": json.dumps({"psnr": psnr}),
              "reports/samplers/metrics.json": json.dumps(_samplers(ddim_accuracy)),
@@ -181,7 +182,7 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
 
     import yaml
 
-    from difflab import compare_page
+    from difflab.reporting import compare_page
 
     base = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
     params_b = yaml.safe_load(yaml.safe_dump(base))
@@ -223,7 +224,7 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
 
 def test_the_part_a_caption_names_the_step_the_run_took():
     """A run with the old grainy step, or with DDIM, is not captioned as the default posterior-noise step."""
-    from difflab.report import stepping
+    from difflab.reporting.report import stepping
 
     assert stepping({"sampler": "ddpm", "variance": "fixed_small", "ddim_eta": 0.0}).endswith("sqrt(beta_tilde)")
     assert "sqrt(beta) of the whole stride" in stepping({"sampler": "ddpm", "variance": "fixed_large",

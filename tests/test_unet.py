@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from difflab.unet import UNet, conv_block, down_block, fc_block, flatten, unflatten, up_block
+from difflab.models.unet import UNet, conv_block, down_block, fc_block, flatten, unflatten, up_block
 
 
 @pytest.mark.parametrize("block, shape_in, shape_out", [

@@ -5,9 +5,9 @@ import pytest
 import torch
 from test_algorithms import GaussianModel, cosine_schedule, noise, onehot
 
-from difflab import params
-from difflab.diffusion import algorithms as alg
-from difflab.diffusion.views import JIGSAW_PERMUTATION, VIEWS, ViewError, views_for
+from difflab.config import params
+from difflab.parta import algorithms as alg
+from difflab.parta.views import JIGSAW_PERMUTATION, VIEWS, ViewError, views_for
 
 
 def matrix(f, shape=(2, 8, 8)) -> torch.Tensor:
@@ -152,7 +152,7 @@ def test_three_band_predictor_takes_each_band_from_its_prompt(model):
 
 def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model, tmp_path):
     """On a [0, 1], one-channel model (the MNIST model's kind) the experiments stop with a clear error."""
-    from difflab.diffusion.experiments import Context, run
+    from difflab.parta.experiments import Context, run
     cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "variance": "fixed_small",
                       "guidance_scale": 3.0},
            "factorized": {"kernel_sizes": [5, 3], "sigmas": [1.5, 0.5],
@@ -170,8 +170,8 @@ def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model
 def test_forward_timesteps_past_the_models_schedule_are_refused_before_any_work(model, tmp_path):
     """The parta stage does not read ddpm.num_timesteps, so the engine checks forward.timesteps against the model's
     own T (1000 here) and names the key, instead of an IndexError deep in the forward process."""
-    from difflab.diffusion.experiments import Context, run
     from difflab.errors import InputError
+    from difflab.parta.experiments import Context, run
     cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "variance": "fixed_small",
                       "guidance_scale": 3.0, "test_image": "builtin:clipart"}, "forward": {"timesteps": [250, 1000]}}
     with pytest.raises(InputError, match=r"parta.gaussian.forward.timesteps=\[250, 1000\] is not allowed; "

@@ -9,3 +9,7 @@ code or of a library and keeps its traceback.
 
 class InputError(ValueError):
     """Input that cannot be used: the message names the bad value and what is allowed."""
+
+
+class PromptError(InputError):
+    """A prompt the model cannot be conditioned on."""

@@ -1,0 +1,1 @@
+"""Measuring samples: the judge's accuracy and Frechet distance, the steps comparisons."""

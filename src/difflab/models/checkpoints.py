@@ -1,0 +1,68 @@
+"""Saving models and training state.
+
+Models are stored as safetensors (a sorted JSON header and raw tensors: the same weights give the same bytes,
+so DVC hashes are stable) with the UNet's config and the training epoch in the metadata. Training state for
+resuming goes through torch.save, always written to a temporary file and renamed, so a kill mid-write leaves the
+previous complete checkpoint in place; a training stage discards it once its outputs are saved (it is scratch
+state for an interrupted run, not an output DVC tracks).
+"""
+
+import json
+import os
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+
+from difflab.models.unet import UNet
+
+
+def save_model(path: Path, state_dict: dict, meta: dict) -> None:
+    """Write weights plus metadata (hidden, conditioning, epoch, schedule, ...) atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state_dict.items()}
+    tmp = path.with_name(path.name + ".tmp")
+    save_file(tensors, tmp, metadata={"difflab": json.dumps(meta, sort_keys=True)})
+    os.replace(tmp, path)
+
+
+def read_meta(path: Path) -> dict:
+    with safe_open(str(path), framework="pt") as f:
+        return json.loads(f.metadata()["difflab"])
+
+
+def load_model(path: Path, device: torch.device | str = "cpu") -> tuple[UNet, dict]:
+    """Rebuild the UNet described by the file's metadata, load its weights, and put it in eval mode."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: model file not found (run the stage that trains it first)")
+    meta = read_meta(path)
+    model = UNet(meta["hidden"], meta["conditioning"])
+    model.load_state_dict(load_file(str(path)))
+    return model.to(device).eval(), meta
+
+
+def save_state(path: Path, state: dict) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    torch.save(state, tmp)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> dict | None:
+    path = Path(path)
+    if not path.is_file():
+        return None
+    # Our own checkpoint, holding RNG states and plain Python values besides tensors.
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+def discard_state(path: Path) -> None:
+    """Remove a finished run's training state (and its folder, if that leaves it empty)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    if path.parent.is_dir() and not any(path.parent.iterdir()):
+        path.parent.rmdir()

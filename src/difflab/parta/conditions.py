@@ -1,0 +1,66 @@
+"""Prompt conditions, computed once by the embed_prompts stage and cached as an artefact.
+
+DeepFloyd IF's conditions are T5 v1.1 XXL embeddings (77 x 4096 each); the MNIST model's are one-hot class
+vectors (the zero vector for ""), a prompt naming a class of the dataset the model learned (data.dataset) by its
+label or its name. Either way the experiment stages only look them up, so the text encoder is
+loaded once, by one stage.
+"""
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from difflab.errors import PromptError
+from difflab.sampling.labels import one_hot_prompts
+
+
+def save_conditions(path: Path, prompts: list[str], conds: torch.Tensor, model: str) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {f"cond_{i}": c.detach().cpu().contiguous() for i, c in enumerate(conds)}
+    save_file(tensors, path, metadata={"prompts": json.dumps(prompts), "model": model})
+
+
+class ConditionCache:
+    """prompt -> condition, from the embed_prompts artefact."""
+
+    def __init__(self, path: Path, model: str, device: torch.device | str = "cpu"):
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no prompt conditions (run the embed_prompts stage first)")
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            meta = f.metadata()
+            if meta["model"] != model:
+                raise PromptError(f"{path} holds conditions for {meta['model']!r}, not {model!r}: rerun embed_prompts")
+            prompts = json.loads(meta["prompts"])
+            self.conds = {p: f.get_tensor(f"cond_{i}").to(device) for i, p in enumerate(prompts)}
+        self.path = path
+
+    def __call__(self, *prompts: str) -> torch.Tensor:
+        """Conditions for the prompts, stacked into one batch."""
+        missing = [p for p in prompts if p not in self.conds]
+        if missing:
+            raise PromptError(f"no cached condition for {missing!r} in {self.path}; prompts are collected from "
+                              "params.yaml (parta.<model>) by the embed_prompts stage: add them there and rerun it")
+        return torch.stack([self.conds[p] for p in prompts])
+
+
+def prompts_in(section) -> list[str]:
+    """Every prompt named in a params section: the values of keys containing 'prompt', and 'pairs' lists."""
+    found: list[str] = []
+
+    def walk(node, key=""):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and ("prompt" in key or key == "pairs"):
+            found.append(node)
+    walk(section)
+    return sorted(set(found) | {""})

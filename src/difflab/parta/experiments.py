@@ -1,0 +1,377 @@
+"""The part A experiments (SPEC A0 - A1.9): each runs the algorithms of algorithms.py on a DiffusionModel and lays
+out its figure. `run(name, ctx)` is what the stage calls; `EXPERIMENTS` lists them in the spec's order.
+
+Each experiment reads its own params section (ctx.cfg[name]) and the model's common one (ctx.common).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from difflab.core import ddpm
+from difflab.core.predictor import Predictor, conditional, guided
+from difflab.errors import InputError
+from difflab.parta import algorithms as alg
+from difflab.parta.conditions import ConditionCache
+from difflab.parta.images import load_image, make_mask
+from difflab.parta.model import DiffusionModel
+from difflab.parta.views import views_for
+from difflab.reporting.figures import image_rows
+
+
+def sampler_of(common: dict) -> dict:
+    """parta.<model>.common's sampler (ddpm | ddim), ddim_eta and variance as ddpm.sample's keywords: eta (None =
+    the DDPM posterior step) and the DDPM step's variance (fixed_small | fixed_large | learned_range)."""
+    return {"eta": None if common["sampler"] == "ddpm" else common["ddim_eta"], "variance": common["variance"]}
+
+
+def describe_sampler(sampler: dict) -> str:
+    """How a figure names the sampler: "DDIM eta 0.0", "DDPM step, fixed_small"."""
+    return f"DDIM eta {sampler['eta']}" if sampler["eta"] is not None else f"DDPM step, {sampler['variance']}"
+
+
+@dataclass
+class Context:
+    model: DiffusionModel
+    conds: ConditionCache
+    cfg: dict  # params.yaml parta.<model>
+    seed: int
+    out_dir: Path
+    mnist_dir: Path = Path("data/dataset")
+    name: str = ""  # the experiment running: names its figure
+
+    @property
+    def common(self) -> dict:
+        return self.cfg["common"]
+
+    def generator(self) -> torch.Generator:
+        return torch.Generator(device=self.model.device).manual_seed(self.seed)
+
+    def image(self, ref: str) -> torch.Tensor:
+        x = load_image(ref, self.model.image_size, self.model.channels, self.mnist_dir)
+        return self.model.to_model(x.to(self.model.device))
+
+    @property
+    def timesteps(self) -> list[int]:
+        return ddpm.strided_timesteps(self.model.num_train_timesteps, self.common["stride"])
+
+    @property
+    def sampler(self) -> dict:
+        """How every experiment steps down its timesteps: ddpm.sample's eta and variance (sampler_of)."""
+        return sampler_of(self.common)
+
+    def quote(self, prompt: str) -> str:
+        """A prompt as figures show it: quoted, and a label of a dataset whose classes have names with its name
+        ("'6' (Shirt)" on Fashion-MNIST)."""
+        classes = getattr(self.model, "classes", ())  # only the project's own model has labels
+        if prompt.isdigit() and int(prompt) < len(classes) and classes[int(prompt)] != prompt:
+            return f"{prompt!r} ({classes[int(prompt)]})"
+        return repr(prompt)
+
+    def noise(self, n: int, g: torch.Generator) -> torch.Tensor:
+        """n images of pure noise x_T at the model's size."""
+        m = self.model
+        return torch.randn((n, m.channels, m.image_size, m.image_size), generator=g, device=m.device)
+
+    def null(self, n: int = 1) -> torch.Tensor:
+        return self.conds(*[self.model.null_prompt] * n)
+
+    def guided(self, *prompts: str) -> Predictor:
+        return guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common["guidance_scale"])
+
+    def show(self, x: torch.Tensor, prompts: list[str] | None = None, resize: str = "nearest") -> torch.Tensor:
+        """[0, 1] images for a figure at the display size: results go through the model's upsampler (IF stage II)
+        with their prompts, image i with prompt i; inputs and noisy images are only enlarged (nearest neighbour, so
+        the pixels stay visible), an image that must not gain detail (a low-pass view) by resize="bilinear"."""
+        if prompts is not None:
+            x = self.model.upsample(x, self.conds(*prompts), self.null(len(prompts)), self.generator())
+        x = self.model.to_unit(x).float().cpu()
+        size = self.model.display_size
+        return x if x.shape[-1] == size else F.interpolate(x, size=size, mode=resize)
+
+    def save(self, rows, title: str, **labels) -> Path:
+        path = self.out_dir / f"{self.name}.png"
+        about = f"{self.model.name}, seed {self.seed}, {describe_sampler(self.sampler)}"
+        image_rows(rows, path, title=f"{title}\n[{about}]", **labels)
+        return path
+
+
+def _blank(shown: torch.Tensor) -> torch.Tensor:
+    return torch.ones_like(shown[:1])
+
+
+def sample(ctx: Context) -> None:
+    """A0: text-to-image sampling with CFG from pure noise at several numbers of inference steps."""
+    p = ctx.cfg["sample"]
+    rows = []
+    for steps in p["num_inference_steps"]:
+        ts = ddpm.strided_timesteps(ctx.model.num_train_timesteps, max(1, ctx.model.num_train_timesteps // steps))
+        g = ctx.generator()
+        x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
+                                  progress=f"{steps} steps", **ctx.sampler)
+        rows.append(ctx.show(x, p["prompts"]))
+    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})",
+             col_labels=[ctx.quote(q) for q in p["prompts"]],
+             row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
+
+
+def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list[int], torch.Tensor]:
+    ts, T = ctx.cfg["forward"]["timesteps"], ctx.model.num_train_timesteps
+    if not all(0 <= t < T for t in ts):  # params.check knows T only where the stage reads ddpm.num_timesteps
+        raise InputError(f"parta.{ctx.model.name}.forward.timesteps={ts} is not allowed; allowed: 0 .. {T - 1} "
+                         f"(the {ctx.model.name} model's T = {T})")
+    x0 = ctx.image(ctx.common["test_image"])
+    g = ctx.generator()
+    return x0, ts, torch.cat([alg.forward(ctx.model, x0, t, g) for t in ts])
+
+
+def forward(ctx: Context) -> None:
+    """A1.1: the forward process on the test image."""
+    x0, ts, noisy = _noisy_test_images(ctx)
+    ctx.save([ctx.show(torch.cat([x0, noisy]))], "Forward process x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps",
+             col_labels=["original"] + [f"t = {t}" for t in ts])
+
+
+def blur(ctx: Context) -> None:
+    """A1.2: classical denoising with a Gaussian blur."""
+    p = ctx.cfg["blur"]
+    _, ts, noisy = _noisy_test_images(ctx)
+    blurred = alg.gaussian_blur(noisy, p["kernel_size"], p["sigma"])
+    ctx.save([ctx.show(noisy), ctx.show(blurred)], f"Gaussian blur denoising (kernel {p['kernel_size']}, "
+             f"sigma {p['sigma']})", row_labels=["noisy", "blurred"], col_labels=[f"t = {t}" for t in ts])
+
+
+def one_step(ctx: Context) -> None:
+    """A1.3: one-step denoising x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)."""
+    prompt = ctx.cfg["one_step"]["prompt"]
+    x0, ts, noisy = _noisy_test_images(ctx)
+    est = torch.cat([alg.one_step_denoise(ctx.model, noisy[i:i + 1], t, ctx.conds(prompt)) for i, t in enumerate(ts)])
+    ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
+             f"One-step denoising, prompt {ctx.quote(prompt)}", row_labels=["noisy", "one-step estimate", "original"],
+             col_labels=[f"t = {t}" for t in ts])
+
+
+def iterative(ctx: Context) -> None:
+    """A1.4: iterative denoising over strided timesteps from i_start, against one-step and blur."""
+    p, ts = ctx.cfg["iterative"], ctx.timesteps
+    g = ctx.generator()
+    x0 = ctx.image(ctx.common["test_image"])
+    alg.check_i_start(ts, p["i_start"])
+    t0 = ts[p["i_start"]]
+    x_t = alg.forward(ctx.model, x0, t0, g)
+    frames, labels = [x_t], [f"t = {t0} (start)"]
+
+    def every(i: int, t_prev: int, x: torch.Tensor) -> None:
+        if (i + 1) % p["show_every"] == 0 and t_prev >= 0:
+            frames.append(x), labels.append(f"t = {t_prev}")
+
+    cond = ctx.conds(p["prompt"])
+    clean = alg.iterative_denoise(ctx.model, x_t, ts, p["i_start"], conditional(ctx.model, cond), g,
+                                  on_step=every, progress="iterative denoising", **ctx.sampler)
+    one = alg.one_step_denoise(ctx.model, x_t, t0, cond)
+    blurred = alg.gaussian_blur(x_t, ctx.cfg["blur"]["kernel_size"], ctx.cfg["blur"]["sigma"])
+    ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p["prompt"]]),
+                                                      ctx.show(one, [p["prompt"]]), ctx.show(blurred)])],
+             f"Iterative denoising from i_start = {p['i_start']} (t = {t0}), every {p['show_every']}th step, "
+             f"prompt {ctx.quote(p['prompt'])}",
+             row_labels=["iterative steps", "original | iterative\n| one-step | blur"], col_labels=labels)
+
+
+def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]], Predictor], title: str) -> None:
+    p = ctx.cfg[section]
+    g = ctx.generator()
+    x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ctx.timesteps, 0,
+                              predictor_for(p["prompts"]), g, progress=section, **ctx.sampler)
+    ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[ctx.quote(q) for q in p["prompts"]])
+
+
+def sample_noise(ctx: Context) -> None:
+    """A1.5: sampling from pure noise (i_start = 0) without guidance."""
+    _from_noise(ctx, "sample_noise", lambda prompts: conditional(ctx.model, ctx.conds(*prompts)),
+                "Sampling from pure noise, no guidance")
+
+
+def cfg(ctx: Context) -> None:
+    """A1.6: sampling with classifier-free guidance."""
+    _from_noise(ctx, "cfg", lambda prompts: ctx.guided(*prompts),
+                f"Sampling with classifier-free guidance, scale {ctx.common['guidance_scale']}")
+
+
+def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> None:
+    i_starts, ts = ctx.cfg["sdedit"]["i_start"], ctx.timesteps
+    for i in i_starts:
+        alg.check_i_start(ts, i)
+    rows = []
+    for ref in images:
+        x0 = ctx.image(ref)
+        g = ctx.generator()
+        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, **ctx.sampler) for i in i_starts]
+        rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
+    ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {ctx.common['guidance_scale']}",
+             row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
+             col_labels=[f"i_start {i}\n(t = {ts[i]})" for i in i_starts] + ["original"])
+
+
+def sdedit(ctx: Context) -> None:
+    """A1.7: SDEdit on the test image and more images."""
+    p = ctx.cfg["sdedit"]
+    _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "SDEdit (image-to-image)")
+
+
+def sdedit_drawings(ctx: Context) -> None:
+    """A1.7.1: SDEdit on a web-style image and hand-drawn images."""
+    p = ctx.cfg["sdedit_drawings"]
+    _sdedit_rows(ctx, p["images"], p["prompt"], "SDEdit on web and hand-drawn images")
+
+
+def inpaint(ctx: Context) -> None:
+    """A1.7.2: RePaint inpainting: new content where the mask is 1."""
+    p = ctx.cfg["inpaint"]
+    rows = [[], [], [], []]
+    for ref, spec in zip([ctx.common["test_image"]] + p["images"], p["masks"], strict=True):  # params.check pairs them
+        x0 = ctx.image(ref)
+        mask = make_mask(spec, ctx.model.image_size).to(x0.device)
+        out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
+                          progress=f"inpainting {ref}", **ctx.sampler)
+        shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
+        for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p["prompt"]]))):
+            row.append(x)
+    ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {ctx.quote(p['prompt'])}",
+             row_labels=["original", "mask", "to replace", "result"])
+
+
+def translate(ctx: Context) -> None:
+    """A1.7.3: text-conditional image-to-image translation: SDEdit guided by another prompt."""
+    p = ctx.cfg["translate"]
+    _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "Text-conditional image-to-image")
+
+
+def caption_notes(ctx: Context) -> str:
+    """What a figure must say about how the model sampled where it departs from the model's own pipeline (IF:
+    stage I's x0 estimate is not thresholded; deepfloyd.py says why), one line; "" where nothing departs."""
+    note = getattr(ctx.model, "caption_note", "")
+    return f"\n{note}" if note else ""
+
+
+def anagram(ctx: Context) -> None:
+    """A1.8: visual anagrams: one image that follows prompt k through view k (the course's: upright / upside down);
+    each anagram sampled on its own (its views differ), every column from the same seed.
+
+    Row k shows view k of the sample: where the model upsamples for display (IF stage II), view k of the 64 x 64
+    sample goes through the upsampler with prompt k, so each row is the view its prompt describes, not the view of
+    an image upsampled for prompt 1 (stage II adds detail that follows its prompt)."""
+    entries = ctx.cfg["anagram"]["anagrams"]
+    views = [views_for(e["views"], ctx.model) for e in entries]  # every view checked before any sampling
+    rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
+    for e, vs in zip(entries, views):
+        g = ctx.generator()
+        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e["prompts"]], ctx.null(),
+                                ctx.common["guidance_scale"], vs)
+        x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
+                                  progress=f"anagram {'/'.join(e['views'])}", **ctx.sampler)
+        shown = ctx.show(torch.cat([v(x) for v in vs]), e["prompts"])  # view k, upsampled with prompt k
+        for k, row in enumerate(rows):
+            row.append(shown[k:k + 1] if k < len(vs) else _blank(shown))
+    upsampled = ", each view upsampled with its own prompt" if ctx.model.display_size != ctx.model.image_size else ""
+    ctx.save([torch.cat(r) for r in rows], f"Visual anagrams: prompt k through view k{upsampled}{caption_notes(ctx)}",
+             row_labels=[f"view {k + 1}" for k in range(len(rows))],
+             col_labels=["\n".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e["views"], e["prompts"])) for e in entries])
+
+
+def hybrid(ctx: Context) -> None:
+    """A1.9: hybrid images: low frequencies from one prompt (seen from afar), high from another (up close).
+
+    The low-pass row is the sample blurred, then enlarged (bilinear): it never goes through an upsampler, whose
+    detail (IF stage II adds high frequencies, following its prompt) would make it no longer a low-pass view. The full
+    row is upsampled with the near prompt, the one that sets the high frequencies stage II works on."""
+    p, g = ctx.cfg["hybrid"], ctx.generator()
+    fars, nears = [a for a, _ in p["pairs"]], [b for _, b in p["pairs"]]
+    predictor = alg.factorized(ctx.model, [ctx.conds(*fars), ctx.conds(*nears)], ctx.null(len(fars)),
+                               ctx.common["guidance_scale"], alg.frequency_bands([(p["kernel_size"], p["sigma"])]))
+    x = alg.iterative_denoise(ctx.model, ctx.noise(len(fars), g), ctx.timesteps, 0, predictor, g,
+                              progress="hybrids", **ctx.sampler)
+    full = ctx.show(x, nears)
+    small = F.interpolate(F.interpolate(full, scale_factor=1 / p["view_downscale"], mode="area"), size=full.shape[-1],
+                          mode="nearest")
+    low = ctx.show(alg.gaussian_blur(x, p["kernel_size"], p["sigma"]), resize="bilinear")
+    side = ctx.model.image_size
+    upsampled = (f"\nfull size: upsampled with the near prompt; low-pass view: the {side} x {side} sample blurred, "
+                 "then enlarged" if ctx.model.display_size != side else "")
+    ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p['kernel_size']}, sigma {p['sigma']})"
+             f"{upsampled}{caption_notes(ctx)}",
+             row_labels=["full size (near)", f"1/{p['view_downscale']} size (far)", "low-pass view"],
+             col_labels=[f"far {ctx.quote(a)} / near {ctx.quote(b)}" for a, b in p["pairs"]])
+
+
+def band_blurs(p: dict) -> list[tuple[int, float]]:
+    """factorized.kernel_sizes / sigmas as the blurs of alg.frequency_bands, the widest (low band) first."""
+    return list(zip(p["kernel_sizes"], p["sigmas"]))
+
+
+ROLES = {"bands": ("far:", "mid:", "near:"), "color": ("gray:", "colour:")}  # what each factorized prompt sets
+
+
+def factorized(ctx: Context) -> None:
+    """Factorized diffusion beyond the course's hybrids: three frequency bands (low / mid / high: seen from afar, from
+    a middle distance, up close) and, on colour models, grayscale / colour; one column per item, from one seed."""
+    p = ctx.cfg["factorized"]
+    blurs = band_blurs(p)
+    components = {"bands": alg.frequency_bands(blurs), "color": alg.gray_and_color()}
+    if any(e["kind"] == "color" for e in p["items"]) and ctx.model.channels < 3:
+        raise InputError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
+                         f"{ctx.model.channels} channel(s), no colour; allowed there: kind 'bands'")
+    kinds = {e["kind"] for e in p["items"]}
+    rows: list[list[torch.Tensor]] = [[], [], []] if "bands" in kinds else [[], []]
+    for e in p["items"]:
+        g = ctx.generator()
+        predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e["prompts"]], ctx.null(),
+                                   ctx.common["guidance_scale"], components[e["kind"]])
+        x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
+                                  progress=f"factorized {e['kind']}", **ctx.sampler)
+        if e["kind"] == "bands":  # up close (upsampled with the high band's prompt), then the blurred views of the
+            wide, narrow, close = alg.band_views(x, blurs)  # sample, never through the upsampler (as hybrid's)
+            cells = [ctx.show(close, e["prompts"][-1:]), ctx.show(narrow, resize="bilinear"),
+                     ctx.show(wide, resize="bilinear")]
+        else:  # in colour, and its grayscale
+            full = ctx.show(x, [e["prompts"][1]])
+            cells = [full, alg.grayscale(full), _blank(full)]
+        for row, cell in zip(rows, cells):
+            row.append(cell)
+    labels = {frozenset({"bands"}): ["up close", "middle distance\n(narrow blur)", "afar\n(wide blur)"],
+              frozenset({"color"}): ["colour", "grayscale"],
+              frozenset({"bands", "color"}): ["full image", "narrow blur\nor grayscale", "wide blur"]}[frozenset(kinds)]
+    (k1, k2), (s1, s2) = p["kernel_sizes"], p["sigmas"]
+    side = ctx.model.image_size
+    upsampled = (f"\nupsampled: the full image (with the near or colour prompt); blurred views: the {side} x {side} "
+                 "sample blurred, then enlarged" if ctx.model.display_size != side else "")
+    ctx.save([torch.cat(r) for r in rows], "Factorized diffusion: "
+             + " and ".join({"bands": f"three frequency bands (blurs: wide sigma {s1}, kernel {k1}; narrow sigma "
+                                      f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds))
+             + upsampled + caption_notes(ctx),
+             row_labels=labels,
+             col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
+                         for e in p["items"]])
+
+
+EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,
+                                        sdedit_drawings, inpaint, translate, anagram, hybrid, factorized)}
+# the section of parta.<model> an experiment shares with another (dvc.yaml's parta foreach declares it)
+SHARES = {"blur": "forward", "one_step": "forward", "iterative": "blur", "sdedit_drawings": "sdedit",
+          "translate": "sdedit"}
+
+
+def sections(name: str) -> tuple[str, ...]:
+    """The sections of parta.<model> that experiment `name` reads: common, its own and the one it SHARES."""
+    return tuple(dict.fromkeys(("common", name, SHARES.get(name, name))))
+
+
+def run(name: str, ctx: Context) -> Path:
+    if name not in EXPERIMENTS:
+        raise ValueError(f"experiment {name!r}; allowed: {', '.join(EXPERIMENTS)}")
+    ctx.name = name
+    with torch.no_grad():
+        EXPERIMENTS[name](ctx)
+    return ctx.out_dir / f"{name}.png"

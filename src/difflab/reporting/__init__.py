@@ -1,0 +1,1 @@
+"""Figures, the headline summary, the report and comparison pages."""

@@ -1,0 +1,97 @@
+"""Two runs side by side as a page of its own: the headline numbers of both, then every figure of the report next
+to its counterpart, each captioned from its own run's params and metrics (never the workspace's). Any two
+revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment name (`dvc exp show`) or
+`workspace`. Files come through DVC (dvc.api.read), so they must be in the local cache
+(`dvc pull` / `dvc exp pull` first for runs made elsewhere).
+
+    python -m difflab.reporting.compare --page main sorer-coos      # writes compare/main_vs_sorer-coos/index.html
+"""
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from difflab.reporting.report import CAPTION_METRICS, fmt, sections
+from difflab.reporting.summary import HEADLINE
+
+WORKSPACE = "workspace"
+
+
+class UnknownRun(ValueError):
+    """A revision or experiment name that DVC does not know."""
+
+
+def known_experiments() -> list[str]:
+    out = subprocess.run(["dvc", "exp", "ls", "--all-commits", "--name-only"], capture_output=True, text=True)
+    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
+
+
+def read(path: str, rev: str, mode: str = "r"):
+    """A file of the pipeline as it was in run `rev` (None where that run lacks it)."""
+    import dvc.api
+    from dvc.exceptions import CheckoutError, FileMissingError, OutputNotFoundError, PathMissingError
+    from dvc.scm import RevError
+
+    try:
+        return dvc.api.read(path, rev=None if rev == WORKSPACE else rev, mode=mode)
+    except RevError:
+        raise UnknownRun(f"{rev!r} is neither a git revision nor an experiment DVC knows; allowed: {WORKSPACE}, a "
+                         f"git revision, or one of the experiments {known_experiments()}") from None
+    except (FileNotFoundError, PathMissingError, FileMissingError, OutputNotFoundError, CheckoutError):
+        return None  # not in that run, or not in the local cache
+
+
+def _slug(rev: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", rev)
+
+
+def run_metrics(rev: str) -> dict[str, dict]:
+    """The metric files the report's captions quote (report.CAPTION_METRICS), as run `rev` measured them."""
+    files = {name: read(f"reports/{name}", rev) for name in CAPTION_METRICS}
+    return {name: json.loads(text) for name, text in files.items() if text is not None}
+
+
+def _figures(runs: list[str], params: list[dict]) -> dict[str, list[dict | None]]:
+    """src -> each run's report item for it (None where that run's report has no such figure), in the order of
+    the first run's report, then the figures only the second has (other snapshot epochs, say)."""
+    per_run = [{item["src"]: item for section in sections(p, run_metrics(rev)) for item in section["items"]}
+               for rev, p in zip(runs, params)]
+    srcs = list(dict.fromkeys(src for items in per_run for src in items))
+    return {src: [items.get(src) for items in per_run] for src in srcs}
+
+
+def render_comparison(rev_a: str, rev_b: str, out_root: Path = Path("compare")) -> Path:
+    """Write out_root/<a>_vs_<b>/index.html and the figures it shows; return the page's path."""
+    runs = [rev_a, rev_b]
+    params = [read("params.yaml", rev) for rev in runs]  # also checks that both runs exist
+    if any(p is None for p in params):
+        raise UnknownRun(f"no params.yaml in {runs[params.index(None)]!r}")
+    params = [yaml.safe_load(p) for p in params]
+    summaries = [json.loads(s) if s else {} for s in (read("reports/summary.json", rev) for rev in runs)]
+    out = Path(out_root) / f"{_slug(rev_a)}_vs_{_slug(rev_b)}"
+    headline = [{"key": key, "label": label, "values": [fmt(s.get(key)) if key in s else "not measured"
+                                                        for s in summaries]}
+                for key, (label, _) in HEADLINE.items()]
+    figures = []
+    for src, items in _figures(runs, params).items():
+        sides = []
+        for rev, item in zip(runs, items):
+            side = {"src": None, "title": item["title"] if item else None, "caption": item["caption"] if item else ""}
+            data = read(f"reports/{src}", rev, mode="rb")
+            if data is not None:
+                target = out / _slug(rev) / src
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+                side["src"] = target.relative_to(out).as_posix()
+            sides.append(side)
+        figures.append({"title": next(i["title"] for i in items if i), "sides": sides})
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    page = out / "index.html"
+    page.write_text(env.get_template("compare.html.j2").render(runs=runs, headline=headline, figures=figures,
+                                                               profiles=[p.get("profile", "?") for p in params]))
+    return page

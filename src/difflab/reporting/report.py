@@ -1,0 +1,297 @@
+"""The report page: the profile that ran and the headline numbers beside their goals, then every figure of parts
+A and B in the order of the spec, with captions built from the parameters that produced them, the metrics tables,
+and the parameters and git revision. Rendered with Jinja2 into reports/index.html, whose images are the
+pipeline's own figures (paths relative to reports/)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import jinja2
+import yaml
+
+from difflab.config.params import FIXED_VARIANCES, flatten
+from difflab.config.profiles import read_overrides
+from difflab.reporting.summary import NOT_MEASURED, goal_rows
+
+REPORTS = Path("reports")
+
+
+def fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "" if value is None else str(value)
+
+
+def git_revision() -> str:
+    try:
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
+                               text=True).stdout.strip()
+        return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+# The metric files whose numbers the captions quote, relative to a run's reports/ folder. The layout functions
+# below are given them (a dict path -> parsed JSON) rather than reading them, so that a page about another run (the
+# comparison page, difflab/compare_page.py) captions that run's figures with that run's numbers.
+CAPTION_METRICS = ("samplers/metrics.json", "pure_noise/metrics.json", "objectives/metrics.json")
+
+
+def caption_metrics(reports: Path = REPORTS) -> dict[str, dict]:
+    """The CAPTION_METRICS of the run whose reports/ folder this is (the workspace's by default)."""
+    return {name: json.loads((Path(reports) / name).read_text()) for name in CAPTION_METRICS}
+
+
+def _quoting(metrics: dict[str, dict], name: str, sentence) -> str:
+    """sentence(metrics[name]), or what is missing where the run lacks that file."""
+    return sentence(metrics[name]) if name in metrics else f"(No reports/{name} in this run: its numbers are missing.)"
+
+
+def sections(params: dict, metrics: dict[str, dict]) -> list[dict]:
+    """The report's figures as sections of items {src, title, caption}: titles and captions from this run's params
+    and its metrics (caption_metrics: the files of CAPTION_METRICS, parsed)."""
+    name = params["parta"]["model"]
+    a = params["parta"][name]
+    c = a["common"]
+    d, t, k = params["denoiser"], params["ddpm_time"], params["ddpm_class"]
+
+    def item(src, title, caption):
+        return {"src": src, "title": title, "caption": caption}
+
+    part_a = [
+        item("parta/sample.png", "A0. Sampling", f"Prompts {a['sample']['prompts']} at "
+             f"{a['sample']['num_inference_steps']} inference steps, CFG scale {c['guidance_scale']}."),
+        item("parta/forward.png", "A1.1 Forward process", f"The test image {c['test_image']} noised to t = "
+             f"{a['forward']['timesteps']}."),
+        item("parta/blur.png", "A1.2 Classical denoising", f"Gaussian blur, kernel {a['blur']['kernel_size']}, "
+             f"sigma {a['blur']['sigma']}."),
+        item("parta/one_step.png", "A1.3 One-step denoising", f"Prompt {a['one_step']['prompt']!r}."),
+        item("parta/iterative.png", "A1.4 Iterative denoising", f"Strided timesteps (stride {c['stride']}) from "
+             f"i_start = {a['iterative']['i_start']}, every {a['iterative']['show_every']}th step; bottom row: "
+             f"original, iterative, one-step, blur. Every part A experiment steps by {stepping(c)}."),
+        item("parta/sample_noise.png", "A1.5 Sampling from noise", f"Prompts {a['sample_noise']['prompts']}, no "
+             "guidance."),
+        item("parta/cfg.png", "A1.6 Classifier-free guidance", f"Prompts {a['cfg']['prompts']}, scale "
+             f"{c['guidance_scale']}."),
+        item("parta/sdedit.png", "A1.7 SDEdit", f"i_start {a['sdedit']['i_start']}, prompt {a['sdedit']['prompt']!r}."),
+        item("parta/sdedit_drawings.png", "A1.7.1 Web and hand-drawn images",
+             f"Inputs {a['sdedit_drawings']['images']}."),
+        item("parta/inpaint.png", "A1.7.2 Inpainting (RePaint)", f"Masks {a['inpaint']['masks']}."),
+        item("parta/translate.png", "A1.7.3 Text-conditional image-to-image",
+             f"SDEdit towards {a['translate']['prompt']!r}."),
+        item("parta/anagram.png", "A1.8 Visual anagrams", "Prompt k through view k: " + "; ".join(
+            " / ".join(f"{v} {p!r}" for v, p in zip(e["views"], e["prompts"])) for e in a["anagram"]["anagrams"])
+             + ". The course's anagrams are identity / flip (upside down)."),
+        item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a['hybrid']['pairs']} (far / near), low-pass "
+             f"kernel {a['hybrid']['kernel_size']}, sigma {a['hybrid']['sigma']}."),
+        item("parta/factorized.png", "Beyond A1.9: factorized diffusion", factorized_sentence(a["factorized"])),
+        item("eval_parta/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
+             f"Over {params['eval']['parta_seeds']} seeds: bars, how often the image through every view (every band) "
+             "is judged as its digit; dots, each view or band alone."),
+        item("eval_parta/sdedit_faithfulness.png", "Part A on MNIST, judged",
+             f"How often SDEdit keeps a test digit's label, over {params['eval']['parta_seeds']} digits."),
+    ]
+    part_b = [
+        item("denoiser/noising.png", "B1 Noising", f"sigma in {d['sigmas']}."),
+        item("denoiser/loss.png", "B1 Training loss", f"D = {d['hidden']}, sigma {d['sigma']}, batch "
+             f"{d['batch_size']}, {d['epochs']} epochs, Adam {d['lr']}."),
+        item("denoiser/denoised.png", "B1 Denoised test digits", f"After epoch {d['snapshot_epoch']} and "
+             f"{d['epochs']}."),
+        item("denoiser/ood.png", "B1 Out-of-distribution noise levels", f"Trained at sigma {d['sigma']}."),
+        item("denoiser/ood_psnr.png", "B1 PSNR vs sigma", "Denoised output against the noisy input."),
+        item("ddpm_time/loss.png", "B2 Training loss", f"T = {params['ddpm']['num_timesteps']}, D = {t['hidden']}, "
+             f"batch {t['batch_size']}, {t['epochs']} epochs, Adam {t['lr']} with exponential decay."),
+        item("ddpm_time/samples_snapshot.png", f"B2 Samples after epoch {t['snapshot_epoch']}", ""),
+        item("ddpm_time/samples_final.png", f"B2 Samples after epoch {t['epochs']}", ""),
+        item("ddpm_time/reverse.gif", "B2 The reverse process", f"A frame every {t['gif_every']} steps."),
+        item("ddpm_class/loss.png", "B3 Training loss", f"p_uncond {k['p_uncond']}, D = {k['hidden']}."),
+        item("ddpm_class/samples_snapshot.png", f"B3 Samples after epoch {k['snapshot_epoch']}",
+             f"CFG scale {k['guidance_scale']}."),
+        item("ddpm_class/samples_final.png", f"B3 Samples after epoch {k['epochs']}",
+             f"CFG scale {k['guidance_scale']}."),
+        item("ddpm_class/reverse.gif", "B3 The reverse process", ""),
+        item("ddpm_class/cfg_accuracy.png", "B3 Judged accuracy vs CFG scale",
+             f"{params['eval']['num_samples']} samples per scale."),
+        item("ddpm_class/cfg_fd.png", "B3 Judge Frechet distance vs CFG scale",
+             "FID's formula on the judge's features (not Inception FID); the floor is real training digits."),
+    ]
+    return [{"id": "part-a", "title": f"Part A: diffusion experiments on {name}", "items": part_a},
+            {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b},
+            {"id": "flow", "title": "Part B with flow matching (the course since 2025)",
+             "items": flow_items(params, metrics)},
+            {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params, metrics)}]
+
+
+def factorized_sentence(f: dict) -> str:
+    bands = [e["prompts"] for e in f["items"] if e["kind"] == "bands"]
+    colour = [e["prompts"] for e in f["items"] if e["kind"] == "color"]
+    parts = []
+    if bands:
+        (k1, k2), (s1, s2) = f["kernel_sizes"], f["sigmas"]
+        parts.append(f"Three frequency bands (low / mid / high) {bands}: low = Gaussian blur (kernel {k1}, sigma "
+                     f"{s1}), mid = blur (kernel {k2}, sigma {s2}) minus it, high = the rest; the rows show the image "
+                     "up close, blurred as from a middle distance, and as from afar.")
+    if colour:
+        parts.append(f"Grayscale / colour {colour}: the grayscale image follows the first prompt, its colour the "
+                     "second.")
+    return " ".join(parts)
+
+
+def beyond_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
+    """What the course does not ask for: DDIM beside the DDPM step."""
+    return [{"src": "samplers/samplers.png", "title": "DDIM against the DDPM step: digits per sampling step",
+             "caption": _quoting(metrics, "samplers/metrics.json", samplers_sentence)}]
+
+
+def stepping(common: dict) -> str:
+    """How part A steps down its strided timesteps, in words, from parta.<model>.common."""
+    if common["sampler"] == "ddim":
+        return f"DDIM's step (eta {common['ddim_eta']})"
+    noise = {"fixed_small": "the posterior's noise sqrt(beta_tilde)",
+             "fixed_large": "noise sqrt(beta) of the whole stride (grainy: beta far exceeds the posterior's)",
+             "learned_range": "the model's learned variance"}[common["variance"]]
+    return f"the DDPM posterior step with {noise}"
+
+
+def samplers_sentence(m: dict) -> str:
+    """'The DDPM step (noise fixed_small, fixed_large) and DDIM (eta 0), same model and noise; judged accuracy /
+    distance: 10 steps: DDPM fixed_small 0.95 / 60, DDPM fixed_large 0.52 / 180, DDIM 0.95 / 58; ...'."""
+    variances = [v for v in FIXED_VARIANCES if v in m]  # the columns compare_samplers wrote
+    columns = [(v, f"DDPM {v}") for v in variances] + [("ddim", "DDIM")]
+    steps = sorted(int(k.split("_")[1]) for k in m["ddim"] if k.startswith("steps_"))
+    parts = [f"{k} steps: " + ", ".join(f"{name} {m[c][f'steps_{k}']['judge_accuracy']:.2f} / "
+                                         f"{m[c][f'steps_{k}']['fd_to_test']:.0f}" for c, name in columns)
+             for k in steps]
+    return (f"The class-conditioned DDPM sampled over the same strided timesteps by its posterior step (noise "
+            f"{' or '.join(variances)}: the posterior's, or sqrt(beta) of the whole stride) and by DDIM's "
+            f"(eta {m['ddim_eta']}), from the same noise; judged accuracy / judge Frechet distance (floor "
+            f"{m['fd_floor_train_vs_test']:.0f}) on {m['num_samples']} digits: {'; '.join(parts)}.")
+
+
+def flow_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
+    """The flow-matching models, the pure-noise denoiser and the DDPM-against-flow comparison, with captions that
+    quote the measured numbers (metrics: caption_metrics; their files are the report's deps)."""
+    ft, fc, pn = params["flow_time"], params["flow_class"], params["pure_noise"]
+
+    def item(src, title, caption):
+        return {"src": src, "title": title, "caption": caption}
+
+    def samples(section: str, p: dict, what: str) -> list[dict]:
+        epochs = [*p["snapshot_epochs"], p["epochs"]]
+        srcs = [f"{section}/samples/samples_epoch{e}.png" for e in p["snapshot_epochs"]]
+        srcs.append(f"{section}/samples/samples_final.png")
+        return [item(src, f"{what}: samples after epoch {e}", f"{p['num_steps']} Euler steps from pure noise"
+                     + (f", CFG scale {p['guidance_scale']}." if "guidance_scale" in p else "."))
+                for src, e in zip(srcs, epochs)]
+
+    return [
+        item("pure_noise/loss.png", "Denoising pure noise: training loss", f"The B1 denoiser (D = {pn['hidden']}, "
+             f"batch {pn['batch_size']}, Adam {pn['lr']}) trained to map z ~ N(0, I) to digits."),
+        item("pure_noise/samples.png", "Denoising pure noise: what it learns",
+             _quoting(metrics, "pure_noise/metrics.json", pure_noise_sentence)),
+        item("flow_time/loss.png", "Flow matching, time-conditioned: training loss", f"u(x_t, t) regressed on "
+             f"x1 - x0, x_t = (1 - t) x0 + t x1; D = {ft['hidden']}, batch {ft['batch_size']}, {ft['epochs']} epochs, "
+             f"Adam {ft['lr']} decayed {ft['lr_final_factor']}x."),
+        *samples("flow_time", ft, "Flow matching, time-conditioned"),
+        item("flow_time/trajectory.gif", "Flow matching: the Euler trajectory", f"From noise (t = 0) to digits "
+             f"(t = 1), a frame every {ft['gif_every']} step(s)."),
+        item("flow_class/loss.png", "Flow matching, class-conditioned: training loss",
+             f"p_uncond {fc['p_uncond']}, D = {fc['hidden']}, {fc['epochs']} epochs."),
+        *samples("flow_class", fc, "Flow matching, class-conditioned"),
+        item("flow_class/trajectory.gif", "Flow matching, class-conditioned: the Euler trajectory",
+             f"CFG on the velocity, u = u_uncond + {fc['guidance_scale']} (u_cond - u_uncond)."),
+        item("flow_class/cfg_accuracy.png", "Flow matching: judged accuracy vs CFG scale",
+             f"{params['eval']['num_samples']} samples per scale, {fc['num_steps']} Euler steps."),
+        item("flow_class/cfg_fd.png", "Flow matching: judge Frechet distance vs CFG scale", ""),
+        item("objectives/objectives.png", "DDPM against flow matching: digits per sampling step",
+             _quoting(metrics, "objectives/metrics.json", objectives_sentence)),
+    ]
+
+
+def pure_noise_sentence(m: dict) -> str:
+    return ("The input z carries nothing about the digit it is paired with, so the L2 loss is minimised by the same "
+            "image for every z, the mean training digit E[x]: the outputs lie "
+            f"{m['rms_output_to_mean_digit']:.3f} (RMS per pixel) from that mean and {m['rms_between_outputs']:.3f} "
+            f"from each other, while real digits lie {m['rms_digit_to_mean_digit']:.3f} from it.")
+
+
+def objectives_sentence(m: dict) -> str:
+    """Who wins at each step count, final models: '5 steps: flow 0.93 / DDPM 0.12, ...'."""
+    steps = sorted({int(k.split("_")[1]) for c in ("ddpm_final", "flow_final") for k in m[c]
+                    if k.startswith("steps_")})
+    parts = []
+    for k in steps:
+        acc = {c: m[f"{c}_final"].get(f"steps_{k}", {}).get("judge_accuracy") for c in ("ddpm", "flow")}
+        parts.append(f"{k}: " + " / ".join(f"{'DDPM' if c == 'ddpm' else 'flow'} {v:.2f}" for c, v in acc.items()
+                                            if v is not None))
+    return (f"Judged accuracy of the final models (DDPM after epoch {m['ddpm_final']['epoch']}, flow matching "
+            f"after epoch {m['flow_final']['epoch']}) by sampling steps, {'; '.join(parts)}. Dashed: both at epoch "
+            f"{m['ddpm_equal_epochs']['epoch']}. Each step is one batched call for both CFG estimates.")
+
+
+def metric_tables(paths: dict[str, Path]) -> list[dict]:
+    tables = []
+    for title, path in paths.items():
+        flat = flatten(json.loads(Path(path).read_text()))
+        tables.append({"title": f"{title} ({path})", "header": ["metric", "value"],
+                       "rows": [[k, fmt(v)] for k, v in sorted(flat.items())]})
+    return tables
+
+
+METRICS = {
+    "Denoiser: out-of-distribution test": REPORTS / "denoiser/ood.json",
+    "Time-conditioned DDPM: sample quality": REPORTS / "ddpm_time/eval.json",
+    "Class-conditioned DDPM: CFG sweep": REPORTS / "ddpm_class/eval.json",
+    "Time-conditioned flow matching: sample quality": REPORTS / "flow_time/eval.json",
+    "Class-conditioned flow matching: CFG sweep": REPORTS / "flow_class/eval.json",
+    "DDPM against flow matching by sampling steps": REPORTS / "objectives/metrics.json",
+    "Denoising pure noise": REPORTS / "pure_noise/metrics.json",
+    "DDPM step against DDIM by sampling steps": REPORTS / "samplers/metrics.json",
+    "Part A on MNIST, judged over seeds": REPORTS / "eval_parta/metrics.json",
+    "Judge": REPORTS / "judge/metrics.json",
+}
+
+
+SUMMARY = REPORTS / "summary.json"
+QUICK_PROFILE = Path("profiles/quick.txt")
+
+
+def profile_text(profile: str, quick_file: Path = QUICK_PROFILE) -> dict:
+    """What the profile that ran is: the paper profile is the spec's numbers; the quick one says what it cut (the
+    comment heading profiles/quick.txt) and lists its overrides."""
+    if profile != "quick":
+        return {"name": profile, "about": "params.yaml as committed: the spec's numbers (SPEC.md).", "overrides": []}
+    lines = Path(quick_file).read_text().splitlines()
+    about = " ".join(line.lstrip("# ").strip() for line in lines if line.startswith("#"))
+    return {"name": profile, "about": about,
+            "overrides": [f"{key}={value}" for key, value in read_overrides(quick_file).items()]}
+
+
+def headline_rows(summary: dict) -> list[dict]:
+    rows = goal_rows(summary)
+    for row in rows:
+        row["shown"] = f"not measured: {NOT_MEASURED.get(row['key'], 'no value')}" if row["value"] is None \
+            else fmt(row["value"])
+        row["verdict"] = {True: "met", False: "not met", None: ""}[row["met"]]
+    return rows
+
+
+def render(params_path: Path, out: Path = REPORTS / "index.html") -> Path:
+    params = yaml.safe_load(Path(params_path).read_text())
+    missing = [str(p) for p in [*METRICS.values(), SUMMARY] if not p.is_file()]
+    if missing:
+        raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
+    secs = sections(params, caption_metrics(out.parent))
+    missing = [i["src"] for s in secs for i in s["items"] if not (out.parent / i["src"]).is_file()]
+    if missing:
+        raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=jinja2.select_autoescape(["html", "j2"]))
+    html = env.get_template("report.html.j2").render(
+        sections=secs, metrics=metric_tables(METRICS), revision=git_revision(), parta_model=params["parta"]["model"],
+        profile=profile_text(params["profile"]), headline=headline_rows(json.loads(SUMMARY.read_text())),
+        params_yaml=yaml.safe_dump(params, sort_keys=False))
+    out.write_text(html)
+    return out

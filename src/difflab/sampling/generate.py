@@ -1,0 +1,103 @@
+"""Sampling digits from a trained MNIST model of part B: a DDPM (SPEC B2/B3) by its posterior step over all T
+timesteps or num_steps of them, a flow-matching model by num_steps Euler steps. Class-conditioned models are guided
+through the part A engine's predictor (classifier-free guidance, both estimates in one batched call), whichever
+the objective. Used by the sampling figures, the evaluation stages and the DDPM-against-flow comparison."""
+
+from collections.abc import Callable
+
+import torch
+
+from difflab.config.runtime import Runtime
+from difflab.core import ddpm
+from difflab.core.flow import euler_sample
+from difflab.core.noise import Generators
+from difflab.core.predictor import guided
+from difflab.errors import InputError
+from difflab.models.unet import UNet
+from difflab.sampling.adapters import MnistDiffusion, MnistFlow
+from difflab.sampling.labels import one_hot_prompts
+
+
+def ddpm_timesteps(num_timesteps: int, num_steps: int | None = None) -> list[int]:
+    """num_steps timesteps spread evenly from T - 1 down to 0 (all T by default): T = 300, 5 steps -> 299, 224, 150,
+    75, 0. The posterior step between two of them is exact for any gap, so fewer steps are a strided DDPM."""
+    if num_steps is None:
+        return list(range(num_timesteps - 1, -1, -1))
+    if not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
+        raise InputError(f"num_steps={num_steps!r}; allowed for a DDPM: 1 .. T ({num_timesteps})")
+    return torch.linspace(num_timesteps - 1, 0, num_steps).round().long().tolist()
+
+
+def steps_of(meta: dict, num_steps: int | None) -> int:
+    """How many model calls (per image and CFG half) generate() makes for this model and num_steps."""
+    if meta.get("objective", "ddpm") == "flow":
+        if num_steps is None:
+            raise InputError("a flow-matching model needs num_steps, its number of Euler steps")
+        return num_steps
+    return len(ddpm_timesteps(meta["num_timesteps"], num_steps))
+
+
+@torch.no_grad()
+def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
+             digits: list[int] | None = None, guidance_scale: float = 1.0,
+             on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+             progress: str | None = None, runtime: Runtime | None = None,
+             batch_size: int | None = None, num_steps: int | None = None,
+             eta: float | None = None, variance: str = "fixed_small") -> torch.Tensor:
+    """Turn the noise x_T into digits. The class-conditioned models need `digits` (one per image).
+
+    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), by the posterior step with fresh noise of
+    the named `variance` on each step (ddpm.step_std: on a step of one timestep the spec's sqrt(beta_t) either way),
+    or by DDIM's step where eta is given (0 = deterministic given x_T);
+    flow matching: num_steps Euler steps (required), deterministic given x_T.
+    Images go through the model batch_size at a time (all at once by default; with CFG each call holds the
+    conditional and the unconditional estimate of a batch, 2 x batch_size images); on_step(i, t, x) sees each
+    batch in turn after each step i. The step noise comes from `generator`: one per image (noise.image_generators),
+    so that an image's digit does not depend on its batch, or one for all where the images go in one batch.
+    `runtime` sets device precision and memory format (default: fp32 on x_T's device).
+    """
+    runtime = runtime or Runtime(x_T.device, "fp32")
+    flow = meta.get("objective", "ddpm") == "flow"
+    steps_of(meta, num_steps)  # a bad num_steps or eta stops here, before any work
+    ddpm.check_eta(eta)
+    ddpm.check_variance(variance)
+    if flow and eta is not None:
+        raise InputError(f"eta={eta}: DDIM's eta applies to a DDPM; a flow-matching model samples by Euler steps")
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch_size={batch_size}; allowed: an integer >= 1")
+    batch_size = batch_size or len(x_T)
+    one = isinstance(generator, torch.Generator)
+    if one and batch_size < len(x_T):
+        raise InputError(f"batch_size={batch_size} for {len(x_T)} images with one generator: each batch's noise "
+                         "would depend on the batching; allowed: one generator per image (noise.image_generators)")
+    if not one and len(generator) != len(x_T):
+        raise ValueError(f"{len(generator)} generators for {len(x_T)} images; allowed: one generator per image")
+    model = MnistFlow(unet, meta, runtime=runtime) if flow else MnistDiffusion(unet, meta, runtime=runtime)
+    if unet.conditioning == "class":
+        if digits is None or len(digits) != len(x_T):
+            raise ValueError(f"a class-conditioned model needs one digit per image; got {digits!r} for {len(x_T)}")
+        null = one_hot_prompts([""]).to(runtime.device)
+
+        def predictor(lo: int, hi: int):
+            return guided(model, one_hot_prompts([str(d) for d in digits[lo:hi]]).to(runtime.device), null,
+                          guidance_scale)
+    else:
+        def predictor(lo: int, hi: int):
+            return lambda x, t: model.predict(x, t, None)
+
+    if flow:
+        def integrate(predict, x: torch.Tensor, label: str | None, _g: Generators) -> torch.Tensor:
+            return euler_sample(predict, x, num_steps, on_step=on_step, progress=label)
+    else:
+        timesteps = ddpm_timesteps(meta["num_timesteps"], num_steps)
+
+        def integrate(predict, x: torch.Tensor, label: str | None, g: Generators) -> torch.Tensor:
+            return ddpm.sample(predict, x, model.alphas_cumprod, g, timesteps, on_step=on_step, progress=label,
+                               eta=eta, variance=variance)
+
+    out = []
+    for lo in range(0, len(x_T), batch_size):
+        hi = min(lo + batch_size, len(x_T))
+        label = progress if progress is None or hi - lo == len(x_T) else f"{progress} [{lo}:{hi}]"
+        out.append(integrate(predictor(lo, hi), x_T[lo:hi], label, generator if one else generator[lo:hi]))
+    return torch.cat(out)

@@ -1,0 +1,1 @@
+"""Training: the loop (resumable, DVCLive-logged, accelerate-ready) and the single-step denoiser's losses."""
