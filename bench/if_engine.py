@@ -18,7 +18,7 @@ from pathlib import Path
 import torch
 from diffusers import DDPMScheduler, IFPipeline, UNet2DConditionModel
 
-from difflab.core import ddpm
+from difflab.core.timesteps import timesteps
 from difflab.parta import algorithms as alg
 from difflab.parta.deepfloyd import DeepFloydIF
 
@@ -74,7 +74,7 @@ def main() -> None:
     pipe.set_progress_bar_config(disable=True)
     size = model.image_size
     for steps in args.steps:
-        ts = ddpm.strided_timesteps(1000, 1000 // steps)
+        ts = timesteps(1000, num_steps=steps)
         g = torch.Generator(device=device).manual_seed(0)
 
         def engine():

@@ -20,8 +20,8 @@ import torch
 from difflab.config import layout
 from difflab.config.params import SAMPLING, stage_params
 from difflab.config.runtime import for_stage
-from difflab.core import ddpm
 from difflab.core.predictor import guided
+from difflab.core.timesteps import timesteps
 from difflab.data.mnist import load_mnist
 from difflab.models.judge import judge_outputs, load_judge
 from difflab.parta import algorithms as alg
@@ -42,7 +42,7 @@ def main() -> None:
     device = rt.device
     judge = load_judge(layout.model_paths("judge").final, device)
     model = load_diffusion_model("mnist", cfg["common"], rt)
-    ts = ddpm.strided_timesteps(model.num_train_timesteps, cfg["common"]["stride"])
+    ts = timesteps(model.num_train_timesteps, stride=cfg["common"]["stride"])
     scale, sampler = cfg["common"]["guidance_scale"], sampler_of(cfg["common"])
 
     classes = model.classes  # those of the dataset it learned

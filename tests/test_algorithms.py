@@ -9,6 +9,7 @@ from gaussian import exact_moments
 
 from difflab.core import ddpm
 from difflab.core.predictor import conditional, guided
+from difflab.core.timesteps import timesteps
 from difflab.parta import algorithms as alg
 from difflab.parta.views import VIEWS
 
@@ -71,18 +72,24 @@ def noise(n, seed=1):
     return torch.randn(n, 1, 8, 8, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
 
 
-def test_strided_timesteps():
-    ts = ddpm.strided_timesteps(1000, 30)
+def test_one_rule_turns_a_stride_or_a_step_count_into_timesteps():
+    ts = timesteps(1000, stride=30)
     assert ts[:3] == [990, 960, 930] and ts[-2:] == [30, 0] and len(ts) == 34
-    assert ddpm.strided_timesteps(300, 9)[:2] == [297, 288] and len(ddpm.strided_timesteps(300, 9)) == 34
+    assert timesteps(300, stride=9)[:2] == [297, 288] and len(timesteps(300, stride=9)) == 34
+    # a step count runs that many steps (part A's "30 steps" on IF once ran 31: stride 1000 // 30 = 33)
+    assert [len(timesteps(1000, num_steps=n)) for n in (5, 20, 30, 1000)] == [5, 20, 30, 1000]
+    assert timesteps(1000, num_steps=30)[0] == 999 and timesteps(1000, num_steps=30)[-1] == 0
+    assert timesteps(4) == [3, 2, 1, 0]
     with pytest.raises(ValueError, match="stride=0"):
-        ddpm.strided_timesteps(300, 0)
+        timesteps(300, stride=0)
+    with pytest.raises(ValueError, match="one of the two"):
+        timesteps(300, num_steps=5, stride=9)
 
 
 def test_learned_range_std_matches_diffusers():
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2",
                               variance_type="learned_range")
-    ts = ddpm.strided_timesteps(1000, 30)
+    ts = timesteps(1000, stride=30)
     scheduler.set_timesteps(timesteps=ts)
     ab = scheduler.alphas_cumprod.double()
     v = torch.linspace(-1, 1, 5, dtype=torch.float64)
@@ -97,7 +104,7 @@ def test_fixed_variances_match_diffusers_on_strided_steps(variance):
     """On a step that spans more than one timestep, fixed_small / fixed_large are diffusers' DDPMScheduler's
     (the posterior's beta_tilde / the span's beta), whose names they take."""
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2", variance_type=variance)
-    ts = ddpm.strided_timesteps(1000, 30)
+    ts = timesteps(1000, stride=30)
     scheduler.set_timesteps(timesteps=ts)
     ab = scheduler.alphas_cumprod.double()
     for t, t_prev in [(990, 960), (690, 660), (30, 0)]:
@@ -111,7 +118,7 @@ def test_iterative_denoising_from_noise_recovers_the_data(model, learned_varianc
     variance the model picks in its learned range; on IF's stride of 30 the posterior's noise (fixed_small) gives
     the spread its exact moments say (a little under s), and the widest of the learned range no more than s."""
     model.learned_variance = learned_variance
-    ts = ddpm.strided_timesteps(1000, stride)
+    ts = timesteps(1000, stride=stride)
     n = 4000
     variance = "fixed_small" if learned_variance is None else "learned_range"
     x = alg.iterative_denoise(model, noise(n), ts, 0, conditional(model, onehot(1)),
@@ -136,7 +143,7 @@ def test_the_engine_samples_by_ddim_where_asked(model, learned_variance):
     eta = sampler_of({"sampler": "ddim", "ddim_eta": 0.0, "variance": "learned_range"})["eta"]
     assert eta == 0.0
     model.learned_variance = learned_variance
-    ts, n = ddpm.strided_timesteps(1000, 1), 4000
+    ts, n = timesteps(1000, stride=1), 4000
     run = lambda seed: alg.iterative_denoise(model, noise(n), ts, 0, conditional(model, onehot(1)),  # noqa: E731
                                              torch.Generator().manual_seed(seed), eta=eta)
     x = run(2)
@@ -152,7 +159,7 @@ def test_one_step_denoising_is_exact_for_a_point_mass(model):
 
 
 def test_cfg_with_scale_one_is_the_conditional_sampler_and_batches_one_call(model):
-    ts = ddpm.strided_timesteps(1000, 100)
+    ts = timesteps(1000, stride=100)
     run = lambda predictor: alg.iterative_denoise(model, noise(4), ts, 0, predictor,  # noqa: E731
                                                   torch.Generator().manual_seed(3))
     unguided = run(conditional(model, onehot(0)))
@@ -193,7 +200,7 @@ def test_inpainting_keeps_the_known_region(model):
     x_orig = model.means[0:1].expand(2000, -1, -1, -1).clone()
     mask = torch.zeros(1, 1, 8, 8, dtype=torch.float64)
     mask[..., :4, :] = 1  # new content in the top half
-    ts = ddpm.strided_timesteps(1000, 100)
+    ts = timesteps(1000, stride=100)
     ab = model.alphas_cumprod
     seen = []
 
@@ -227,7 +234,7 @@ def test_factorized_estimate_splits_frequencies(model):
 
 def test_sdedit_projects_onto_the_data_more_the_earlier_it_starts(model):
     """An off-manifold image (mu + 0.5): a late start keeps it, an early one lands on the data's mean."""
-    ts = ddpm.strided_timesteps(1000, 30)
+    ts = timesteps(1000, stride=30)
     x0 = (model.means[0:1] + 0.5).expand(500, -1, -1, -1)
     predictor = conditional(model, onehot(0))
     late = alg.sdedit(model, x0, ts, len(ts) - 2, predictor, torch.Generator().manual_seed(5))
@@ -237,7 +244,7 @@ def test_sdedit_projects_onto_the_data_more_the_earlier_it_starts(model):
 
 
 def test_i_start_is_checked(model):
-    ts = ddpm.strided_timesteps(1000, 30)
+    ts = timesteps(1000, stride=30)
     x0 = model.means[0:1]
     with pytest.raises(ValueError, match="i_start=34; allowed: 0 .. 33"):
         alg.sdedit(model, x0, ts, 34, conditional(model, onehot(0)), torch.Generator())

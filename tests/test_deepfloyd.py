@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import yaml
 from tiny_if import WIDTH, save_tiny_if
 
-from difflab.core import ddpm
+from difflab.core.timesteps import timesteps
 from difflab.parta import algorithms as alg
 from difflab.parta import experiments
 from difflab.parta.conditions import ConditionCache, prompts_in, save_conditions
@@ -214,7 +214,7 @@ def test_the_engine_is_ifpipeline_but_for_its_thresholding(tiny):
     plain = {**config, "thresholding": False, "clip_sample": False}
     cond = torch.randn(1, 77, WIDTH, generator=torch.Generator().manual_seed(1))
     null = torch.zeros_like(cond)
-    ts = ddpm.strided_timesteps(1000, 100)
+    ts = timesteps(1000, stride=100)
 
     def diffusers_pipe(scheduler_config: dict) -> torch.Tensor:
         pipe = IFPipeline(tokenizer=None, text_encoder=None, unet=unet, safety_checker=None, feature_extractor=None,

@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 from difflab.core import ddpm, flow, guidance
+from difflab.core.timesteps import timesteps
 from difflab.models.unet import UNet
-from difflab.sampling.generate import ddpm_timesteps, generate, steps_of
+from difflab.sampling.generate import generate, steps_of
 from difflab.training.denoiser import pure_noise_loss
 
 
@@ -117,18 +118,18 @@ def test_flow_sampling_is_deterministic_and_needs_a_step_count():
 
 
 def test_ddpm_steps_are_spread_over_its_timesteps():
-    assert ddpm_timesteps(300, 5) == [299, 224, 150, 75, 0]
-    assert ddpm_timesteps(300) == list(range(299, -1, -1)) == ddpm_timesteps(300, 300)
-    assert ddpm_timesteps(10, 1) == [9]
+    assert timesteps(300, 5) == [299, 224, 150, 75, 0]
+    assert timesteps(300) == list(range(299, -1, -1)) == timesteps(300, 300)
+    assert timesteps(10, 1) == [9]
     for bad in (0, 301):
         with pytest.raises(ValueError, match=f"num_steps={bad}; allowed for a DDPM: 1 .. T \\(300\\)"):
-            ddpm_timesteps(300, bad)
+            timesteps(300, bad)
     meta = {"objective": "ddpm", "num_timesteps": 300}
     assert steps_of(meta, None) == 300 and steps_of(meta, 20) == 20 and steps_of({**meta, "objective": "flow"}, 7) == 7
 
 
 def test_a_strided_ddpm_takes_the_posterior_step_between_its_timesteps():
-    """generate(num_steps=k) on a DDPM is ddpm.sample over ddpm_timesteps(T, k), noise for noise."""
+    """generate(num_steps=k) on a DDPM is ddpm.sample over timesteps(T, k), noise for noise."""
     torch.manual_seed(6)
     unet = UNet(4, "time").eval()
     meta = {"hidden": 4, "conditioning": "time", "num_timesteps": 50, "beta_start": 1e-4, "beta_end": 0.02}

@@ -13,6 +13,7 @@ import torch
 from difflab.core.guidance import one_hot_dropout
 from difflab.core.noise import Generators, randn
 from difflab.core.predictor import Predictor
+from difflab.core.timesteps import timesteps as steps_of_schedule
 from difflab.errors import InputError
 from difflab.progress import progress as progress_bar
 
@@ -102,13 +103,6 @@ def check_variance(variance: str) -> None:
         raise InputError(f"variance={variance!r}; allowed: {', '.join(VARIANCES)}")
 
 
-def strided_timesteps(num_timesteps: int, stride: int) -> list[int]:
-    """Descending timesteps stride apart, ending at 0: T = 1000, stride 30 -> 990, 960, ..., 30, 0."""
-    if not 1 <= stride < num_timesteps:
-        raise InputError(f"stride={stride}; allowed: 1 .. {num_timesteps - 1}")
-    return list(range(stride * ((num_timesteps - 1) // stride), -1, -stride))
-
-
 @torch.no_grad()
 def sample(predict: Predictor, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: Generators,
            timesteps: Sequence[int] | None = None,
@@ -125,7 +119,7 @@ def sample(predict: Predictor, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, 
     that an image's samples do not depend on its batch. on_step(i, t', x) runs after step i with x now at t' (-1 =
     clean); a tensor it returns replaces x (RePaint uses that). A `progress` label shows a progress bar.
     """
-    ts = list(range(len(alphas_cumprod) - 1, -1, -1)) if timesteps is None else list(timesteps)
+    ts = steps_of_schedule(len(alphas_cumprod)) if timesteps is None else list(timesteps)
     if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
         raise InputError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
     check_eta(eta)

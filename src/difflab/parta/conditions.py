@@ -7,7 +7,6 @@ loaded once, by one stage.
 """
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import torch
@@ -15,7 +14,6 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 
 from difflab.errors import PromptError
-from difflab.sampling.labels import one_hot_prompts
 
 
 def save_conditions(path: Path, prompts: list[str], conds: torch.Tensor, model: str) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from difflab.core import ddpm
 from difflab.core.predictor import Predictor, conditional, guided
+from difflab.core.timesteps import timesteps
 from difflab.errors import InputError
 from difflab.parta import algorithms as alg
 from difflab.parta.conditions import ConditionCache
@@ -56,7 +56,7 @@ class Context:
 
     @property
     def timesteps(self) -> list[int]:
-        return ddpm.strided_timesteps(self.model.num_train_timesteps, self.common["stride"])
+        return timesteps(self.model.num_train_timesteps, stride=self.common["stride"])
 
     @property
     def sampler(self) -> dict:
@@ -108,7 +108,7 @@ def sample(ctx: Context) -> None:
     p = ctx.cfg["sample"]
     rows = []
     for steps in p["num_inference_steps"]:
-        ts = ddpm.strided_timesteps(ctx.model.num_train_timesteps, max(1, ctx.model.num_train_timesteps // steps))
+        ts = timesteps(ctx.model.num_train_timesteps, num_steps=steps)
         g = ctx.generator()
         x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
                                   progress=f"{steps} steps", **ctx.sampler)

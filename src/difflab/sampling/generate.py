@@ -12,20 +12,11 @@ from difflab.core import ddpm
 from difflab.core.flow import euler_sample
 from difflab.core.noise import Generators
 from difflab.core.predictor import guided
+from difflab.core.timesteps import timesteps
 from difflab.errors import InputError
 from difflab.models.unet import UNet
 from difflab.sampling.adapters import MnistDiffusion, MnistFlow
 from difflab.sampling.labels import one_hot_prompts
-
-
-def ddpm_timesteps(num_timesteps: int, num_steps: int | None = None) -> list[int]:
-    """num_steps timesteps spread evenly from T - 1 down to 0 (all T by default): T = 300, 5 steps -> 299, 224, 150,
-    75, 0. The posterior step between two of them is exact for any gap, so fewer steps are a strided DDPM."""
-    if num_steps is None:
-        return list(range(num_timesteps - 1, -1, -1))
-    if not isinstance(num_steps, int) or not 1 <= num_steps <= num_timesteps:
-        raise InputError(f"num_steps={num_steps!r}; allowed for a DDPM: 1 .. T ({num_timesteps})")
-    return torch.linspace(num_timesteps - 1, 0, num_steps).round().long().tolist()
 
 
 def steps_of(meta: dict, num_steps: int | None) -> int:
@@ -34,7 +25,7 @@ def steps_of(meta: dict, num_steps: int | None) -> int:
         if num_steps is None:
             raise InputError("a flow-matching model needs num_steps, its number of Euler steps")
         return num_steps
-    return len(ddpm_timesteps(meta["num_timesteps"], num_steps))
+    return len(timesteps(meta["num_timesteps"], num_steps))
 
 
 @torch.no_grad()
@@ -46,7 +37,7 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
              eta: float | None = None, variance: str = "fixed_small") -> torch.Tensor:
     """Turn the noise x_T into digits. The class-conditioned models need `digits` (one per image).
 
-    DDPM: num_steps of its T timesteps (ddpm_timesteps; all by default), by the posterior step with fresh noise of
+    DDPM: num_steps of its T timesteps (core.timesteps; all by default), by the posterior step with fresh noise of
     the named `variance` on each step (ddpm.step_std: on a step of one timestep the spec's sqrt(beta_t) either way),
     or by DDIM's step where eta is given (0 = deterministic given x_T);
     flow matching: num_steps Euler steps (required), deterministic given x_T.
@@ -89,10 +80,10 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
         def integrate(predict, x: torch.Tensor, label: str | None, _g: Generators) -> torch.Tensor:
             return euler_sample(predict, x, num_steps, on_step=on_step, progress=label)
     else:
-        timesteps = ddpm_timesteps(meta["num_timesteps"], num_steps)
+        ts = timesteps(meta["num_timesteps"], num_steps)
 
         def integrate(predict, x: torch.Tensor, label: str | None, g: Generators) -> torch.Tensor:
-            return ddpm.sample(predict, x, model.alphas_cumprod, g, timesteps, on_step=on_step, progress=label,
+            return ddpm.sample(predict, x, model.alphas_cumprod, g, ts, on_step=on_step, progress=label,
                                eta=eta, variance=variance)
 
     out = []
