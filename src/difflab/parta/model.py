@@ -1,4 +1,5 @@
-"""The interface every part A algorithm is written against, and its MNIST implementation.
+"""The interface every part A algorithm is written against: DeepFloyd IF (deepfloyd.py) and part B's class DDPM
+(sampling/adapters.py) implement it.
 
 A diffusion model here is anything with
 - `alphas_cumprod` (float64, CPU) and `num_train_timesteps`: its noise schedule;
@@ -8,7 +9,6 @@ A diffusion model here is anything with
 - `image_size`, `channels`, `to_model(x)` / `to_unit(x)`: its value range against [0, 1] images;
 - `display_size`: the side of the images it shows (after upsampling);
 - `upsample(x, cond, null, generator)`: a higher-resolution version for display (identity where there is none).
-DeepFloyd IF implements it in deepfloyd.py; part B's class-conditioned MNIST DDPM in sampling/adapters.py.
 """
 
 from typing import Protocol
