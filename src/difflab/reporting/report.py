@@ -1,10 +1,14 @@
 """The report page: the profile that ran and the headline numbers beside their goals, then every figure of parts
 A and B in the order of the spec, with captions built from the parameters that produced them, the metrics tables,
-and the parameters and git revision. Rendered with Jinja2 into reports/index.html, whose images are the
-pipeline's own figures (paths relative to reports/)."""
+and the parameters and git revision. Laid out with Jinja2 as the HTML of reports/index.html, whose images are the
+pipeline's own figures (paths relative to reports/).
 
-import json
-import subprocess
+This module lays out what it is given: a run's params, metric files, headline and git revision come as arguments,
+read by stages/report.py for the workspace's run and by difflab/reporting/compare_page.py (through DVC) for each run
+it compares, so no page captions one run's figures with another run's numbers. The one file read here is the
+project's description of the quick profile (profile_text), which is code, not a run's result.
+"""
+
 from pathlib import Path
 
 import jinja2
@@ -23,25 +27,29 @@ def fmt(value) -> str:
     return "" if value is None else str(value)
 
 
-def git_revision() -> str:
-    try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True).stdout.strip()
-        return rev.stdout.strip() + (" (with uncommitted changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-
-
-# The metric files whose numbers the captions quote, relative to a run's reports/ folder. The layout functions
-# below are given them (a dict path -> parsed JSON) rather than reading them, so that a page about another run (the
-# comparison page, difflab/compare_page.py) captions that run's figures with that run's numbers.
+# The metric files the page shows as tables: title -> file, relative to a run's reports/ folder. The layout
+# functions below are given them parsed (a dict file -> JSON) rather than reading them.
+METRICS = {
+    "Denoiser: out-of-distribution test": "denoiser/ood.json",
+    "Time-conditioned DDPM: sample quality": "ddpm_time/eval.json",
+    "Class-conditioned DDPM: CFG sweep": "ddpm_class/eval.json",
+    "Time-conditioned flow matching: sample quality": "flow_time/eval.json",
+    "Class-conditioned flow matching: CFG sweep": "flow_class/eval.json",
+    "DDPM against flow matching by sampling steps": "objectives/metrics.json",
+    "Denoising pure noise": "pure_noise/metrics.json",
+    "DDPM step against DDIM by sampling steps": "samplers/metrics.json",
+    "Part A on MNIST, judged over seeds": "eval_parta/metrics.json",
+    "Judge": "judge/metrics.json",
+}
+# The ones whose numbers the captions quote: all a page about another run (the comparison page) needs of them.
 CAPTION_METRICS = ("samplers/metrics.json", "pure_noise/metrics.json", "objectives/metrics.json")
+assert set(CAPTION_METRICS) <= set(METRICS.values())
+SUMMARY = "summary.json"
 
 
-def caption_metrics(reports: Path = REPORTS) -> dict[str, dict]:
-    """The CAPTION_METRICS of the run whose reports/ folder this is (the workspace's by default)."""
-    return {name: json.loads((Path(reports) / name).read_text()) for name in CAPTION_METRICS}
+def item(src: str, title: str, caption: str) -> dict:
+    """One figure of the page: its file (relative to reports/), its heading and its caption."""
+    return {"src": src, "title": title, "caption": caption}
 
 
 def _quoting(metrics: dict[str, dict], name: str, sentence) -> str:
@@ -51,14 +59,12 @@ def _quoting(metrics: dict[str, dict], name: str, sentence) -> str:
 
 def sections(params: dict, metrics: dict[str, dict]) -> list[dict]:
     """The report's figures as sections of items {src, title, caption}: titles and captions from this run's params
-    and its metrics (caption_metrics: the files of CAPTION_METRICS, parsed)."""
+    and its metrics (file relative to reports/ -> parsed JSON; those of CAPTION_METRICS are quoted, and a caption
+    says which are missing)."""
     name = params["parta"]["model"]
     a = params["parta"][name]
     c = a["common"]
     d, t, k = params["denoiser"], params["ddpm_time"], params["ddpm_class"]
-
-    def item(src, title, caption):
-        return {"src": src, "title": title, "caption": caption}
 
     part_a = [
         item("parta/sample.png", "A0. Sampling", f"Prompts {a['sample']['prompts']} at "
@@ -172,11 +178,8 @@ def samplers_sentence(m: dict) -> str:
 
 def flow_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
     """The flow-matching models, the pure-noise denoiser and the DDPM-against-flow comparison, with captions that
-    quote the measured numbers (metrics: caption_metrics; their files are the report's deps)."""
+    quote the measured numbers (metrics: as for sections)."""
     ft, fc, pn = params["flow_time"], params["flow_class"], params["pure_noise"]
-
-    def item(src, title, caption):
-        return {"src": src, "title": title, "caption": caption}
 
     def samples(section: str, p: dict, what: str) -> list[dict]:
         epochs = [*p["snapshot_epochs"], p["epochs"]]
@@ -231,30 +234,17 @@ def objectives_sentence(m: dict) -> str:
             f"{m['ddpm_equal_epochs']['epoch']}. Each step is one batched call for both CFG estimates.")
 
 
-def metric_tables(paths: dict[str, Path]) -> list[dict]:
+def metric_tables(metrics: dict[str, dict]) -> list[dict]:
+    """One table of flattened metric -> value per file of METRICS, in its order, from the parsed files (file
+    relative to reports/ -> JSON), titled with the file's path so a reader can find the full numbers."""
     tables = []
-    for title, path in paths.items():
-        flat = flatten(json.loads(Path(path).read_text()))
-        tables.append({"title": f"{title} ({path})", "header": ["metric", "value"],
+    for title, name in METRICS.items():
+        flat = flatten(metrics[name])
+        tables.append({"title": f"{title} ({(REPORTS / name).as_posix()})", "header": ["metric", "value"],
                        "rows": [[k, fmt(v)] for k, v in sorted(flat.items())]})
     return tables
 
 
-METRICS = {
-    "Denoiser: out-of-distribution test": REPORTS / "denoiser/ood.json",
-    "Time-conditioned DDPM: sample quality": REPORTS / "ddpm_time/eval.json",
-    "Class-conditioned DDPM: CFG sweep": REPORTS / "ddpm_class/eval.json",
-    "Time-conditioned flow matching: sample quality": REPORTS / "flow_time/eval.json",
-    "Class-conditioned flow matching: CFG sweep": REPORTS / "flow_class/eval.json",
-    "DDPM against flow matching by sampling steps": REPORTS / "objectives/metrics.json",
-    "Denoising pure noise": REPORTS / "pure_noise/metrics.json",
-    "DDPM step against DDIM by sampling steps": REPORTS / "samplers/metrics.json",
-    "Part A on MNIST, judged over seeds": REPORTS / "eval_parta/metrics.json",
-    "Judge": REPORTS / "judge/metrics.json",
-}
-
-
-SUMMARY = REPORTS / "summary.json"
 QUICK_PROFILE = Path("profiles/quick.txt")
 
 
@@ -278,20 +268,18 @@ def headline_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def render(params_path: Path, out: Path = REPORTS / "index.html") -> Path:
-    params = yaml.safe_load(Path(params_path).read_text())
-    missing = [str(p) for p in [*METRICS.values(), SUMMARY] if not p.is_file()]
-    if missing:
-        raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
-    secs = sections(params, caption_metrics(out.parent))
-    missing = [i["src"] for s in secs for i in s["items"] if not (out.parent / i["src"]).is_file()]
-    if missing:
-        raise FileNotFoundError(f"the report needs {missing}: run the stages that make them first")
+def figure_sources(params: dict, metrics: dict[str, dict]) -> list[str]:
+    """Every figure the page shows, relative to reports/: what must exist before it is rendered."""
+    return [figure["src"] for section in sections(params, metrics) for figure in section["items"]]
+
+
+def render(params: dict, metrics: dict[str, dict], summary: dict, revision: str, profile: dict) -> str:
+    """The HTML of the report page of one run, from that run's params (as in params.yaml), metric files (file
+    relative to reports/ -> parsed JSON, every file of METRICS), headline (summary.json), git revision and profile
+    (profile_text): given, never read here, so the page shows exactly the run its caller read."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
-    html = env.get_template("report.html.j2").render(
-        sections=secs, metrics=metric_tables(METRICS), revision=git_revision(), parta_model=params["parta"]["model"],
-        profile=profile_text(params["profile"]), headline=headline_rows(json.loads(SUMMARY.read_text())),
+    return env.get_template("report.html.j2").render(
+        sections=sections(params, metrics), metrics=metric_tables(metrics), revision=revision,
+        parta_model=params["parta"]["model"], profile=profile, headline=headline_rows(summary),
         params_yaml=yaml.safe_dump(params, sort_keys=False))
-    out.write_text(html)
-    return out
