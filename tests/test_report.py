@@ -1,0 +1,104 @@
+"""The report page (difflab/reporting/report.py) lays out the data it is given, never a file it reads itself, and the
+report stage (stages/report.py) is what reads the workspace's run for it."""
+
+import importlib.util
+import json
+import re
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from difflab.reporting.report import METRICS, SUMMARY, figure_sources, profile_text, render
+
+ROOT = Path(__file__).resolve().parents[1]
+PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+
+
+def run_metrics(ddim_accuracy: float, rms: float, flow_accuracy: float, judge_accuracy: float) -> dict[str, dict]:
+    """Every metric file the page shows (file relative to reports/ -> JSON), with numbers that name the run."""
+    metrics = {name: {"value": 1.0} for name in METRICS.values()}
+    metrics["samplers/metrics.json"] = {
+        "fixed_small": {"steps_5": {"judge_accuracy": 0.5, "fd_to_test": 99.0}},
+        "ddim": {"steps_5": {"judge_accuracy": ddim_accuracy, "fd_to_test": 42.0}},
+        "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.0, "num_samples": 200}
+    metrics["pure_noise/metrics.json"] = {"rms_output_to_mean_digit": rms, "rms_between_outputs": 0.001,
+                                          "rms_digit_to_mean_digit": 0.3}
+    metrics["objectives/metrics.json"] = {"ddpm_final": {"epoch": 1, "steps_5": {"judge_accuracy": 0.1}},
+                                          "flow_final": {"epoch": 1, "steps_5": {"judge_accuracy": flow_accuracy}},
+                                          "ddpm_equal_epochs": {"epoch": 1}, "flow_equal_epochs": {"epoch": 1}}
+    metrics["judge/metrics.json"] = {"test_accuracy": judge_accuracy}
+    return metrics
+
+
+def figure(page: str, title: str) -> str:
+    """The part of the page under the heading `title` (a figure with its caption, or a metrics table)."""
+    return page.split(f"<h3>{title}</h3>")[1].split("<h3>")[0]
+
+
+def test_the_report_page_shows_the_numbers_it_is_given(tmp_path, monkeypatch):
+    """Two runs with different numbers get pages with their own numbers in the captions, the metrics tables and the
+    headline, also where the working directory holds no reports/ (the page reads nothing of a run)."""
+    monkeypatch.chdir(tmp_path)
+    pages = {run: render(PARAMS, run_metrics(*numbers), {"psnr": psnr}, f"rev-{run}", profile_text("paper"))
+             for run, numbers, psnr in (("a", (0.61, 0.011, 0.71, 0.9125), 20.5),
+                                        ("b", (0.83, 0.022, 0.92, 0.8375), 31.25))}
+    assert not list(tmp_path.iterdir())
+    for run, ddim, rms, flow, judge, psnr, other in (("a", "0.61", "0.011", "0.71", "0.9125", "20.5", "b"),
+                                                     ("b", "0.83", "0.022", "0.92", "0.8375", "31.25", "a")):
+        page = pages[run]
+        assert f"DDIM {ddim} / 42" in figure(page, "DDIM against the DDPM step: digits per sampling step")
+        assert f"lie {rms} (RMS" in figure(page, "Denoising pure noise: what it learns")
+        assert f"flow {flow}" in figure(page, "DDPM against flow matching: digits per sampling step")
+        assert re.search(rf"<td>test_accuracy</td><td>{judge}</td>", figure(page, "Judge (reports/judge/metrics.json)"))
+        assert re.search(rf"<code>psnr</code></td>\s*<td>{psnr}</td>", page)
+        assert f"<code>rev-{run}</code>" in page and f"rev-{other}" not in page
+
+
+def stage_module():
+    """stages/report.py as a module (the stages are scripts, not a package), to call its main in this process."""
+    spec = importlib.util.spec_from_file_location("stage_report", ROOT / "stages" / "report.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def run_dir(tmp_path, monkeypatch):
+    """A working directory holding one run: params.yaml, every metric file, the headline and every figure."""
+    metrics = run_metrics(0.61, 0.011, 0.71, 0.9125)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PARAMS, sort_keys=False))
+    files = {**{name: json.dumps(data) for name, data in metrics.items()}, SUMMARY: json.dumps({"psnr": 20.5}),
+             **{src: "figure" for src in figure_sources(PARAMS, metrics)}}
+    for name, text in files.items():
+        (tmp_path / "reports" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "reports" / name).write_text(text)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
+    return tmp_path, metrics
+
+
+def test_the_report_stage_renders_the_workspace_run(run_dir, monkeypatch):
+    """The stage writes the page that render lays out from the files of the working directory's run."""
+    tmp_path, metrics = run_dir
+    stage = stage_module()
+    monkeypatch.setattr(stage, "git_revision", lambda: "abc1234")
+    stage.main()
+    assert (tmp_path / "reports/index.html").read_text() == render(PARAMS, metrics, {"psnr": 20.5}, "abc1234",
+                                                                   profile_text(PARAMS["profile"]))
+
+
+def test_the_report_stage_names_every_missing_input(run_dir):
+    """Missing metric files and headline are named together, then missing figures, so one run says what to make."""
+    tmp_path, _ = run_dir
+    for name in ("judge/metrics.json", SUMMARY):
+        (tmp_path / "reports" / name).unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape("['reports/judge/metrics.json', 'reports/summary.json']")):
+        stage_module().main()
+    (tmp_path / "reports/judge/metrics.json").write_text("{}")
+    (tmp_path / "reports" / SUMMARY).write_text("{}")
+    for src in ("parta/blur.png", "samplers/samplers.png"):
+        (tmp_path / "reports" / src).unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape("['parta/blur.png', 'samplers/samplers.png']")):
+        stage_module().main()
