@@ -93,3 +93,13 @@ def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
         assert {"common", experiment, shared} == set(sections(experiment)), experiment
     assert {"parta.${parta.model}.common", "parta.${parta.model}.${key}",
             "parta.${parta.model}.${item}"} <= set(parta["do"]["params"])
+
+
+@pytest.mark.parametrize("name, stage", list(stages()), ids=[n for n, _ in stages()])
+def test_stage_deps_cover_the_templates_it_renders(name, stage):
+    """A template a stage's code renders (a "*.j2" name in it) is a dep too: an edited page layout reruns the stage."""
+    script = ROOT / stage["cmd"].split()[1]
+    rendered = {node.value for f in closure(script) for node in ast.walk(ast.parse((ROOT / f).read_text()))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".j2")}
+    missing = sorted(t for t in rendered if f"src/difflab/reporting/templates/{t}" not in stage["deps"])
+    assert not missing, f"stage {name} renders {missing} but does not list them in deps"
