@@ -111,52 +111,14 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     With DIFFLAB_RANK_LOG=<dir> in the environment, every process also writes <dir>/rank<r>.json at the end: the
     dataset indices it trained on in each epoch and the sha256 of its final weights (tests of `accelerate launch`).
     """
-    rt = runtime.resolve(cfg.device, cfg.precision, cfg.channels_last, cfg.compile)
-    accelerator = Accelerator(cpu=rt.device.type == "cpu")
-    main = accelerator.is_main_process
-    device = accelerator.device
-    model = rt.prepare(model)
-    # Fused Adam on CUDA (one kernel for all parameters); on the CPU the classic loop, whose fp32 numbers are fixed.
-    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, **({"fused": True} if device.type == "cuda" else {}))
-    # Stepped once per epoch by hand, so it is not handed to accelerate (which would step it per batch).
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_final_factor ** (1 / cfg.epochs))
-    scaler = torch.amp.GradScaler(device.type, enabled=rt.precision == "fp16")
-    generator = torch.Generator(device=device).manual_seed(cfg.seed)
-    ema = Ema(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
-    fp = fingerprint({**asdict(cfg), "precision": rt.precision, "log_every": None}, str(model), loss_settings,
-                     tensor_digest(images, labels), code_digest(), accelerator.num_processes)
-
-    result = TrainResult(state_dict={}, main=main)
-    start_epoch = 0
-    state = load_state(checkpoint_path)
-    if state is not None and state["fingerprint"] == fp:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        scaler.load_state_dict(state["scaler"])
-        if ema is not None:
-            ema.load_state_dict(state["ema"])
-        generator.set_state(state["generator"].to("cpu"))
-        result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
-        result.seconds = state.get("seconds", 0.0)
-        result.snapshots = state["snapshots"]
-        start_epoch = state["epoch"]
-        if main:
-            print(f"resuming from {checkpoint_path} after epoch {start_epoch}/{cfg.epochs}")
-    elif state is not None and main:
-        print(f"{checkpoint_path} belongs to another configuration; starting from scratch")
-
-    model, optimizer = accelerator.prepare(model, optimizer)
-    net = accelerator.unwrap_model(model)  # the model itself, whatever wraps it for data parallelism
-    # Full batches go through the compiled model (CUDA graphs on CUDA: static shapes); the last, partial batch of
-    # an epoch runs the same weights eagerly, so it never triggers a recompile.
-    compiled = torch.compile(model, mode="reduce-overhead" if device.type == "cuda" else None) if rt.compile else model
-    images, labels = images.to(device), labels.to(device)
-    n, rank, world = len(images), accelerator.process_index, accelerator.num_processes
-    pad = -n % world  # digits repeated at the end of each epoch's permutation to make all slices as long
-    steps_per_epoch = -(-n // (cfg.batch_size * world))
-    if main:
-        print(f"training on {rt.summary(getattr(net, 'hidden', 0))}; {world} process(es)")
+    run = _set_up(model, images, labels, cfg, loss_settings)
+    result, start_epoch = _resume(run, checkpoint_path)
+    data = _distribute(run, images, labels)
+    main, accelerator, rt, cfg = run.main, run.accelerator, run.rt, run.cfg
+    model, net, compiled, optimizer = run.model, run.net, run.compiled, run.optimizer
+    scheduler, scaler, generator, ema, fp = run.scheduler, run.scaler, run.generator, run.ema, run.fingerprint
+    device, images, labels = run.device, data.images, data.labels
+    n, rank, world, pad, steps_per_epoch = len(images), data.rank, data.world, data.pad, data.steps_per_epoch
 
     live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if main else None
     rank_log = os.environ.get("DIFFLAB_RANK_LOG")
@@ -240,6 +202,117 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     if rank_log:
         _write_rank_log(Path(rank_log) / f"rank{rank}.json", rank, world, result.state_dict, trained_on)
     return result
+
+
+@dataclass
+class _Run:
+    """What one call of fit trains with: built by _set_up, restored by _resume, put on the device(s) by _distribute.
+
+    model is the module the optimizer steps (wrapped for data parallelism once distributed), net the model itself
+    and compiled what full batches run through (torch.compile of model, or model)."""
+    cfg: TrainConfig
+    rt: runtime.Runtime
+    accelerator: Accelerator
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.ExponentialLR
+    scaler: torch.amp.GradScaler
+    generator: torch.Generator
+    ema: Ema | None
+    fingerprint: str
+    net: nn.Module | None = None
+    compiled: Callable | None = None
+
+    @property
+    def main(self) -> bool:
+        return self.accelerator.is_main_process
+
+    @property
+    def device(self) -> torch.device:
+        return self.accelerator.device
+
+
+@dataclass
+class _Shard:
+    """The dataset on the training device and how this process (rank of world) takes its share of every epoch."""
+    images: torch.Tensor
+    labels: torch.Tensor
+    rank: int
+    world: int
+    batch_size: int
+
+    @property
+    def pad(self) -> int:
+        """How many digits repeat at the end of each epoch's permutation to make all processes' slices as long."""
+        return -len(self.images) % self.world
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.images) // (self.batch_size * self.world))
+
+
+def _set_up(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
+            loss_settings: str) -> _Run:
+    """The accelerator, the model in its runtime's precision and memory format, Adam, the per-epoch LR decay, the
+    fp16 grad scaler, the seeded generator of every batch and noise draw, the EMA, and the fingerprint that says
+    which checkpoint this run may resume."""
+    rt = runtime.resolve(cfg.device, cfg.precision, cfg.channels_last, cfg.compile)
+    accelerator = Accelerator(cpu=rt.device.type == "cpu")
+    device = accelerator.device
+    model = rt.prepare(model)
+    # Fused Adam on CUDA (one kernel for all parameters); on the CPU the classic loop, whose fp32 numbers are fixed.
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr, **({"fused": True} if device.type == "cuda" else {}))
+    # Stepped once per epoch by hand, so it is not handed to accelerate (which would step it per batch).
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_final_factor ** (1 / cfg.epochs))
+    scaler = torch.amp.GradScaler(device.type, enabled=rt.precision == "fp16")
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    ema = Ema(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
+    fp = fingerprint({**asdict(cfg), "precision": rt.precision, "log_every": None}, str(model), loss_settings,
+                     tensor_digest(images, labels), code_digest(), accelerator.num_processes)
+    return _Run(cfg, rt, accelerator, model, optimizer, scheduler, scaler, generator, ema, fp, net=model,
+                compiled=model)
+
+
+def _resume(run: _Run, checkpoint_path: Path) -> tuple[TrainResult, int]:
+    """The result so far and the last finished epoch: restored from checkpoint_path when this very run (same
+    fingerprint) wrote it, so the run continues where it stopped; otherwise an empty result and epoch 0."""
+    result = TrainResult(state_dict={}, main=run.main)
+    state = load_state(checkpoint_path)
+    if state is None:
+        return result, 0
+    if state["fingerprint"] != run.fingerprint:
+        if run.main:
+            print(f"{checkpoint_path} belongs to another configuration; starting from scratch")
+        return result, 0
+    run.model.load_state_dict(state["model"])
+    run.optimizer.load_state_dict(state["optimizer"])
+    run.scheduler.load_state_dict(state["scheduler"])
+    run.scaler.load_state_dict(state["scaler"])
+    if run.ema is not None:
+        run.ema.load_state_dict(state["ema"])
+    run.generator.set_state(state["generator"].to("cpu"))
+    result.losses, result.epoch_losses = state["losses"], state["epoch_losses"]
+    result.seconds = state.get("seconds", 0.0)
+    result.snapshots = state["snapshots"]
+    if run.main:
+        print(f"resuming from {checkpoint_path} after epoch {state['epoch']}/{run.cfg.epochs}")
+    return result, state["epoch"]
+
+
+def _distribute(run: _Run, images: torch.Tensor, labels: torch.Tensor) -> _Shard:
+    """Hand the model and optimizer to accelerate (data parallelism under `accelerate launch`), compile the model
+    if the runtime says so, and move the dataset to the device: after the resume, which loads unwrapped weights."""
+    run.model, run.optimizer = run.accelerator.prepare(run.model, run.optimizer)
+    run.net = run.accelerator.unwrap_model(run.model)
+    # Full batches go through the compiled model (CUDA graphs on CUDA: static shapes); the last, partial batch of
+    # an epoch runs the same weights eagerly, so it never triggers a recompile.
+    run.compiled = (torch.compile(run.model, mode="reduce-overhead" if run.device.type == "cuda" else None)
+                    if run.rt.compile else run.model)
+    shard = _Shard(images.to(run.device), labels.to(run.device), run.accelerator.process_index,
+                   run.accelerator.num_processes, run.cfg.batch_size)
+    if run.main:
+        print(f"training on {run.rt.summary(getattr(run.net, 'hidden', 0))}; {shard.world} process(es)")
+    return shard
 
 
 def _write_rank_log(path: Path, rank: int, world: int, state_dict: dict, trained_on: dict) -> None:
