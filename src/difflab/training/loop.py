@@ -91,6 +91,7 @@ def code_digest() -> str:
 
 
 def tensor_digest(*tensors: torch.Tensor) -> str:
+    """sha256 of the tensors' bytes, in order: whether data or weights are the very same."""
     digest = hashlib.sha256()
     for t in tensors:
         digest.update(t.detach().cpu().contiguous().numpy().tobytes())
@@ -114,94 +115,18 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     run = _set_up(model, images, labels, cfg, loss_settings)
     result, start_epoch = _resume(run, checkpoint_path)
     data = _distribute(run, images, labels)
-    main, accelerator, rt, cfg = run.main, run.accelerator, run.rt, run.cfg
-    model, net, compiled, optimizer = run.model, run.net, run.compiled, run.optimizer
-    scheduler, scaler, generator, ema, fp = run.scheduler, run.scaler, run.generator, run.ema, run.fingerprint
-    device, images, labels = run.device, data.images, data.labels
-    n, rank, world, pad, steps_per_epoch = len(images), data.rank, data.world, data.pad, data.steps_per_epoch
-
-    live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if main else None
+    live = Live(str(log_dir), save_dvc_exp=False, dvcyaml=None) if run.main else None
     rank_log = os.environ.get("DIFFLAB_RANK_LOG")
-    trained_on: dict[int, list[torch.Tensor]] = {}  # epoch -> the index batches of this process (rank_log only)
-    if live is not None:  # the log of a resumed run is rebuilt from the checkpoint, so it equals an unbroken run's
-        _replay(live, result, steps_per_epoch)
-
+    trained_on = {} if rank_log else None  # epoch -> the index batches of this process
+    if live is not None:
+        _replay(live, result, data.steps_per_epoch)
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         epoch_start = time.perf_counter()
-        model.train()
-        # Every process draws the same permutation and takes its own slice of it. Where the processes do not divide
-        # the digits evenly, the permutation's first few repeat at its end, so that every slice is as long (as in
-        # torch's DistributedSampler): no process ever meets an empty last batch, and all of them draw as much noise
-        # from their generators, which stay in step and give the same permutation next epoch.
-        perm = torch.randperm(n, generator=generator, device=device)
-        perm = torch.cat([perm, perm[:pad]])[rank::world] if pad else perm[rank::world]
-        step_losses = torch.zeros(steps_per_epoch, device=device)
-        bar = progress(range(steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not main)
-        logged = 0
-
-        def flush(upto: int) -> None:
-            """Bring the losses of steps [logged, upto) to the host: one transfer (and one all-reduce) for all."""
-            nonlocal logged
-            if upto == logged:
-                return
-            values = accelerator.reduce(step_losses[logged:upto], reduction="mean").tolist()
-            result.losses.extend(values)
-            if live is not None:
-                _log_losses(live, values)
-            bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{scheduler.get_last_lr()[0]:.2e}", refresh=False)
-            logged = upto
-
-        for step in bar:
-            idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
-            if rank_log:
-                trained_on.setdefault(epoch, []).append(idx)
-            with rt.autocast():
-                loss = loss_fn(compiled if len(idx) == cfg.batch_size else model, images[idx], labels[idx], generator)
-            optimizer.zero_grad(set_to_none=True)
-            accelerator.backward(scaler.scale(loss))
-            scaler.step(optimizer)
-            scaler.update()
-            if ema is not None:
-                ema.update(net)
-            step_losses[step] = loss.detach()
-            if (step + 1) % cfg.log_every == 0:
-                flush(step + 1)
-        flush(steps_per_epoch)  # waits for the device: the epoch's time below is its real cost
-        scheduler.step()
-        result.epoch_losses.append(sum(result.losses[-steps_per_epoch:]) / steps_per_epoch)
-        result.seconds += time.perf_counter() - epoch_start
-        if live is not None:
-            live.log_metric("train/epoch_loss", result.epoch_losses[-1], plot=False)
-            live.log_metric("train/seconds", round(result.seconds, 2), plot=False)
-            live.log_metric("epoch", epoch, plot=False)
-            live.make_summary()
-            print(f"epoch {epoch}/{cfg.epochs}: mean loss {result.epoch_losses[-1]:.5f}")
-        if world > 1:  # DDP keeps the parameters in step and starts every forward from rank 0's BatchNorm
-            # statistics, which each rank then updates from its own batch: all end the epoch with rank 0's
-            for buffer in net.buffers():
-                torch.distributed.broadcast(buffer.data, src=0)
-        if epoch in cfg.snapshot_epochs:
-            weights = ema.state if ema is not None else net.state_dict()
-            result.snapshots[epoch] = {k: v.detach().cpu().clone() for k, v in weights.items()}
-        if main:
-            save_state(checkpoint_path, {
-                "fingerprint": fp, "epoch": epoch, "model": net.state_dict(),
-                "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-                "generator": generator.get_state(), "losses": result.losses,
-                "epoch_losses": result.epoch_losses, "seconds": result.seconds,
-                "snapshots": result.snapshots})
-        accelerator.wait_for_everyone()
+        _train_epoch(run, loss_fn, data, epoch, result, live, trained_on)
+        _end_epoch(run, data, epoch, epoch_start, result, live, checkpoint_path)
         if on_epoch_end is not None:
             on_epoch_end(epoch)
-
-    if live is not None:
-        live.end()
-    weights = ema.state if ema is not None else net.state_dict()
-    result.state_dict = {k: v.detach().cpu() for k, v in weights.items()}
-    if rank_log:
-        _write_rank_log(Path(rank_log) / f"rank{rank}.json", rank, world, result.state_dict, trained_on)
-    return result
+    return _finish(run, data, result, live, rank_log, trained_on)
 
 
 @dataclass
@@ -248,7 +173,18 @@ class _Shard:
 
     @property
     def steps_per_epoch(self) -> int:
+        """Batches per epoch on every process; the last one may be partial."""
         return -(-len(self.images) // (self.batch_size * self.world))
+
+    def permutation(self, generator: torch.Generator) -> torch.Tensor:
+        """This process's slice of a fresh permutation of the dataset.
+
+        Every process draws the same permutation and takes its own slice of it. Where the processes do not divide
+        the digits evenly, the permutation's first few repeat at its end, so that every slice is as long (as in
+        torch's DistributedSampler): no process ever meets an empty last batch, and all of them draw as much noise
+        from their generators, which stay in step and give the same permutation next epoch."""
+        perm = torch.randperm(len(self.images), generator=generator, device=self.images.device)
+        return torch.cat([perm, perm[:self.pad]])[self.rank::self.world] if self.pad else perm[self.rank::self.world]
 
 
 def _set_up(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, cfg: TrainConfig,
@@ -315,6 +251,119 @@ def _distribute(run: _Run, images: torch.Tensor, labels: torch.Tensor) -> _Shard
     return shard
 
 
+def _train_epoch(run: _Run, loss_fn: LossFn, data: _Shard, epoch: int, result: TrainResult, live: Live | None,
+                 trained_on: dict[int, list[torch.Tensor]] | None) -> None:
+    """One pass over this process's slice of a fresh permutation, one optimiser step per batch. The step losses stay
+    on the device and reach result.losses, DVCLive and the progress bar every cfg.log_every steps and at the end,
+    so the loop never waits on the host in between. trained_on, if given, collects the index batches."""
+    cfg = run.cfg
+    run.model.train()
+    perm = data.permutation(run.generator)
+    step_losses = torch.zeros(data.steps_per_epoch, device=run.device)
+    bar = progress(range(data.steps_per_epoch), desc=f"epoch {epoch}/{cfg.epochs}", disable=not run.main)
+    logged = 0
+
+    def flush(upto: int) -> None:
+        """Bring the losses of steps [logged, upto) to the host: one transfer (and one all-reduce) for all."""
+        nonlocal logged
+        if upto == logged:
+            return
+        values = run.accelerator.reduce(step_losses[logged:upto], reduction="mean").tolist()
+        result.losses.extend(values)
+        if live is not None:
+            _log_losses(live, values)
+        bar.set_postfix(loss=f"{values[-1]:.4f}", lr=f"{run.scheduler.get_last_lr()[0]:.2e}", refresh=False)
+        logged = upto
+
+    for step in bar:
+        idx = perm[step * cfg.batch_size:(step + 1) * cfg.batch_size]
+        if trained_on is not None:
+            trained_on.setdefault(epoch, []).append(idx)
+        step_losses[step] = _step(run, loss_fn, data, idx)
+        if (step + 1) % cfg.log_every == 0:
+            flush(step + 1)
+    flush(data.steps_per_epoch)  # waits for the device: the epoch's time _end_epoch takes is its real cost
+
+
+def _step(run: _Run, loss_fn: LossFn, data: _Shard, idx: torch.Tensor) -> torch.Tensor:
+    """One optimiser step on the digits idx (and the EMA's update after it); returns the loss, still on the device.
+    A full batch runs through the compiled model, a partial one through the eager model (no recompile)."""
+    with run.rt.autocast():
+        model = run.compiled if len(idx) == run.cfg.batch_size else run.model
+        loss = loss_fn(model, data.images[idx], data.labels[idx], run.generator)
+    run.optimizer.zero_grad(set_to_none=True)
+    run.accelerator.backward(run.scaler.scale(loss))
+    run.scaler.step(run.optimizer)
+    run.scaler.update()
+    if run.ema is not None:
+        run.ema.update(run.net)
+    return loss.detach()
+
+
+def _end_epoch(run: _Run, data: _Shard, epoch: int, epoch_start: float, result: TrainResult, live: Live | None,
+               checkpoint_path: Path) -> None:
+    """The bookkeeping after an epoch: the LR decay, the epoch's mean loss and time (logged), the processes'
+    buffers brought in line, the snapshot if cfg asks for this epoch, and the checkpoint an interrupted run resumes
+    from, which every process waits for."""
+    run.scheduler.step()
+    result.epoch_losses.append(sum(result.losses[-data.steps_per_epoch:]) / data.steps_per_epoch)
+    result.seconds += time.perf_counter() - epoch_start
+    if live is not None:
+        _log_epoch(live, result, epoch, run.cfg.epochs)
+    if data.world > 1:
+        _sync_buffers(run.net)
+    if epoch in run.cfg.snapshot_epochs:
+        result.snapshots[epoch] = {k: v.detach().cpu().clone() for k, v in _weights(run).items()}
+    if run.main:
+        save_state(checkpoint_path, _checkpoint(run, epoch, result))
+    run.accelerator.wait_for_everyone()
+
+
+def _log_epoch(live: Live, result: TrainResult, epoch: int, epochs: int) -> None:
+    """The epoch's mean loss, the training time so far and the epoch number: in DVCLive's summary and on stdout."""
+    live.log_metric("train/epoch_loss", result.epoch_losses[-1], plot=False)
+    live.log_metric("train/seconds", round(result.seconds, 2), plot=False)
+    live.log_metric("epoch", epoch, plot=False)
+    live.make_summary()
+    print(f"epoch {epoch}/{epochs}: mean loss {result.epoch_losses[-1]:.5f}")
+
+
+def _sync_buffers(net: nn.Module) -> None:
+    """Give every process rank 0's buffers. DDP keeps the parameters in step and starts every forward from rank 0's
+    BatchNorm statistics, which each rank then updates from its own batch: all end the epoch with rank 0's."""
+    for buffer in net.buffers():
+        torch.distributed.broadcast(buffer.data, src=0)
+
+
+def _weights(run: _Run) -> dict:
+    """The weights a run saves (final and snapshots): the EMA's when it keeps one, else the model's own."""
+    return run.ema.state if run.ema is not None else run.net.state_dict()
+
+
+def _checkpoint(run: _Run, epoch: int, result: TrainResult) -> dict:
+    """Everything _resume needs to continue after `epoch` as if the run had never stopped."""
+    return {
+        "fingerprint": run.fingerprint, "epoch": epoch, "model": run.net.state_dict(),
+        "optimizer": run.optimizer.state_dict(), "scheduler": run.scheduler.state_dict(),
+        "scaler": run.scaler.state_dict(), "ema": run.ema.state_dict() if run.ema is not None else None,
+        "generator": run.generator.get_state(), "losses": result.losses,
+        "epoch_losses": result.epoch_losses, "seconds": result.seconds,
+        "snapshots": result.snapshots}
+
+
+def _finish(run: _Run, data: _Shard, result: TrainResult, live: Live | None, rank_log: str | None,
+            trained_on: dict[int, list[torch.Tensor]] | None) -> TrainResult:
+    """Close the DVCLive log, put the final weights (on the CPU) in result and, with DIFFLAB_RANK_LOG, write what
+    this process trained on."""
+    if live is not None:
+        live.end()
+    result.state_dict = {k: v.detach().cpu() for k, v in _weights(run).items()}
+    if rank_log:
+        _write_rank_log(Path(rank_log) / f"rank{data.rank}.json", data.rank, data.world, result.state_dict,
+                        trained_on)
+    return result
+
+
 def _write_rank_log(path: Path, rank: int, world: int, state_dict: dict, trained_on: dict) -> None:
     """What one process did: the sha256 of each tensor of its final state dict (weights and buffers) and, per
     epoch, the dataset indices it fed the loss, in order."""
@@ -337,6 +386,8 @@ def _log_losses(live: Live, values: list[float]) -> None:
 
 
 def _replay(live: Live, result: TrainResult, steps_per_epoch: int) -> None:
+    """Rewrite the log of the epochs a resumed run restored from its checkpoint, so that its log equals an unbroken
+    run's."""
     for epoch in range(1, len(result.epoch_losses) + 1):
         _log_losses(live, result.losses[(epoch - 1) * steps_per_epoch:epoch * steps_per_epoch])
         live.log_metric("train/epoch_loss", result.epoch_losses[epoch - 1], plot=False)
