@@ -108,9 +108,10 @@ PARTA_MODELS = ("mnist", "deepfloyd_if")  # diffusion/load.py loads them; a test
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")
-# The sections that train a UNet (train.fit), and those of its generative models; RULES names their knobs by section.
-UNETS = ("denoiser", "pure_noise", "ddpm_time", "ddpm_class", "flow_time", "flow_class")
-GENERATIVE = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
+# The generative UNets (stages train_<model>, sample_<model>, eval_<model>), and all sections that train a UNet
+# (training.loop.fit); RULES names their knobs by section.
+DIFFUSION_MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
+UNETS = ("denoiser", "pure_noise", *DIFFUSION_MODELS)
 CLASS_MODELS = ("ddpm_class", "flow_class")
 
 
@@ -150,14 +151,14 @@ RULES = {
     **_each("epochs", _int(1), *UNETS, "judge"),
     **_each("batch_size", _int(1), *UNETS, "judge"),
     **_each("lr", _num(0, _INF, lo_open=True), *UNETS, "judge"),
-    **_each("lr_final_factor", _num(0, 1, lo_open=True), *GENERATIVE),
+    **_each("lr_final_factor", _num(0, 1, lo_open=True), *DIFFUSION_MODELS),
     **_each("snapshot_epoch", _int(1), "denoiser", "pure_noise", "ddpm_time", "ddpm_class"),
     **_each("snapshot_epochs", _list_of(_int(1)), "flow_time", "flow_class"),
     **_each("num_steps", _int(1), "flow_time", "flow_class"),
     **_each("ema_decay", _num(0, 1, hi_open=True), *UNETS),
     **_each("num_samples", _int(1), "ddpm_time", "flow_time"),
     **_each("samples_per_class", _int(1), *CLASS_MODELS),
-    **_each("gif_every", _int(1), *GENERATIVE),
+    **_each("gif_every", _int(1), *DIFFUSION_MODELS),
     **_each("num_digits", _int(1, 64), "denoiser", "pure_noise"),
     "ood.test_limit": _int(0),
     "denoiser.sigma": _num(0, 10, lo_open=True),
