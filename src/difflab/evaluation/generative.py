@@ -1,0 +1,61 @@
+"""Sample quality of one trained generative UNet (DDPM or flow matching), measured with the judge: the Frechet
+distance of its samples to the test set beside the floor, and for a class-conditioned model the judge's accuracy
+and that distance at every CFG scale of eval.guidance_scales (a table for `dvc plots` and two figures)."""
+
+import csv
+from pathlib import Path
+
+import torch
+
+from difflab.config import layout
+from difflab.config.params import declares
+from difflab.config.runtime import Runtime
+from difflab.evaluation.sample_quality import judge_samples, reference
+from difflab.models.checkpoints import load_model
+from difflab.reporting.figures import metric_curve
+
+
+@torch.no_grad()
+def judge_model(params: dict, section: str, runtime: Runtime) -> dict:
+    """The section's final weights judged on eval.num_samples digits from the seeded noise (the DDPMs with all T
+    steps, the flow models with <model>.num_steps Euler steps); a class-conditioned model asks for the digits 0-9
+    in turn, once per CFG scale, and its sweep is written beside its reports (write_cfg_sweep). Returns the
+    metrics eval.json holds."""
+    p, batch = params["eval"], params["sample_batch_size"]
+    num_steps = params[section]["num_steps"] if declares(f"{section}.num_steps") else None  # flow: Euler steps
+    unet, meta = load_model(layout.model_paths(section).final, runtime.device)
+    n = p["num_samples"]
+    ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, runtime, batch)
+    metrics = {"num_samples": n, "fd_floor_train_vs_test": ref.floor}
+
+    def judged(digits: list[int] | None, scale: float, label: str) -> dict:
+        return judge_samples(ref, unet, meta, n, params["seed"], runtime, batch, digits, scale, num_steps, label)
+
+    if unet.conditioning == "time":
+        metrics.update(judged(None, 1.0, "sampling"))
+    else:
+        digits = [i % 10 for i in range(n)]
+        sweep = {f"cfg_{s}": judged(digits, s, f"CFG {s}") for s in p["guidance_scales"]}
+        metrics.update(sweep)
+        what = "DDPM" if section.startswith("ddpm") else "flow matching"
+        write_cfg_sweep(layout.model_paths(section).reports, sweep, p["guidance_scales"], ref.floor,
+                        f"Class-conditioned {what}", n)
+    return metrics
+
+
+def write_cfg_sweep(folder: Path, sweep: dict[str, dict], scales: list[float], floor: float, model: str,
+                    n: int) -> None:
+    """cfg_sweep.csv (a row per CFG scale: accuracy and distance, for `dvc plots`), cfg_accuracy.png and cfg_fd.png
+    (the distance beside the floor), sweep["cfg_<scale>"] being judge_samples' result at that scale."""
+    with open(folder / "cfg_sweep.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["guidance_scale", "judge_accuracy", "fd_to_test"])
+        for s in scales:
+            w.writerow([s, f"{sweep[f'cfg_{s}']['judge_accuracy']:.6g}", f"{sweep[f'cfg_{s}']['fd_to_test']:.6g}"])
+    metric_curve(scales, {"judge accuracy": [sweep[f"cfg_{s}"]["judge_accuracy"] for s in scales]},
+                 folder / "cfg_accuracy.png", f"{model}: judged accuracy vs CFG scale ({n} samples)",
+                 "guidance scale", "fraction judged as the digit asked for")
+    metric_curve(scales, {"generated vs test": [sweep[f"cfg_{s}"]["fd_to_test"] for s in scales],
+                          "floor: train vs test": [floor] * len(scales)},
+                 folder / "cfg_fd.png", f"{model}: judge Frechet distance vs CFG scale ({n} samples)",
+                 "guidance scale", "judge Frechet distance (lower is closer to MNIST)")
