@@ -10,44 +10,26 @@ fd.csv (one column per sampler, for `dvc plots`), metrics.json and a figure.
 import json
 from pathlib import Path
 
-import torch
-
 from difflab.config import layout
 from difflab.config.params import SAMPLING, stage_params
 from difflab.config.runtime import for_stage
 from difflab.errors import InputError
-from difflab.evaluation.sample_quality import judge_samples, reference, write_steps_comparison
+from difflab.evaluation.comparisons import check_step_counts, compare_samplers
 from difflab.models.checkpoints import load_model
-from difflab.sampling.generate import steps_of
 
 OUT = Path("reports/samplers")
 
 
-@torch.no_grad()
 def main() -> None:
     params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.num_samples", "samplers",
                                        "ddpm_class.guidance_scale"))
-    p, rt, batch, n = params["samplers"], for_stage(params), params["sample_batch_size"], params["eval"]["num_samples"]
+    rt, counts = for_stage(params), params["samplers"]["num_steps"]
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)
-    try:  # every step count fits the model's T, before any sampling
-        for k in p["num_steps"]:
-            steps_of(meta, k)
+    try:
+        check_step_counts(meta, counts)
     except InputError as e:
-        raise SystemExit(f"compare_samplers: error: samplers.num_steps={p['num_steps']}: {e}")
-    scale = params["ddpm_class"]["guidance_scale"]
-    ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, rt, batch)
-    digits = [i % 10 for i in range(n)]
-    # columns: the variance's name (not "ddpm", a params section's name, which make compare would take for params)
-    samplers = {v: ({"eta": None, "variance": v}, f"DDPM step, {v}") for v in p["variances"]}
-    samplers["ddim"] = {"eta": p["ddim_eta"]}, f"DDIM, eta {p['ddim_eta']}"
-    table = {column: {k: judge_samples(ref, unet, meta, n, params["seed"], rt, batch, digits, scale, k,
-                                       f"{label}, {k} steps", **step) for k in p["num_steps"]}
-             for column, (step, label) in samplers.items()}
-    metrics = write_steps_comparison(
-        OUT, table, p["num_steps"], {c: f"{label}, CFG {scale}" for c, (_, label) in samplers.items()}, ref.floor,
-        "samplers.png", f"Class-conditioned DDPM (epoch {meta['epoch']}) sampled by the DDPM step and by DDIM "
-        f"({n} samples per point)", {"fd_floor_train_vs_test": ref.floor, "num_samples": n, "ddim_eta": p["ddim_eta"]},
-        dashed=[c for c in table if c == "fixed_large"])  # the DDPM step's two noises: one colour, the old one dashed
+        raise SystemExit(f"compare_samplers: error: samplers.num_steps={counts}: {e}")
+    metrics = compare_samplers(params, unet, meta, rt, OUT)
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 

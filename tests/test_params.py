@@ -132,24 +132,6 @@ def test_a_stage_reads_single_keys_of_a_section(tmp_path):
         load(tmp_path / "params.yaml", ("flow_class.steps",))
 
 
-def test_the_comparison_needs_an_epoch_both_models_saved(tmp_path):
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("compare_objectives", ROOT / "stages/compare_objectives.py")
-    stage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(stage)
-    p = committed()
-    runs = {column: (objective, epoch, str(path)) for column, objective, epoch, path in stage.runs(p)}
-    assert runs == {"ddpm_final": ("ddpm", 20, "models/ddpm_class/final.safetensors"),
-                    "flow_final": ("flow", 10, "models/flow_class/final.safetensors"),
-                    "ddpm_equal_epochs": ("ddpm", 5, "models/ddpm_class/snapshot.safetensors"),
-                    "flow_equal_epochs": ("flow", 5, "models/flow_class/epoch5.safetensors")}
-    p["flow_class"]["snapshot_epochs"] = [1, 4]
-    with pytest.raises(ParamError, match=r"ddpm_class saves weights after epochs \[5, 20\] and flow_class after "
-                                         r"\[1, 4, 10\]: no epoch in common"):
-        stage.runs(p)
-
-
 def test_cuda_request_without_cuda_is_refused():
     import torch
     if torch.cuda.is_available():

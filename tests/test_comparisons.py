@@ -1,0 +1,32 @@
+"""evaluation.comparisons: which weights the objectives comparison judges, and the samplers comparison's check of
+its step counts before any sampling."""
+
+from pathlib import Path
+
+import pytest
+
+from difflab.config.params import ParamError, load
+from difflab.errors import InputError
+from difflab.evaluation.comparisons import check_step_counts, objective_runs
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_comparison_needs_an_epoch_both_models_saved():
+    p = load(ROOT / "params.yaml")
+    runs = {column: (objective, epoch, str(path)) for column, objective, epoch, path in objective_runs(p)}
+    assert runs == {"ddpm_final": ("ddpm", 20, "models/ddpm_class/final.safetensors"),
+                    "flow_final": ("flow", 10, "models/flow_class/final.safetensors"),
+                    "ddpm_equal_epochs": ("ddpm", 5, "models/ddpm_class/snapshot.safetensors"),
+                    "flow_equal_epochs": ("flow", 5, "models/flow_class/epoch5.safetensors")}
+    p["flow_class"]["snapshot_epochs"] = [1, 4]
+    with pytest.raises(ParamError, match=r"ddpm_class saves weights after epochs \[5, 20\] and flow_class after "
+                                         r"\[1, 4, 10\]: no epoch in common"):
+        objective_runs(p)
+
+
+def test_a_step_count_above_the_ddpms_T_is_refused():
+    meta = {"objective": "ddpm", "num_timesteps": 50}
+    check_step_counts(meta, [1, 10, 50])
+    with pytest.raises(InputError, match=r"num_steps=51; allowed for a DDPM: 1 .. T \(50\)"):
+        check_step_counts(meta, [10, 51])
