@@ -1,0 +1,61 @@
+"""evaluation.parta: the settings it refuses before any sampling, and an anagram's success rates counted on images
+whose judge labels are known (the sampler replaced by fixed images, test_judge.PixelJudge as the judge)."""
+
+import csv
+from types import SimpleNamespace
+
+import pytest
+import torch
+from test_judge import PixelJudge
+
+from difflab.config.params import ParamError
+from difflab.data.mnist import CLASSES
+from difflab.evaluation import parta
+from difflab.evaluation.parta import Bench, anagrams, checked_settings, write_figures
+from difflab.parta import algorithms as alg
+from difflab.parta.views import ViewError
+
+CPU = torch.device("cpu")
+MODEL = SimpleNamespace(classes=CLASSES["mnist"], image_size=28, name="mnist", device=CPU,
+                        to_model=lambda x: 2 * x - 1)
+BANDS = {"kind": "bands", "prompts": ["1", "2", "3"]}
+
+
+def bench(anagram_list, items=(BANDS,)) -> Bench:
+    cfg = {"anagram": {"anagrams": anagram_list}, "factorized": {"items": list(items)}}
+    return Bench(MODEL, PixelJudge(), cfg, [0], 1.0, {}, seeds=4, seed=0, batch_size=3, device=CPU)
+
+
+def test_views_and_factorized_items_are_checked_before_any_sampling():
+    views = checked_settings(bench([{"views": ["identity", "flip"], "prompts": ["3", "7"]},
+                                    {"views": ["identity", "rot90", "negate"], "prompts": ["1", "2", "3"]}]))
+    assert [[v.name for v in vs] for vs in views] == [["identity", "flip"], ["identity", "rot90", "negate"]]
+    with pytest.raises(ViewError, match=r"views \['spin'\]: unknown"):
+        checked_settings(bench([{"views": ["identity", "spin"], "prompts": ["3", "7"]}]))
+    colour = {"kind": "color", "prompts": ["1", "2"]}
+    with pytest.raises(ParamError, match=r"factorized items \[.*'color'.*\] need colour images; allowed on the MNIST "
+                                         r"model: kind bands"):
+        checked_settings(bench([], items=(BANDS, colour)))
+
+
+def test_an_anagram_succeeds_only_where_every_view_is_judged_right(monkeypatch):
+    """Catches success counted where any view is right, or per view instead of per image: four images whose first
+    row PixelJudge reads as the upright digit and whose last row (row 0 upside down) as the flipped one; two are
+    right both ways, one only upright, one only upside down."""
+    upright, flipped = [3, 3, 3, 5], [7, 7, 1, 7]
+    x = torch.zeros(4, 1, 28, 28)
+    for i, (a, b) in enumerate(zip(upright, flipped)):
+        x[i, 0, 0, a] = x[i, 0, 27, b] = 1.0
+    monkeypatch.setattr(alg, "anagram", lambda *args, **kwargs: None)
+    monkeypatch.setattr(alg, "iterative_denoise", lambda *args, **kwargs: x.clone())
+    b = bench([{"views": ["identity", "flip"], "prompts": ["3", "7"]}])
+    got = anagrams(b, checked_settings(b))
+    assert got == {"anagram_identity-3_flip-7": {"success": 0.5, "ok_identity": 0.75, "ok_flip": 0.75}}
+
+
+def test_sdedit_rows_reach_the_table(tmp_path, monkeypatch):
+    monkeypatch.setattr(parta, "success_bars", lambda *args, **kwargs: None)
+    monkeypatch.setattr(parta, "metric_curve", lambda *args, **kwargs: None)
+    write_figures(tmp_path, {"seeds": 4}, [(2, 270, 0.25), (5, 120, 0.123456789)], 4, 3.0)
+    with open(tmp_path / "sdedit_faithfulness.csv") as f:
+        assert list(csv.reader(f)) == [["i_start", "t", "label_kept"], ["2", "270", "0.25"], ["5", "120", "0.123457"]]
