@@ -103,3 +103,28 @@ def test_stage_deps_cover_the_templates_it_renders(name, stage):
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".j2")}
     missing = sorted(t for t in rendered if f"src/difflab/reporting/templates/{t}" not in stage["deps"])
     assert not missing, f"stage {name} renders {missing} but does not list them in deps"
+
+
+def cached_outs() -> list[Path]:
+    """Every output DVC caches, foreach stages expanded (DVC git-ignores each one in its folder's .gitignore)."""
+    outs = []
+    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
+        each = stage.get("foreach")
+        items = (each.items() if isinstance(each, dict) else zip(each, each)) if each else [(None, None)]
+        for key, item in items:
+            for out in stage.get("do", stage).get("outs", []):
+                path, options = (out, {}) if isinstance(out, str) else next(iter(out.items()))
+                if options.get("cache", True):
+                    outs.append(Path(str(path).replace("${key}", str(key)).replace("${item}", str(item))))
+    return outs
+
+
+def test_committed_gitignores_are_what_dvc_writes():
+    """After a run `git status` shows no .gitignore changed: each cached output's folder holds a committed .gitignore
+    that already names it (DVC appends what is missing), and no committed entry names an output that no longer is."""
+    expected: dict[Path, set[str]] = {}
+    for out in cached_outs():
+        expected.setdefault(out.parent, set()).add(f"/{out.name}")
+    committed = {p.parent.relative_to(ROOT): set(p.read_text().split())
+                 for top in ("data", "models", "reports") for p in (ROOT / top).rglob(".gitignore")}
+    assert committed == expected
