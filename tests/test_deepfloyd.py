@@ -301,3 +301,17 @@ def test_unknown_prompt_and_missing_weights_fail_clearly(tmp_path):
     assert "embed_prompts: cannot load the tokenizer of 'DeepFloyd/IF-I-XL-v1.0'" in out.stderr
     assert "huggingface-cli login" in out.stderr and "Traceback" not in out.stderr
     assert not (tmp_path / "data").exists()
+
+
+def test_saved_conditions_are_the_same_bytes_every_time(tmp_path):
+    """embed_prompts' artefact is reproducible bit for bit: safetensors writes a metadata map of several keys in a
+    random order, so the prompts and the model name travel as one JSON value (as models/checkpoints.py does)."""
+    conds, files = torch.arange(6.0).reshape(3, 2), set()
+    for i in range(20):
+        save_conditions(tmp_path / f"{i}.safetensors", ["a", "", "b"], conds, "mnist")
+        files.add((tmp_path / f"{i}.safetensors").read_bytes())
+    assert len(files) == 1
+    cache = ConditionCache(tmp_path / "0.safetensors", "mnist")
+    torch.testing.assert_close(cache("b", "a"), conds[[2, 0]])
+    with pytest.raises(ValueError, match="holds conditions for 'mnist', not 'deepfloyd_if'"):
+        ConditionCache(tmp_path / "0.safetensors", "deepfloyd_if")

@@ -20,7 +20,8 @@ def save_conditions(path: Path, prompts: list[str], conds: torch.Tensor, model: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {f"cond_{i}": c.detach().cpu().contiguous() for i, c in enumerate(conds)}
-    save_file(tensors, path, metadata={"prompts": json.dumps(prompts), "model": model})
+    # one metadata key: safetensors writes several in a random order, and the file must be the same bytes every run
+    save_file(tensors, path, metadata={"difflab": json.dumps({"model": model, "prompts": prompts}, sort_keys=True)})
 
 
 class ConditionCache:
@@ -31,10 +32,10 @@ class ConditionCache:
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no prompt conditions (run the embed_prompts stage first)")
         with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = f.metadata()
+            meta = json.loads(f.metadata()["difflab"])
             if meta["model"] != model:
                 raise PromptError(f"{path} holds conditions for {meta['model']!r}, not {model!r}: rerun embed_prompts")
-            prompts = json.loads(meta["prompts"])
+            prompts = meta["prompts"]
             self.conds = {p: f.get_tensor(f"cond_{i}").to(device) for i, p in enumerate(prompts)}
         self.path = path
 
