@@ -12,8 +12,9 @@ model, for `dvc plots`), metrics.json and a figure.
 import json
 from pathlib import Path
 
-from difflab.config.params import SAMPLING, ParamError, stage_params
+from difflab.config.params import SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.errors import exit_on_input_error
 from difflab.evaluation.comparisons import OBJECTIVES, compare_objectives, objective_runs
 
 OUT = Path("reports/objectives")
@@ -23,10 +24,8 @@ def main() -> None:
     params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.num_samples", "objectives", "ddpm.num_timesteps",
                                        *(f"{o}_class.{k}" for o in OBJECTIVES for k in ("epochs", "guidance_scale")),
                                        "ddpm_class.snapshot_epoch", "flow_class.snapshot_epochs"))
-    try:
+    with exit_on_input_error("compare_objectives"):
         runs = objective_runs(params)
-    except ParamError as e:
-        raise SystemExit(f"compare_objectives: error: {e}")
     metrics = compare_objectives(params, runs, for_stage(params), OUT)
     print(json.dumps(metrics, indent=2, sort_keys=True))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from difflab.config import layout
 from difflab.config.params import SAMPLING, stage_params
 from difflab.config.runtime import for_stage
-from difflab.errors import InputError
+from difflab.errors import exit_on_input_error
 from difflab.evaluation.comparisons import check_step_counts, compare_samplers
 from difflab.models.checkpoints import load_model
 
@@ -25,10 +25,8 @@ def main() -> None:
                                        "ddpm_class.guidance_scale"))
     rt, counts = for_stage(params), params["samplers"]["num_steps"]
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)
-    try:
+    with exit_on_input_error(f"compare_samplers: samplers.num_steps={counts}"):
         check_step_counts(meta, counts)
-    except InputError as e:
-        raise SystemExit(f"compare_samplers: error: samplers.num_steps={counts}: {e}")
     metrics = compare_samplers(params, unet, meta, rt, OUT)
     print(json.dumps(metrics, indent=2, sort_keys=True))
 

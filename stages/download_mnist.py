@@ -5,14 +5,15 @@ import sys
 
 from difflab.config.params import stage_params
 from difflab.data.mnist import DataError, dataset_config, fetch_mnist
-from difflab.errors import InputError
+from difflab.errors import exit_on_input_error
 
 
 def main() -> None:
     params, _ = stage_params(__doc__, ("data",))
     try:
-        fetch_mnist(params["data"]["dir"], dataset_config(params["data"]))
-    except (DataError, InputError) as e:  # no source had the files; a bad data section
+        with exit_on_input_error("download_mnist"):  # a bad data section: one line, exit 2
+            fetch_mnist(params["data"]["dir"], dataset_config(params["data"]))
+    except DataError as e:  # no source had the files: its message names each source and why it failed
         sys.exit(f"download_mnist: {e}")
 
 

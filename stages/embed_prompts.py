@@ -8,7 +8,7 @@ import sys
 
 from difflab.config.params import resolve_device, stage_params
 from difflab.data.mnist import CLASSES
-from difflab.errors import InputError
+from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import prompts_in, save_conditions
 from difflab.parta.deepfloyd import IFUnavailable
 from difflab.parta.load import check_model_name, encode_prompts
@@ -20,17 +20,14 @@ def main() -> None:
     params, _ = stage_params(__doc__, ("device", "data.dataset", "parta"))
     name = params["parta"]["model"]
     try:
-        check_model_name(name)
-        section = params["parta"][name]
-        prompts = prompts_in(section)
-        conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]),
-                               CLASSES[params["data"]["dataset"]])
-    except InputError as e:  # a prompt the model cannot take, a bad value: exit 2, as a bad argument
-        print(f"embed_prompts: {e}", file=sys.stderr)
-        sys.exit(2)
+        with exit_on_input_error("embed_prompts"):  # a prompt the model cannot take, a bad value: one line, exit 2
+            check_model_name(name)
+            section = params["parta"][name]
+            prompts = prompts_in(section)
+            conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]),
+                                   CLASSES[params["data"]["dataset"]])
     except IFUnavailable as e:  # the weights cannot be downloaded: its message says why and how to get access
         sys.exit(f"embed_prompts: {e}")
-    # anything else, a plain ValueError included, is a bug: its traceback says where
     save_conditions(OUT, prompts, conds, name)
     print(f"{len(prompts)} prompt conditions for {name} -> {OUT}: {prompts}")
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from difflab.config.params import SAMPLING, stage_params
 from difflab.config.runtime import for_stage
-from difflab.errors import InputError
+from difflab.errors import exit_on_input_error
 from difflab.evaluation.parta import checked_settings, load_bench, measure, write_figures
 
 OUT = Path("reports/eval_parta")
@@ -24,10 +24,8 @@ OUT = Path("reports/eval_parta")
 def main() -> None:
     params, _ = stage_params(__doc__, (*SAMPLING, "data", "eval", "parta"))
     bench = load_bench(params, for_stage(params))
-    try:
+    with exit_on_input_error("eval_parta"):
         views = checked_settings(bench)
-    except InputError as e:
-        raise SystemExit(f"eval_parta: error: {e}")
     metrics, sdedit_rows = measure(bench, views, params["data"]["dir"])
     write_figures(OUT, metrics, sdedit_rows, bench.seeds, bench.scale)
     (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

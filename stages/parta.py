@@ -9,7 +9,7 @@ from pathlib import Path
 
 from difflab.config.params import seed_everything, stage_params
 from difflab.config.runtime import for_stage
-from difflab.errors import InputError
+from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.deepfloyd import IFUnavailable
 from difflab.parta.experiments import EXPERIMENTS, Context, run, sections
@@ -25,21 +25,18 @@ def main() -> None:
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
     name = params["parta"]["model"]
     try:
-        check_model_name(name)
-        cfg = params["parta"][name]
-        rt = for_stage(params)
-        device = rt.device
-        seed_everything(params["seed"])
-        conds = ConditionCache("data/prompt_conditions.safetensors", name, device)
-        model = load_diffusion_model(name, cfg["common"], rt)
-        OUT_DIR.mkdir(parents=True, exist_ok=True)
-        path = run(args.experiment, Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"])))
-    except InputError as e:  # the user's input (prompt, view, image, value): exit 2, as a bad argument
-        print(f"parta {args.experiment}: {e}", file=sys.stderr)
-        sys.exit(2)
+        with exit_on_input_error(f"parta {args.experiment}"):  # a prompt, view, image or value: one line, exit 2
+            check_model_name(name)
+            cfg = params["parta"][name]
+            rt = for_stage(params)
+            seed_everything(params["seed"])
+            conds = ConditionCache("data/prompt_conditions.safetensors", name, rt.device)
+            model = load_diffusion_model(name, cfg["common"], rt)
+            OUT_DIR.mkdir(parents=True, exist_ok=True)
+            ctx = Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"]))
+            path = run(args.experiment, ctx)
     except (IFUnavailable, FileNotFoundError) as e:  # weights or an earlier stage's output not there
         sys.exit(f"parta {args.experiment}: {e}")
-    # anything else, a plain ValueError included, is a bug: its traceback says where
     print(f"{args.experiment} on {name} -> {path}")
 
 

@@ -1,9 +1,10 @@
 """The report page (difflab/reporting/report.py) lays out the data it is given, never a file it reads itself, and the
 report stage (stages/report.py) is what reads the workspace's run for it."""
 
-import importlib.util
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -56,12 +57,10 @@ def test_the_report_page_shows_the_numbers_it_is_given(tmp_path, monkeypatch):
         assert f"<code>rev-{run}</code>" in page and f"rev-{other}" not in page
 
 
-def stage_module():
-    """stages/report.py as a module (the stages are scripts, not a package), to call its main in this process."""
-    spec = importlib.util.spec_from_file_location("stage_report", ROOT / "stages" / "report.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def run_stage(cwd: Path) -> subprocess.CompletedProcess:
+    """stages/report.py as dvc runs it, in `cwd`."""
+    return subprocess.run([sys.executable, str(ROOT / "stages" / "report.py")], cwd=cwd, capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
 
 
 @pytest.fixture
@@ -75,18 +74,16 @@ def run_dir(tmp_path, monkeypatch):
         (tmp_path / "reports" / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / "reports" / name).write_text(text)
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["stages/report.py"])
     return tmp_path, metrics
 
 
-def test_the_report_stage_renders_the_workspace_run(run_dir, monkeypatch):
-    """The stage writes the page that render lays out from the files of the working directory's run."""
+def test_the_report_stage_renders_the_workspace_run(run_dir):
+    """The stage writes the page that render lays out from the files of the working directory's run (a folder
+    outside git here, so the revision it names is unknown)."""
     tmp_path, metrics = run_dir
-    stage = stage_module()
-    monkeypatch.setattr(stage, "git_revision", lambda: "abc1234")
-    stage.main()
-    assert (tmp_path / "reports/index.html").read_text() == render(PARAMS, metrics, {"psnr": 20.5}, "abc1234",
-                                                                   profile_text(PARAMS["profile"]))
+    assert run_stage(tmp_path).returncode == 0
+    assert (tmp_path / "reports/index.html").read_text() == render(
+        PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS["profile"]))
 
 
 def test_the_report_stage_names_every_missing_input(run_dir):
@@ -94,11 +91,11 @@ def test_the_report_stage_names_every_missing_input(run_dir):
     tmp_path, _ = run_dir
     for name in ("judge/metrics.json", SUMMARY):
         (tmp_path / "reports" / name).unlink()
-    with pytest.raises(FileNotFoundError, match=re.escape("['reports/judge/metrics.json', 'reports/summary.json']")):
-        stage_module().main()
+    out = run_stage(tmp_path)
+    assert out.returncode == 1 and "['reports/judge/metrics.json', 'reports/summary.json']" in out.stderr
     (tmp_path / "reports/judge/metrics.json").write_text("{}")
     (tmp_path / "reports" / SUMMARY).write_text("{}")
     for src in ("parta/blur.png", "samplers/samplers.png"):
         (tmp_path / "reports" / src).unlink()
-    with pytest.raises(FileNotFoundError, match=re.escape("['parta/blur.png', 'samplers/samplers.png']")):
-        stage_module().main()
+    out = run_stage(tmp_path)
+    assert out.returncode == 1 and "['parta/blur.png', 'samplers/samplers.png']" in out.stderr

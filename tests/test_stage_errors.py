@@ -2,7 +2,7 @@
 view, an image, a params value) print one line and exit 2; any other exception, a plain ValueError included, is a
 bug and keeps its traceback."""
 
-import importlib.util
+import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -11,18 +11,11 @@ import pytest
 import yaml
 
 from difflab.config.params import ParamError
-from difflab.errors import InputError, PromptError
+from difflab.errors import InputError, PromptError, exit_on_input_error
 from difflab.parta.images import ImageError
 from difflab.parta.views import ViewError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def stage_module(name: str):
-    spec = importlib.util.spec_from_file_location(f"stage_{name}", ROOT / "stages" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture
@@ -40,48 +33,34 @@ def test_every_input_error_is_one_class():
         assert issubclass(error, InputError) and issubclass(error, ValueError)
 
 
-def parta_raising(monkeypatch, error: Exception):
-    """stages/parta.py with its model and conditions stubbed and the experiment raising `error`."""
-    stage = stage_module("parta")
-    monkeypatch.setattr(stage, "ConditionCache", lambda *a, **k: None)
-    monkeypatch.setattr(stage, "load_diffusion_model", lambda *a, **k: None)
-
-    def run(name, ctx):
-        raise error
-    monkeypatch.setattr(stage, "run", run)
-    monkeypatch.setattr(sys, "argv", ["parta.py", "anagram"])
-    return stage
-
-
 @pytest.mark.parametrize("error", [ViewError("views ['spin']: unknown; allowed: identity, flip"),
                                    PromptError("prompt 'Trouser': the model understands the labels '0' .. '9'"),
                                    ImageError("image 'x.png': file not found"),
                                    ParamError("parta.model='sd'; allowed: mnist, deepfloyd_if")])
-def test_parta_input_error_is_one_line_and_exit_2(workdir, monkeypatch, capsys, error):
-    with pytest.raises(SystemExit) as exit_:
-        parta_raising(monkeypatch, error).main()
+def test_an_input_error_is_one_line_and_exit_2(capsys, error):
+    with pytest.raises(SystemExit) as exit_, exit_on_input_error("parta anagram"):
+        raise error
     assert exit_.value.code == 2
     assert capsys.readouterr().err == f"parta anagram: {error}\n"
 
 
 @pytest.mark.parametrize("error", [ValueError("operands could not be broadcast together"),
-                                   RuntimeError("shape mismatch")])
-def test_parta_bug_keeps_its_traceback(workdir, monkeypatch, error):
+                                   RuntimeError("shape mismatch"), FileNotFoundError("models/judge/final")])
+def test_a_bug_keeps_its_traceback(capsys, error):
     """A plain ValueError from inside the library (a bug, or torch's own) is not the user's input: it propagates."""
-    with pytest.raises(type(error), match=str(error)):
-        parta_raising(monkeypatch, error).main()
+    with pytest.raises(type(error), match=str(error)), exit_on_input_error("parta anagram"):
+        raise error
+    assert capsys.readouterr().err == ""
 
 
-def test_embed_prompts_bug_keeps_its_traceback(workdir, monkeypatch):
-    stage = stage_module("embed_prompts")
-
-    def encode(*args, **kwargs):
-        raise ValueError("a bug in the encoder")
-    monkeypatch.setattr(stage, "encode_prompts", encode)
-    monkeypatch.setattr(sys, "argv", ["embed_prompts.py"])
-    with pytest.raises(ValueError, match="a bug in the encoder"):
-        stage.main()
-    assert not (workdir / "data").exists()
+def test_every_stage_reports_input_errors_the_one_way():
+    """No stage catches an InputError (or a subclass) itself: exit_on_input_error is the one place that prints it."""
+    names = {"InputError", "PromptError", "ViewError", "ImageError", "ParamError"}
+    for script in sorted((ROOT / "stages").glob("*.py")):
+        for node in ast.walk(ast.parse(script.read_text())):
+            if isinstance(node, ast.ExceptHandler) and node.type is not None:
+                caught = {n.id for n in ast.walk(node.type) if isinstance(n, ast.Name)}
+                assert not caught & names, f"{script.name}:{node.lineno} catches {caught & names} itself"
 
 
 def test_embed_prompts_bad_prompt_is_one_line_and_exit_2(workdir):
