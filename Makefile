@@ -27,11 +27,13 @@ run: setup
 	fi; \
 	case "$$profile" in \
 	  quick) echo "No CUDA device (or PROFILE=quick): running the QUICK profile, profiles/quick.txt," \
-	              "small models trained briefly, about 12 minutes on 2 CPU cores with bf16. For the paper profile: make run PROFILE=paper";; \
+	              "small models trained briefly, about 14 minutes on 2 CPU cores with bf16 (docs/results.md). For the paper profile: make run PROFILE=paper";; \
 	  paper) echo "Running the PAPER profile (params.yaml as committed; 15-40 hours on 2 CPU cores, minutes on a GPU)";; \
 	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
 	esac; \
-	python -m difflab.config.profiles $$profile --run && python -m difflab.reporting.compare
+	python -m difflab.config.profiles $$profile --run && python -m difflab.reporting.compare && \
+	echo "Outputs are in this clone's DVC cache. To share them: dvc push (default remote: the folder ../dvc-storage;" \
+	     "a shared folder, S3 or SSH: docs/working-with-it.md#remotes). A fresh clone has nothing to pull until someone pushes."
 
 # Runs side by side: the headline (reports/summary.json) and the params that differ, one row per experiment.
 # ARGS go to `dvc exp show` too, e.g. make compare ARGS="-A" or ARGS="--keep 'anagram|hybrid|s_'".
