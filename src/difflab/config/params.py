@@ -104,7 +104,7 @@ IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-
              "t10k-labels-idx1-ubyte")                                                     # keeps the two equal
 FIXED_VARIANCES = ("fixed_small", "fixed_large")  # ddpm.py implements them; a test keeps the lists equal
 VARIANCES = (*FIXED_VARIANCES, "learned_range")
-PARTA_MODELS = ("mnist", "deepfloyd_if")  # diffusion/load.py loads them; a test keeps the two lists equal
+PARTA_MODELS = ("mnist", "deepfloyd_if")  # parta/load.py loads them; a test keeps the two lists equal
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
 _INF = float("inf")
@@ -419,7 +419,8 @@ def resolve_device(device: str) -> torch.device:
 
 def stage_params(description: str, sections: tuple[str, ...] | Callable[[argparse.Namespace], tuple[str, ...]],
                  argv: list[str] | None = None,
-                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None) -> tuple[dict, argparse.Namespace]:
+                 extra_args: Callable[[argparse.ArgumentParser], None] | None = None
+                 ) -> tuple[dict, argparse.Namespace]:
     """The CLI every stage shares: --help says what the stage does, --params picks the file (default params.yaml).
 
     `sections` are the params.yaml sections the stage reads (a function of the parsed arguments where they decide).

@@ -1,8 +1,8 @@
 """Profiles as `dvc exp run -S` overrides, so every run's parameters are visible to DVC.
 
-    python -m difflab.config.profiles quick          # the -S arguments of the quick CPU profile (profiles/quick.txt)
-    python -m difflab.config.profiles paper          # the same keys set back to their values in the committed params.yaml
-    python -m difflab.config.profiles quick --run    # run `dvc exp run` with them (what `make run` does)
+    python -m difflab.config.profiles quick        # the -S arguments of the quick CPU profile (profiles/quick.txt)
+    python -m difflab.config.profiles paper        # the same keys set back to their committed params.yaml values
+    python -m difflab.config.profiles quick --run  # run `dvc exp run` with them (what `make run` does)
 
 The paper profile is params.yaml as committed; naming its values explicitly undoes a quick run that left its
 overrides in the workspace's params.yaml (as `dvc exp run` does). Printed arguments are shell-quoted; `--run`

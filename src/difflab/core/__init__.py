@@ -1,1 +1,1 @@
-"""The diffusion maths: noise schedules and timesteps, the DDPM and DDIM steps, flow matching, guidance, per-image noise."""
+"""The diffusion maths: noise schedules and timesteps, the DDPM and DDIM steps, flow matching, guidance, noise."""

@@ -1,4 +1,4 @@
-"""Sample quality of a generative MNIST model, measured with the judge (judge.py): the test set's judge features
+"""Sample quality of a generative MNIST model, measured with the judge (models/judge.py): the test set's judge features
 and the floor (real training digits against the test set) once, then any number of seeded sample sets judged
 against them. Used by the evaluation stages and by the comparisons by sampling steps (DDPM against flow matching,
 DDPM against DDIM), which write their tables alike."""

@@ -1,12 +1,12 @@
 """Runs side by side, the DVC way: `dvc exp show` narrowed to the models' headline numbers (reports/summary.json)
 and the params that differ between the experiments shown, readable in a 120-column terminal.
 
-    python -m difflab.reporting.compare                 # what `make compare` runs (and `make run` ends with)
-    python -m difflab.reporting.compare --print         # only print the dvc command, to copy and extend
-    python -m difflab.reporting.compare -- -A --md      # anything after -- goes to `dvc exp show` as well
-    python -m difflab.reporting.compare --page A B      # a page with runs A and B side by side: headline and every figure
-                                              # (difflab/compare_page.py; A, B: git revisions, experiment names
-                                              # or `workspace`), written to compare/A_vs_B/index.html
+    python -m difflab.reporting.compare              # what `make compare` runs (and `make run` ends with)
+    python -m difflab.reporting.compare --print      # only print the dvc command, to copy and extend
+    python -m difflab.reporting.compare -- -A --md   # anything after -- goes to `dvc exp show` as well
+    python -m difflab.reporting.compare --page A B   # a page with runs A and B side by side: headline and every
+                                                     # figure (reporting/compare_page.py; A, B: git revisions,
+                                                     # experiment names or `workspace`), in compare/A_vs_B/index.html
 
 It is one `dvc exp show` call; only its column filters are built here, from params.yaml's top-level keys and the
 headline's keys: --keep those headline columns (shown even where every run agrees), --only-changed for the params,
@@ -27,8 +27,8 @@ from difflab.reporting.summary import HEADLINE
 
 # The headline columns shown: the quality of the three models. The rest of the headline (part A rates, the floor,
 # the judge, training seconds, the profile) stays in reports/summary.json and `dvc metrics diff`, or comes back
-# with `python -m difflab.reporting.compare -- --keep 'anagram|hybrid|s_'`: so the params that differ fit beside them in 120
-# columns, also where a revision without results (a fresh clone's HEAD) shows `!` in every metric column.
+# with `python -m difflab.reporting.compare -- --keep 'anagram|hybrid|s_'`: so the params that differ fit beside them
+# in 120 columns, also where a revision without results (a fresh clone's HEAD) shows `!` in every metric column.
 SHOWN = ("psnr", "fd_time", "acc_cfg", "fd_cfg")
 assert set(SHOWN) <= set(HEADLINE)
 
