@@ -13,7 +13,7 @@ import torch
 from difflab.config import layout
 from difflab.config.params import ParamError
 from difflab.config.runtime import Runtime
-from difflab.evaluation.sample_quality import judge_samples, reference, write_steps_comparison
+from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference, write_steps_comparison
 from difflab.models.checkpoints import load_model
 from difflab.models.unet import UNet
 from difflab.sampling.generate import steps_of
@@ -44,8 +44,8 @@ def compare_objectives(params: dict, runs: list[tuple[str, str, int, Path]], run
     write the comparison into `out`, the equal-epoch columns dashed. Weights two columns share are judged once.
     Returns what metrics.json holds."""
     batch, n = params["sample_batch_size"], params["eval"]["num_samples"]
-    ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, runtime, batch)
-    digits = [i % 10 for i in range(n)]
+    ref = run_reference(params, runtime)
+    digits = each_digit(n)
     steps_list = params["objectives"]["num_steps"]
     table: dict[str, dict[int, dict]] = {}
     labels, epochs = {}, {}  # column -> line label, epoch
@@ -83,8 +83,8 @@ def compare_samplers(params: dict, unet: UNet, meta: dict, runtime: Runtime, out
     Returns what metrics.json holds."""
     p, batch, n = params["samplers"], params["sample_batch_size"], params["eval"]["num_samples"]
     scale = params["ddpm_class"]["guidance_scale"]
-    ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, runtime, batch)
-    digits = [i % 10 for i in range(n)]
+    ref = run_reference(params, runtime)
+    digits = each_digit(n)
     # columns: the variance's name (not "ddpm", a params section's name, which make compare would take for params)
     samplers = {v: ({"eta": None, "variance": v}, f"DDPM step, {v}") for v in p["variances"]}
     samplers["ddim"] = {"eta": p["ddim_eta"]}, f"DDIM, eta {p['ddim_eta']}"

@@ -10,7 +10,7 @@ import torch
 from difflab.config import layout
 from difflab.config.params import declares
 from difflab.config.runtime import Runtime
-from difflab.evaluation.sample_quality import judge_samples, reference
+from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference
 from difflab.models.checkpoints import load_model
 from difflab.reporting.figures import metric_curve
 
@@ -25,7 +25,7 @@ def judge_model(params: dict, section: str, runtime: Runtime) -> dict:
     num_steps = params[section]["num_steps"] if declares(f"{section}.num_steps") else None  # flow: Euler steps
     unet, meta = load_model(layout.model_paths(section).final, runtime.device)
     n = p["num_samples"]
-    ref = reference(layout.model_paths("judge").final, params["data"]["dir"], n, runtime, batch)
+    ref = run_reference(params, runtime)
     metrics = {"num_samples": n, "fd_floor_train_vs_test": ref.floor}
 
     def judged(digits: list[int] | None, scale: float, label: str) -> dict:
@@ -34,7 +34,7 @@ def judge_model(params: dict, section: str, runtime: Runtime) -> dict:
     if unet.conditioning == "time":
         metrics.update(judged(None, 1.0, "sampling"))
     else:
-        digits = [i % 10 for i in range(n)]
+        digits = each_digit(n)
         sweep = {f"cfg_{s}": judged(digits, s, f"CFG {s}") for s in p["guidance_scales"]}
         metrics.update(sweep)
         what = "DDPM" if section.startswith("ddpm") else "flow matching"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from difflab.config import layout
 from difflab.config.runtime import Runtime
 from difflab.core.noise import image_generators, randn
 from difflab.data.mnist import load_mnist
@@ -34,6 +35,18 @@ def reference(judge_path: Path, data_dir: str, n: int, runtime: Runtime, batch_s
     _, test_f = judge_outputs(judge, test_x.to(runtime.device), batch_size)
     _, train_f = judge_outputs(judge, train_x.to(runtime.device), batch_size)
     return Reference(judge, test_f, frechet_distance(train_f, test_f))
+
+
+def run_reference(params: dict, runtime: Runtime) -> Reference:
+    """reference() as a run measures against: its judge, its data, eval.num_samples training digits for the floor,
+    sample_batch_size images per judge call."""
+    return reference(layout.model_paths("judge").final, params["data"]["dir"], params["eval"]["num_samples"], runtime,
+                     params["sample_batch_size"])
+
+
+def each_digit(n: int) -> list[int]:
+    """The digits 0-9 in turn for n class-conditioned samples: the class models are always judged on this list."""
+    return [i % 10 for i in range(n)]
 
 
 def judge_samples(ref: Reference, unet: UNet, meta: dict, n: int, seed: int, runtime: Runtime, batch_size: int,
