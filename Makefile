@@ -1,7 +1,7 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make run    set up, then run the whole DVC pipeline (quick profile without CUDA, paper profile with it)
 #   make test   set up, then run the test suite
-# and after a run, `make compare` shows the runs so far side by side (dvc exp show on the headline metrics).
+# and after a run, `make compare` shows the runs so far side by side (profile, headline, changed knobs).
 # PROFILE=paper or PROFILE=quick forces a profile; VENV picks the virtual environment.
 
 VENV ?= .venv
@@ -27,16 +27,17 @@ run: setup
 	fi; \
 	case "$$profile" in \
 	  quick) echo "No CUDA device (or PROFILE=quick): running the QUICK profile, profiles/quick.txt," \
-	              "small models trained briefly, about 14 minutes on 2 CPU cores with bf16 (docs/results.md). For the paper profile: make run PROFILE=paper";; \
-	  paper) echo "Running the PAPER profile (params.yaml as committed; 15-40 hours on 2 CPU cores, minutes on a GPU)";; \
+	              "small models trained briefly. For the paper profile: make run PROFILE=paper";; \
+	  paper) echo "Running the PAPER profile (params.yaml as committed; 15-40 hours on 2 CPU cores, minutes on a GPU:" \
+	              "docs/results.md)";; \
 	  *) echo "PROFILE=$$profile; allowed: auto, quick, paper" >&2; exit 2;; \
 	esac; \
-	python -m difflab.config.profiles $$profile --run && python -m difflab.reporting.compare && \
+	python -m difflab.workflow.run $$profile && python -m difflab.reporting.compare && \
 	echo "Outputs are in this clone's DVC cache. To share them: dvc push (default remote: the folder ../dvc-storage;" \
 	     "a shared folder, S3 or SSH: docs/working-with-it.md#remotes). A fresh clone has nothing to pull until someone pushes."
 
-# Runs side by side: the headline (reports/summary.json) and the params that differ, one row per experiment.
-# ARGS go to `dvc exp show` too, e.g. make compare ARGS="-A" or ARGS="--keep 'anagram|hybrid|s_'".
+# Runs side by side, one row per run: its profile, the headline (reports/summary.json) and the params that differ
+# from that profile. ARGS go to `dvc exp show --json`, e.g. make compare ARGS="-A" (every commit's experiments).
 compare: setup
 	python -m difflab.reporting.compare $(if $(ARGS),-- $(ARGS))
 

@@ -81,20 +81,6 @@ def test_printed_arguments_survive_the_shell(repo, capsys):
         assert shlex.split(capsys.readouterr().out) == profiles.set_args(profile)
 
 
-def test_run_hands_dvc_an_argument_list(repo, tmp_path_factory):
-    """--run (what `make run` calls) execs `dvc exp run` with exactly the profile's arguments."""
-    bin_dir = tmp_path_factory.mktemp("bin")
-    record = bin_dir / "argv.json"
-    fake = bin_dir / "dvc"
-    fake.write_text(f"#!{sys.executable}\nimport json, sys\njson.dump(sys.argv[1:], open({str(record)!r}, 'w'))\n")
-    fake.chmod(0o755)
-    env = dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
-    out = subprocess.run([sys.executable, "-m", "difflab.config.profiles", "paper", "--run"], cwd=repo, env=env,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
-    assert json.loads(record.read_text()) == ["exp", "run", *profiles.set_args("paper")]
-
-
 @pytest.mark.parametrize("text, problem", [("denoiser.epochs 3\n", "key=value"), ("=3\n", "key=value")])
 def test_malformed_profile_lines_are_named(tmp_path, text, problem):
     path = tmp_path / "quick.txt"
@@ -110,30 +96,6 @@ def test_unknown_keys_and_profiles_are_refused(repo, tmp_path):
     bad.write_text("denoiser.width=3\n")
     with pytest.raises(KeyError, match="denoiser.width is not in params.yaml"):
         profiles.set_args("paper", bad)
-
-
-def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path_factory):
-    """What a failed `dvc exp run -S parta.model=sdxl` leaves behind: the next `make run` names the bad value, the
-    keys that differ from the committed params.yaml and how to reset it, and never starts dvc."""
-    params = yaml.safe_load((repo / "params.yaml").read_text())
-    params["parta"]["model"] = "sdxl"
-    params["ddpm_class"]["guidance_scale"] = 5.0
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    bin_dir = tmp_path_factory.mktemp("bin")
-    (bin_dir / "dvc").write_text("#!/bin/sh\necho dvc ran\n")
-    (bin_dir / "dvc").chmod(0o755)
-    env = dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
-    out = subprocess.run([sys.executable, "-m", "difflab.config.profiles", "quick", "--run"], cwd=repo, env=env,
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and "dvc ran" not in out.stdout
-    assert "parta.model='sdxl' is not allowed; allowed: one of mnist, deepfloyd_if" in out.stderr
-    assert "ddpm_class.guidance_scale=5.0 (committed: 3.0)" in out.stderr and "parta.model='sdxl'" in out.stderr
-    assert "git checkout -- params.yaml" in out.stderr
-    # a profile's own override repairs a bad value of a key it sets
-    params["parta"]["model"], params["denoiser"]["epochs"] = "mnist", 0
-    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    assert profiles.preflight(profiles.set_args("quick")) is None
-    assert "denoiser.epochs=0 is not allowed" in profiles.preflight([])  # without the profile it stays bad
 
 
 def test_the_committed_params_pass_the_preflight_with_either_profile(repo):

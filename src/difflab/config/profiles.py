@@ -2,17 +2,17 @@
 
     python -m difflab.config.profiles quick        # the -S arguments of the quick CPU profile (profiles/quick.txt)
     python -m difflab.config.profiles paper        # the same keys set back to their committed params.yaml values
-    python -m difflab.config.profiles quick --run  # run `dvc exp run` with them (what `make run` does)
+
+`make run` hands them to `dvc exp run` (difflab/workflow/run.py) after the pre-flight below.
 
 The paper profile is params.yaml as committed; naming its values explicitly undoes a quick run that left its
-overrides in the workspace's params.yaml (as `dvc exp run` does). Printed arguments are shell-quoted; `--run`
+overrides in the workspace's params.yaml (as `dvc exp run` does). Printed arguments are shell-quoted; `make run`
 hands them to DVC as an argument list, so no value is ever split by a shell.
 """
 
 import argparse
 import copy
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -25,17 +25,22 @@ from difflab.config.params import ParamError, check, flatten
 PROFILES = ("quick", "paper")
 
 
-def read_overrides(path: Path) -> dict[str, str]:
+def parse_overrides(text: str, source: str) -> dict[str, str]:
+    """A profile's key=value lines ('#' starts a comment) as {key: value}; `source` names the file in errors."""
     overrides = {}
-    for n, line in enumerate(Path(path).read_text().splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
         key, sep, value = line.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"{path}:{n}: {line!r}; allowed: key=value lines")
+            raise ValueError(f"{source}:{n}: {line!r}; allowed: key=value lines")
         overrides[key.strip()] = value.strip()
     return overrides
+
+
+def read_overrides(path: Path) -> dict[str, str]:
+    return parse_overrides(Path(path).read_text(), str(path))
 
 
 def lookup(params: dict, key: str):
@@ -110,18 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", choices=PROFILES)
     parser.add_argument("--quick-file", type=Path, default=Path("profiles/quick.txt"))
-    parser.add_argument("--run", action="store_true", help="run `dvc exp run` with the profile's arguments")
     args = parser.parse_args(argv)
-    set_arguments = set_args(args.profile, args.quick_file)
-    if not args.run:
-        sys.stdout.write(shlex.join(set_arguments) + "\n")
-        return
-    problem = preflight(set_arguments)
-    if problem:
-        parser.exit(2, f"{parser.prog}: error: {problem}\n")
-    command = ["dvc", "exp", "run", *set_arguments]
-    print("+ " + shlex.join(command), flush=True)
-    os.execvp(command[0], command)
+    sys.stdout.write(shlex.join(set_args(args.profile, args.quick_file)) + "\n")
 
 
 if __name__ == "__main__":

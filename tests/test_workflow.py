@@ -1,0 +1,135 @@
+"""`make run` (difflab/workflow): the arguments it hands DVC, the pre-flight that stops it, the cost it announces and
+the stage times it reads from DVC's output, with a fake `dvc` (the real one runs in tests/test_pipeline.py)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from test_profiles import ENV, repo  # noqa: F401  (the fixture: a git + DVC repository with the project's files)
+
+from difflab.config import profiles
+from difflab.workflow import cost
+from difflab.workflow.stage_times import StageClock, parse_table, table
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_each_stage_runs_until_dvc_locks_it():
+    clock = FakeClock()
+    times = StageClock(clock)
+    for now, line in [(0, "Stage 'download_mnist' didn't change, skipping"),
+                      (1, "Running stage 'train_denoiser':"), (1, "> python stages/train.py denoiser"),
+                      (31, "Updating lock file 'dvc.lock'"),
+                      (33, "Running stage 'eval_ood':"),  # 2 s of DVC between them: in no stage
+                      (40, "Running stage 'summary':"),  # no lock line: the next stage ends it
+                      (41, "Stage 'report' is cached - skipping run, checking out outputs"),
+                      (45, "Running stage 'report':")]:
+        clock.now = now
+        times.feed(line)
+    clock.now = 50
+    times.stop()  # the run ended
+    assert times.times == {"train_denoiser": 30, "eval_ood": 7, "summary": 1, "report": 5}
+    assert times.skipped == {"download_mnist", "report"}
+
+
+def test_the_table_puts_the_slowest_first_and_reads_back():
+    text = table({"a": 10.0, "b": 30.0, "c": 60.0}, "title", wall=110.0)
+    lines = text.splitlines()
+    assert [line.split()[0] for line in lines[2:5]] == ["c", "b", "a"] and "60%" in lines[2]
+    assert "1 min 40 s" in lines[5] and "1 min 50 s" in lines[6] and "DVC between stages 10 s" in lines[6]
+    assert parse_table(text) == {"a": 10.0, "b": 30.0, "c": 60.0}
+
+
+REFERENCE = {"profile": "quick", "date": "2026-11-29", "machine": "2 cores, X", "precision": "bf16",
+             "probe_seconds": 0.1, "stages": {"train": 300.0, "sample": 200.0, "report": 100.0}}
+
+
+def test_the_estimate_scales_the_run_of_record_by_the_probe():
+    e = cost.estimate(REFERENCE, 0.15)  # this machine steps 1.5x slower
+    assert e["total"] == pytest.approx(900) and e["stages"]["train"] == pytest.approx(450)
+    assert (e["low"], e["high"]) == pytest.approx((900 * cost.RANGE[0], 900 * cost.RANGE[1]))
+    text = cost.describe("quick", REFERENCE, 0.15)
+    assert "about 15 minutes" in text and "0.67x as fast" in text and "2 cores, X" in text and "train 300 s" in text
+    assert "not estimated" in cost.describe("paper", None, None)
+
+
+def test_a_recorded_run_is_the_next_estimates_reference(tmp_path):
+    path = cost.record("quick", {"b": 2.04, "a": 1.0}, 0.123456, "m", "fp32", "2026-11-29", tmp_path)
+    assert cost.read_reference("quick", tmp_path) == {"profile": "quick", "date": "2026-11-29", "machine": "m",
+                                                     "precision": "fp32", "probe_seconds": 0.12346,
+                                                     "stages": {"a": 1.0, "b": 2.0}}
+    assert path.name == "quick.cost.json" and cost.read_reference("paper", tmp_path) is None
+
+
+def test_the_probe_times_a_training_step():
+    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    assert 0 < cost.probe(dict(params, device="cpu", precision="fp32"), repeats=1) < 60
+
+
+def fake_dvc(tmp_path: Path, script: str) -> dict:
+    """PATH with a `dvc` that records its arguments in argv.json and then runs `script` (shell)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "dvc").write_text(f"#!/bin/sh\n{sys.executable} -c 'import json, sys; "
+                                 f"json.dump(sys.argv[1:], open(\"{bin_dir}/argv.json\", \"w\"))' \"$@\"\n{script}\n")
+    (bin_dir / "dvc").chmod(0o755)
+    return dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
+
+
+def run_make_run(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "difflab.workflow.run", *args], cwd=repo, env=env,
+                          capture_output=True, text=True)
+
+
+def test_make_run_hands_dvc_an_argument_list_and_logs_each_stage(repo, tmp_path):  # noqa: F811
+    env = fake_dvc(tmp_path, "echo \"Running stage 'train_denoiser':\"; echo '> python stages/train.py'; "
+                             "echo \"Updating lock file 'dvc.lock'\"; echo \"Running stage 'summary':\"")
+    out = run_make_run(repo, env, "paper")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "bin" / "argv.json").read_text()) == ["exp", "run", *profiles.set_args("paper")]
+    assert "No whole paper run is on record" in out.stdout  # said before dvc starts
+    assert out.stdout.index("on record") < out.stdout.index("Running stage")
+    logs = list((repo / "logs").glob("run-*-paper.log"))
+    assert len(logs) == 1 and out.stdout.rstrip().endswith(f"(kept in logs/{logs[0].name})")
+    assert set(parse_table(logs[0].read_text().split("\n\n")[-1])) == {"train_denoiser", "summary"}
+
+
+def test_a_failed_run_still_reports_its_stage_times_and_exit_status(repo, tmp_path):  # noqa: F811
+    env = fake_dvc(tmp_path, "echo \"Running stage 'train_denoiser':\"; echo boom >&2; exit 3")
+    out = run_make_run(repo, env, "paper")
+    assert out.returncode == 3 and "boom" in out.stdout and "train_denoiser" in out.stdout.split("Stage wall")[-1]
+
+
+def test_the_cost_of_record_is_announced(repo, tmp_path):  # noqa: F811
+    (repo / "profiles" / "quick.cost.json").write_text(json.dumps(REFERENCE))
+    out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "quick", "--estimate")
+    assert out.returncode == 0 and "Expected cost of the quick profile here: about" in out.stdout
+    assert not (tmp_path / "bin" / "argv.json").exists()  # --estimate runs nothing
+
+
+def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path):  # noqa: F811
+    """What a failed `dvc exp run -S parta.model=sdxl` leaves behind: the next `make run` names the bad value, the
+    keys that differ from the committed params.yaml and how to reset it, and never starts dvc."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["parta"]["model"] = "sdxl"
+    params["ddpm_class"]["guidance_scale"] = 5.0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    out = run_make_run(repo, fake_dvc(tmp_path, "echo dvc ran"), "quick")
+    assert out.returncode == 2 and "dvc ran" not in out.stdout
+    assert "parta.model='sdxl' is not allowed; allowed: one of mnist, deepfloyd_if" in out.stderr
+    assert "ddpm_class.guidance_scale=5.0 (committed: 3.0)" in out.stderr and "parta.model='sdxl'" in out.stderr
+    assert "git checkout -- params.yaml" in out.stderr
+    # a profile's own override repairs a bad value of a key it sets
+    params["parta"]["model"], params["denoiser"]["epochs"] = "mnist", 0
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert profiles.preflight(profiles.set_args("quick")) is None
+    assert "denoiser.epochs=0 is not allowed" in profiles.preflight([])  # without the profile it stays bad
