@@ -172,20 +172,20 @@ def test_experiment_reruns_only_what_a_param_touches(repo):
     assert json.loads((repo / "reports/denoiser/train/metrics.json").read_text())["epoch"] == 2
 
 
-def test_compare_shows_the_headline_and_the_changed_params(repo):
-    """`make compare` after the experiments above: one row per run, the headline and the two knobs they changed,
-    nothing else, and no line wider than a 120-column terminal."""
+def test_compare_shows_each_runs_changes_from_its_profile(repo):
+    """`make compare` after the experiments above (a log at 120 columns): one row per run, its profile, the headline
+    and the knobs in which it differs from its profile (each experiment its own), within the width."""
     out = run([sys.executable, "-m", "difflab.reporting.compare"], repo, COLUMNS="120")
     lines = out.splitlines()
     assert max(map(len, lines)) <= 120 and "…" not in out
-    header = next(line for line in lines if "Experiment" in line).split()
-    assert header == ["Experiment", "psnr", "fd_time", "acc_cfg", "fd_cfg", "denoiser.epochs",
-                      "ddpm_class.guidance_scale"]
-    rows = {tuple(line.split()[-2:]): line.split()[-6:-2] for line in lines if "[" in line}  # the two experiments
-    assert set(rows) == {("1", "0"), ("2", "0")}  # the denoiser run went on from the scale-0 one
+    assert lines[0].split() == ["run", "profile", "psnr", "fd_time", "acc_cfg", "fd_cfg", "changed", "from", "its",
+                                "profile"]
+    rows = [line.split() for line in lines[2:] if line.startswith("  ")]  # the two experiments
+    changes = sorted(" ".join(row[6:]) for row in rows)
+    assert changes == ["ddpm_class.guidance_scale=0", "denoiser.epochs=2, ddpm_class.guidance_scale=0"]  # file order
     evals = json.loads((repo / "reports/ddpm_class/eval.json").read_text())
-    assert float(rows["1", "0"][2]) == round(evals["cfg_0.0"]["judge_accuracy"], 3)
-    assert rows["1", "0"][2:] == rows["2", "0"][2:]  # a denoiser knob leaves the class numbers as they were
+    assert {row[4] for row in rows} == {f"{evals['cfg_0.0']['judge_accuracy']:.3f}"}  # the class numbers at scale 0
+    assert {row[1] for row in rows} == {"paper"}
 
 
 def wait_for_queue(repo: Path, minutes: float) -> str:
@@ -378,3 +378,99 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
         assert len(headline) == 1 + len(HEADLINE) and "acc_cfg" in headline[5] and ">= 0.99" in headline[5]
         page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def in_a_terminal(cmd: list[str], cwd: Path, columns: int) -> str:
+    """What `cmd` prints in a terminal `columns` wide (a pseudo-terminal; no COLUMNS in its environment)."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
+    env.update(PYTHONPATH=str(cwd / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, b"".join(chunks).decode()
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_a_first_quick_run_in_a_fresh_clone_reads_at_80_and_120_columns(repo, tmp_path):
+    """The table every new user meets: a fresh clone, `make run`'s quick-profile experiment (a tiny quick profile
+    here), then `make compare` read in a terminal and as a log, 80 and 120 columns wide: the profile column, the
+    headline, no knob (the run is its profile), no line over the width, nothing collapsed."""
+    clone = tmp_path / "clone"
+    run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
+    shutil.copytree(repo / "data" / "mnist-local", clone / "data" / "mnist-local")  # git-ignored, like a download
+    (clone / "profiles" / "quick.txt").write_text("profile=quick\nddpm_time.gif_every=40\n")
+    run(["git", "commit", "-qam", "a tiny quick profile"], clone)
+    run(["dvc", "cache", "dir", "--local", str(repo / ".dvc" / "cache")], clone)  # what matches comes from there
+    log = run([sys.executable, "-m", "difflab.workflow.run", "quick"], clone)
+    assert {"sample_ddpm_time", "summary", "report"} <= stages_run(log)  # what the profile's two knobs touch
+    compare = [sys.executable, "-m", "difflab.reporting.compare"]
+    summary = json.loads((clone / "reports/summary.json").read_text())
+    for columns in (80, 120):
+        log_file = run(compare, clone, COLUMNS=str(columns))
+        for text in (in_a_terminal(compare, clone, columns), log_file):
+            lines = text.splitlines()
+            assert max(map(len, lines)) <= columns and "…" not in text, text
+            assert lines[0].split() == ["run", "profile", "psnr", "fd_time", "acc_cfg", "fd_cfg"], text
+            assert "No run differs from its profile" in text and "changed" not in text, text
+            rows = {line.split()[0]: line.split()[1:] for line in lines[2:] if line.split()[1:2] in (["quick"],
+                                                                                                  ["paper"])}
+            assert rows["workspace"][0] == "quick" and len(rows) == 3, text  # workspace, the branch, the experiment
+            assert rows["workspace"][1:] == [f"{summary['psnr']:.2f}", f"{summary['fd_time']:.1f}",
+                                             "-" if summary["acc_cfg"] is None else f"{summary['acc_cfg']:.3f}",
+                                             "-" if summary["fd_cfg"] is None else f"{summary['fd_cfg']:.1f}"]
+            assert sorted(profile for profile, *_ in rows.values()) == ["paper", "quick", "quick"]
+
+
+def test_two_machines_share_a_sweep_through_a_git_and_a_dvc_remote(repo, tmp_path):
+    """A team's set-up on one disk: a bare git repository (the team's git server) and the folder ../dvc-storage that
+    every clone's default DVC remote names. Machine A runs a queued experiment and `dvc exp push`es it; machine B
+    runs its own, `dvc exp pull`s A's, and `make compare` and the comparison page show both, A's outputs byte for
+    byte as A made them (from the DVC remote: B never ran A's stages)."""
+    origin = tmp_path / "team.git"
+    run(["git", "init", "-q", "--bare", str(origin)], tmp_path)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-qm", "shared baseline", "--allow-empty"], repo)
+    run(["git", "push", "-q", str(origin), "HEAD:refs/heads/main"], repo)
+    run(["dvc", "remote", "add", "--local", "team", str(tmp_path / "dvc-storage")], repo)
+    run(["dvc", "push", "-r", "team"], repo)  # the baseline's outputs, where both clones' default remote points
+    a, b = tmp_path / "a", tmp_path / "b"
+    for machine in (a, b):
+        run(["git", "clone", "-q", "-b", "main", str(origin), str(machine)], tmp_path)
+        run(["dvc", "pull"], machine)
+
+    run(["dvc", "exp", "run", "--queue", "-n", "from-a", "-S", "ddpm_class.guidance_scale=1"], a)
+    run(["dvc", "queue", "start"], a)
+    assert wait_for_queue(a, minutes=8).count("Success") == 1
+    run(["dvc", "exp", "push", "origin", "from-a"], a)  # the git refs to origin, the outputs to the DVC remote
+    run(["dvc", "exp", "run", "-n", "from-b", "-S", "ddpm_class.guidance_scale=5"], b)
+    run(["dvc", "exp", "pull", "origin", "from-a"], b)
+
+    table = run([sys.executable, "-m", "difflab.reporting.compare"], b, COLUMNS="120")
+    rows = {line.split()[0]: line.split() for line in table.splitlines() if line.startswith("  ")}
+    assert rows["from-a"][6:] == ["ddpm_class.guidance_scale=1"] and rows["from-b"][6:] == [
+        "ddpm_class.guidance_scale=5"], table  # (the baseline's scale is neither)
+    page = run([sys.executable, "-m", "difflab.reporting.compare", "--page", "from-a", "from-b"], b)
+    assert "compare/from-a_vs_from-b/index.html" in page
+    shown = b / "compare" / "from-a_vs_from-b" / "from-a"
+    grid = next(p for p in shown.rglob("*.png") if "ddpm_class" in str(p) and "samples" in p.name)
+    theirs = b / "compare" / "from-a_vs_from-b" / "from-b" / grid.relative_to(shown)
+    assert theirs.read_bytes() != grid.read_bytes()  # two runs, two CFG scales, two grids
+    run(["dvc", "exp", "apply", "from-a"], a)
+    made = a / "reports" / grid.relative_to(shown)
+    assert grid.read_bytes() == made.read_bytes()

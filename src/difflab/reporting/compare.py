@@ -1,37 +1,197 @@
-"""Runs side by side, the DVC way: `dvc exp show` narrowed to the models' headline numbers (reports/summary.json)
-and the params that differ between the experiments shown, readable in a 120-column terminal.
+"""Runs side by side: one row per run (the workspace, each baseline commit, each DVC experiment), the profile it ran
+with, the models' headline numbers (reports/summary.json) and the params in which it differs from its own profile.
 
     python -m difflab.reporting.compare              # what `make compare` runs (and `make run` ends with)
-    python -m difflab.reporting.compare --print      # only print the dvc command, to copy and extend
-    python -m difflab.reporting.compare -- -A --md   # anything after -- goes to `dvc exp show` as well
+    python -m difflab.reporting.compare -- -A        # anything after -- goes to `dvc exp show --json` (-A, -n 3, ...)
+    python -m difflab.reporting.compare --width 80   # the table's width (default: the terminal's, or $COLUMNS, or 120)
+    python -m difflab.reporting.compare --dvc        # DVC's own table instead, narrowed to the same columns
     python -m difflab.reporting.compare --page A B   # a page with runs A and B side by side: headline and every
                                                      # figure (reporting/compare_page.py; A, B: git revisions,
                                                      # experiment names or `workspace`), in compare/A_vs_B/index.html
 
-It is one `dvc exp show` call; only its column filters are built here, from params.yaml's top-level keys and the
-headline's keys: --keep those headline columns (shown even where every run agrees), --only-changed for the params,
---drop
-everything else (the other metric files' columns, every dependency's hash, Created).
+A run's profile is the `profile` param it ran with; its reference is params.yaml of its baseline commit, with that
+commit's profiles/quick.txt applied when the profile is quick. So the first quick run shows no changed knob, and a
+later `dvc exp run -S ddpm_class.guidance_scale=5` shows exactly that one, whatever else the profile overrides. DVC's
+own `dvc exp show` compares every run with params.yaml instead, and collapses its columns when the quick profile's
+forty overrides do not fit (`--dvc` shows it, narrowed to the headline and the params that differ).
 """
 
 import argparse
+import json
 import os
 import re
 import shlex
+import shutil
+import subprocess
 import sys
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from difflab.config.params import flatten
+from difflab.config.profiles import override_value, parse_overrides, with_overrides
 from difflab.reporting.summary import HEADLINE
 
 # The headline columns shown: the quality of the three models. The rest of the headline (part A rates, the floor,
-# the judge, training seconds, the profile) stays in reports/summary.json and `dvc metrics diff`, or comes back
-# with `python -m difflab.reporting.compare -- --keep 'anagram|hybrid|s_'`: so the params that differ fit beside them
-# in 120 columns, also where a revision without results (a fresh clone's HEAD) shows `!` in every metric column.
+# the judge, training seconds) stays in reports/summary.json and `dvc metrics diff`.
 SHOWN = ("psnr", "fd_time", "acc_cfg", "fd_cfg")
 assert set(SHOWN) <= set(HEADLINE)
+SUMMARY = "reports/summary.json"
+QUICK_FILE = "profiles/quick.txt"
+MIN_CHANGES_WIDTH = 24  # narrower than this, a run's changed params go on lines of their own below it
 
+
+@dataclass
+class Run:
+    name: str  # "workspace", a branch or short commit, or "  <experiment>" (indented under its baseline)
+    profile: str
+    metrics: dict  # the headline (reports/summary.json), {} where the run has none
+    changes: list[str] = field(default_factory=list)  # "key=value" where the run differs from its profile
+
+
+# -- what each run is compared with ------------------------------------------------------------------------------
+
+def git_show(rev: str, path: str) -> str | None:
+    """The text of `path` at git revision `rev` (the working tree's file for "workspace"), None where it has none."""
+    if rev == "workspace":
+        return Path(path).read_text() if Path(path).is_file() else None
+    out = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+    return out.stdout if out.returncode == 0 else None
+
+
+def profile_params(profile: str, baseline: str, read=git_show) -> dict | None:
+    """params.yaml of the baseline commit, with its profiles/quick.txt applied for the quick profile; None where
+    the commit has no params.yaml. The workspace's reference is HEAD's: a run is compared with what is committed."""
+    rev = "HEAD" if baseline == "workspace" else baseline
+    text = read(rev, "params.yaml")
+    if text is None:
+        return None
+    params = yaml.safe_load(text)
+    if profile == "quick":
+        overrides = parse_overrides(read(rev, QUICK_FILE) or "", f"{rev}:{QUICK_FILE}")
+        params = with_overrides(params, [a for k, v in overrides.items() for a in ("-S", f"{k}={v}")])
+    return params
+
+
+def _same(a, b) -> bool:
+    """Equal as params: 3e-3 and 0.003 are one value, whether YAML read it as a number or a string."""
+    if isinstance(a, (bool, list, dict)) or isinstance(b, (bool, list, dict)):
+        return type(a) is type(b) and a == b  # True is not 1
+    try:
+        return a == b or float(a) == float(b)
+    except (TypeError, ValueError):
+        return False
+
+
+def changed(params: dict, reference: dict) -> list[str]:
+    """'key=value' for every param of `params` that differs from `reference` ('key=(none)' for one it lacks)."""
+    ours, theirs = flatten(params), flatten(reference)
+    out = [f"{k}={override_value(v)}" for k, v in ours.items()
+           if k != "profile" and (k not in theirs or not _same(v, theirs[k]))]
+    return out + [f"{k}=(none)" for k in theirs if k not in ours and k != "profile"]
+
+
+# -- DVC's experiments as rows ------------------------------------------------------------------------------------
+
+def _data(state: dict) -> tuple[dict | None, dict]:
+    data = state.get("data") or {}
+    params = (data.get("params") or {}).get("params.yaml", {}).get("data")
+    metrics = (data.get("metrics") or {}).get(SUMMARY, {}).get("data") or {}
+    return params, metrics
+
+
+def _short(rev: str) -> str:
+    return rev[:7] if re.fullmatch(r"[0-9a-f]{40}", rev) else rev
+
+
+def runs(shown: list[dict], read=git_show) -> list[Run]:
+    """`dvc exp show --json` as rows: each baseline (the workspace first), then its experiments indented."""
+    references: dict[tuple[str, str], dict | None] = {}
+
+    def row(state: dict, baseline: str, name: str, note: str = "") -> Run:
+        params, metrics = _data(state)
+        if params is None:
+            return Run(name + note, "?", metrics, ["(no params.yaml)"] if not note else [])
+        profile = str(params.get("profile", "paper"))
+        if (profile, baseline) not in references:
+            references[profile, baseline] = profile_params(profile, baseline, read)
+        reference = references[profile, baseline]
+        changes = changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
+        return Run(name + note, profile, metrics, changes)
+
+    rows = []
+    for base in shown:
+        rev = base["rev"]
+        rows.append(row(base, rev, base.get("name") or _short(rev)))
+        for exp in base.get("experiments") or []:
+            state = exp["revs"][0]  # the experiment's latest commit
+            executor = exp.get("executor") or {}
+            note = f" ({executor['state']})" if executor.get("state") in ("queued", "running", "failed") else ""
+            rows.append(row(state, rev, "  " + (exp.get("name") or state.get("name") or _short(state["rev"])), note))
+    return rows
+
+
+# -- the table ----------------------------------------------------------------------------------------------------
+
+def _cell(key: str, value) -> str:
+    """A headline number as the summary rounds it (1.000, not 1), "-" where there is none."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and HEADLINE[key][1] is not None:
+        return f"{value:.{HEADLINE[key][1]}f}"
+    return "-" if value is None else str(value)
+
+
+def render(rows: list[Run], width: int) -> str:
+    """The rows as a table at most `width` columns wide: run, profile, the SHOWN headline numbers and, where any run
+    differs from its profile, its changed params wrapped in the last column (or below the run, indented, where the
+    last column would be narrower than MIN_CHANGES_WIDTH or than its longest item). No column is ever dropped."""
+    header = ["run", "profile", *SHOWN]
+    cells = [[r.name, r.profile, *(_cell(k, r.metrics.get(k)) for k in SHOWN)] for r in rows]
+    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
+    right = [False, False] + [True] * len(SHOWN)  # numbers right-aligned
+
+    def line(values: list[str]) -> str:
+        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right))
+
+    fixed = len(line(header))
+    any_changes = any(r.changes for r in rows)
+    room = width - fixed - 2
+    longest = max((len(c) for r in rows for c in r.changes), default=0)
+    inline = any_changes and room >= max(MIN_CHANGES_WIDTH, longest)
+    if fixed > width:  # too narrow for a table: one paragraph per run
+        return "\n".join(textwrap.fill(f"{r.name.strip()} ({r.profile}): " + ", ".join(
+            f"{k} {v}" for k, v in zip(SHOWN, c[2:])) + (f"; changed: {', '.join(r.changes)}" if r.changes else ""),
+            width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+            for r, c in zip(rows, cells))
+
+    out = [(line(header) + ("  changed from its profile" if inline else "")).rstrip()]
+    for r, c in zip(rows, cells):
+        text = ", ".join(r.changes)
+        if inline and text:
+            wrapped = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False)
+            out.append(line(c) + "  " + wrapped[0])
+            out += [" " * (fixed + 2) + w for w in wrapped[1:]]
+        else:
+            out.append(line(c).rstrip())
+            if text:
+                out += textwrap.wrap("changed: " + text, width, initial_indent="    ", subsequent_indent="      ",
+                                     break_long_words=False, break_on_hyphens=False)
+    out.insert(1, "-" * max(map(len, out)))
+    notes = [] if any_changes else [
+        "No run differs from its profile (quick: profiles/quick.txt over params.yaml; paper: params.yaml)."]
+    notes += [f"{k}: {HEADLINE[k][0]}" for k in SHOWN] + ["-: not measured, or no results yet"]
+    for note in notes:
+        out += textwrap.wrap(note, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    return "\n".join(out)
+
+
+def table_width(explicit: int | None = None) -> int:
+    """--width, else the terminal's width (or $COLUMNS), else 120 (a log file)."""
+    return explicit or shutil.get_terminal_size((120, 24)).columns
+
+
+# -- DVC's own table, narrowed (--dvc) -----------------------------------------------------------------------------
 
 def _alternatives(names) -> str:
     return "|".join(re.escape(n) for n in names)
@@ -55,13 +215,17 @@ def main(argv: list[str] | None = None) -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="whose top-level keys are the params (default: %(default)s)")
-    parser.add_argument("--print", action="store_true", help="print the dvc command instead of running it")
+    parser.add_argument("--width", type=int, help="the table's width in columns (default: the terminal's)")
+    parser.add_argument("--dvc", action="store_true", help="DVC's own `dvc exp show` table, narrowed")
+    parser.add_argument("--print", action="store_true", help="with --dvc: print the dvc command instead")
     parser.add_argument("--page", nargs=2, metavar=("A", "B"),
                         help="write a page comparing runs A and B (git revisions, experiment names or workspace)")
     parser.add_argument("extra", nargs="*", help="more `dvc exp show` arguments (after --)")
     args = parser.parse_args(argv)
     if not args.params.is_file():
         parser.exit(2, f"{parser.prog}: error: {args.params} not found: run it in the project's root\n")
+    if args.width is not None and args.width < 20:
+        parser.exit(2, f"{parser.prog}: error: --width {args.width}; allowed: 20 columns or more\n")
     if args.page:
         from difflab.reporting.compare_page import UnknownRun, render_comparison
         try:
@@ -69,12 +233,18 @@ def main(argv: list[str] | None = None) -> None:
         except UnknownRun as e:
             parser.exit(2, f"{parser.prog}: error: {e}\n")
         return
-    command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra)
-    if args.print:
-        print(shlex.join(command))
-        return
-    sys.stdout.flush()
-    os.execvp(command[0], command)
+    if args.dvc or args.print:
+        command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra)
+        if args.print:
+            print(shlex.join(command))
+            return
+        sys.stdout.flush()
+        os.execvp(command[0], command)
+    command = ["dvc", "exp", "show", "--json", *args.extra]
+    out = subprocess.run(command, capture_output=True, text=True)
+    if out.returncode != 0:
+        parser.exit(out.returncode, f"{shlex.join(command)} failed:\n{out.stderr}")
+    print(render(runs(json.loads(out.stdout)), table_width(args.width)))
 
 
 if __name__ == "__main__":

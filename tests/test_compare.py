@@ -1,0 +1,132 @@
+"""`make compare` (difflab/reporting/compare.py): each run against its own profile, and a table that keeps every
+column within the width it is given. DVC's JSON is written here in the shape `dvc exp show --json` gives it
+(tests/test_pipeline.py reads the real thing)."""
+
+import copy
+
+import pytest
+import yaml
+
+from difflab.reporting.compare import SHOWN, Run, changed, profile_params, render, runs
+
+BASE = "0123456789abcdef0123456789abcdef01234567"
+PAPER = {"profile": "paper", "seed": 2718, "denoiser": {"hidden": 128, "epochs": 5, "lr": 1e-3},
+         "ddpm_class": {"hidden": 128, "guidance_scale": 5.0, "ema_decay": 0.0},
+         "eval": {"guidance_scales": [0.0, 1.0, 3.0, 5.0, 7.0]}}
+QUICK_TXT = """# the quick profile
+profile=quick
+denoiser.hidden=16
+denoiser.lr=2.0e-3  # PyYAML reads this as a number, 3e-3 as a string: both are the same param
+ddpm_class.ema_decay=0.999
+eval.guidance_scales=[0.0,1.0,3.0]
+"""
+
+
+def quick():
+    p = copy.deepcopy(PAPER)
+    p.update(profile="quick")
+    p["denoiser"].update(hidden=16, lr="2e-3")
+    p["ddpm_class"]["ema_decay"] = 0.999
+    p["eval"]["guidance_scales"] = [0.0, 1.0, 3.0]
+    return p
+
+
+def read(rev, path):
+    assert rev in ("HEAD", BASE), rev  # the workspace's runs are compared with HEAD
+    return {"params.yaml": yaml.safe_dump(PAPER), "profiles/quick.txt": QUICK_TXT}.get(path)
+
+
+def state(rev, params, metrics=None, name=None):
+    data = {"params": {"params.yaml": {"data": params}},
+            "metrics": {} if metrics is None else {"reports/summary.json": {"data": metrics}}}
+    return {"rev": rev, "name": name, "data": data, "error": None, "experiments": None}
+
+
+def exp(name, params, metrics=None, executor=None):
+    return {"revs": [state(name[::-1] * 4, params, metrics, name)], "executor": executor, "name": name}
+
+
+def with_(params, **sections):
+    p = copy.deepcopy(params)
+    for section, values in sections.items():
+        p[section].update(values)
+    return p
+
+
+HEADLINE = {"profile": "quick", "psnr": 20.47, "fd_time": 91.9, "acc_cfg": 1.0, "fd_cfg": 48.2}
+
+
+def shown():
+    """A user's repository after `make run` (a quick experiment, applied to the workspace), a CFG experiment on top
+    of it, a paper run with a longer denoiser, and one still queued."""
+    guided = with_(quick(), ddpm_class={"guidance_scale": 3.0})
+    return [state("workspace", guided, dict(HEADLINE, acc_cfg=0.995)),
+            dict(state(BASE, PAPER, None, "main"), experiments=[
+                exp("first-run", quick(), HEADLINE),
+                exp("cfg-three", guided, dict(HEADLINE, acc_cfg=0.995)),
+                exp("longer", with_(PAPER, denoiser={"epochs": 6}), dict(HEADLINE, profile="paper")),
+                {"revs": [{"rev": "f" * 40, "name": "waiting", "data": None, "error": None, "experiments": None}],
+                 "executor": {"state": "queued", "name": None, "local": None}, "name": "waiting"}])]
+
+
+def test_each_run_is_compared_with_its_own_profile():
+    rows = {r.name.strip(): r for r in runs(shown(), read)}
+    assert list(rows) == ["workspace", "main", "first-run", "cfg-three", "longer", "waiting (queued)"]
+    assert rows["first-run"].changes == [] and rows["first-run"].profile == "quick"  # a new user's first run
+    assert rows["main"].changes == [] and rows["main"].profile == "paper"
+    assert rows["cfg-three"].changes == rows["workspace"].changes == ["ddpm_class.guidance_scale=3.0"]
+    assert rows["longer"].changes == ["denoiser.epochs=6"] and rows["longer"].profile == "paper"
+    assert rows["first-run"].metrics["psnr"] == 20.47 and rows["main"].metrics == {}
+    assert rows["waiting (queued)"].changes == [] and rows["waiting (queued)"].profile == "?"
+
+
+def test_the_quick_reference_is_the_baseline_commits_profile():
+    ref = profile_params("quick", BASE, read)
+    assert ref["denoiser"] == {"hidden": 16, "epochs": 5, "lr": 2e-3} and ref["profile"] == "quick"
+    assert ref["eval"]["guidance_scales"] == [0.0, 1.0, 3.0] and ref["ddpm_class"]["ema_decay"] == 0.999
+    assert profile_params("paper", "workspace", read) == PAPER
+    assert profile_params("quick", BASE, lambda rev, path: None) is None  # a commit before params.yaml
+
+
+@pytest.mark.parametrize("a, b, differ", [(1e-3, "1e-3", False), (3, 3.0, False), (0.5, 0.25, True),
+                                          ([1, 2], [1, 2, 3], True), (True, 1, True), ("cpu", "auto", True)])
+def test_a_param_differs_by_value_not_by_spelling(a, b, differ):
+    assert bool(changed({"x": {"k": a}}, {"x": {"k": b}})) == differ
+
+
+def test_keys_only_one_side_has_are_named():
+    assert changed({"a": {"new": 1}, "b": 2}, {"b": 2, "c": {"gone": 3}}) == ["a.new=1", "c.gone=(none)"]
+
+
+@pytest.mark.parametrize("width", [80, 120])
+def test_the_table_keeps_every_column_within_the_width(width):
+    rows = runs(shown(), read)
+    rows.append(Run("  many-knobs", "paper", HEADLINE, [f"ddpm_class.knob_{i}={i}" for i in range(9)]))
+    text = render(rows, width)
+    lines = text.splitlines()
+    assert max(map(len, lines)) <= width and "…" not in text
+    assert lines[0].split()[:6] == ["run", "profile", *SHOWN]
+    row = next(line for line in lines if line.startswith("  first-run"))
+    assert row.split() == ["first-run", "quick", "20.47", "91.9", "1.000", "48.2"]  # no knob: nothing after
+    cfg = next(line for line in lines if line.startswith("  cfg-three"))
+    assert "ddpm_class.guidance_scale=3.0" in text and "0.995" in cfg
+    assert sum("ddpm_class.knob_" in line for line in lines) > 1  # nine knobs wrap over several lines
+    assert all(f"ddpm_class.knob_{i}={i}" in text for i in range(9))
+    if width == 120:  # room for a column of changes beside the numbers
+        assert lines[0].endswith("changed from its profile") and "guidance_scale=3.0" in cfg
+    else:  # at 80 they go below their run, indented
+        assert lines[lines.index(cfg) + 1].strip() == "changed: ddpm_class.guidance_scale=3.0"
+
+
+def test_a_first_run_has_no_changes_column():
+    text = render([r for r in runs(shown(), read) if r.name.strip() in ("main", "first-run")], 80)
+    assert "changed" not in text.splitlines()[0] and "No run differs from its profile" in text
+    assert max(map(len, text.splitlines())) <= 80
+
+
+def test_narrower_than_the_numbers_each_run_is_a_paragraph():
+    text = render(runs(shown(), read), 40)
+    assert max(map(len, text.splitlines())) <= 40
+    words = " ".join(text.split())
+    assert "cfg-three (quick): psnr 20.47, fd_time 91.9, acc_cfg 0.995, fd_cfg 48.2; changed: ddpm_class." \
+           "guidance_scale=3.0 longer (paper)" in words
