@@ -9,7 +9,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "difflab"
 # bottom to top (docs/architecture.md draws the same order)
 LAYERS = [("errors", "progress"), ("config",), ("core",), ("data",), ("models",), ("reporting",), ("training",),
-          ("sampling",), ("parta",), ("evaluation",), ("workflow",)]
+          ("sampling",), ("parta",), ("evaluation",), ("workflow",), ("explore",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 
 

@@ -1,0 +1,106 @@
+"""The Sample tab's work, free of the page: a grid of digits from a run's model drawn exactly as the sample stages
+draw theirs (sampling/grids.py: one seeded noise stream per image, then generate()), so the explorer's image for a
+seed equals the library's, and the judge's label and confidence for each digit."""
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from difflab.config.runtime import Runtime
+from difflab.core.ddpm import FIXED_VARIANCES
+from difflab.core.noise import image_generators, randn
+from difflab.errors import InputError
+from difflab.models.judge import Judge, judge_outputs
+from difflab.models.unet import UNet
+from difflab.reporting.figures import tile
+from difflab.sampling.generate import generate, steps_of
+
+# sampler name on the page -> what it asks of the model's objective
+SAMPLERS = {"DDPM step": "ddpm", "DDIM": "ddpm", "flow Euler": "flow"}
+MAX_ROWS = 10
+MAX_FLOW_STEPS = 1000  # flow matching has no T; the explorer stops here to stay responsive
+SCALE = 2  # each 28 x 28 digit shown 56 x 56
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What one grid asks for: the digits of a row (a class-conditioned model; a time-conditioned one draws
+    len(digits) of its own choosing a row), rows, CFG scale, steps, sampler (SAMPLERS), DDIM's eta, the DDPM step's
+    variance, and the seed of the noise."""
+    digits: tuple[int, ...]
+    rows: int
+    guidance_scale: float
+    num_steps: int
+    sampler: str
+    eta: float
+    variance: str
+    seed: int
+
+
+def parse_digits(text: str) -> tuple[int, ...]:
+    """"0-9", "3 5 7", "1,4-6" -> the digits in that order; InputError naming the text otherwise."""
+    digits: list[int] = []
+    for part in re.split(r"[\s,]+", (text or "").strip()):
+        if not part:
+            continue
+        span = re.fullmatch(r"(\d)(?:-(\d))?", part)
+        if not span or (span[2] and int(span[2]) < int(span[1])):
+            raise InputError(f"digits {text!r}: {part!r} is not a digit or a range; allowed: digits 0-9 and ranges "
+                             "such as 0-9 or 2-5, separated by spaces or commas")
+        digits += range(int(span[1]), int(span[2] or span[1]) + 1)
+    if not digits:
+        raise InputError(f"digits {text!r}: no digit; allowed: digits 0-9 and ranges such as 0-9 or 2-5")
+    return tuple(digits)
+
+
+def check(s: Settings, meta: dict) -> None:
+    """Every setting checked against the model before any work, each message naming the value and what is allowed."""
+    objective = meta.get("objective", "ddpm")
+    if s.sampler not in SAMPLERS:
+        raise InputError(f"sampler {s.sampler!r}; allowed: {', '.join(SAMPLERS)}")
+    if SAMPLERS[s.sampler] != objective:
+        fits = [name for name, o in SAMPLERS.items() if o == objective]
+        raise InputError(f"sampler {s.sampler!r} does not sample a {objective} model; allowed: {', '.join(fits)}")
+    if not 1 <= s.rows <= MAX_ROWS:
+        raise InputError(f"rows={s.rows}; allowed: 1 .. {MAX_ROWS}")
+    if objective == "flow" and not 1 <= s.num_steps <= MAX_FLOW_STEPS:
+        raise InputError(f"steps={s.num_steps}; allowed for a flow-matching model: 1 .. {MAX_FLOW_STEPS}")
+    steps_of(meta, s.num_steps)  # a DDPM's 1 .. T
+    if s.variance not in FIXED_VARIANCES:
+        raise InputError(f"variance {s.variance!r}; allowed: {', '.join(FIXED_VARIANCES)}")
+    if not 0 <= s.eta <= 1:
+        raise InputError(f"eta={s.eta}; allowed: a number in [0, 1] (0 = deterministic DDIM)")
+    if s.guidance_scale < 0:
+        raise InputError(f"CFG scale {s.guidance_scale}; allowed: a number >= 0 (1 = no guidance)")
+    if s.seed < 0:
+        raise InputError(f"seed={s.seed}; allowed: an integer >= 0")
+
+
+def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime,
+         on_step: Callable[[int, float, torch.Tensor], None] | None = None) -> torch.Tensor:
+    """The grid's digits, row r holding s.digits, from noise seeded as sampling/grids.py seeds it: image i's noise
+    and step noise from image_generators(seed, n)[i]."""
+    check(s, meta)
+    digits = list(s.digits) * s.rows if unet.conditioning == "class" else None
+    n = len(s.digits) * s.rows
+    gens = image_generators(s.seed, n, runtime.device)
+    x_T = randn((n, 1, 28, 28), gens, runtime.device)
+    scale = s.guidance_scale if unet.conditioning == "class" else 1.0
+    return generate(unet, meta, x_T, gens, digits, scale, on_step=on_step, runtime=runtime, num_steps=s.num_steps,
+                    eta=s.eta if s.sampler == "DDIM" else None, variance=s.variance)
+
+
+def picture(x: torch.Tensor, ncols: int) -> np.ndarray:
+    """The uint8 mosaic the page shows (reporting.figures.tile, SCALE times the pixels)."""
+    return tile(x.clamp(0, 1), ncols, scale=SCALE)
+
+
+def verdicts(judge: Judge, x: torch.Tensor) -> tuple[list[int], list[float]]:
+    """The judge's label of each image and its confidence (softmax probability of that label)."""
+    labels, features = judge_outputs(judge, x)
+    with torch.no_grad():
+        probs = torch.softmax(judge.head(features.float().to(next(judge.parameters()).device)), 1).cpu()
+    return labels.tolist(), probs[torch.arange(len(labels)), labels].tolist()
