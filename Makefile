@@ -9,7 +9,7 @@ PROFILE ?= auto
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup browser run compare test bench
+.PHONY: setup browser run compare test bench explore
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,3 +54,7 @@ test: setup browser
 bench: setup
 	python bench/train_step.py
 	python bench/sample.py
+
+# A local web app on 127.0.0.1 to play with any run's models (docs/explore.md); it reads runs, never writes outputs.
+explore: setup
+	python -m difflab.explore
