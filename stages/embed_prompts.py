@@ -6,7 +6,8 @@ class vectors, a prompt naming a class of data.dataset by its label ("6") or its
 
 import sys
 
-from difflab.config.params import resolve_device, stage_params
+from difflab.config.params import stage_params
+from difflab.config.runtime import resolve_device
 from difflab.data.mnist import CLASSES
 from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import prompts_in, save_conditions

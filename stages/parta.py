@@ -7,8 +7,8 @@ grayscale / colour).
 import sys
 from pathlib import Path
 
-from difflab.config.params import seed_everything, stage_params
-from difflab.config.runtime import for_stage
+from difflab.config.params import stage_params
+from difflab.config.runtime import for_stage, seed_everything
 from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.deepfloyd import IFUnavailable

@@ -4,8 +4,8 @@
 import json
 
 from difflab.config import layout
-from difflab.config.params import RUNTIME, resolve_device, seed_everything, stage_params
-from difflab.config.runtime import for_stage
+from difflab.config.params import RUNTIME, stage_params
+from difflab.config.runtime import for_stage, resolve_device, seed_everything
 from difflab.data.mnist import load_mnist
 from difflab.models.checkpoints import discard_state, save_model
 from difflab.models.judge import Judge, judge_loss, judge_outputs

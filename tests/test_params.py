@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from difflab.config.params import ParamError, check, load, resolve_device
+from difflab.config.params import ParamError, check, load
+from difflab.config.runtime import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 

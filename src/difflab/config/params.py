@@ -1,14 +1,12 @@
-"""Reading params.yaml, checking every knob before any work starts, seeding, and picking the device."""
+"""Reading params.yaml and checking every knob before any work starts (no torch here: the stages that only
+read and write files start without importing it; seeding and the device are runtime.py's)."""
 
 import argparse
 import difflib
-import random
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
 import yaml
 
 from difflab.errors import InputError
@@ -399,22 +397,6 @@ def load(path: str | Path = "params.yaml", sections: tuple[str, ...] | None = No
     if missing:
         raise ParamError(f"{path} lacks {', '.join(missing)}")
     return check(subset)
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def resolve_device(device: str) -> torch.device:
-    if device not in DEVICES:
-        raise ParamError(f"device={device!r} is not allowed; allowed: {', '.join(DEVICES)}")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise ParamError("device='cuda' but no CUDA device is visible; allowed here: auto, cpu")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
 
 
 def stage_params(description: str, sections: tuple[str, ...] | Callable[[argparse.Namespace], tuple[str, ...]],

@@ -13,19 +13,37 @@
         auto = on for CUDA (torch.compile with CUDA graphs), off on the CPU.
 """
 
+import random
 import sys
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from difflab.config.params import ParamError, resolve_device
+from difflab.config.params import DEVICES, ParamError
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SWITCHES = ("auto", "on", "off")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def resolve_device(device: str) -> torch.device:
+    if device not in DEVICES:
+        raise ParamError(f"device={device!r} is not allowed; allowed: {', '.join(DEVICES)}")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ParamError("device='cuda' but no CUDA device is visible; allowed here: auto, cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
 
 
 def bf16_capability(device: torch.device) -> tuple[bool, bool]:

@@ -7,7 +7,6 @@ core/predictor.py's guided one and batch all their model calls into one `predict
 from collections.abc import Callable, Sequence
 
 import torch
-import torchvision.transforms.functional as TF
 
 from difflab.core import ddpm
 from difflab.core.predictor import Prediction, Predictor, conditional, expand, guided
@@ -27,6 +26,8 @@ def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tens
     if kernel_size < 1 or kernel_size % 2 == 0 or kernel_size // 2 >= min(x.shape[-2:]):
         raise InputError(f"kernel_size={kernel_size}; allowed: an odd number below {2 * min(x.shape[-2:])} "
                          f"for {x.shape[-1]}x{x.shape[-2]} images")
+    import torchvision.transforms.functional as TF  # here, not at the top: only the stages that blur pay its import
+
     return TF.gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
 
 

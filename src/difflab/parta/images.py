@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 from PIL import Image, ImageDraw
 
 from difflab.errors import InputError
@@ -23,6 +22,13 @@ from difflab.errors import InputError
 
 class ImageError(InputError):
     """An input image or mask that cannot be used."""
+
+
+def _tf():
+    """torchvision's image functions, imported on first use: most stages that import this module load no image."""
+    import torchvision.transforms.functional as TF
+
+    return TF
 
 
 def _canvas(ground=(255, 255, 255)) -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -111,7 +117,7 @@ def _open(ref: str, mnist_dir: Path) -> Image.Image:
         images, _ = load_mnist(mnist_dir, "test")
         if not name.isdigit() or int(name) >= len(images):
             raise ImageError(f"image {ref!r}: allowed: mnist-test:0 .. mnist-test:{len(images) - 1}")
-        return TF.to_pil_image(images[int(name)])
+        return _tf().to_pil_image(images[int(name)])
     if scheme == "matplotlib":
         import matplotlib
         ref = str(Path(matplotlib.get_data_path()) / "sample_data" / name)
@@ -129,15 +135,15 @@ def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/
     """The referenced image as a (1, channels, size, size) tensor in [0, 1]."""
     img = _open(ref, Path(mnist_dir))
     side = min(img.size)
-    img = TF.center_crop(img, [side, side]).resize((size, size), Image.Resampling.BICUBIC if size > 64 else
+    img = _tf().center_crop(img, [side, side]).resize((size, size), Image.Resampling.BICUBIC if size > 64 else
                                                    Image.Resampling.LANCZOS)
     if channels == 1:
-        x = TF.to_tensor(img.convert("L"))
+        x = _tf().to_tensor(img.convert("L"))
         if x.mean() > 0.5:  # a light ground (a sketch on paper): MNIST digits are light on dark
             x = 1 - x
         return x.unsqueeze(0)
     if channels == 3:
-        return TF.to_tensor(img.convert("RGB")).unsqueeze(0)
+        return _tf().to_tensor(img.convert("RGB")).unsqueeze(0)
     raise ImageError(f"channels={channels}; allowed: 1 or 3")
 
 
@@ -152,7 +158,7 @@ def make_mask(spec, size: int) -> torch.Tensor:
             if img.size != (size, size):
                 raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, "
                                  "the model's size")
-            m = (TF.to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
+            m = (_tf().to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
     else:
         if not (isinstance(spec, (list, tuple)) and len(spec) == 4 and all(0 <= v <= 1 for v in spec)
                 and spec[0] < spec[1] and spec[2] < spec[3]):

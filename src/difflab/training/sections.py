@@ -3,7 +3,7 @@ training digits, the seed before the UNet draws its initial weights, and after t
 checkpoint discarded."""
 
 from difflab.config import layout
-from difflab.config.params import seed_everything
+from difflab.config.runtime import seed_everything
 from difflab.data.mnist import load_mnist
 from difflab.models.checkpoints import discard_state
 from difflab.models.unet import UNet
