@@ -128,3 +128,16 @@ def test_committed_gitignores_are_what_dvc_writes():
     committed = {p.parent.relative_to(ROOT): set(p.read_text().split())
                  for top in ("data", "models", "reports") for p in (ROOT / top).rglob(".gitignore")}
     assert committed == expected
+
+
+def test_the_committed_lock_matches_the_committed_files():
+    """dvc.lock (committed for the data stage) names each dependency's hash as it is now: a module edited without
+    the lock following would make every fresh clone's first `dvc repro` download MNIST again."""
+    import hashlib
+
+    for name, stage in yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"].items():
+        for dep in stage.get("deps", []):
+            path = ROOT / dep["path"]
+            if path.is_file():
+                assert hashlib.md5(path.read_bytes()).hexdigest() == dep["md5"], (
+                    f"dvc.lock's {name} has a stale hash of {dep['path']}: run `dvc commit {name}` or `dvc repro {name}`")
