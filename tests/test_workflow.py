@@ -50,23 +50,24 @@ def test_the_table_puts_the_slowest_first_and_reads_back():
 
 
 REFERENCE = {"profile": "quick", "date": "2026-11-29", "machine": "2 cores, X", "precision": "bf16",
-             "probe_seconds": 0.1, "stages": {"train": 300.0, "sample": 200.0, "report": 100.0}}
+             "probe_seconds": 0.1, "between_stages": 60.0, "stages": {"train": 300.0, "sample": 200.0, "report": 100.0}}
 
 
 def test_the_estimate_scales_the_run_of_record_by_the_probe():
-    e = cost.estimate(REFERENCE, 0.15)  # this machine steps 1.5x slower
-    assert e["total"] == pytest.approx(900) and e["stages"]["train"] == pytest.approx(450)
-    assert (e["low"], e["high"]) == pytest.approx((900 * cost.RANGE[0], 900 * cost.RANGE[1]))
-    text = cost.describe("quick", REFERENCE, 0.15)
-    assert "about 15 minutes" in text and "0.67x as fast" in text and "2 cores, X" in text and "train 300 s" in text
+    e = cost.estimate(REFERENCE, 0.2)  # this machine steps 2x slower; DVC's 60 s between stages stay 60 s
+    assert e["total"] == pytest.approx(1260) and e["stages"]["train"] == pytest.approx(600)
+    assert (e["low"], e["high"]) == pytest.approx((1260 * cost.RANGE[0], 1260 * cost.RANGE[1]))
+    text = cost.describe("quick", REFERENCE, 0.2)
+    assert "about 21 minutes" in text and "11.0 minutes" in text
+    assert "0.50x as fast" in text and "2 cores, X" in text and "train 300 s" in text
     assert "not estimated" in cost.describe("paper", None, None)
 
 
 def test_a_recorded_run_is_the_next_estimates_reference(tmp_path):
-    path = cost.record("quick", {"b": 2.04, "a": 1.0}, 0.123456, "m", "fp32", "2026-11-29", tmp_path)
+    path = cost.record("quick", {"b": 2.04, "a": 1.0}, 4.0, 0.123456, "m", "fp32", "2026-11-29", tmp_path)
     assert cost.read_reference("quick", tmp_path) == {"profile": "quick", "date": "2026-11-29", "machine": "m",
                                                      "precision": "fp32", "probe_seconds": 0.12346,
-                                                     "stages": {"a": 1.0, "b": 2.0}}
+                                                     "between_stages": 1.0, "stages": {"a": 1.0, "b": 2.0}}
     assert path.name == "quick.cost.json" and cost.read_reference("paper", tmp_path) is None
 
 

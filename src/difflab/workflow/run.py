@@ -33,7 +33,7 @@ LOGS = Path("logs")
 
 
 def machine() -> str:
-    """The CPU by name and its core count (what every timing here is quoted with)."""
+    """The CPU by name, its core count and vector extensions (what every timing here is quoted with)."""
     name = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -42,7 +42,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores, {name}"
+    import torch
+
+    return f"{os.cpu_count()} cores, {name}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 def stream(command: list[str], log, clock: StageClock) -> int:
@@ -120,9 +122,10 @@ def main(argv: list[str] | None = None) -> None:
         log.write(f"+ {shlex.join(command)}\n")
         start = time.monotonic()
         status = stream(command, log, clock)
+        wall = time.monotonic() - start
         title = (f"Stage wall times of this run ({args.profile} profile, {machine()}, "
                  f"{from_params(params).precision}, {started:%Y-%m-%d}):")
-        summary = (table(clock.times, title, time.monotonic() - start) if clock.times
+        summary = (table(clock.times, title, wall) if clock.times
                    else "No stage ran: everything was up to date.")
         log.write("\n" + summary + "\n")
     print("\n" + summary + f"\n(kept in {path})", flush=True)
@@ -132,7 +135,7 @@ def main(argv: list[str] | None = None) -> None:
         if clock.skipped:
             parser.exit(2, f"{parser.prog}: not recorded: DVC skipped {len(clock.skipped)} stages (unchanged or from "
                            f"the run cache); record a run in which every stage runs (a fresh clone)\n")
-        kept = cost.record(args.profile, clock.times, probe, machine(), from_params(params).precision,
+        kept = cost.record(args.profile, clock.times, wall, probe, machine(), from_params(params).precision,
                            started.strftime("%Y-%m-%d"))
         print(f"recorded {kept}")
 
