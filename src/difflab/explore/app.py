@@ -13,7 +13,7 @@ os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: i
 import gradio as gr  # noqa: E402
 import torch  # noqa: E402
 
-from difflab.config.runtime import Runtime  # noqa: E402
+from difflab.config.runtime import PRECISIONS, Runtime, resolve  # noqa: E402
 from difflab.core.ddpm import FIXED_VARIANCES  # noqa: E402
 from difflab.errors import InputError  # noqa: E402
 from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
@@ -139,11 +139,13 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
     return demo
 
 
-def launch(runs: Runs, port: int | None = None, choices: list[str] | None = None) -> tuple[gr.Blocks, str]:
+def launch(runs: Runs, port: int | None = None, choices: list[str] | None = None,
+           runtime: Runtime | None = None) -> tuple[gr.Blocks, str]:
     """Serve the page on 127.0.0.1:port (Gradio's first free port from 7860 when None) in a thread of its own;
-    returns (demo, url). The run picker offers the workspace, HEAD and DVC's experiments unless given `choices`."""
+    returns (demo, url). The run picker offers the workspace, HEAD and DVC's experiments unless given `choices`;
+    models run in fp32 on the runs' device unless given a `runtime`."""
     choices = choices or [WORKSPACE, "HEAD", *known_experiments(runs.repo)]
-    demo = build(runs, choices)
+    demo = build(runs, choices, runtime)
     demo.queue(default_concurrency_limit=1)
     _, url, _ = demo.launch(server_name=HOST, server_port=port, theme=THEME, ssr_mode=False, share=False,
                             show_error=True, quiet=True, prevent_thread_lock=True,
@@ -155,9 +157,12 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--port", type=int, default=None, help="port on 127.0.0.1 (default: the first free from 7860)")
     parser.add_argument("--repo", default=".", help="the repository whose runs to read (default: this folder)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS,
+                        help="auto: bf16 where the CPU or GPU has it (as the stages choose), else fp32")
     args = parser.parse_args(argv)
-    runs = Runs(args.repo, "cuda" if torch.cuda.is_available() else "cpu")
-    demo, url = launch(runs, args.port)
+    runtime = resolve(precision=args.precision)
+    runs = Runs(args.repo, runtime.device)
+    demo, url = launch(runs, args.port, runtime=runtime)
     print(f"difflab explorer: {url} (runs of {runs.repo}; Ctrl+C stops it)", flush=True)
     try:
         demo.block_thread()
