@@ -163,3 +163,16 @@ def test_in_a_terminal_dvc_gets_a_terminal_too(repo, tmp_path):  # noqa: F811
     os.close(master)
     assert proc.wait(timeout=120) == 0, out.decode()
     assert "on_a_terminal" in out.decode().split("Stage wall times")[-1]
+
+
+def test_dvcs_warnings_about_outputs_never_built_become_one_line():
+    from difflab.workflow.run import NotBuiltWarnings
+
+    quiet = NotBuiltWarnings()
+    warning = b"WARNING: No file hash info found for '/c/models/%d'. It won't be created.\r\n"
+    out = quiet.feed(b"Reproducing experiment 'x'\r\n" + warning % 1 + (warning % 2)[:30])  # the 2nd in two pieces
+    out += quiet.feed((warning % 2)[30:] + warning % 3 + b"Running stage 'a':\r\n" + b"\repoch 1/1:  10%|#")
+    out += quiet.feed(b"\repoch 1/1:  20%|##") + quiet.feed(b"\r\ndone") + quiet.flush()
+    assert out == (b"Reproducing experiment 'x'\r\nDVC: 3 outputs have no hash in dvc.lock yet (never built in this "
+                   b"clone; the warnings are in the log); the stages build them now.\nRunning stage 'a':\r\n"
+                   b"\repoch 1/1:  10%|#\repoch 1/1:  20%|##\r\ndone")

@@ -47,6 +47,44 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {name}, {torch.backends.cpu.get_cpu_capability()}"
 
 
+class NotBuiltWarnings:
+    """DVC's "No file hash info found for '<output>'. It won't be created." lines, one per output that was never
+    built, are the first screen of every fresh clone's run (50 of them): shown as one line saying what they mean;
+    the log keeps them all. Everything else passes through as it comes; a line is held back only until its end
+    arrives, and a progress bar's redraw (a carriage return) is never held."""
+
+    MARK = b"No file hash info found for"
+
+    def __init__(self):
+        self.held, self.count = b"", 0
+
+    def _summary(self) -> bytes:
+        if not self.count:
+            return b""
+        line = (f"DVC: {self.count} outputs have no hash in dvc.lock yet (never built in this clone; the warnings "
+                f"are in the log); the stages build them now.\n").encode()
+        self.count = 0
+        return line
+
+    def feed(self, chunk: bytes) -> bytes:
+        data, shown = self.held + chunk, b""
+        *lines, self.held = data.split(b"\n")
+        for line in lines:
+            if self.MARK in line:
+                self.count += 1
+            else:
+                shown += self._summary() + line + b"\n"
+        if b"\r" in self.held.rstrip(b"\r"):  # a progress bar drawing itself: show it now
+            shown += self._summary() + self.held
+            self.held = b""
+        return shown
+
+    def flush(self) -> bytes:
+        shown = self._summary() + self.held
+        self.held = b""
+        return shown
+
+
 def stream(command: list[str], log, clock: StageClock) -> int:
     """Run `command`, echoing its output and copying it to `log`, each line fed to `clock`. Where this process has a
     terminal the command gets one too (a pseudo-terminal), so progress bars behave as if it ran alone."""
@@ -65,7 +103,7 @@ def stream(command: list[str], log, clock: StageClock) -> int:
     else:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         read, owned = proc.stdout.fileno(), None
-    pending = b""
+    pending, shown = b"", NotBuiltWarnings()
     try:
         while True:
             try:
@@ -73,8 +111,10 @@ def stream(command: list[str], log, clock: StageClock) -> int:
             except OSError:  # EIO: the pseudo-terminal's other side closed
                 chunk = b""
             if not chunk:
+                sys.stdout.buffer.write(shown.flush())
+                sys.stdout.flush()
                 break
-            sys.stdout.buffer.write(chunk)
+            sys.stdout.buffer.write(shown.feed(chunk))
             sys.stdout.flush()
             log.write(chunk.replace(b"\r\n", b"\n").decode(errors="replace"))
             pending += chunk
