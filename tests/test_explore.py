@@ -1,7 +1,8 @@
-"""The explorer (difflab/explore, make explore): its grid for a seed is the library's, pixel for pixel; bad input
-gets a message naming what is allowed; and in headless Chromium the page samples, serves two pages at once, shows
-an error and keeps serving, and asks nothing of any host but 127.0.0.1. Tiny untrained models in a temporary git +
-DVC repository, read through dvc.api as any run's are."""
+"""The explorer (difflab/explore, make explore): its grid for a seed is the library's, pixel for pixel, and so are
+its anagrams and its edits of a drawn or test digit (part A's engine called as part A calls it); bad input gets a
+message naming what is allowed; and in headless Chromium the page samples, serves two pages at once, shows an error
+and keeps serving, makes anagrams, edits a drawing, and asks nothing of any host but 127.0.0.1. Tiny untrained models
+in a temporary git + DVC repository, read through dvc.api as any run's are."""
 
 import io
 import shutil
@@ -16,18 +17,29 @@ import pytest
 import torch
 from PIL import Image
 
+from PIL import ImageDraw
+
 from difflab.config.runtime import Runtime
 from difflab.core.noise import image_generators, randn
+from difflab.core.predictor import guided
+from difflab.core.timesteps import timesteps
+from difflab.data.mnist import write_idx
 from difflab.errors import InputError
+from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model, seen
+from difflab.explore.draw import EditSettings, edit, from_drawing, mnist_digit
 from difflab.explore.runs import RunError, Runs
 from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
 from difflab.models.unet import UNet
+from difflab.parta import algorithms as alg
+from difflab.parta.images import load_image, make_mask
+from difflab.parta.views import views_for
 from difflab.reporting.figures import tile
 from difflab.sampling.generate import generate
 from difflab.sampling.grids import Grid
 from difflab.sampling.grids import draw as library_grid
+from difflab.sampling.labels import one_hot_prompts
 
 SCHEDULE = {"num_timesteps": 50, "beta_start": 1e-4, "beta_end": 0.02}
 CPU = Runtime(torch.device("cpu"), "fp32")
@@ -44,7 +56,7 @@ def repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("runs")
     git(repo, "init", "-q")
     subprocess.run([sys.executable, "-m", "dvc", "init", "-q"], cwd=repo, check=True)
-    (repo / "params.yaml").write_text("ddpm_class:\n  hidden: 4\n  guidance_scale: 3.0\n")
+    (repo / "params.yaml").write_text("ddpm_class:\n  hidden: 4\n  guidance_scale: 3.0\ndata:\n  dir: data/dataset\n")
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "params only")
     torch.manual_seed(0)
@@ -53,6 +65,12 @@ def repo(tmp_path_factory):
         save_model(repo / "models" / name / "final.safetensors", unet.state_dict(),
                    {"hidden": 4, "conditioning": "class", "objective": objective, "epoch": 1, **SCHEDULE})
     save_model(repo / "models" / "judge" / "final.safetensors", Judge().state_dict(), {"kind": "judge", "epoch": 1})
+    digits = np.zeros((3, 28, 28), np.uint8)  # a test set of three digits: bars of different places
+    for k in range(3):
+        digits[k, 4 + 6 * k: 10 + 6 * k, 6:22] = 255
+    (repo / "data" / "dataset").mkdir(parents=True)
+    write_idx(repo / "data" / "dataset" / "t10k-images-idx3-ubyte", digits)
+    write_idx(repo / "data" / "dataset" / "t10k-labels-idx1-ubyte", np.array([7, 2, 1], np.uint8))
     return repo
 
 
@@ -103,6 +121,96 @@ def test_bad_input_is_named_with_what_is_allowed(repo):
             parse_digits(text)
 
 
+def part_a(repo):
+    """The runs and the workspace's class-conditioned DDPM behind part A's interface, in fp32 on the CPU."""
+    runs = Runs(repo)
+    return runs, part_a_model(*runs.model("workspace", "ddpm_class"), CPU)
+
+
+def one_hot(*prompts):
+    return [one_hot_prompts([p]) for p in prompts]
+
+
+def test_the_anagram_is_part_as_for_the_same_seed(repo):
+    _, model = part_a(repo)
+    for views, digits, eta in ((("identity", "flip"), (6, 9), None), (("identity", "rot90", "jigsaw"), (6, 1, 3), 0.5)):
+        s = AnagramSettings(digits, views, Engine(3.0, 10, 5, eta), count=2)
+        # the library, as evaluation/parta.py's anagrams() and parta/experiments.anagram() call it
+        g = torch.Generator().manual_seed(5)
+        x_T = torch.randn((2, 1, 28, 28), generator=g)
+        *conds, null = one_hot(*map(str, digits), "")
+        predictor = alg.anagram(model, conds, null, 3.0, views_for(list(views), model))
+        want = alg.iterative_denoise(model, x_T, timesteps(50, stride=10), 0, predictor, g, eta=eta,
+                                     variance="fixed_small")
+        got = make(model, s)
+        assert torch.equal(got, want)
+        shown = seen(got, views)
+        assert torch.equal(shown[:2], got) and torch.equal(shown[2:4], views_for(list(views), model)[1](got))
+
+
+def drawing(ground, ink, mode="RGB"):
+    """A '7' drawn with a thick pen on the canvas' 280 x 280."""
+    img = Image.new(mode, (280, 280), ground)
+    ImageDraw.Draw(img).line([(70, 60), (210, 60), (120, 230)], fill=ink, width=24)
+    return img
+
+
+def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
+    runs, model = part_a(repo)
+    # the drawing becomes the model's input as part A reads an image file: load_image
+    drawn = drawing("white", "black")
+    drawn.save(tmp_path / "seven.png")
+    x0 = load_image(str(tmp_path / "seven.png"), 28, 1)
+    assert x0.mean() < 0.5  # inverted: light strokes on a dark ground
+    assert torch.equal(from_drawing(np.array(drawn)), x0)
+    assert torch.equal(from_drawing(np.array(drawing((0, 0, 0, 0), (0, 0, 0, 255), "RGBA"))), x0)  # ink on nothing
+    e = Engine(3.0, 10, 5)
+    ts = timesteps(50, stride=10)
+    cond, null = one_hot("3", "")
+    predictor = guided(model, cond, null, 3.0)
+    out, frames, labels = edit(model, x0, EditSettings("SDEdit", e, "3", i_start=1, every=2))
+    assert torch.equal(out, alg.sdedit(model, x0, ts, 1, predictor, torch.Generator().manual_seed(5)))
+    assert len(frames) == 2 and labels == ["t = 30 (start)", "t = 10"]
+    # inpainting inside a box: alg.inpaint with make_mask's box
+    s = EditSettings("inpaint", Engine(2.0, 10, 7, 0.0), "3", box=(0.0, 0.5, 0.0, 1.0))
+    want = alg.inpaint(model, x0, make_mask([0.0, 0.5, 0.0, 1.0], 28), ts, guided(model, cond, null, 2.0),
+                       torch.Generator().manual_seed(7), eta=0.0)
+    got, frames, _ = edit(model, x0, s)
+    assert torch.equal(got, want) and frames == []
+    # a test digit of the run's data, read as part A reads mnist-test:<index>
+    digit, label = mnist_digit(runs, "workspace", 1)
+    assert torch.equal(digit, load_image("mnist-test:1", 28, 1, repo / "data" / "dataset")) and label == 2
+
+
+def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
+    runs, model = part_a(repo)
+    e = Engine(3.0, 10, 5)
+    for s, message in (
+            (AnagramSettings((6, 9), ("identity", "spin"), e), r"views \['spin'\]: unknown; allowed: identity, flip"),
+            (AnagramSettings((6, 9), ("identity", "negate"), e), "view 'negate' needs a value range symmetric"),
+            (AnagramSettings((6, 6), ("identity", "flip"), e), r"digits \[6, 6\]: the same digit twice; allowed: a "
+                                                               "different digit for each view"),
+            (AnagramSettings((6,), ("identity",), e), "allowed: 2 or 3 views, one digit each"),
+            (AnagramSettings((6, 12), ("identity", "flip"), e), r"digits \[12\]; allowed: 0 .. 9"),
+            (AnagramSettings((6, 9), ("identity", "flip"), Engine(3.0, 0, 5)), r"stride=0; allowed: 1 .. 49"),
+            (AnagramSettings((6, 9), ("identity", "flip"), e, count=9), r"samples=9; allowed: 1 .. 8")):
+        with pytest.raises(InputError, match=message):
+            make(model, s)
+    x0 = torch.zeros(1, 1, 28, 28)
+    for s, message in ((EditSettings("SDEdit", e, i_start=5), r"i_start=5; allowed: 0 .. 4 \(the schedule has 5"),
+                       (EditSettings("SDEdit", e, i_start=-1), r"i_start=-1; allowed: 0 .. 4"),
+                       (EditSettings("blur", e), "mode 'blur'; allowed: SDEdit, inpaint"),
+                       (EditSettings("inpaint", e, box=(0.5, 0.2, 0, 1)), "allowed: \\[top, bottom, left, right\\]"),
+                       (EditSettings("SDEdit", Engine(3.0, 10, 5, 1.5)), r"eta=1.5; allowed: None .* or a number")):
+        with pytest.raises(InputError, match=message):
+            edit(model, x0, s)
+    for empty in (None, np.zeros((280, 280, 4), np.uint8), np.full((280, 280, 3), 255, np.uint8)):
+        with pytest.raises(InputError, match="the canvas is empty.*allowed: a digit drawn on the canvas"):
+            from_drawing(empty)
+    with pytest.raises(InputError, match=r"'mnist-test:3': allowed: mnist-test:0 .. mnist-test:2"):
+        mnist_digit(runs, "workspace", 3)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -112,6 +220,10 @@ def free_port() -> int:
 def decoded(src: str) -> np.ndarray:
     with urllib.request.urlopen(src) as r:
         return np.array(Image.open(io.BytesIO(r.read())).convert("L"))
+
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
 
 
 def test_the_page_in_a_real_browser(repo):
@@ -130,9 +242,7 @@ def test_the_page_in_a_real_browser(repo):
         want = picture(draw(unet, meta, settings(digits=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), rows=1, num_steps=3), CPU), 10)
         requests: list[str] = []
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=[
-                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run"])
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             pages = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
             for page in pages:
                 page.on("request", lambda r: requests.append(r.url))
@@ -156,6 +266,71 @@ def test_the_page_in_a_real_browser(repo):
             page.locator("#steps input").fill("2")
             page.locator("#sample").click()
             expect(page.locator("#caption-a")).to_contain_text("2 steps", timeout=60_000)
+            browser.close()
+        outside = [u for u in requests if urlparse(u).scheme not in ("data", "blob")
+                   and urlparse(u).hostname != "127.0.0.1"]
+        assert requests and not outside, outside
+    finally:
+        demo.close()
+
+
+def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
+    """The Anagram tab's image is the library's anagram through each view; on the Draw tab a digit drawn with the
+    mouse on the sketchpad's canvas is edited, an empty canvas gets a message, and an MNIST test digit's SDEdit is
+    the library's, pixel for pixel; nothing asked of any host but 127.0.0.1."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from difflab.explore.app import launch
+
+    chromium = shutil.which("chromium")
+    assert chromium, "the page tests need Debian's chromium (make test installs it)"
+    runs, model = part_a(repo)
+    demo, url = launch(runs, free_port(), choices=["workspace"])
+    try:
+        anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), Engine(3.0, 10, 3), count=2))
+        want_anagram = picture(seen(anagrams, ("identity", "flip")), 2)
+        digit, _ = mnist_digit(runs, "workspace", 2)
+        want_edit = picture(edit(model, digit, EditSettings("SDEdit", Engine(3.0, 10, 3), "", i_start=2))[0], 1)
+        requests: list[str] = []
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1400, "height": 1400})
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto(url)
+            page.get_by_role("tab", name="Anagram").click()
+            for field, value in (("count", "2"), ("stride", "10"), ("seed", "3")):
+                page.locator(f"#anagram-{field} input").fill(value)
+            page.locator("#anagram-go").click()
+            image = page.locator("#anagram-image img")
+            expect(image).to_have_count(1, timeout=60_000)
+            assert np.array_equal(decoded(image.get_attribute("src")), want_anagram)
+            expect(page.locator("#anagram-caption")).to_contain_text("Every view judged as asked:")
+
+            page.get_by_role("tab", name="Draw").click()
+            for field, value in (("stride", "10"), ("seed", "3"), ("i-start", "2")):
+                page.locator(f"#draw-{field} input").fill(value)
+            page.locator("#draw-go").click()  # nothing drawn yet
+            expect(page.get_by_text("the canvas is empty").first).to_be_visible(timeout=30_000)
+            # drawn with the mouse on the sketchpad's canvas (its brush tool; the 280 x 280 drawing area sits in the
+            # middle of the canvas element): a bar across its top half
+            page.locator("#draw-canvas").get_by_role("button", name="Brush").click()
+            area = page.locator("#draw-canvas canvas").first.bounding_box()
+            x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
+            page.mouse.move(x - 70, y)
+            page.mouse.down()
+            for dx in (-30, 10, 70):
+                page.mouse.move(x + dx, y, steps=5)
+            page.mouse.up()
+            page.locator("#draw-go").click()
+            expect(page.locator("#draw-result img")).to_have_count(1, timeout=60_000)
+            shown = decoded(page.locator("#draw-input img").get_attribute("src")).astype(float)
+            assert shown[:shown.shape[0] // 2].mean() > shown[shown.shape[0] // 2:].mean() + 5  # the ink, on top
+            expect(page.locator("#draw-caption")).to_contain_text("SDEdit from i_start 2")
+            page.get_by_label("MNIST test digit").check()
+            page.locator("#draw-index input").fill("2")
+            page.locator("#draw-go").click()
+            expect(page.locator("#draw-caption")).to_contain_text("The test digit's label: 1", timeout=60_000)
+            assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), want_edit)
             browser.close()
         outside = [u for u in requests if urlparse(u).scheme not in ("data", "blob")
                    and urlparse(u).hostname != "127.0.0.1"]

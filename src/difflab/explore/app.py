@@ -1,7 +1,8 @@
 """The explorer's page (Gradio Blocks) and its command line: pick a run (the workspace, a git revision or an
 experiment), a model and the sampler's settings, and see the digits with the judge's verdict; a second run beside it
-compares two experiments from the same noise. Served on 127.0.0.1 only, fully offline: no analytics, system fonts,
-no server-side rendering, nothing fetched from outside.
+compares two experiments from the same noise. The Anagram tab makes visual anagrams with part A's engine and shows
+them through each view; the Draw tab edits a drawn (or MNIST test) digit by SDEdit or inpainting. Served on
+127.0.0.1 only, fully offline: no analytics, system fonts, no server-side rendering, nothing fetched from outside.
 
     python -m difflab.explore [--port 7860] [--repo .]      # make explore
 """
@@ -16,8 +17,11 @@ import torch  # noqa: E402
 from difflab.config.runtime import PRECISIONS, Runtime, resolve  # noqa: E402
 from difflab.core.ddpm import FIXED_VARIANCES  # noqa: E402
 from difflab.errors import InputError  # noqa: E402
+from difflab.explore import anagram as an  # noqa: E402
+from difflab.explore import draw as dr  # noqa: E402
 from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
 from difflab.explore.sample import SAMPLERS, Settings, draw, parse_digits, picture, verdicts  # noqa: E402
+from difflab.parta.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -25,6 +29,10 @@ HOST = "127.0.0.1"
 THEME = gr.themes.Default(font=("ui-sans-serif", "system-ui", gr.themes.Font("sans-serif")),
                           font_mono=("ui-monospace", "Consolas", gr.themes.Font("monospace")))
 VERDICT_HEADERS = ["row", "asked", "judged", "confidence"]
+ANAGRAM_HEADERS = ["view", "sample", "asked", "judged", "confidence"]
+PART_A_SAMPLERS = ("DDPM step", "DDIM")  # part A's sampler: ddpm (the posterior step, fixed_small) | ddim (eta)
+CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
+BRUSH = 22
 
 
 def number(name: str, value) -> float:
@@ -89,8 +97,104 @@ def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: Settings, 
     return picture(x, ncols), describe(run, model, meta, params, s) + "  \n" + summary, table
 
 
+def engine_of(scale, stride, seed, sampler: str, eta) -> an.Engine:
+    """The page's part A fields as the engine's settings (checked against the model by anagram.check_engine)."""
+    if sampler not in PART_A_SAMPLERS:
+        raise InputError(f"sampler {sampler!r}; allowed: {', '.join(PART_A_SAMPLERS)}")
+    return an.Engine(number("CFG scale", scale), integer("stride", stride), integer("seed", seed),
+                     None if sampler == "DDPM step" else number("eta", eta))
+
+
+def describe_engine(e: an.Engine, ts: list[int]) -> str:
+    sampler = "DDPM step" if e.eta is None else f"DDIM eta {e.eta:g}"
+    return (f"{len(ts)} steps (stride {e.stride}, {ts[0]} .. 0), CFG scale {e.guidance_scale:g}, {sampler}, "
+            f"seed {e.seed}")
+
+
+def part_a(runs: Runs, runtime: Runtime, run: str):
+    """The run's name and its class-conditioned DDPM behind part A's interface."""
+    run = run.strip() or WORKSPACE
+    unet, meta = runs.model(run, an.PART_A_MODEL)
+    return run, an.part_a_model(unet, meta, runtime)
+
+
+def judge_or_none(runs: Runs, run: str):
+    """The run's judge, or None with a warning on the page saying why there are no verdicts."""
+    try:
+        return runs.judge(run)
+    except RunError as e:
+        gr.Warning(f"No verdicts: {e}")
+        return None
+
+
+def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, progress: gr.Progress):
+    """The anagrams through each view (row k: view k of every sample), the caption and the judge's verdicts."""
+    run, model = part_a(runs, runtime, run)
+    ts, _ = an.check(model, s)
+    progress((0, len(ts)), desc=f"{run}: anagram", unit="steps")
+    x = an.make(model, s, on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: anagram", unit="steps"))
+    shown = an.seen(x, s.views)
+    what = ", ".join(f"{d} through {v}" for d, v in zip(s.digits, s.views))
+    caption = (f"**{run}**: anagram {what}; {describe_engine(s.engine, ts)}; {s.count} sample(s). "
+               "Row k: every sample through view k.")
+    judge = judge_or_none(runs, run)
+    if judge is None:
+        return picture(shown, s.count), caption + "  \nNo judge in this run.", []
+    labels, confidence = verdicts(judge, shown)
+    asked = [d for d in s.digits for _ in range(s.count)]
+    table = [[s.views[k // s.count], k % s.count + 1, asked[k], label, round(c, 3)]
+             for k, (label, c) in enumerate(zip(labels, confidence))]
+    right = torch.tensor([a == label for a, label in zip(asked, labels)]).reshape(len(s.views), s.count)
+    return (picture(shown, s.count), caption + f"  \nEvery view judged as asked: **{int(right.all(0).sum())} / "
+            f"{s.count}** samples.", table)
+
+
+def box_of(text: str) -> tuple[float, ...]:
+    """"0, 0.5, 0, 1" -> the inpainting box (top, bottom, left, right fractions; make_mask checks their order)."""
+    try:
+        box = tuple(float(v) for v in (text or "").replace(",", " ").split())
+    except ValueError:
+        box = ()
+    if len(box) != 4:
+        raise InputError(f"mask box {text!r}; allowed: four fractions of the side: top, bottom, left, right "
+                         "(e.g. 0, 0.5, 0, 1 = the top half)")
+    return box
+
+
+def canvas_of(value) -> object:
+    """The drawing of a Sketchpad (its composite: strokes over any uploaded background), or None."""
+    return value.get("composite") if isinstance(value, dict) else value
+
+
+def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index, s: dr.EditSettings,
+             progress: gr.Progress):
+    """The input (and for inpainting its mask), the edited digit, the strip of steps, and the caption."""
+    run, model = part_a(runs, runtime, run)
+    ts, mask = dr.check(model, s)
+    if source == "canvas":
+        x0, truth = dr.from_drawing(canvas_of(canvas)), None
+    else:
+        x0, truth = dr.mnist_digit(runs, run, integer("test digit", index))
+    out, frames, labels = dr.edit(model, x0, s, on_step=lambda i, total: progress(
+        (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
+    inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
+    how = (f"SDEdit from i_start {s.i_start} (t = {ts[s.i_start]})" if mask is None else
+           f"inpainting inside the box {list(s.box)} (white in the mask)")
+    toward = repr(s.prompt) if s.prompt else "no digit"
+    caption = (f"**{run}**: {how}, toward {toward}; {describe_engine(s.engine, ts)}."
+               + (f" The test digit's label: {truth}." if truth is not None else ""))
+    judge = judge_or_none(runs, run)
+    if judge is not None:
+        (before, after), (c0, c1) = verdicts(judge, torch.cat([x0.to(out.device), out]))
+        caption += f"  \nThe judge: the input is a {before} ({c0:.2f}), the result a {after} ({c1:.2f})."
+    strip = picture(torch.cat(frames), len(frames)) if frames else None
+    return picture(inputs, len(inputs)), picture(out, 1), strip, caption + (
+        "  \nStrip: " + ", ".join(labels) if labels else "")
+
+
 def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.Blocks:
-    """The page: the Sample tab (one or two runs side by side, from the same noise)."""
+    """The page: the Sample tab (one or two runs side by side, from the same noise), the Anagram tab and the Draw
+    tab (part A's engine on the run's class-conditioned DDPM)."""
     runtime = runtime or Runtime(runs.device, "fp32")
     with gr.Blocks(title="difflab explorer", analytics_enabled=False) as demo:
         gr.Markdown("# difflab explorer\nAny run's models: the workspace, a git revision or a DVC experiment "
@@ -136,7 +240,99 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
 
             go.click(on_sample, [run_a, run_b, model, digits, rows, scale, steps, sampler, eta, variance, seed],
                      outs, concurrency_limit=1)
+        anagram_tab(runs, runtime, choices)
+        draw_tab(runs, runtime, choices)
     return demo
+
+
+def engine_fields(prefix: str) -> list:
+    """CFG scale, stride, seed, sampler and eta: part A's engine as parta.mnist.common sets it (stride 9 of T = 300:
+    34 steps)."""
+    with gr.Row():
+        return [gr.Number(3.0, label="CFG scale", elem_id=f"{prefix}-scale"),
+                gr.Number(9, label="stride (timesteps T-1 .. 0 every stride-th)", precision=0,
+                          elem_id=f"{prefix}-stride"),
+                gr.Number(0, label="seed", precision=0, elem_id=f"{prefix}-seed"),
+                gr.Radio(list(PART_A_SAMPLERS), value="DDPM step", label="sampler", elem_id=f"{prefix}-sampler"),
+                gr.Number(0.0, label="DDIM eta", elem_id=f"{prefix}-eta")]
+
+
+def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
+    """Two or three digits, a view for each: the anagram through every view, with the judge's verdict."""
+    with gr.Tab("Anagram"):
+        gr.Markdown("One image that reads as digit k through view k (part A's visual anagrams, on the run's "
+                    "class-conditioned DDPM). The third digit and view are optional.")
+        run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="anagram-run")
+        digits, views = [], []
+        with gr.Row():
+            for k, (d, v) in enumerate((("6", "identity"), ("9", "flip"), ("", ""))):
+                optional = [""] if k == 2 else []
+                digits.append(gr.Dropdown([*optional, *map(str, range(10))], value=d, label=f"digit {k + 1}",
+                                          elem_id=f"anagram-digit-{k + 1}"))
+                views.append(gr.Dropdown([*optional, *VIEWS], value=v, label=f"view {k + 1}",
+                                         elem_id=f"anagram-view-{k + 1}"))
+        count = gr.Number(4, label="samples", precision=0, elem_id="anagram-count")
+        engine = engine_fields("anagram")
+        go = gr.Button("Make anagrams", variant="primary", elem_id="anagram-go")
+        image = gr.Image(label="row k: view k", type="numpy", format="png", image_mode="L", elem_id="anagram-image")
+        caption = gr.Markdown(elem_id="anagram-caption")
+        table = gr.Dataframe(headers=ANAGRAM_HEADERS, label="the judge on each view", elem_id="anagram-verdicts")
+
+        def on_anagram(r, d1, v1, d2, v2, d3, v3, n, *fields, progress=gr.Progress()):
+            try:
+                pairs = [(d, v) for d, v in ((d1, v1), (d2, v2), (d3, v3)) if d or v]
+                if any(not d or not v for d, v in pairs):
+                    raise InputError(f"digits and views {pairs}; allowed: a digit and a view together")
+                s = an.AnagramSettings(tuple(integer("digit", d) for d, _ in pairs), tuple(v for _, v in pairs),
+                                       engine_of(*fields), integer("samples", n))
+                return anagram_one(runs, runtime, r, s, progress)
+            except InputError as err:
+                raise gr.Error(str(err)) from None
+
+        go.click(on_anagram, [run, digits[0], views[0], digits[1], views[1], digits[2], views[2], count, *engine],
+                 [image, caption, table], concurrency_limit=1)
+
+
+def draw_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
+    """A drawn digit or an MNIST test digit, edited by SDEdit or inpainting, with a strip of its steps."""
+    with gr.Tab("Draw"):
+        gr.Markdown("Draw a digit (or upload a picture, or pick a test digit of the run's data), then let the run's "
+                    "class-conditioned DDPM edit it: **SDEdit** noises it to step *i_start* of the strided schedule "
+                    "and denoises (small i_start = more noise, larger edits); **inpaint** redraws the box.")
+        run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="draw-run")
+        with gr.Row():
+            source = gr.Radio(["canvas", "MNIST test digit"], value="canvas", label="input", elem_id="draw-source")
+            index = gr.Number(0, label="test digit index", precision=0, elem_id="draw-index")
+        canvas = gr.Sketchpad(label="draw a digit", type="numpy", canvas_size=(CANVAS, CANVAS), fixed_canvas=True,
+                              sources=("upload",), brush=gr.Brush(default_size=BRUSH, colors=["#000000"],
+                                                                  color_mode="fixed"), elem_id="draw-canvas")
+        with gr.Row():
+            mode = gr.Radio(list(dr.MODES), value="SDEdit", label="edit", elem_id="draw-mode")
+            i_start = gr.Number(10, label="SDEdit i_start (0 = pure noise)", precision=0, elem_id="draw-i-start")
+            box = gr.Textbox("0, 0.5, 0, 1", label="inpaint box: top, bottom, left, right (fractions)",
+                             elem_id="draw-box")
+            prompt = gr.Dropdown(["", *map(str, range(10))], value="", label="toward digit ('' = none)",
+                                 elem_id="draw-prompt")
+            every = gr.Number(5, label="strip: every k-th step (0 = none)", precision=0, elem_id="draw-every")
+        engine = engine_fields("draw")
+        go = gr.Button("Edit", variant="primary", elem_id="draw-go")
+        with gr.Row():
+            shown = gr.Image(label="input (and mask)", type="numpy", format="png", image_mode="L",
+                             elem_id="draw-input")
+            result = gr.Image(label="result", type="numpy", format="png", image_mode="L", elem_id="draw-result")
+        strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
+        caption = gr.Markdown(elem_id="draw-caption")
+
+        def on_edit(r, src, c, i, m, i0, b, p, k, *fields, progress=gr.Progress()):
+            try:
+                s = dr.EditSettings(m, engine_of(*fields), p or "", integer("i_start", i0), box_of(b),
+                                    integer("every", k))
+                return edit_one(runs, runtime, r, src, c, i, s, progress)
+            except InputError as err:
+                raise gr.Error(str(err)) from None
+
+        go.click(on_edit, [run, source, canvas, index, mode, i_start, box, prompt, every, *engine],
+                 [shown, result, strip, caption], concurrency_limit=1)
 
 
 def launch(runs: Runs, port: int | None = None, choices: list[str] | None = None,

@@ -1,0 +1,126 @@
+"""The Draw tab's work, free of the page: a digit drawn on a canvas (or an MNIST test digit of the run's data) made
+a model input exactly as part A makes a user's image one (parta/images.load_image: centre crop, resize to 28 x 28,
+grey, light strokes on a dark ground), then edited by part A's engine as its experiments edit: SDEdit from a chosen
+i_start (A1.7: forward noising, then iterative_denoise down the strided schedule) or RePaint inpainting inside a
+box (A1.7.2: parta/images.make_mask, parta/algorithms.inpaint), guided by a digit or by none (""). Every k-th step
+is kept for a strip of the reverse process."""
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from difflab.core.predictor import guided
+from difflab.data.mnist import read_idx
+from difflab.errors import InputError
+from difflab.explore.anagram import Engine, check_engine, cond, generator
+from difflab.explore.runs import RunError, Runs
+from difflab.parta import algorithms as alg
+from difflab.parta.images import load_image, make_mask
+from difflab.sampling.adapters import MnistDiffusion
+
+MODES = ("SDEdit", "inpaint")
+PROMPTS = ("", *(str(d) for d in range(10)))  # "" = no digit asked for (guidance toward nothing)
+TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """One edit: SDEdit from timesteps[i_start] or inpainting inside `box` ([top, bottom, left, right] fractions of
+    the side: make_mask's box), guided toward `prompt`; every `every`-th step kept for the strip (0 = none)."""
+    mode: str
+    engine: Engine
+    prompt: str = ""
+    i_start: int = 10
+    box: tuple[float, float, float, float] = (0.0, 0.5, 0.0, 1.0)
+    every: int = 0
+
+
+def from_drawing(canvas: np.ndarray | None) -> torch.Tensor:
+    """A canvas (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, transparent = paper) as a (1, 1, 28, 28) input in
+    [0, 1]: flattened onto white, then through load_image as any image file of part A (a dark drawing on a light
+    ground is inverted to MNIST's light on dark). InputError for an empty canvas."""
+    if canvas is None or canvas.size == 0:
+        raise InputError("the canvas is empty; allowed: a digit drawn on the canvas (or an MNIST test digit by index)")
+    a = np.asarray(canvas).astype(np.float64)
+    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4))):
+        raise InputError(f"a canvas of shape {a.shape}; allowed: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA")
+    if a.ndim == 3 and a.shape[2] == 4:
+        alpha = a[..., 3:] / 255.0
+        a = a[..., :3] * alpha + 255.0 * (1 - alpha)
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if np.ptp(a) == 0:
+        raise InputError("the canvas is empty (one colour all over); allowed: a digit drawn on the canvas "
+                         "(or an MNIST test digit by index)")
+    img = Image.fromarray(np.clip(a, 0, 255).round().astype(np.uint8))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "drawing.png"  # PNG: lossless, so load_image reads the pixels drawn
+        img.save(path)
+        return load_image(str(path), 28, 1)
+
+
+def mnist_digit(runs: Runs, run: str, index: int) -> tuple[torch.Tensor, int]:
+    """Test digit `index` of the run's data (params data.dir, read through DVC as the run's models are) as part A
+    reads mnist-test:<index>, and its label."""
+    data = runs.params(run).get("data", {}).get("dir")
+    if not data:
+        raise RunError(f"run {run!r}: params.yaml names no data.dir, so there is no test set to pick from; "
+                       "allowed: a run whose params.yaml has data.dir (draw a digit instead)")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in TEST_FILES:
+            (Path(tmp) / name).write_bytes(runs.read(run, f"{data}/{name}"))
+        x = load_image(f"mnist-test:{index}", 28, 1, Path(tmp))
+        label = int(read_idx(Path(tmp) / TEST_FILES[1])[index])
+    return x, label
+
+
+def check(model: MnistDiffusion, s: EditSettings) -> tuple[list[int], torch.Tensor | None]:
+    """Every setting checked before any work, each message naming the value and what is allowed; returns the
+    timesteps and, for inpainting, the mask (1 where new content goes)."""
+    if s.mode not in MODES:
+        raise InputError(f"mode {s.mode!r}; allowed: {', '.join(MODES)}")
+    if s.prompt not in PROMPTS:
+        raise InputError(f"digit {s.prompt!r}; allowed: none ('') or one of 0 .. 9")
+    ts = check_engine(model, s.engine)
+    if s.every < 0:
+        raise InputError(f"every={s.every}; allowed: 0 (no strip) or a step count >= 1")
+    if s.mode == "SDEdit":
+        alg.check_i_start(ts, s.i_start)
+        return ts, None
+    return ts, make_mask(list(s.box), model.image_size).to(model.device)
+
+
+def edit(model: MnistDiffusion, x0: torch.Tensor, s: EditSettings,
+         on_step: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
+    """The edited image (1, 1, 28, 28), and the strip: the start (SDEdit: x0 noised to timesteps[i_start]) and
+    every `every`-th step after it, with their labels. on_step(i, total) after step i. SDEdit is alg.sdedit's
+    forward noising and iterative_denoise, called here as parta/experiments.iterative calls them so that the steps
+    can be watched; inpainting is alg.inpaint."""
+    ts, mask = check(model, s)
+    x0 = x0.to(model.device)
+    g = generator(model, s.engine)
+    predictor = guided(model, cond(model, s.prompt), cond(model, ""), s.engine.guidance_scale)
+    frames: list[torch.Tensor] = []
+    labels: list[str] = []
+    total = len(ts) - (s.i_start if mask is None else 0)
+
+    def keep(i: int, t_prev: int, x: torch.Tensor) -> None:
+        if s.every and (i + 1) % s.every == 0 and t_prev >= 0:
+            frames.append(x), labels.append(f"t = {t_prev}")
+        if on_step is not None:
+            on_step(i, total)
+
+    sampler = {"eta": s.engine.eta, "variance": s.engine.variance}
+    if mask is None:
+        x_t = alg.forward(model, x0, ts[s.i_start], g)
+        frames.append(x_t), labels.append(f"t = {ts[s.i_start]} (start)")
+        out = alg.iterative_denoise(model, x_t, ts, s.i_start, predictor, g, on_step=keep, **sampler)
+    else:
+        step = iter(range(total))
+        out = alg.inpaint(model, x0, mask, ts, predictor, g, observe=lambda t, x: keep(next(step), t, x), **sampler)
+    return out, frames if s.every else [], labels if s.every else []
