@@ -57,6 +57,15 @@ def test_the_report_page_shows_the_numbers_it_is_given(tmp_path, monkeypatch):
         assert f"<code>rev-{run}</code>" in page and f"rev-{other}" not in page
 
 
+def test_the_time_and_class_grids_stand_side_by_side_under_the_headline():
+    page = render(PARAMS, run_metrics(0.61, 0.011, 0.71, 0.9125),
+                  {"fd_time": 54.7, "fd_floor": 21.8, "acc_cfg": 0.995, "fd_cfg": None}, "rev", profile_text("quick"))
+    glance = page[page.index('<div id="glance"'):page.index("</div>", page.index('<div id="glance"'))]
+    assert page.index('id="headline"') < page.index('id="glance"') < page.index('<h2 id="part-a"')
+    assert re.findall(r'<img src="([^"]+)"', glance) == ["ddpm_time/samples_final.png", "ddpm_class/samples_final.png"]
+    assert "judge distance 54.7 (floor 21.8)" in glance and "judged right 0.995, distance not measured" in glance
+
+
 def run_stage(cwd: Path) -> subprocess.CompletedProcess:
     """stages/report.py as dvc runs it, in `cwd`."""
     return subprocess.run([sys.executable, str(ROOT / "stages" / "report.py")], cwd=cwd, capture_output=True, text=True,

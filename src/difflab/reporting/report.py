@@ -273,6 +273,21 @@ def figure_sources(params: dict, metrics: dict[str, dict]) -> list[str]:
     return [figure["src"] for section in sections(params, metrics) for figure in section["items"]]
 
 
+def glance(params: dict, summary: dict) -> list[dict]:
+    """The two grids a reader looks at first, side by side under the headline: the time-conditioned DDPM's digits
+    (no label asked for) and the class-conditioned DDPM's (each row a digit, guided), each with its distance."""
+    def number(key: str) -> str:
+        value = summary.get(key)
+        return "not measured" if value is None else f"{value:g}"
+
+    t, k = params["ddpm_time"], params["ddpm_class"]
+    return [item("ddpm_time/samples_final.png", "Time-conditioned DDPM: digits of its own choosing",
+                 f"After {t['epochs']} epochs; judge distance {number('fd_time')} (floor {number('fd_floor')})."),
+            item("ddpm_class/samples_final.png", "Class-conditioned DDPM: the digits asked for",
+                 f"After {k['epochs']} epochs, CFG {k['guidance_scale']}; judged right {number('acc_cfg')}, "
+                 f"distance {number('fd_cfg')}.")]
+
+
 def render(params: dict, metrics: dict[str, dict], summary: dict, revision: str, profile: dict) -> str:
     """The HTML of the report page of one run, from that run's params (as in params.yaml), metric files (file
     relative to reports/ -> parsed JSON, every file of METRICS), headline (summary.json), git revision and profile
@@ -280,6 +295,7 @@ def render(params: dict, metrics: dict[str, dict], summary: dict, revision: str,
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(
-        sections=sections(params, metrics), metrics=metric_tables(metrics), revision=revision,
+        sections=sections(params, metrics), glance=glance(params, summary), metrics=metric_tables(metrics),
+        revision=revision,
         parta_model=params["parta"]["model"], profile=profile, headline=headline_rows(summary),
         params_yaml=yaml.safe_dump(params, sort_keys=False))
