@@ -230,3 +230,10 @@ def test_the_part_a_caption_names_the_step_the_run_took():
     assert "sqrt(beta) of the whole stride" in stepping({"sampler": "ddpm", "variance": "fixed_large",
                                                           "ddim_eta": 0.0})
     assert stepping({"sampler": "ddim", "variance": "fixed_small", "ddim_eta": 0.5}) == "DDIM's step (eta 0.5)"
+
+
+def test_the_quick_profile_wants_both_time_models_within_3x_of_the_floor():
+    rows = {r["key"]: r for r in goal_rows({"profile": "quick", "fd_time": 54.7, "fd_flow_time": 70.0,
+                                            "fd_floor": 21.8})}
+    assert rows["fd_time"]["met"] is True and rows["fd_flow_time"]["met"] is False
+    assert rows["fd_flow_time"]["goal"] == "<= 3 x fd_floor (65.4)"
