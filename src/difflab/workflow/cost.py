@@ -19,10 +19,10 @@ from difflab.models.unet import UNet
 RANGE = (0.8, 1.3)  # the run's likely wall time, as factors of the probe-scaled estimate
 
 
-def probe(params: dict, repeats: int = 8) -> float:
-    """The fastest of `repeats` training steps (seconds; the fastest, since other work on the machine only ever
-    slows a step down) (forward, backward, optimiser) of a class-conditioned UNet at width 16,
-    batch 64, on the device and in the precision the run's params resolve to."""
+def probe(params: dict, repeats: int = 20, warmup: int = 5) -> float:
+    """The fastest of `repeats` training steps (forward, backward, optimiser; seconds) of a class-conditioned UNet
+    at width 16, batch 64, on the device and in the precision the run's params resolve to, after `warmup` steps
+    (the first steps build the kernels' caches). The fastest, since other work on the machine only slows a step."""
     runtime = from_params(params)
     torch.manual_seed(0)
     model = runtime.prepare(UNet(hidden=16, conditioning="class"))
@@ -31,7 +31,7 @@ def probe(params: dict, repeats: int = 8) -> float:
     t = torch.rand(64, device=runtime.device)
     c = torch.nn.functional.one_hot(torch.arange(64, device=runtime.device) % 10, 10).float()
     seconds = []
-    for i in range(repeats + 2):  # two warm-up steps
+    for i in range(warmup + repeats):
         start = time.perf_counter()
         with runtime.autocast():
             loss = (model(x, t, c).float() - x).pow(2).mean()
@@ -40,7 +40,7 @@ def probe(params: dict, repeats: int = 8) -> float:
         opt.zero_grad(set_to_none=True)
         if runtime.device.type == "cuda":
             torch.cuda.synchronize()
-        if i >= 2:
+        if i >= warmup:
             seconds.append(time.perf_counter() - start)
     return min(seconds)
 
