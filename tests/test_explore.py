@@ -4,6 +4,7 @@ message naming what is allowed; and in headless Chromium the page samples, serve
 and keeps serving, makes anagrams, edits a drawing, and asks nothing of any host but 127.0.0.1. Tiny untrained models
 in a temporary git + DVC repository, read through dvc.api as any run's are."""
 
+import contextlib
 import io
 import shutil
 import socket
@@ -226,114 +227,114 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 
 
-def test_the_page_in_a_real_browser(repo):
-    """Sample from two pages at once, a step count out of range and then a good one, all on 127.0.0.1."""
-    from playwright.sync_api import expect, sync_playwright
+@contextlib.contextmanager
+def served_in_chromium(runs: Runs, choices: list[str]):
+    """The explorer on a free port of 127.0.0.1 and a headless Chromium (Debian's) to open it: yields (url,
+    new_page), new_page() opening the app in a page of its own; on leaving, no page may have asked anything of a
+    host other than 127.0.0.1."""
+    from playwright.sync_api import sync_playwright
 
     from difflab.explore.app import launch
 
     chromium = shutil.which("chromium")
     assert chromium, "the page tests need Debian's chromium (make test installs it)"
-    runs = Runs(repo)
-    demo, url = launch(runs, free_port(), choices=["workspace", "HEAD"])
+    demo, url = launch(runs, free_port(), choices=choices)
+    requests: list[str] = []
     try:
-        assert urlparse(url).hostname == "127.0.0.1"
-        unet, meta = runs.model("workspace", "ddpm_class")
-        want = picture(draw(unet, meta, settings(digits=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), rows=1, num_steps=3), CPU), 10)
-        requests: list[str] = []
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            pages = [browser.new_page(viewport={"width": 1400, "height": 1000}) for _ in range(2)]
-            for page in pages:
+
+            def new_page(width: int = 1400, height: int = 1000):
+                page = browser.new_page(viewport={"width": width, "height": height})
                 page.on("request", lambda r: requests.append(r.url))
                 page.goto(url)
-                page.locator("#rows input").fill("1")
-                page.locator("#steps input").fill("3")
-                page.locator("#seed input").fill("11")
-            for page in pages:  # both asked before either answers
-                page.locator("#sample").click()
-            for page in pages:
-                image = page.locator("#image-a img")
-                expect(image).to_have_count(1, timeout=60_000)
-                assert page.evaluate("i => i.complete && i.naturalWidth > 0", image.element_handle())
-                assert np.array_equal(decoded(image.get_attribute("src")), want)
-                expect(page.locator("#caption-a")).to_contain_text("Judged as asked:")
-            page = pages[0]
-            page.locator("#steps input").fill("999")
-            page.locator("#sample").click()
-            expect(page.get_by_text("num_steps=999; allowed for a DDPM: 1 .. T (50)").first).to_be_visible(
-                timeout=30_000)
-            page.locator("#steps input").fill("2")
-            page.locator("#sample").click()
-            expect(page.locator("#caption-a")).to_contain_text("2 steps", timeout=60_000)
+                return page
+
+            yield url, new_page
             browser.close()
         outside = [u for u in requests if urlparse(u).scheme not in ("data", "blob")
                    and urlparse(u).hostname != "127.0.0.1"]
         assert requests and not outside, outside
     finally:
         demo.close()
+
+
+def test_the_page_in_a_real_browser(repo):
+    """Sample from two pages at once, a step count out of range and then a good one, all on 127.0.0.1."""
+    from playwright.sync_api import expect
+
+    runs = Runs(repo)
+    with served_in_chromium(runs, ["workspace", "HEAD"]) as (url, new_page):
+        assert urlparse(url).hostname == "127.0.0.1"
+        unet, meta = runs.model("workspace", "ddpm_class")
+        want = picture(draw(unet, meta, settings(digits=(0, 1, 2, 3, 4, 5, 6, 7, 8, 9), rows=1, num_steps=3), CPU), 10)
+        pages = [new_page() for _ in range(2)]
+        for page in pages:
+            page.locator("#rows input").fill("1")
+            page.locator("#steps input").fill("3")
+            page.locator("#seed input").fill("11")
+        for page in pages:  # both asked before either answers
+            page.locator("#sample").click()
+        for page in pages:
+            image = page.locator("#image-a img")
+            expect(image).to_have_count(1, timeout=60_000)
+            assert page.evaluate("i => i.complete && i.naturalWidth > 0", image.element_handle())
+            assert np.array_equal(decoded(image.get_attribute("src")), want)
+            expect(page.locator("#caption-a")).to_contain_text("Judged as asked:")
+        page = pages[0]
+        page.locator("#steps input").fill("999")
+        page.locator("#sample").click()
+        expect(page.get_by_text("num_steps=999; allowed for a DDPM: 1 .. T (50)").first).to_be_visible(
+            timeout=30_000)
+        page.locator("#steps input").fill("2")
+        page.locator("#sample").click()
+        expect(page.locator("#caption-a")).to_contain_text("2 steps", timeout=60_000)
 
 
 def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
     """The Anagram tab's image is the library's anagram through each view; on the Draw tab a digit drawn with the
     mouse on the sketchpad's canvas is edited, an empty canvas gets a message, and an MNIST test digit's SDEdit is
     the library's, pixel for pixel; nothing asked of any host but 127.0.0.1."""
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    from difflab.explore.app import launch
-
-    chromium = shutil.which("chromium")
-    assert chromium, "the page tests need Debian's chromium (make test installs it)"
     runs, model = part_a(repo)
-    demo, url = launch(runs, free_port(), choices=["workspace"])
-    try:
+    with served_in_chromium(runs, ["workspace"]) as (_, new_page):
         anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), Engine(3.0, 10, 3), count=2))
         want_anagram = picture(seen(anagrams, ("identity", "flip")), 2)
         digit, _ = mnist_digit(runs, "workspace", 2)
         want_edit = picture(edit(model, digit, EditSettings("SDEdit", Engine(3.0, 10, 3), "", i_start=2))[0], 1)
-        requests: list[str] = []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 1400})
-            page.on("request", lambda r: requests.append(r.url))
-            page.goto(url)
-            page.get_by_role("tab", name="Anagram").click()
-            for field, value in (("count", "2"), ("stride", "10"), ("seed", "3")):
-                page.locator(f"#anagram-{field} input").fill(value)
-            page.locator("#anagram-go").click()
-            image = page.locator("#anagram-image img")
-            expect(image).to_have_count(1, timeout=60_000)
-            assert np.array_equal(decoded(image.get_attribute("src")), want_anagram)
-            expect(page.locator("#anagram-caption")).to_contain_text("Every view judged as asked:")
+        page = new_page(1400, 1400)
+        page.get_by_role("tab", name="Anagram").click()
+        for field, value in (("count", "2"), ("stride", "10"), ("seed", "3")):
+            page.locator(f"#anagram-{field} input").fill(value)
+        page.locator("#anagram-go").click()
+        image = page.locator("#anagram-image img")
+        expect(image).to_have_count(1, timeout=60_000)
+        assert np.array_equal(decoded(image.get_attribute("src")), want_anagram)
+        expect(page.locator("#anagram-caption")).to_contain_text("Every view judged as asked:")
 
-            page.get_by_role("tab", name="Draw").click()
-            for field, value in (("stride", "10"), ("seed", "3"), ("i-start", "2")):
-                page.locator(f"#draw-{field} input").fill(value)
-            page.locator("#draw-go").click()  # nothing drawn yet
-            expect(page.get_by_text("the canvas is empty").first).to_be_visible(timeout=30_000)
-            # drawn with the mouse on the sketchpad's canvas (its brush tool; the 280 x 280 drawing area sits in the
-            # middle of the canvas element): a bar across its top half
-            page.locator("#draw-canvas").get_by_role("button", name="Brush").click()
-            area = page.locator("#draw-canvas canvas").first.bounding_box()
-            x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
-            page.mouse.move(x - 70, y)
-            page.mouse.down()
-            for dx in (-30, 10, 70):
-                page.mouse.move(x + dx, y, steps=5)
-            page.mouse.up()
-            page.locator("#draw-go").click()
-            expect(page.locator("#draw-result img")).to_have_count(1, timeout=60_000)
-            shown = decoded(page.locator("#draw-input img").get_attribute("src")).astype(float)
-            assert shown[:shown.shape[0] // 2].mean() > shown[shown.shape[0] // 2:].mean() + 5  # the ink, on top
-            expect(page.locator("#draw-caption")).to_contain_text("SDEdit from i_start 2")
-            page.get_by_label("MNIST test digit").check()
-            page.locator("#draw-index input").fill("2")
-            page.locator("#draw-go").click()
-            expect(page.locator("#draw-caption")).to_contain_text("The test digit's label: 1", timeout=60_000)
-            assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), want_edit)
-            browser.close()
-        outside = [u for u in requests if urlparse(u).scheme not in ("data", "blob")
-                   and urlparse(u).hostname != "127.0.0.1"]
-        assert requests and not outside, outside
-    finally:
-        demo.close()
+        page.get_by_role("tab", name="Draw").click()
+        for field, value in (("stride", "10"), ("seed", "3"), ("i-start", "2")):
+            page.locator(f"#draw-{field} input").fill(value)
+        page.locator("#draw-go").click()  # nothing drawn yet
+        expect(page.get_by_text("the canvas is empty").first).to_be_visible(timeout=30_000)
+        # drawn with the mouse on the sketchpad's canvas (its brush tool; the 280 x 280 drawing area sits in the
+        # middle of the canvas element): a bar across its top half
+        page.locator("#draw-canvas").get_by_role("button", name="Brush").click()
+        area = page.locator("#draw-canvas canvas").first.bounding_box()
+        x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
+        page.mouse.move(x - 70, y)
+        page.mouse.down()
+        for dx in (-30, 10, 70):
+            page.mouse.move(x + dx, y, steps=5)
+        page.mouse.up()
+        page.locator("#draw-go").click()
+        expect(page.locator("#draw-result img")).to_have_count(1, timeout=60_000)
+        shown = decoded(page.locator("#draw-input img").get_attribute("src")).astype(float)
+        assert shown[:shown.shape[0] // 2].mean() > shown[shown.shape[0] // 2:].mean() + 5  # the ink, on top
+        expect(page.locator("#draw-caption")).to_contain_text("SDEdit from i_start 2")
+        page.get_by_label("MNIST test digit").check()
+        page.locator("#draw-index input").fill("2")
+        page.locator("#draw-go").click()
+        expect(page.locator("#draw-caption")).to_contain_text("The test digit's label: 1", timeout=60_000)
+        assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), want_edit)
