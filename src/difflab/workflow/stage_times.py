@@ -56,13 +56,3 @@ def table(times: dict[str, float], title: str, wall: float | None = None) -> str
         lines.append(f"{'whole run':<{width}}  {wall:8.1f}  ({_minutes(wall)}; DVC between stages "
                      f"{_minutes(max(wall - total, 0))})")
     return "\n".join(lines)
-
-
-def parse_table(text: str) -> dict[str, float]:
-    """The stage times back from a table() (a log of an earlier run)."""
-    rows = {}
-    for line in text.splitlines()[2:]:
-        parts = line.split()
-        if len(parts) == 3 and parts[2].endswith("%") and parts[0] not in ("stage",):
-            rows[parts[0]] = float(parts[1])
-    return rows
