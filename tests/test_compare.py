@@ -118,6 +118,14 @@ def test_the_table_keeps_every_column_within_the_width(width):
         assert lines[lines.index(cfg) + 1].strip() == "changed: ddpm_class.guidance_scale=3.0"
 
 
+@pytest.mark.parametrize("width", [40, 80])
+def test_a_change_longer_than_a_line_still_fits(width):
+    long = "parta.mnist.anagram.pairs=" + "[" + ",".join(["[6,9]"] * 16) + "]"  # 123 characters
+    text = render([Run("  sweep", "quick", HEADLINE, [long, "seed=1"])], width)
+    assert max(map(len, text.splitlines())) <= width and "seed=1" in text
+    assert "".join(line.strip() for line in text.splitlines()).count("[6,9]") == 16
+
+
 def test_a_first_run_has_no_changes_column():
     text = render([r for r in runs(shown(), read) if r.name.strip() in ("main", "first-run")], 80)
     assert "changed" not in text.splitlines()[0] and "No run differs from its profile" in text

@@ -162,7 +162,7 @@ def render(rows: list[Run], width: int) -> str:
     if fixed > width:  # too narrow for a table: one paragraph per run
         return "\n".join(textwrap.fill(f"{r.name.strip()} ({r.profile}): " + ", ".join(
             f"{k} {v}" for k, v in zip(SHOWN, c[2:])) + (f"; changed: {', '.join(r.changes)}" if r.changes else ""),
-            width, subsequent_indent="    ", break_long_words=False, break_on_hyphens=False)
+            width, subsequent_indent="    ", break_on_hyphens=False)
             for r, c in zip(rows, cells))
 
     out = [(line(header) + ("  changed from its profile" if inline else "")).rstrip()]
@@ -176,7 +176,7 @@ def render(rows: list[Run], width: int) -> str:
             out.append(line(c).rstrip())
             if text:
                 out += textwrap.wrap("changed: " + text, width, initial_indent="    ", subsequent_indent="      ",
-                                     break_long_words=False, break_on_hyphens=False)
+                                     break_on_hyphens=False)  # an item longer than a line is cut, not overflowing
     out.insert(1, "-" * max(map(len, out)))
     notes = [] if any_changes else [
         "No run differs from its profile (quick: profiles/quick.txt over params.yaml; paper: params.yaml)."]
