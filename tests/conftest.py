@@ -1,4 +1,6 @@
 import hashlib
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -35,3 +37,30 @@ def write_mnist_like(folder: Path, n_train: int = 256, n_test: int = 64) -> dict
 def tiny_mnist(tmp_path) -> tuple[Path, dict[str, str]]:
     folder = tmp_path / "mnist-src"
     return folder, write_mnist_like(folder)
+
+
+def in_a_terminal(cmd: list[str], cwd: Path, columns: int, env: dict[str, str]) -> str:
+    """What `cmd` prints in a terminal `columns` wide (a pseudo-terminal; COLUMNS and LINES taken out of `env`, so
+    the command learns the width from the terminal); fails the test if it exits non-zero."""
+    import fcntl
+    import pty
+    import struct
+    import termios
+
+    env = {k: v for k, v in env.items() if k not in ("COLUMNS", "LINES")}
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's other side closed
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    assert proc.wait(timeout=300) == 0, b"".join(chunks).decode()
+    return b"".join(chunks).decode().replace("\r\n", "\n")

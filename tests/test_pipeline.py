@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import write_mnist_like
+from conftest import in_a_terminal, write_mnist_like
 
 from difflab.reporting.summary import HEADLINE
 
@@ -380,33 +380,6 @@ def test_report_page_in_a_real_browser(repo, tmp_path):
     assert (tmp_path / "report.png").stat().st_size > 50_000
 
 
-def in_a_terminal(cmd: list[str], cwd: Path, columns: int) -> str:
-    """What `cmd` prints in a terminal `columns` wide (a pseudo-terminal; no COLUMNS in its environment)."""
-    import fcntl
-    import pty
-    import struct
-    import termios
-
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env.update(PYTHONPATH=str(cwd / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:  # EIO: the terminal's other side closed
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(master)
-    assert proc.wait(timeout=300) == 0, b"".join(chunks).decode()
-    return b"".join(chunks).decode().replace("\r\n", "\n")
-
-
 def test_a_first_quick_run_in_a_fresh_clone_reads_at_80_and_120_columns(repo, tmp_path):
     """The table every new user meets: a fresh clone, `make run`'s quick-profile experiment (a tiny quick profile
     here), then `make compare` read in a terminal and as a log, 80 and 120 columns wide: the profile column, the
@@ -423,7 +396,9 @@ def test_a_first_quick_run_in_a_fresh_clone_reads_at_80_and_120_columns(repo, tm
     summary = json.loads((clone / "reports/summary.json").read_text())
     for columns in (80, 120):
         log_file = run(compare, clone, COLUMNS=str(columns))
-        for text in (in_a_terminal(compare, clone, columns), log_file):
+        terminal = in_a_terminal(compare, clone, columns, dict(os.environ, PYTHONPATH=str(clone / "src"),
+                                 PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
+        for text in (terminal, log_file):
             lines = text.splitlines()
             assert max(map(len, lines)) <= columns and "…" not in text, text
             assert lines[0].split() == ["run", "profile", "psnr", "fd_time", "acc_cfg", "fd_cfg"], text

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import in_a_terminal
 from test_profiles import ENV, repo  # noqa: F401  (the fixture: a git + DVC repository with the project's files)
 
 from difflab.config import profiles
@@ -145,30 +146,9 @@ def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path
 def test_in_a_terminal_dvc_gets_a_terminal_too(repo, tmp_path):  # noqa: F811
     """Run from a terminal, `make run` gives DVC a pseudo-terminal of its own, so the stages' progress bars stay live
     (tqdm draws them only on a terminal) while their output is still read for the stage times."""
-    import fcntl
-    import os
-    import pty
-    import struct
-    import termios
-
     env = fake_dvc(tmp_path, "if [ -t 1 ]; then echo \"Running stage 'on_a_terminal':\"; fi")
-    master, slave = pty.openpty()
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 100, 0, 0))
-    proc = subprocess.Popen([sys.executable, "-m", "difflab.workflow.run", "paper"], cwd=repo, env=env,
-                            stdin=slave, stdout=slave, stderr=slave)
-    os.close(slave)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
-    os.close(master)
-    assert proc.wait(timeout=120) == 0, out.decode()
-    assert "on_a_terminal" in out.decode().split("Stage wall times")[-1]
+    out = in_a_terminal([sys.executable, "-m", "difflab.workflow.run", "paper"], repo, 100, env)
+    assert "on_a_terminal" in out.split("Stage wall times")[-1]
 
 
 def test_dvcs_warnings_about_outputs_never_built_become_one_line():
