@@ -30,6 +30,7 @@ from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model,
 from difflab.explore.draw import EditSettings, edit, from_drawing, mnist_digit
 from difflab.explore.runs import RunError, Runs
 from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture
+from difflab.explore.steps import Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
 from difflab.models.unet import UNet
@@ -98,6 +99,27 @@ def test_the_grid_is_the_librarys_for_the_same_seed(repo):
                         num_steps=s.num_steps, eta=s.eta if model == "ddpm_class" else None)
         assert torch.equal(draw(unet, meta, s, CPU), want)
         assert np.array_equal(picture(want, 3), tile(want.clamp(0, 1), 3, scale=SCALE))
+
+
+def test_the_reverse_process_keeps_every_kth_step_and_ends_on_the_grid(repo):
+    """The Sample tab's film: the noise, every k-th step (k so that at most `limit` pictures are kept) and the last
+    step, whose picture is the grid's; each kept picture is x after that step."""
+    unet, meta = Runs(repo).model("workspace", "ddpm_class")
+    for s, limit, kept in ((settings(sampler="DDPM step", num_steps=50), 8, [8, 16, 24, 32, 40, 48, 50]),
+                           (settings(num_steps=5), 50, [1, 2, 3, 4, 5])):
+        xs: list[torch.Tensor] = []
+        frames = Frames(3, limit)
+        x = draw(unet, meta, s, CPU, on_step=lambda i, _t, x: xs.append(x.clone()), frames=frames)
+        assert len(frames.pictures) == len(kept) + 1 <= limit
+        gens = image_generators(s.seed, 6)
+        assert np.array_equal(frames.pictures[0], picture(randn((6, 1, 28, 28), gens), 3))
+        assert all(np.array_equal(f, picture(xs[k - 1], 3)) for f, k in zip(frames.pictures[1:], kept))
+        assert np.array_equal(frames.pictures[-1], picture(x, 3))  # the last frame is the grid shown
+        assert frames.labels[0] == "the noise (step 0)"
+        assert frames.labels[-1] == f"step {kept[-1]} of {kept[-1]}: the result"
+    frames = Frames(3, 50)
+    frames.start(torch.zeros(3, 1, 28, 28), 1000)  # a 1000-step flow model keeps every 21st step: 49 frames
+    assert frames.every == 21
 
 
 def test_bad_input_is_named_with_what_is_allowed(repo):
@@ -282,6 +304,14 @@ def test_the_page_in_a_real_browser(repo):
             assert np.array_equal(decoded(image.get_attribute("src")), want)
             expect(page.locator("#caption-a")).to_contain_text("Judged as asked:")
         page = pages[0]
+        # the reverse process: its last frame is the grid; frame 0 is the seeded noise
+        expect(page.locator("#frame-caption")).to_contain_text("Frame 4 of 4: step 3 of 3: the result")
+        assert np.array_equal(decoded(page.locator("#frame-a img").get_attribute("src")), want)
+        page.locator("#frame input[type='number']").fill("0")
+        page.locator("#frame input[type='number']").press("Enter")
+        expect(page.locator("#frame-caption")).to_contain_text("Frame 1 of 4: the noise", timeout=30_000)
+        noise = randn((10, 1, 28, 28), image_generators(11, 10))
+        assert np.array_equal(decoded(page.locator("#frame-a img").get_attribute("src")), picture(noise, 10))
         page.locator("#steps input").fill("999")
         page.locator("#sample").click()
         expect(page.get_by_text("num_steps=999; allowed for a DDPM: 1 .. T (50)").first).to_be_visible(

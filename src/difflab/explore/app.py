@@ -21,6 +21,7 @@ from difflab.explore import anagram as an  # noqa: E402
 from difflab.explore import draw as dr  # noqa: E402
 from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
 from difflab.explore.sample import SAMPLERS, Settings, draw, parse_digits, picture, verdicts  # noqa: E402
+from difflab.explore.steps import Frames  # noqa: E402
 from difflab.parta.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
 
@@ -83,18 +84,30 @@ def judged(runs: Runs, run: str, x: torch.Tensor, asked: list[int] | None, ncols
 
 
 def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: Settings, progress: gr.Progress):
-    """One run's grid, caption and verdicts."""
+    """One run's grid, caption and verdicts, and the film of its reverse process (Frames)."""
     run = run.strip() or WORKSPACE
     unet, meta = runs.model(run, model)
     params = runs.params(run)
     total = steps_of(meta, s.num_steps) if 1 <= s.num_steps else 0
     progress((0, total), desc=f"{run}: sampling", unit="steps")
-    x = draw(unet, meta, s, runtime, on_step=lambda i, _t, _x: progress((i + 1, total), desc=f"{run}: sampling",
-                                                                         unit="steps"))
     ncols = len(s.digits)
+    frames = Frames(ncols)
+    x = draw(unet, meta, s, runtime, frames=frames,
+             on_step=lambda i, _t, _x: progress((i + 1, total), desc=f"{run}: sampling", unit="steps"))
     asked = list(s.digits) * s.rows if unet.conditioning == "class" else None
     summary, table = judged(runs, run, x, asked, ncols)
-    return picture(x, ncols), describe(run, model, meta, params, s) + "  \n" + summary, table
+    return picture(x, ncols), describe(run, model, meta, params, s) + "  \n" + summary, table, frames
+
+
+def film_at(film: list[Frames | None] | None, k) -> tuple:
+    """Frame k of the reverse process for each run (None where there is no run or no film yet) and its label."""
+    shown = [f for f in film or [] if f is not None]
+    if not shown:
+        return None, None, "Sample first: the reverse process of the grid shows here, step by step."
+    k = min(max(int(k or 0), 0), len(shown[0].pictures) - 1)
+    pictures = [f.pictures[k] if f is not None else None for f in film]
+    return (*pictures, f"**Frame {k + 1} of {len(shown[0].pictures)}**: {shown[0].labels[k]} "
+            f"(every {shown[0].every}-th step is kept; the last frame is the grid above).")
 
 
 def engine_of(scale, stride, seed, sampler: str, eta) -> an.Engine:
@@ -229,17 +242,32 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
                                  gr.Dataframe(headers=VERDICT_HEADERS, label="the judge on each digit",
                                               elem_id=f"verdicts-{side}")]
 
+            with gr.Group():
+                film = gr.State(None)
+                frame = gr.Slider(0, 1, value=0, step=1, label="the reverse process: frame (noise .. the grid)",
+                                  elem_id="frame")
+                frame_caption = gr.Markdown(film_at(None, 0)[-1], elem_id="frame-caption")
+                with gr.Row():
+                    frame_images = [gr.Image(label=f"run {side.upper()} at this step", type="numpy", format="png",
+                                             image_mode="L", elem_id=f"frame-{side}") for side in ("a", "b")]
+
             def on_sample(a, b, m, d, r, sc, st, sa, e, v, se, progress=gr.Progress()):
                 try:
                     s = settings_of(d, r, sc, st, sa, e, v, se)
                     first = sample_one(runs, runtime, a, m, s, progress)
-                    second = sample_one(runs, runtime, b, m, s, progress) if b and b.strip() else (None, "", [])
+                    second = (sample_one(runs, runtime, b, m, s, progress) if b and b.strip()
+                              else (None, "", [], None))
                 except InputError as err:
                     raise gr.Error(str(err)) from None
-                return (*first, *second)
+                films = [first[3], second[3]]
+                last = len(first[3].pictures) - 1
+                return (*first[:3], *second[:3], films, gr.update(maximum=last, value=last),
+                        *film_at(films, last))
 
             go.click(on_sample, [run_a, run_b, model, digits, rows, scale, steps, sampler, eta, variance, seed],
-                     outs, concurrency_limit=1)
+                     [*outs, film, frame, *frame_images, frame_caption], concurrency_limit=1)
+            frame.input(film_at, [film, frame], [*frame_images, frame_caption], show_progress="hidden",
+                        trigger_mode="always_last")
         anagram_tab(runs, runtime, choices)
         draw_tab(runs, runtime, choices)
     return demo

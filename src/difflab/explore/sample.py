@@ -6,23 +6,21 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from difflab.config.runtime import Runtime
 from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.core.noise import image_generators, randn
 from difflab.errors import InputError
+from difflab.explore.steps import SCALE, Frames, picture, watched  # noqa: F401 (SCALE, picture: the grid's mosaic)
 from difflab.models.judge import Judge, judge_outputs
 from difflab.models.unet import UNet
-from difflab.reporting.figures import tile
 from difflab.sampling.generate import generate, steps_of
 
 # sampler name on the page -> what it asks of the model's objective
 SAMPLERS = {"DDPM step": "ddpm", "DDIM": "ddpm", "flow Euler": "flow"}
 MAX_ROWS = 10
 MAX_FLOW_STEPS = 1000  # flow matching has no T; the explorer stops here to stay responsive
-SCALE = 2  # each 28 x 28 digit shown 56 x 56
 
 
 @dataclass(frozen=True)
@@ -80,22 +78,21 @@ def check(s: Settings, meta: dict) -> None:
 
 
 def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime,
-         on_step: Callable[[int, float, torch.Tensor], None] | None = None) -> torch.Tensor:
+         on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+         frames: Frames | None = None) -> torch.Tensor:
     """The grid's digits, row r holding s.digits, from noise seeded as sampling/grids.py seeds it: image i's noise
-    and step noise from image_generators(seed, n)[i]."""
+    and step noise from image_generators(seed, n)[i]. `frames` (if given) films the reverse process from that noise;
+    its last picture is the grid's, as the whole grid goes through generate() in one batch."""
     check(s, meta)
     digits = list(s.digits) * s.rows if unet.conditioning == "class" else None
     n = len(s.digits) * s.rows
     gens = image_generators(s.seed, n, runtime.device)
     x_T = randn((n, 1, 28, 28), gens, runtime.device)
+    if frames is not None:
+        frames.start(x_T, steps_of(meta, s.num_steps))
     scale = s.guidance_scale if unet.conditioning == "class" else 1.0
-    return generate(unet, meta, x_T, gens, digits, scale, on_step=on_step, runtime=runtime, num_steps=s.num_steps,
-                    eta=s.eta if s.sampler == "DDIM" else None, variance=s.variance)
-
-
-def picture(x: torch.Tensor, ncols: int) -> np.ndarray:
-    """The uint8 mosaic the page shows (reporting.figures.tile, SCALE times the pixels)."""
-    return tile(x.clamp(0, 1), ncols, scale=SCALE)
+    return generate(unet, meta, x_T, gens, digits, scale, on_step=watched(frames, on_step), runtime=runtime,
+                    num_steps=s.num_steps, eta=s.eta if s.sampler == "DDIM" else None, variance=s.variance)
 
 
 def verdicts(judge: Judge, x: torch.Tensor) -> tuple[list[int], list[float]]:

@@ -1,0 +1,65 @@
+"""What the tabs do at each step of a reverse process, free of the page: keep a bounded film of it (Frames: the
+noise, every k-th step and the result, at most MAX_FRAMES pictures whatever the step count), and run the page's
+own per-step observers (progress) in the one callback the library's samplers take."""
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from difflab.reporting.figures import tile
+
+MAX_FRAMES = 50  # pictures kept per reverse process: a 1000-step run keeps every 21st step, not 1000 grids
+SCALE = 2  # each 28 x 28 digit shown 56 x 56
+
+Step = Callable[[int, float, torch.Tensor], None]  # on_step(i, t, x) of ddpm.sample and flow.euler_sample
+
+
+def picture(x: torch.Tensor, ncols: int) -> np.ndarray:
+    """The uint8 mosaic the page shows (reporting.figures.tile, SCALE times the pixels)."""
+    return tile(x.clamp(0, 1), ncols, scale=SCALE)
+
+
+def when(t: float) -> str:
+    """Where a step leaves x: a DDPM's timestep (-1 = clean, the result) or a flow model's time in [0, 1]."""
+    if isinstance(t, float):
+        return f"t = {t:.3g}" + (" (the result)" if t >= 1 else "")
+    return "the result" if t < 0 else f"t = {t}"
+
+
+class Frames:
+    """The reverse process of one batch as the pictures the page shows: the noise, every `every`-th step and the last
+    step (whose picture is the result's), at most `limit` of them. Kept as uint8 mosaics (a 10 x 10 grid's is
+    561 x 561 bytes), not as tensors, so that a long run's memory stays bounded and small."""
+
+    def __init__(self, ncols: int, limit: int = MAX_FRAMES):
+        if limit < 2:
+            raise ValueError(f"limit={limit}; allowed: 2 or more (the noise and the result)")
+        self.ncols, self.limit = ncols, limit
+        self.total, self.every = 0, 1
+        self.pictures: list[np.ndarray] = []
+        self.labels: list[str] = []
+
+    def start(self, x_T: torch.Tensor, total: int) -> None:
+        """The noise, before `total` steps: every k-th step is kept from here on, k chosen so that the noise, the
+        kept steps and the last one fit in the limit."""
+        self.total, self.every = total, max(1, math.ceil(total / (self.limit - 1)))
+        self.pictures, self.labels = [picture(x_T, self.ncols)], ["the noise (step 0)"]
+
+    def __call__(self, i: int, t: float, x: torch.Tensor) -> None:
+        """on_step(i, t, x): keep x after step i if it is every-th or the last."""
+        if (i + 1) % self.every == 0 or i + 1 == self.total:
+            self.pictures.append(picture(x, self.ncols))
+            self.labels.append(f"step {i + 1} of {self.total}: {when(t)}")
+
+
+def watched(*observers: Step | None) -> Step:
+    """One on_step callback that runs each observer given (None: skipped) in turn; it returns None, so the sampler
+    keeps its own x."""
+    chosen = [f for f in observers if f is not None]
+
+    def on_step(i: int, t: float, x: torch.Tensor) -> None:
+        for f in chosen:
+            f(i, t, x)
+    return on_step
