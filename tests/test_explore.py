@@ -6,10 +6,12 @@ in a temporary git + DVC repository, read through dvc.api as any run's are."""
 
 import contextlib
 import io
+import re
 import shutil
 import socket
 import subprocess
 import sys
+import threading
 import urllib.request
 from urllib.parse import urlparse
 
@@ -30,7 +32,7 @@ from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model,
 from difflab.explore.draw import EditSettings, edit, from_drawing, mnist_digit
 from difflab.explore.runs import RunError, Runs
 from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture
-from difflab.explore.steps import Frames
+from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
 from difflab.models.unet import UNet
@@ -234,6 +236,50 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
         mnist_digit(runs, "workspace", 3)
 
 
+def calls_of(unet: torch.nn.Module) -> list[int]:
+    """A list that grows by one at each call of the model (a CFG step is one batched call)."""
+    calls: list[int] = []
+    unet.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+def test_a_cancel_flag_stops_the_loop_after_the_step_under_way(repo):
+    """Cancel sets a flag that the per-step callback reads: set during step k, the loop stops after step k (no
+    further model call) with 'cancelled at step k of n', on every tab's work; a flag lives only while its work runs."""
+    runs, model = part_a(repo)
+    unet, meta = runs.model("workspace", "ddpm_class")
+    calls = calls_of(unet)  # the same UNet is behind part A's model
+    x0 = torch.zeros(1, 1, 28, 28)
+    e = Engine(3.0, 10, 5)  # 5 strided steps
+    for work, at, message in (
+            (lambda flag, on_step: draw(unet, meta, settings(), CPU, on_step=on_step, cancel=flag), 2,
+             "cancelled at step 3 of 5"),
+            (lambda flag, on_step: make(model, AnagramSettings((6, 9), ("identity", "flip"), e), on_step=on_step,
+                                        cancel=flag), 0, "cancelled at step 1 of 5"),
+            (lambda flag, on_step: edit(model, x0, EditSettings("SDEdit", e, i_start=1), cancel=flag,
+                                        on_step=lambda i, _n: on_step(i, 0, x0)), 1, "cancelled at step 2 of 4"),
+            (lambda flag, on_step: edit(model, x0, EditSettings("inpaint", e), cancel=flag,
+                                        on_step=lambda i, _n: on_step(i, 0, x0)), 3, "cancelled at step 4 of 5")):
+        flag, seen = threading.Event(), []
+        calls.clear()
+
+        def on_step(i, _t, _x, flag=flag, seen=seen, at=at):
+            seen.append(i)
+            if i == at:
+                flag.set()  # as the page's Cancel does, from another thread, while step `at` runs
+        with pytest.raises(Cancelled, match=re.escape(message)):
+            work(flag, on_step)
+        assert seen == list(range(at + 1)) and len(calls) == at + 1
+    cancels = Cancels()
+    assert not cancels.cancel(("page", "Sample"))  # nothing running: nothing to cancel, nothing left set
+    with cancels.running(("page", "Sample")) as flag:
+        assert not cancels.cancel(("other page", "Sample")) and not cancels.cancel(("page", "Draw"))
+        assert not flag.is_set() and cancels.cancel(("page", "Sample")) and flag.is_set()
+    assert not cancels.cancel(("page", "Sample"))
+    with cancels.running(("page", "Sample")) as flag:
+        assert not flag.is_set()  # the next work starts with a fresh flag
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -312,6 +358,17 @@ def test_the_page_in_a_real_browser(repo):
         expect(page.locator("#frame-caption")).to_contain_text("Frame 1 of 4: the noise", timeout=30_000)
         noise = randn((10, 1, 28, 28), image_generators(11, 10))
         assert np.array_equal(decoded(page.locator("#frame-a img").get_attribute("src")), picture(noise, 10))
+        # Cancel stops the sampling loop under way (a 10 x 10 grid over all 50 steps: many seconds here) within a
+        # step, with a message naming the step; the page keeps its grid and serves the next click
+        page.locator("#rows input").fill("10")
+        page.locator("#steps input").fill("50")
+        page.locator("#sample").click()
+        expect(page.get_by_text("workspace: sampling").first).to_be_visible(timeout=30_000)
+        page.locator("#sample-cancel").click()
+        expect(page.get_by_text(re.compile(r"Sample: cancelled at step \d+ of 50")).first).to_be_visible(
+            timeout=30_000)
+        assert np.array_equal(decoded(page.locator("#image-a img").get_attribute("src")), want)
+        page.locator("#rows input").fill("1")
         page.locator("#steps input").fill("999")
         page.locator("#sample").click()
         expect(page.get_by_text("num_steps=999; allowed for a DDPM: 1 .. T (50)").first).to_be_visible(

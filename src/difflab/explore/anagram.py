@@ -5,6 +5,7 @@ seeded noise), so the explorer's anagram for a seed is the library's; and each s
 
 Also the part A engine the Draw tab shares: the model behind part A's interface, its timesteps and conditions."""
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +15,7 @@ from difflab.config.runtime import Runtime
 from difflab.core.ddpm import check_eta, check_variance
 from difflab.core.timesteps import timesteps
 from difflab.errors import InputError
+from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES, UNet
 from difflab.parta import algorithms as alg
 from difflab.parta.views import VIEWS, View, views_for
@@ -97,15 +99,18 @@ def check(model: MnistDiffusion, s: AnagramSettings) -> tuple[list[int], list[Vi
 
 
 def make(model: MnistDiffusion, s: AnagramSettings,
-         on_step: Callable[[int, int, torch.Tensor], None] | None = None) -> torch.Tensor:
+         on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+         cancel: threading.Event | None = None) -> torch.Tensor:
     """`count` anagrams (count, 1, 28, 28) in [0, 1]-ish model space, from the seeded noise and generator that
-    evaluation/parta.py's Bench uses (one generator draws the noise batch, then every step's noise)."""
+    evaluation/parta.py's Bench uses (one generator draws the noise batch, then every step's noise). Once `cancel`
+    is set the loop stops after the step under way (steps.Cancelled)."""
     ts, views = check(model, s)
     e = s.engine
     g = generator(model, e)
     x_T = torch.randn((s.count, model.channels, model.image_size, model.image_size), generator=g, device=model.device)
     predictor = alg.anagram(model, [cond(model, str(d)) for d in s.digits], cond(model, ""), e.guidance_scale, views)
-    return alg.iterative_denoise(model, x_T, ts, 0, predictor, g, on_step=on_step, eta=e.eta, variance=e.variance)
+    return alg.iterative_denoise(model, x_T, ts, 0, predictor, g, on_step=watched(on_step, stop_if(cancel, len(ts))),
+                                 eta=e.eta, variance=e.variance)
 
 
 def seen(x: torch.Tensor, views: tuple[str, ...]) -> torch.Tensor:

@@ -8,7 +8,9 @@ them through each view; the Draw tab edits a drawn (or MNIST test) digit by SDEd
 """
 
 import argparse
+import contextlib
 import os
+import threading
 
 os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # before gradio is imported: it reads this at import
 import gradio as gr  # noqa: E402
@@ -21,7 +23,7 @@ from difflab.explore import anagram as an  # noqa: E402
 from difflab.explore import draw as dr  # noqa: E402
 from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
 from difflab.explore.sample import SAMPLERS, Settings, draw, parse_digits, picture, verdicts  # noqa: E402
-from difflab.explore.steps import Frames  # noqa: E402
+from difflab.explore.steps import Cancelled, Cancels, Frames  # noqa: E402
 from difflab.parta.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
 
@@ -83,7 +85,8 @@ def judged(runs: Runs, run: str, x: torch.Tensor, asked: list[int] | None, ncols
     return f"Judged as asked: **{right} / {len(labels)}** (mean confidence {mean:.2f}).", table
 
 
-def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: Settings, progress: gr.Progress):
+def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: Settings, progress: gr.Progress,
+               cancel: threading.Event | None = None):
     """One run's grid, caption and verdicts, and the film of its reverse process (Frames)."""
     run = run.strip() or WORKSPACE
     unet, meta = runs.model(run, model)
@@ -92,7 +95,7 @@ def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: Settings, 
     progress((0, total), desc=f"{run}: sampling", unit="steps")
     ncols = len(s.digits)
     frames = Frames(ncols)
-    x = draw(unet, meta, s, runtime, frames=frames,
+    x = draw(unet, meta, s, runtime, frames=frames, cancel=cancel,
              on_step=lambda i, _t, _x: progress((i + 1, total), desc=f"{run}: sampling", unit="steps"))
     asked = list(s.digits) * s.rows if unet.conditioning == "class" else None
     summary, table = judged(runs, run, x, asked, ncols)
@@ -106,8 +109,15 @@ def film_at(film: list[Frames | None] | None, k) -> tuple:
         return None, None, "Sample first: the reverse process of the grid shows here, step by step."
     k = min(max(int(k or 0), 0), len(shown[0].pictures) - 1)
     pictures = [f.pictures[k] if f is not None else None for f in film]
+    every = shown[0].every
+    kept = "every step is kept" if every == 1 else f"every {every}{ordinal_suffix(every)} step is kept"
     return (*pictures, f"**Frame {k + 1} of {len(shown[0].pictures)}**: {shown[0].labels[k]} "
-            f"(every {shown[0].every}-th step is kept; the last frame is the grid above).")
+            f"({kept}; the last frame is the grid above).")
+
+
+def ordinal_suffix(n: int) -> str:
+    """1 -> st, 2 -> nd, 3 -> rd, 11 -> th, 21 -> st: 'every 21st step'."""
+    return "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
 def engine_of(scale, stride, seed, sampler: str, eta) -> an.Engine:
@@ -140,12 +150,14 @@ def judge_or_none(runs: Runs, run: str):
         return None
 
 
-def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, progress: gr.Progress):
+def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, progress: gr.Progress,
+                cancel: threading.Event | None = None):
     """The anagrams through each view (row k: view k of every sample), the caption and the judge's verdicts."""
     run, model = part_a(runs, runtime, run)
     ts, _ = an.check(model, s)
     progress((0, len(ts)), desc=f"{run}: anagram", unit="steps")
-    x = an.make(model, s, on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: anagram", unit="steps"))
+    x = an.make(model, s, cancel=cancel,
+                on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: anagram", unit="steps"))
     shown = an.seen(x, s.views)
     what = ", ".join(f"{d} through {v}" for d, v in zip(s.digits, s.views))
     caption = (f"**{run}**: anagram {what}; {describe_engine(s.engine, ts)}; {s.count} sample(s). "
@@ -180,7 +192,7 @@ def canvas_of(value) -> object:
 
 
 def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index, s: dr.EditSettings,
-             progress: gr.Progress):
+             progress: gr.Progress, cancel: threading.Event | None = None):
     """The input (and for inpainting its mask), the edited digit, the strip of steps, and the caption."""
     run, model = part_a(runs, runtime, run)
     ts, mask = dr.check(model, s)
@@ -188,7 +200,7 @@ def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index,
         x0, truth = dr.from_drawing(canvas_of(canvas)), None
     else:
         x0, truth = dr.mnist_digit(runs, run, integer("test digit", index))
-    out, frames, labels = dr.edit(model, x0, s, on_step=lambda i, total: progress(
+    out, frames, labels = dr.edit(model, x0, s, cancel=cancel, on_step=lambda i, total: progress(
         (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
     inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
     how = (f"SDEdit from i_start {s.i_start} (t = {ts[s.i_start]})" if mask is None else
@@ -205,10 +217,37 @@ def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index,
         "  \nStrip: " + ", ".join(labels) if labels else "")
 
 
+@contextlib.contextmanager
+def work(cancels: Cancels, request: gr.Request | None, tab: str):
+    """One click's work on `tab`: the cancel flag it holds while it runs (its page's and tab's: Cancel sets it), and
+    its bad input or its cancellation turned into a message on the page, which keeps what it showed before."""
+    with cancels.running((getattr(request, "session_hash", None) or "", tab)) as flag:
+        try:
+            yield flag
+        except InputError as err:
+            raise gr.Error(str(err)) from None
+        except Cancelled as err:
+            raise gr.Error(f"{tab}: {err} (the page keeps what it showed before)", title="Cancelled") from None
+
+
+def cancel_button(cancels: Cancels, tab: str, elem_id: str) -> gr.Button:
+    """A Cancel button that stops the work of its page's `tab` after the step under way (Gradio's own `cancels=`
+    would leave the sampling loop running); it runs at once, beside that work, not after it in the queue."""
+    button = gr.Button("Cancel", variant="stop", scale=0, min_width=120, elem_id=elem_id)
+
+    def on_cancel(request: gr.Request):
+        if not cancels.cancel((request.session_hash or "", tab)):
+            gr.Info(f"{tab}: nothing running to cancel.")
+
+    button.click(on_cancel, None, None, concurrency_limit=None, show_progress="hidden")
+    return button
+
+
 def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.Blocks:
     """The page: the Sample tab (one or two runs side by side, from the same noise), the Anagram tab and the Draw
     tab (part A's engine on the run's class-conditioned DDPM)."""
     runtime = runtime or Runtime(runs.device, "fp32")
+    cancels = Cancels()
     with gr.Blocks(title="difflab explorer", analytics_enabled=False) as demo:
         gr.Markdown("# difflab explorer\nAny run's models: the workspace, a git revision or a DVC experiment "
                     "(`dvc exp show`). A run made elsewhere needs `dvc pull` / `dvc exp pull` first.")
@@ -231,7 +270,9 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
                 eta = gr.Number(0.0, label="DDIM eta (0 = deterministic)", elem_id="eta")
                 variance = gr.Dropdown(list(FIXED_VARIANCES), value="fixed_small", label="DDPM step variance",
                                        elem_id="variance")
-            go = gr.Button("Sample", variant="primary", elem_id="sample")
+            with gr.Row():
+                go = gr.Button("Sample", variant="primary", elem_id="sample")
+                cancel_button(cancels, "Sample", "sample-cancel")
             with gr.Row():
                 outs = []
                 for side in ("a", "b"):
@@ -251,14 +292,12 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
                     frame_images = [gr.Image(label=f"run {side.upper()} at this step", type="numpy", format="png",
                                              image_mode="L", elem_id=f"frame-{side}") for side in ("a", "b")]
 
-            def on_sample(a, b, m, d, r, sc, st, sa, e, v, se, progress=gr.Progress()):
-                try:
+            def on_sample(a, b, m, d, r, sc, st, sa, e, v, se, request: gr.Request, progress=gr.Progress()):
+                with work(cancels, request, "Sample") as flag:
                     s = settings_of(d, r, sc, st, sa, e, v, se)
-                    first = sample_one(runs, runtime, a, m, s, progress)
-                    second = (sample_one(runs, runtime, b, m, s, progress) if b and b.strip()
+                    first = sample_one(runs, runtime, a, m, s, progress, flag)
+                    second = (sample_one(runs, runtime, b, m, s, progress, flag) if b and b.strip()
                               else (None, "", [], None))
-                except InputError as err:
-                    raise gr.Error(str(err)) from None
                 films = [first[3], second[3]]
                 last = len(first[3].pictures) - 1
                 return (*first[:3], *second[:3], films, gr.update(maximum=last, value=last),
@@ -268,8 +307,8 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
                      [*outs, film, frame, *frame_images, frame_caption], concurrency_limit=1)
             frame.input(film_at, [film, frame], [*frame_images, frame_caption], show_progress="hidden",
                         trigger_mode="always_last")
-        anagram_tab(runs, runtime, choices)
-        draw_tab(runs, runtime, choices)
+        anagram_tab(runs, runtime, choices, cancels)
+        draw_tab(runs, runtime, choices, cancels)
     return demo
 
 
@@ -285,7 +324,7 @@ def engine_fields(prefix: str) -> list:
                 gr.Number(0.0, label="DDIM eta", elem_id=f"{prefix}-eta")]
 
 
-def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
+def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
     """Two or three digits, a view for each: the anagram through every view, with the judge's verdict."""
     with gr.Tab("Anagram"):
         gr.Markdown("One image that reads as digit k through view k (part A's visual anagrams, on the run's "
@@ -301,27 +340,30 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
                                          elem_id=f"anagram-view-{k + 1}"))
         count = gr.Number(4, label="samples", precision=0, elem_id="anagram-count")
         engine = engine_fields("anagram")
-        go = gr.Button("Make anagrams", variant="primary", elem_id="anagram-go")
+        with gr.Row():
+            go = gr.Button("Make anagrams", variant="primary", elem_id="anagram-go")
+            cancel_button(cancels, "Anagram", "anagram-cancel")
         image = gr.Image(label="row k: view k", type="numpy", format="png", image_mode="L", elem_id="anagram-image")
         caption = gr.Markdown(elem_id="anagram-caption")
         table = gr.Dataframe(headers=ANAGRAM_HEADERS, label="the judge on each view", elem_id="anagram-verdicts")
 
-        def on_anagram(r, d1, v1, d2, v2, d3, v3, n, *fields, progress=gr.Progress()):
-            try:
+        # the engine's fields by name, not *fields: Gradio hands the request and the progress tracker only to
+        # parameters before any *args
+        def on_anagram(r, d1, v1, d2, v2, d3, v3, n, sc, st, se, sa, e, request: gr.Request,
+                       progress=gr.Progress()):
+            with work(cancels, request, "Anagram") as flag:
                 pairs = [(d, v) for d, v in ((d1, v1), (d2, v2), (d3, v3)) if d or v]
                 if any(not d or not v for d, v in pairs):
                     raise InputError(f"digits and views {pairs}; allowed: a digit and a view together")
                 s = an.AnagramSettings(tuple(integer("digit", d) for d, _ in pairs), tuple(v for _, v in pairs),
-                                       engine_of(*fields), integer("samples", n))
-                return anagram_one(runs, runtime, r, s, progress)
-            except InputError as err:
-                raise gr.Error(str(err)) from None
+                                       engine_of(sc, st, se, sa, e), integer("samples", n))
+                return anagram_one(runs, runtime, r, s, progress, flag)
 
         go.click(on_anagram, [run, digits[0], views[0], digits[1], views[1], digits[2], views[2], count, *engine],
                  [image, caption, table], concurrency_limit=1)
 
 
-def draw_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
+def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
     """A drawn digit or an MNIST test digit, edited by SDEdit or inpainting, with a strip of its steps."""
     with gr.Tab("Draw"):
         gr.Markdown("Draw a digit (or upload a picture, or pick a test digit of the run's data), then let the run's "
@@ -343,7 +385,9 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
                                  elem_id="draw-prompt")
             every = gr.Number(5, label="strip: every k-th step (0 = none)", precision=0, elem_id="draw-every")
         engine = engine_fields("draw")
-        go = gr.Button("Edit", variant="primary", elem_id="draw-go")
+        with gr.Row():
+            go = gr.Button("Edit", variant="primary", elem_id="draw-go")
+            cancel_button(cancels, "Draw", "draw-cancel")
         with gr.Row():
             shown = gr.Image(label="input (and mask)", type="numpy", format="png", image_mode="L",
                              elem_id="draw-input")
@@ -351,13 +395,11 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str]) -> None:
         strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
         caption = gr.Markdown(elem_id="draw-caption")
 
-        def on_edit(r, src, c, i, m, i0, b, p, k, *fields, progress=gr.Progress()):
-            try:
-                s = dr.EditSettings(m, engine_of(*fields), p or "", integer("i_start", i0), box_of(b),
+        def on_edit(r, src, c, i, m, i0, b, p, k, sc, st, se, sa, e, request: gr.Request, progress=gr.Progress()):
+            with work(cancels, request, "Draw") as flag:
+                s = dr.EditSettings(m, engine_of(sc, st, se, sa, e), p or "", integer("i_start", i0), box_of(b),
                                     integer("every", k))
-                return edit_one(runs, runtime, r, src, c, i, s, progress)
-            except InputError as err:
-                raise gr.Error(str(err)) from None
+                return edit_one(runs, runtime, r, src, c, i, s, progress, flag)
 
         go.click(on_edit, [run, source, canvas, index, mode, i_start, box, prompt, every, *engine],
                  [shown, result, strip, caption], concurrency_limit=1)

@@ -6,6 +6,7 @@ box (A1.7.2: parta/images.make_mask, parta/algorithms.inpaint), guided by a digi
 is kept for a strip of the reverse process."""
 
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +20,7 @@ from difflab.data.mnist import read_idx
 from difflab.errors import InputError
 from difflab.explore.anagram import Engine, check_engine, cond, generator
 from difflab.explore.runs import RunError, Runs
+from difflab.explore.steps import stop_if
 from difflab.parta import algorithms as alg
 from difflab.parta.images import load_image, make_mask
 from difflab.sampling.adapters import MnistDiffusion
@@ -96,11 +98,13 @@ def check(model: MnistDiffusion, s: EditSettings) -> tuple[list[int], torch.Tens
 
 
 def edit(model: MnistDiffusion, x0: torch.Tensor, s: EditSettings,
-         on_step: Callable[[int, int], None] | None = None) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
+         on_step: Callable[[int, int], None] | None = None,
+         cancel: threading.Event | None = None) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
     """The edited image (1, 1, 28, 28), and the strip: the start (SDEdit: x0 noised to timesteps[i_start]) and
-    every `every`-th step after it, with their labels. on_step(i, total) after step i. SDEdit is alg.sdedit's
-    forward noising and iterative_denoise, called here as parta/experiments.iterative calls them so that the steps
-    can be watched; inpainting is alg.inpaint."""
+    every `every`-th step after it, with their labels. on_step(i, total) after step i; once `cancel` is set the loop
+    stops after the step under way (steps.Cancelled). SDEdit is alg.sdedit's forward noising and iterative_denoise,
+    called here as parta/experiments.iterative calls them so that the steps can be watched; inpainting is
+    alg.inpaint."""
     ts, mask = check(model, s)
     x0 = x0.to(model.device)
     g = generator(model, s.engine)
@@ -108,12 +112,15 @@ def edit(model: MnistDiffusion, x0: torch.Tensor, s: EditSettings,
     frames: list[torch.Tensor] = []
     labels: list[str] = []
     total = len(ts) - (s.i_start if mask is None else 0)
+    stop = stop_if(cancel, total)
 
     def keep(i: int, t_prev: int, x: torch.Tensor) -> None:
         if s.every and (i + 1) % s.every == 0 and t_prev >= 0:
             frames.append(x), labels.append(f"t = {t_prev}")
         if on_step is not None:
             on_step(i, total)
+        if stop is not None:
+            stop(i, t_prev, x)
 
     sampler = {"eta": s.engine.eta, "variance": s.engine.variance}
     if mask is None:

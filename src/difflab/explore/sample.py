@@ -3,6 +3,7 @@ draw theirs (sampling/grids.py: one seeded noise stream per image, then generate
 seed equals the library's, and the judge's label and confidence for each digit."""
 
 import re
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ from difflab.config.runtime import Runtime
 from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.core.noise import image_generators, randn
 from difflab.errors import InputError
-from difflab.explore.steps import SCALE, Frames, picture, watched  # noqa: F401 (SCALE, picture: the grid's mosaic)
+from difflab.explore.steps import SCALE, Frames, picture, stop_if, watched  # noqa: F401 (SCALE, picture: re-exported)
 from difflab.models.judge import Judge, judge_outputs
 from difflab.models.unet import UNet
 from difflab.sampling.generate import generate, steps_of
@@ -79,20 +80,23 @@ def check(s: Settings, meta: dict) -> None:
 
 def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime,
          on_step: Callable[[int, float, torch.Tensor], None] | None = None,
-         frames: Frames | None = None) -> torch.Tensor:
+         frames: Frames | None = None, cancel: threading.Event | None = None) -> torch.Tensor:
     """The grid's digits, row r holding s.digits, from noise seeded as sampling/grids.py seeds it: image i's noise
     and step noise from image_generators(seed, n)[i]. `frames` (if given) films the reverse process from that noise;
-    its last picture is the grid's, as the whole grid goes through generate() in one batch."""
+    its last picture is the grid's, as the whole grid goes through generate() in one batch. Once `cancel` is set the
+    loop stops after the step under way (steps.Cancelled)."""
     check(s, meta)
     digits = list(s.digits) * s.rows if unet.conditioning == "class" else None
     n = len(s.digits) * s.rows
     gens = image_generators(s.seed, n, runtime.device)
     x_T = randn((n, 1, 28, 28), gens, runtime.device)
+    total = steps_of(meta, s.num_steps)
     if frames is not None:
-        frames.start(x_T, steps_of(meta, s.num_steps))
+        frames.start(x_T, total)
     scale = s.guidance_scale if unet.conditioning == "class" else 1.0
-    return generate(unet, meta, x_T, gens, digits, scale, on_step=watched(frames, on_step), runtime=runtime,
-                    num_steps=s.num_steps, eta=s.eta if s.sampler == "DDIM" else None, variance=s.variance)
+    return generate(unet, meta, x_T, gens, digits, scale, on_step=watched(frames, on_step, stop_if(cancel, total)),
+                    runtime=runtime, num_steps=s.num_steps, eta=s.eta if s.sampler == "DDIM" else None,
+                    variance=s.variance)
 
 
 def verdicts(judge: Judge, x: torch.Tensor) -> tuple[list[int], list[float]]:

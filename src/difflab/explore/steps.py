@@ -1,9 +1,13 @@
 """What the tabs do at each step of a reverse process, free of the page: keep a bounded film of it (Frames: the
-noise, every k-th step and the result, at most MAX_FRAMES pictures whatever the step count), and run the page's
-own per-step observers (progress) in the one callback the library's samplers take."""
+noise, every k-th step and the result, at most MAX_FRAMES pictures whatever the step count), run the page's own
+per-step observers (progress) in the one callback the library's samplers take, and stop the loop when the page's
+Cancel was pressed (a flag per page and tab, Cancels, read after every step: Gradio's own `cancels=` drops the
+answer of a running function but cannot stop the function itself, which would go on holding the CPU)."""
 
+import contextlib
 import math
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import torch
@@ -54,12 +58,63 @@ class Frames:
             self.labels.append(f"step {i + 1} of {self.total}: {when(t)}")
 
 
+class Cancelled(Exception):
+    """The work was cancelled from the page: raised from the per-step callback, so the sampling loop stops after
+    step `done` of `total` and nothing after it runs."""
+
+    def __init__(self, done: int, total: int):
+        super().__init__(f"cancelled at step {done} of {total}")
+        self.done, self.total = done, total
+
+
+def stop_if(cancel: threading.Event | None, total: int) -> Step | None:
+    """An on_step that raises Cancelled once `cancel` is set (None: no flag, nothing to check)."""
+    if cancel is None:
+        return None
+
+    def check(i: int, _t: float, _x: torch.Tensor) -> None:
+        if cancel.is_set():
+            raise Cancelled(i + 1, total)
+    return check
+
+
 def watched(*observers: Step | None) -> Step:
     """One on_step callback that runs each observer given (None: skipped) in turn; it returns None, so the sampler
-    keeps its own x."""
+    keeps its own x. Put stop_if last: the step's other observers (its frame, its progress) still see it."""
     chosen = [f for f in observers if f is not None]
 
     def on_step(i: int, t: float, x: torch.Tensor) -> None:
         for f in chosen:
             f(i, t, x)
     return on_step
+
+
+class Cancels:
+    """The cancel flags of the work now running, one per key (the page's session and its tab): the work holds its
+    flag while it runs (running) and the page's Cancel sets it (cancel). A flag lives only as long as its work, so a
+    Cancel pressed when nothing runs cannot stop the next piece of work."""
+
+    def __init__(self):
+        self._flags: dict[tuple[str, str], threading.Event] = {}
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def running(self, key: tuple[str, str]) -> Iterator[threading.Event]:
+        """A fresh flag for the work of `key` while it runs."""
+        flag = threading.Event()
+        with self._lock:
+            self._flags[key] = flag
+        try:
+            yield flag
+        finally:
+            with self._lock:
+                if self._flags.get(key) is flag:
+                    del self._flags[key]
+
+    def cancel(self, key: tuple[str, str]) -> bool:
+        """Set the flag of the work running for `key`; False when none runs."""
+        with self._lock:
+            flag = self._flags.get(key)
+        if flag is not None:
+            flag.set()
+        return flag is not None
