@@ -5,6 +5,7 @@ import torch
 
 from difflab.config import layout
 from difflab.config.params import stage_params
+from difflab.config.runtime import use_threads
 from difflab.data.mnist import load_mnist
 from difflab.models.checkpoints import load_model
 from difflab.reporting.figures import image_rows
@@ -13,7 +14,8 @@ from difflab.training.denoiser import add_gaussian_noise
 
 @torch.no_grad()
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "data", "denoiser"))
+    params, _ = stage_params(__doc__, ("seed", "threads", "data", "denoiser"))
+    use_threads(params["threads"])
     p = params["denoiser"]
     paths = layout.model_paths("denoiser")
     x, _ = load_mnist(params["data"]["dir"], "test", p["num_digits"])

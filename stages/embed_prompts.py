@@ -7,7 +7,7 @@ class vectors, a prompt naming a class of data.dataset by its label ("6") or its
 import sys
 
 from difflab.config.params import stage_params
-from difflab.config.runtime import resolve_device
+from difflab.config.runtime import resolve_device, use_threads
 from difflab.data.mnist import CLASSES
 from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import prompts_in, save_conditions
@@ -18,7 +18,8 @@ OUT = "data/prompt_conditions.safetensors"
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("device", "data.dataset", "parta"))
+    params, _ = stage_params(__doc__, ("device", "threads", "data.dataset", "parta"))
+    use_threads(params["threads"])
     name = params["parta"]["model"]
     try:
         with exit_on_input_error("embed_prompts"):  # a prompt the model cannot take, a bad value: one line, exit 2

@@ -20,7 +20,7 @@ OUT_DIR = Path("reports/parta")
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "data.dir", "parta.model",
+        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", "data.dir", "parta.model",
                                *(f"parta.{m}.{s}" for m in MODELS for s in sections(args.experiment))),
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
     name = params["parta"]["model"]

@@ -10,11 +10,13 @@ import json
 
 from difflab.config import layout
 from difflab.config.params import stage_params
+from difflab.config.runtime import use_threads
 from difflab.evaluation.denoisers import pure_noise_outputs
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "data.dir", "pure_noise"))
+    params, _ = stage_params(__doc__, ("seed", "threads", "data.dir", "pure_noise"))
+    use_threads(params["threads"])
     metrics = pure_noise_outputs(params)
     out = layout.model_paths("pure_noise").reports / "metrics.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

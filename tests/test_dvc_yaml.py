@@ -141,3 +141,16 @@ def test_the_committed_lock_matches_the_committed_files():
             if path.is_file():
                 assert hashlib.md5(path.read_bytes()).hexdigest() == dep["md5"], (
                     f"dvc.lock's {name} has a stale hash of {dep['path']}: run `dvc commit {name}` or `dvc repro {name}`")
+
+
+@pytest.mark.parametrize("name, stage", list(stages()), ids=[n for n, _ in stages()])
+def test_a_stage_that_computes_declares_and_sets_its_thread_count(name, stage):
+    """A stage whose code runs a UNet computes with torch, and a CPU result depends on the thread count
+    (runtime.use_threads): such a stage declares `threads` and its script sets it (for_stage or use_threads), or two
+    runs with equal params could differ in their last bits."""
+    script = ROOT / stage["cmd"].split()[1]
+    if Path("src/difflab/models/unet.py") not in closure(script):
+        return
+    assert "threads" in stage.get("params", []), f"stage {name} computes but does not declare threads"
+    text = script.read_text()
+    assert "for_stage(" in text or "use_threads(" in text, f"stage {name} declares threads but never sets them"

@@ -79,6 +79,18 @@ def test_a_precision_this_device_lacks_stops_with_what_it_allows(monkeypatch):
         runtime.resolve("cpu", "fp32", compile="maybe")
 
 
+def test_a_stage_runs_on_the_thread_count_its_params_name():
+    before = torch.get_num_threads()
+    params = {"device": "cpu", "precision": "fp32", "channels_last": "off", "compile": "off"}
+    try:
+        runtime.for_stage({**params, "threads": 1})
+        assert torch.get_num_threads() == 1
+        runtime.for_stage({**params, "threads": "auto"})  # auto leaves what the process has
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_channels_last_and_compile_choices(monkeypatch):
     fake_cpu(monkeypatch, supported=True, native=True)
     bf16, fp32 = runtime.resolve("cpu", "bf16"), runtime.resolve("cpu", "fp32")

@@ -13,9 +13,9 @@ from difflab.errors import InputError
 
 DEVICES = ("auto", "cpu", "cuda")
 # The top-level knobs of how a stage runs (runtime.py): every training stage reads all of them.
-RUNTIME = ("seed", "device", "precision", "channels_last", "compile", "log_every")
+RUNTIME = ("seed", "device", "precision", "channels_last", "threads", "compile", "log_every")
 # ... and every sampling or evaluation stage these.
-SAMPLING = ("seed", "device", "precision", "channels_last", "sample_batch_size")
+SAMPLING = ("seed", "device", "precision", "channels_last", "threads", "sample_batch_size")
 
 
 class ParamError(InputError):
@@ -45,6 +45,11 @@ def _list_of(rule):
 
 def _one_of(*choices):
     return (lambda v: v in choices), "one of " + ", ".join(map(str, choices))
+
+
+def _auto_or(rule):
+    ok, text = rule
+    return (lambda v: v == "auto" or ok(v)), f"auto or {text}"
 
 
 def _odd(lo: int = 1):
@@ -133,6 +138,7 @@ RULES = {
     "precision": _one_of("auto", "fp32", "bf16", "fp16"),
     "channels_last": _one_of("auto", "on", "off"),
     "compile": _one_of("auto", "on", "off"),
+    "threads": _auto_or(_int(1)),
     "log_every": _int(1),
     "sample_batch_size": _int(1),
     "data.dataset": _one_of(*DATASETS),

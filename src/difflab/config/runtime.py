@@ -11,6 +11,8 @@
         batch 64). In fp32 it does not help.
     compile: auto | on | off
         auto = on for CUDA (torch.compile with CUDA graphs), off on the CPU.
+    threads: auto | N
+        the CPU threads of torch in the stage (use_threads); auto = torch's default, one per core.
 """
 
 import random
@@ -44,6 +46,14 @@ def resolve_device(device: str) -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
+
+
+def use_threads(threads: str | int) -> None:
+    """The stage's CPU thread count (params' `threads`): auto leaves torch's default (one per core), N pins it.
+    A convolution's sums are split by thread on a CPU, so its results differ in the last bits between thread
+    counts: a seeded run is byte-identical to another only at the same count, which is why it is a param."""
+    if threads != "auto":
+        torch.set_num_threads(threads)
 
 
 def bf16_capability(device: torch.device) -> tuple[bool, bool]:
@@ -152,7 +162,8 @@ def from_params(params: dict) -> Runtime:
 
 def for_stage(params: dict) -> Runtime:
     """from_params for a stage script, before any work: a value this device cannot honour ends the stage with
-    exit status 2 and a message naming what is allowed here."""
+    exit status 2 and a message naming what is allowed here. Also sets the stage's thread count (use_threads)."""
+    use_threads(params["threads"])
     try:
         return from_params(params)
     except ParamError as e:
