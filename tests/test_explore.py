@@ -28,10 +28,13 @@ from difflab.core.predictor import guided
 from difflab.core.timesteps import timesteps
 from difflab.data.mnist import write_idx
 from difflab.errors import InputError
+from difflab.evaluation.parta import Bench
+from difflab.evaluation.parta import bands as library_bands
+from difflab.explore import bands
 from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model, seen
 from difflab.explore.draw import EditSettings, edit, from_drawing, mnist_digit
 from difflab.explore.runs import RunError, Runs
-from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture
+from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture, verdicts
 from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
@@ -171,6 +174,46 @@ def test_the_anagram_is_part_as_for_the_same_seed(repo):
         assert torch.equal(got, want)
         shown = seen(got, views)
         assert torch.equal(shown[:2], got) and torch.equal(shown[2:4], views_for(list(views), model)[1](got))
+
+
+def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
+    """The Bands tab's images are evaluation/parta.py's bands() images (factorized over frequency_bands, from the
+    Bench's seeded noise), and the judge's verdict through each band's view is the one bands() measures."""
+    runs, model = part_a(repo)
+    judge = runs.judge("workspace")
+    blurs = ((9, 2.0), (3, 0.7))
+    for digits, eta in (((0, 7, 1), None), ((8, 3, 9), 0.5)):
+        s = bands.BandSettings(digits, blurs, Engine(3.0, 10, 5, eta), count=3)
+        g = torch.Generator().manual_seed(5)
+        x_T = torch.randn((3, 1, 28, 28), generator=g)
+        predictor = alg.factorized(model, one_hot(*map(str, digits)), one_hot_prompts([""]), 3.0,
+                                   alg.frequency_bands(list(blurs)))
+        want = alg.iterative_denoise(model, x_T, timesteps(50, stride=10), 0, predictor, g, eta=eta,
+                                     variance="fixed_small")
+        got = bands.make(model, s)
+        assert torch.equal(got, want)
+        shown = bands.seen(got, blurs)
+        assert torch.equal(shown[:3], alg.gaussian_blur(got, 9, 2.0)) and torch.equal(shown[6:], got)
+        # the verdicts: as evaluation/parta.py's bands() judges the same seeds
+        cfg = {"factorized": {"kernel_sizes": [9, 3], "sigmas": [2.0, 0.7],
+                              "items": [{"kind": "bands", "prompts": list(map(str, digits))}]}}
+        bench = Bench(model, judge, cfg, timesteps(50, stride=10), 3.0, {"eta": eta, "variance": "fixed_small"},
+                      seeds=3, seed=5, batch_size=8, device=torch.device("cpu"))
+        measured = library_bands(bench)["bands_" + "_".join(map(str, digits))]
+        right = torch.tensor(verdicts(judge, shown)[0]).reshape(3, 3) == torch.tensor(digits)[:, None]
+        rates = {f"{band}_ok": ok.float().mean().item() for band, ok in zip(("low", "mid", "high"), right)}
+        assert measured == {"success": right.all(0).float().mean().item(), **rates}
+    assert bands.band_names(((7, 1.0),)) == ["low", "high"]
+    e = Engine(3.0, 10, 5)
+    for s, message in (
+            (bands.BandSettings((0, 7), blurs, e), r"2 digits \[0, 7\] for 2 blur\(s\); allowed: one digit per band"),
+            (bands.BandSettings((0, 7, 1), ((3, 0.7), (9, 2.0)), e), "sigmas must decrease"),
+            (bands.BandSettings((0, 7, 1), ((9, 2.0), (4, 0.7)), e), "kernel_size=4; allowed: an odd number"),
+            (bands.BandSettings((0, 7), ((9, 0.0),), e), r"sigma=0.0; allowed: a number > 0"),
+            (bands.BandSettings((0, 7, 12), blurs, e), r"digits \[12\]; allowed: 0 .. 9"),
+            (bands.BandSettings((0, 7, 1), blurs, e, count=9), r"samples=9; allowed: 1 .. 8")):
+        with pytest.raises(InputError, match=message):
+            bands.make(model, s)
 
 
 def drawing(ground, ink, mode="RGB"):
@@ -379,7 +422,8 @@ def test_the_page_in_a_real_browser(repo):
 
 
 def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
-    """The Anagram tab's image is the library's anagram through each view; on the Draw tab a digit drawn with the
+    """The Anagram tab's image is the library's anagram through each view, the Bands tab's the library's bands
+    through each band (after a message naming a bad blur); on the Draw tab a digit drawn with the
     mouse on the sketchpad's canvas is edited, an empty canvas gets a message, and an MNIST test digit's SDEdit is
     the library's, pixel for pixel; nothing asked of any host but 127.0.0.1."""
     from playwright.sync_api import expect
@@ -388,6 +432,9 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
     with served_in_chromium(runs, ["workspace"]) as (_, new_page):
         anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), Engine(3.0, 10, 3), count=2))
         want_anagram = picture(seen(anagrams, ("identity", "flip")), 2)
+        blurs = ((9, 2.0), (3, 0.7))
+        want_bands = picture(bands.seen(bands.make(model, bands.BandSettings((0, 7, 1), blurs, Engine(3.0, 10, 3),
+                                                                             count=2)), blurs), 2)
         digit, _ = mnist_digit(runs, "workspace", 2)
         want_edit = picture(edit(model, digit, EditSettings("SDEdit", Engine(3.0, 10, 3), "", i_start=2))[0], 1)
         page = new_page(1400, 1400)
@@ -399,6 +446,18 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         expect(image).to_have_count(1, timeout=60_000)
         assert np.array_equal(decoded(image.get_attribute("src")), want_anagram)
         expect(page.locator("#anagram-caption")).to_contain_text("Every view judged as asked:")
+
+        page.get_by_role("tab", name="Bands").click()
+        for field, value in (("count", "2"), ("stride", "10"), ("seed", "3")):
+            page.locator(f"#bands-{field} input").fill(value)
+        page.locator("#bands-blurs textarea").fill("9 2.0, 3")
+        page.locator("#bands-go").click()
+        expect(page.get_by_text("blurs '9 2.0, 3': '3' is not a blur; allowed: a kernel size").first).to_be_visible(
+            timeout=30_000)
+        page.locator("#bands-blurs textarea").fill("9 2.0, 3 0.7")
+        page.locator("#bands-go").click()
+        expect(page.locator("#bands-caption")).to_contain_text("Every band judged as asked:", timeout=60_000)
+        assert np.array_equal(decoded(page.locator("#bands-image img").get_attribute("src")), want_bands)
 
         page.get_by_role("tab", name="Draw").click()
         for field, value in (("stride", "10"), ("seed", "3"), ("i-start", "2")):

@@ -1,7 +1,9 @@
 """The explorer's page (Gradio Blocks) and its command line: pick a run (the workspace, a git revision or an
 experiment), a model and the sampler's settings, and see the digits with the judge's verdict; a second run beside it
-compares two experiments from the same noise. The Anagram tab makes visual anagrams with part A's engine and shows
-them through each view; the Draw tab edits a drawn (or MNIST test) digit by SDEdit or inpainting. Served on
+compares two experiments from the same noise, and a slider runs over the steps of its reverse process. The Anagram
+tab makes visual anagrams with part A's engine and shows them through each view, the Bands tab images whose
+frequency bands read as different digits, through each band; the Draw tab edits a drawn (or MNIST test) digit by
+SDEdit or inpainting. Every tab's Cancel stops its work after the step under way. Served on
 127.0.0.1 only, fully offline: no analytics, system fonts, no server-side rendering, nothing fetched from outside.
 
     python -m difflab.explore [--port 7860] [--repo .]      # make explore
@@ -20,6 +22,7 @@ from difflab.config.runtime import PRECISIONS, Runtime, resolve  # noqa: E402
 from difflab.core.ddpm import FIXED_VARIANCES  # noqa: E402
 from difflab.errors import InputError  # noqa: E402
 from difflab.explore import anagram as an  # noqa: E402
+from difflab.explore import bands as bd  # noqa: E402
 from difflab.explore import draw as dr  # noqa: E402
 from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
 from difflab.explore.sample import SAMPLERS, Settings, draw, parse_digits, picture, verdicts  # noqa: E402
@@ -33,6 +36,7 @@ THEME = gr.themes.Default(font=("ui-sans-serif", "system-ui", gr.themes.Font("sa
                           font_mono=("ui-monospace", "Consolas", gr.themes.Font("monospace")))
 VERDICT_HEADERS = ["row", "asked", "judged", "confidence"]
 ANAGRAM_HEADERS = ["view", "sample", "asked", "judged", "confidence"]
+BAND_HEADERS = ["band", "sample", "asked", "judged", "confidence"]
 PART_A_SAMPLERS = ("DDPM step", "DDIM")  # part A's sampler: ddpm (the posterior step, fixed_small) | ddim (eta)
 CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
 BRUSH = 22
@@ -162,16 +166,62 @@ def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, p
     what = ", ".join(f"{d} through {v}" for d, v in zip(s.digits, s.views))
     caption = (f"**{run}**: anagram {what}; {describe_engine(s.engine, ts)}; {s.count} sample(s). "
                "Row k: every sample through view k.")
+    summary, table = judged_views(runs, run, shown, list(s.views), s.digits, s.count, "view")
+    return picture(shown, s.count), caption + "  \n" + summary, table
+
+
+def judged_views(runs: Runs, run: str, shown: torch.Tensor, names: list[str], digits: tuple[int, ...], count: int,
+                 what: str) -> tuple[str, list[list]]:
+    """The judge on each sample through each view (row k of `shown`: view k of every sample, asked to read as
+    digit k): how many samples read as asked through every view, and the table (view, sample, asked, judged,
+    confidence). `what` names the views on the page (view, band)."""
     judge = judge_or_none(runs, run)
     if judge is None:
-        return picture(shown, s.count), caption + "  \nNo judge in this run.", []
+        return "No judge in this run.", []
     labels, confidence = verdicts(judge, shown)
-    asked = [d for d in s.digits for _ in range(s.count)]
-    table = [[s.views[k // s.count], k % s.count + 1, asked[k], label, round(c, 3)]
+    asked = [d for d in digits for _ in range(count)]
+    table = [[names[k // count], k % count + 1, asked[k], label, round(c, 3)]
              for k, (label, c) in enumerate(zip(labels, confidence))]
-    right = torch.tensor([a == label for a, label in zip(asked, labels)]).reshape(len(s.views), s.count)
-    return (picture(shown, s.count), caption + f"  \nEvery view judged as asked: **{int(right.all(0).sum())} / "
-            f"{s.count}** samples.", table)
+    right = torch.tensor([a == label for a, label in zip(asked, labels)]).reshape(len(names), count)
+    return f"Every {what} judged as asked: **{int(right.all(0).sum())} / {count}** samples.", table
+
+
+def blur_of(text: str) -> bd.Blur | None:
+    """"9 2.0" -> (9, 2.0); None when it is not a whole number and a number."""
+    pair = text.split()
+    try:
+        return (int(pair[0]), float(pair[1])) if len(pair) == 2 else None
+    except ValueError:
+        return None
+
+
+def blurs_of(text: str) -> tuple[bd.Blur, ...]:
+    """"9 2.0, 3 0.7" -> the blurs (kernel size, sigma), widest first; bands.check checks their sizes and order."""
+    blurs = [(part, blur_of(part)) for part in (text or "").split(",")]
+    for part, blur in blurs:
+        if blur is None:
+            raise InputError(f"blurs {text!r}: {part.strip()!r} is not a blur; allowed: a kernel size (an odd whole "
+                             "number) and a sigma per blur, blurs separated by commas, widest first (e.g. 9 2.0, "
+                             "3 0.7)")
+    return tuple(blur for _, blur in blurs)
+
+
+def bands_one(runs: Runs, runtime: Runtime, run: str, s: bd.BandSettings, progress: gr.Progress,
+              cancel: threading.Event | None = None):
+    """The samples through each band (row k: band k of every sample), the caption and the judge's verdicts."""
+    run, model = part_a(runs, runtime, run)
+    ts = bd.check(model, s)
+    progress((0, len(ts)), desc=f"{run}: bands", unit="steps")
+    x = bd.make(model, s, cancel=cancel,
+                on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: bands", unit="steps"))
+    names = bd.band_names(s.blurs)
+    seen_as = [f"through the blur kernel {k}, sigma {sigma:g}" for k, sigma in s.blurs] + ["the image itself"]
+    what = "; ".join(f"{name} band {d} (seen {how})" for name, d, how in zip(names, s.digits, seen_as))
+    caption = (f"**{run}**: frequency bands: {what}; {describe_engine(s.engine, ts)}; {s.count} sample(s). Row k: "
+               "every sample through band k's view, low (the widest blur, as from afar) to high (up close).")
+    shown = bd.seen(x, s.blurs)
+    summary, table = judged_views(runs, run, shown, names, s.digits, s.count, "band")
+    return picture(shown, s.count), caption + "  \n" + summary, table
 
 
 def box_of(text: str) -> tuple[float, ...]:
@@ -308,6 +358,7 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
             frame.input(film_at, [film, frame], [*frame_images, frame_caption], show_progress="hidden",
                         trigger_mode="always_last")
         anagram_tab(runs, runtime, choices, cancels)
+        bands_tab(runs, runtime, choices, cancels)
         draw_tab(runs, runtime, choices, cancels)
     return demo
 
@@ -361,6 +412,36 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cance
 
         go.click(on_anagram, [run, digits[0], views[0], digits[1], views[1], digits[2], views[2], count, *engine],
                  [image, caption, table], concurrency_limit=1)
+
+
+def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
+    """A digit per frequency band: the image through every band's view, with the judge's verdict."""
+    with gr.Tab("Bands"):
+        gr.Markdown("Factorized diffusion over frequency bands (part A's hybrids, with more bands): one image whose "
+                    "low frequencies (seen from afar: through the widest blur) read as the first digit and whose "
+                    "higher bands read as the next ones, up close the last. One blur gives a hybrid image.")
+        run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="bands-run")
+        with gr.Row():
+            digits = gr.Textbox("0 7 1", label="digits, low band to high (one more than blurs)",
+                                elem_id="bands-digits")
+            blurs = gr.Textbox("9 2.0, 3 0.7", label="blurs: kernel size and sigma each, widest first",
+                               elem_id="bands-blurs")
+            count = gr.Number(4, label="samples", precision=0, elem_id="bands-count")
+        engine = engine_fields("bands")
+        with gr.Row():
+            go = gr.Button("Make the bands", variant="primary", elem_id="bands-go")
+            cancel_button(cancels, "Bands", "bands-cancel")
+        image = gr.Image(label="row k: band k's view (low: widest blur .. high: the image)", type="numpy",
+                         format="png", image_mode="L", elem_id="bands-image")
+        caption = gr.Markdown(elem_id="bands-caption")
+        table = gr.Dataframe(headers=BAND_HEADERS, label="the judge on each band", elem_id="bands-verdicts")
+
+        def on_bands(r, d, b, n, sc, st, se, sa, e, request: gr.Request, progress=gr.Progress()):
+            with work(cancels, request, "Bands") as flag:
+                s = bd.BandSettings(parse_digits(d), blurs_of(b), engine_of(sc, st, se, sa, e), integer("samples", n))
+                return bands_one(runs, runtime, r, s, progress, flag)
+
+        go.click(on_bands, [run, digits, blurs, count, *engine], [image, caption, table], concurrency_limit=1)
 
 
 def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
