@@ -1,0 +1,155 @@
+"""Stages side by side (difflab/workflow/parallel.py): the schedule against hand-made DAGs with a fake stage runner,
+and DVC's own `dvc repro` per stage on a three-stage repository (the project's DAG: tests/test_pipeline.py)."""
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from difflab.workflow.parallel import Console, chain_lengths, schedule, stage_graph
+
+# a -> b -> d, a -> c -> d, e alone; long chains: a (4), then b / c (3 with d), e (1)
+DIAMOND = {"a": set(), "b": {"a"}, "c": {"a"}, "d": {"b", "c"}, "e": set()}
+
+
+class Recorder:
+    """A fake run_stage: each stage "runs" for `seconds` (0.05 by default), recording when it started and ended and
+    how many ran at once."""
+
+    def __init__(self, seconds=None, codes=None):
+        self.seconds, self.codes = seconds or {}, codes or {}
+        self.lock, self.running, self.most = threading.Lock(), 0, 0
+        self.spans: dict[str, tuple[float, float]] = {}
+        self.order: list[str] = []
+
+    def __call__(self, name: str) -> tuple[int, bool]:
+        with self.lock:
+            self.running += 1
+            self.most = max(self.most, self.running)
+            self.order.append(name)
+        start = time.monotonic()
+        time.sleep(self.seconds.get(name, 0.05))
+        with self.lock:
+            self.running -= 1
+            self.spans[name] = (start, time.monotonic())
+        return self.codes.get(name, 0), False
+
+
+def test_chain_lengths_by_hand():
+    assert chain_lengths(DIAMOND) == {"a": 3.0, "b": 2.0, "c": 2.0, "d": 1.0, "e": 1.0}
+    costs = {"a": 10, "b": 1, "c": 5, "d": 2, "e": 30}
+    assert chain_lengths(DIAMOND, costs) == {"a": 17.0, "b": 3.0, "c": 7.0, "d": 2.0, "e": 30.0}
+
+
+@pytest.mark.parametrize("jobs", [1, 2, 3])
+def test_a_stage_starts_after_all_it_needs_and_never_more_than_jobs_at_once(jobs):
+    stage = Recorder({"e": 0.3})
+    run = schedule(DIAMOND, stage, jobs)
+    assert run.ok and set(run.times()) == set(DIAMOND)
+    assert stage.most == min(jobs, 3)  # a and e, then b, c and e can run together, never more
+    for name, deps in DIAMOND.items():
+        for dep in deps:
+            assert stage.spans[dep][1] <= stage.spans[name][0], (dep, name)
+
+
+def test_the_longest_chain_starts_first():
+    stage = Recorder()
+    schedule(DIAMOND, stage, 1)
+    assert stage.order == ["a", "b", "c", "d", "e"]  # e, alone, waits: the chain behind a is longer
+    stage = Recorder()
+    schedule(DIAMOND, stage, 1, chain_lengths(DIAMOND, {"e": 100}))
+    assert stage.order[0] == "e"  # a known slow stage goes first
+
+
+def test_two_slots_finish_the_diamond_in_the_time_of_its_critical_path():
+    seconds = {"a": 0.2, "b": 0.2, "c": 0.2, "d": 0.2, "e": 0.4}
+    stage = Recorder(seconds)
+    start = time.monotonic()
+    schedule(DIAMOND, stage, 2, chain_lengths(DIAMOND, seconds))
+    # a | b+e | c+e | d: 0.8 s with two slots, against 1.2 s one after the other
+    assert time.monotonic() - start < 1.1
+
+
+def test_after_a_failure_nothing_new_starts_and_what_needs_it_is_not_started():
+    stage = Recorder(codes={"b": 3})
+    run = schedule(DIAMOND, stage, 1)
+    assert not run.ok
+    assert run.outcomes["b"].status == "failed" and run.outcomes["b"].code == 3
+    assert {n for n, o in run.outcomes.items() if o.status == "not started"} == {"c", "d", "e"}
+    stage = Recorder(seconds={"b": 0.01, "c": 0.3}, codes={"b": 1})
+    run = schedule(DIAMOND, stage, 3)  # a and e first; c was running when b failed: it finishes, d never starts
+    assert run.outcomes["c"].status == "ran" and run.outcomes["d"].status == "not started"
+
+
+def test_jobs_below_one_is_refused():
+    with pytest.raises(ValueError, match="jobs=0; allowed: an integer >= 1"):
+        schedule(DIAMOND, Recorder(), 0)
+
+
+def test_the_console_names_each_stage_and_shows_a_failed_stages_log(tmp_path, capsys):
+    (tmp_path / "b.log").write_text("Traceback ...\nValueError: the reason\n")
+    stage = Recorder(codes={"b": 2})
+    schedule(DIAMOND, stage, 1, on_event=Console(len(DIAMOND), 1, tmp_path, sys.stdout))
+    out = capsys.readouterr().out
+    assert "[1/5] a: done in" in out and "[2/5] b: FAILED (exit 2)" in out and "ValueError: the reason" in out
+
+
+# --- with DVC --------------------------------------------------------------------------------------------------
+
+ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
+           PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+           GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
+
+
+def dvc_repo(root: Path) -> Path:
+    """x and y from params a and b (each sleeping 1 s and saying on stderr when it started and ended), z joining
+    them."""
+    root.mkdir()
+    (root / "params.yaml").write_text("a: 1\nb: 2\n")
+    read = ("import sys, time, yaml; print('start', time.time(), file=sys.stderr); time.sleep(1); "
+            "print(yaml.safe_load(open('params.yaml'))[sys.argv[1]]); print('end', time.time(), file=sys.stderr)")
+    stages = {"x": {"cmd": f'python -c "{read}" a > x.txt', "params": ["a"], "outs": ["x.txt"]},
+              "y": {"cmd": f'python -c "{read}" b > y.txt', "params": ["b"], "outs": ["y.txt"]},
+              "z": {"cmd": "cat x.txt y.txt > z.txt", "deps": ["x.txt", "y.txt"], "outs": ["z.txt"]}}
+    (root / "dvc.yaml").write_text(yaml.safe_dump({"stages": stages}))
+    for cmd in (["git", "init", "-q"], ["dvc", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "x"]):
+        subprocess.run(cmd, cwd=root, env=ENV, check=True, capture_output=True)
+    return root
+
+
+def side_by_side(root: Path, *args: str) -> str:
+    out = subprocess.run([sys.executable, "-m", "difflab.workflow.parallel", "--logs", str(root / "logs"), *args],
+                         cwd=root, env=ENV, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout
+
+
+def test_dvc_repro_per_stage_side_by_side_leaves_what_plain_dvc_repro_leaves(tmp_path):
+    plain, parallel = dvc_repo(tmp_path / "plain"), dvc_repo(tmp_path / "parallel")
+    assert stage_graph(parallel) == {"x": set(), "y": set(), "z": {"x", "y"}}
+    assert stage_graph(parallel, ["x"]) == {"x": set()}
+    subprocess.run(["dvc", "repro"], cwd=plain, env=ENV, check=True, capture_output=True)
+    log = side_by_side(parallel, "--jobs", "2")
+    spans = {name: dict(line.split() for line in (parallel / "logs" / f"{name}.log").read_text().splitlines()
+                        if line.startswith(("start ", "end "))) for name in ("x", "y")}
+    assert max(float(s["start"]) for s in spans.values()) < min(float(s["end"]) for s in spans.values()), spans
+    for name in ("x.txt", "y.txt", "z.txt"):
+        assert (parallel / name).read_bytes() == (plain / name).read_bytes(), name
+    # the same lock entries (DVC writes each stage's as it ends, so their order may differ)
+    assert yaml.safe_load((parallel / "dvc.lock").read_text()) == yaml.safe_load((plain / "dvc.lock").read_text())
+    assert "[3/3] z: done" in log
+    assert "[3/3] z: unchanged" in side_by_side(parallel, "--jobs", "2")  # a rerun with nothing changed: a no-op
+    status = subprocess.run(["dvc", "status"], cwd=parallel, env=ENV, capture_output=True, text=True).stdout
+    assert "up to date" in status
+
+
+def test_an_unknown_target_is_named(tmp_path):
+    root = dvc_repo(tmp_path / "r")
+    out = subprocess.run([sys.executable, "-m", "difflab.workflow.parallel", "bogus"], cwd=root, env=ENV,
+                         capture_output=True, text=True)
+    assert out.returncode == 2 and "unknown stage(s) bogus; known: x, y, z" in out.stderr
