@@ -71,11 +71,45 @@ def test_the_estimate_scales_the_run_of_record_by_the_probe():
 
 
 def test_a_recorded_run_is_the_next_estimates_reference(tmp_path):
-    path = cost.record("quick", {"b": 2.04, "a": 1.0}, 4.0, 0.123456, "m", "fp32", "2026-11-29", tmp_path)
+    path = cost.record("quick", {"b": 2.04, "a": 1.0}, 4.0, 0.123456, "m", "fp32", "2026-11-29", folder=tmp_path)
     assert cost.read_reference("quick", tmp_path) == {"profile": "quick", "date": "2026-11-29", "machine": "m",
-                                                     "precision": "fp32", "probe_seconds": 0.12346,
-                                                     "between_stages": 1.0, "stages": {"a": 1.0, "b": 2.0}}
+                                                     "precision": "fp32", "probe_seconds": 0.12346, "jobs": 1,
+                                                     "wall": 4.0, "between_stages": 1.0, "stages": {"a": 1.0, "b": 2.0}}
     assert path.name == "quick.cost.json" and cost.read_reference("paper", tmp_path) is None
+
+
+def test_a_run_of_stages_side_by_side_is_estimated_by_its_wall_time(tmp_path):
+    cost.record("quick", {"a": 300.0, "b": 200.0, "c": 100.0}, 400.0, 0.1, "2 cores, X", "bf16", "2026-11-29", jobs=2,
+                folder=tmp_path)
+    reference = cost.read_reference("quick", tmp_path)
+    e = cost.estimate(reference, 0.2)  # 2x slower here: the 400 s of wall time become 800 s, not 2 x 600 s
+    assert e["total"] == pytest.approx(800) and e["stages"]["a"] == pytest.approx(600)
+    assert "2 stages at a time: 6.7 minutes" in cost.describe("quick", reference, 0.2)
+    assert table({"a": 300.0, "b": 200.0}, "t", 400.0, jobs=2).endswith("(6 min 40 s; up to 2 stages at a time)")
+
+
+@pytest.mark.parametrize("threads, device, cores, jobs", [
+    ("auto", "cpu", 2, 1),  # each stage takes every core: one at a time
+    (1, "cpu", 2, 2), (2, "cpu", 2, 1), (3, "cpu", 2, 1), (1, "cpu", 16, 16), (2, "cpu", 16, 8)])
+def test_stages_go_side_by_side_by_default_only_where_pinned_threads_fit_the_cores(threads, device, cores, jobs):
+    from difflab.workflow.run import auto_jobs
+
+    params = {"device": device, "precision": "fp32", "channels_last": "off", "compile": "off", "threads": threads}
+    assert auto_jobs(params, cores) == jobs
+
+
+@pytest.mark.parametrize("args, message", [(["--jobs", "0"], "--jobs '0': allowed: auto or an integer >= 1"),
+                                           (["--set", "threads"], "--set 'threads': allowed: KEY=VALUE")])
+def test_bad_jobs_or_set_arguments_are_named(repo, tmp_path, args, message):  # noqa: F811
+    out = run_make_run(repo, fake_dvc(tmp_path, "echo dvc ran"), "quick", *args)
+    assert out.returncode == 2 and message in out.stderr and "dvc ran" not in out.stdout
+
+
+def test_set_adds_its_override_to_the_profiles(repo, tmp_path):  # noqa: F811
+    out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "paper", "--jobs", "1", "--set", "seed=7")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((tmp_path / "bin" / "argv.json").read_text()) == ["exp", "run", *profiles.set_args("paper"),
+                                                                         "-S", "seed=7"]
 
 
 def test_the_probe_times_a_training_step():

@@ -56,10 +56,14 @@ def read_reference(profile: str, folder: Path = Path("profiles")) -> dict | None
 
 def estimate(reference: dict, probe_here: float) -> dict:
     """The reference run's stage times scaled by probe_here / its probe, plus DVC's own time between stages as it
-    was (it does not scale with the probe); `low`/`high` bound the likely total."""
+    was (it does not scale with the probe); for a run of stages side by side its whole wall time scaled.
+    `low`/`high` bound the likely total."""
     scale = probe_here / reference["probe_seconds"]
     stages = {name: seconds * scale for name, seconds in reference["stages"].items()}
-    total = sum(stages.values()) + reference.get("between_stages", 0.0)
+    if reference.get("jobs", 1) > 1:  # stages side by side: their sum is no wall time; the run's own is
+        total = reference["wall"] * scale
+    else:
+        total = sum(stages.values()) + reference.get("between_stages", 0.0)
     return {"scale": scale, "stages": stages, "total": total, "low": total * RANGE[0], "high": total * RANGE[1]}
 
 
@@ -68,23 +72,28 @@ def describe(profile: str, reference: dict | None, probe_here: float | None) -> 
     if reference is None:
         return (f"No whole {profile} run is on record (profiles/{profile}.cost.json), so its cost here is not "
                 f"estimated; docs/results.md has what is known.")
-    measured = sum(reference["stages"].values()) + reference.get("between_stages", 0.0)
+    jobs = reference.get("jobs", 1)
+    measured = reference["wall"] if jobs > 1 else sum(reference["stages"].values()) + reference.get("between_stages",
+                                                                                                    0.0)
     e = estimate(reference, probe_here)
     return (f"Expected cost of the {profile} profile here: about {e['total'] / 60:.0f} minutes "
             f"(likely {e['low'] / 60:.0f}-{e['high'] / 60:.0f}), for {len(reference['stages'])} stages. A probe of "
             f"training steps ran {1 / e['scale']:.2f}x as fast here as on the machine of record ({reference['machine']}, "
-            f"{reference['date']}, {reference['precision']}: {measured / 60:.1f} minutes); slowest stages there: "
+            f"{reference['date']}, {reference['precision']}"
+            + (f", {jobs} stages at a time" if jobs > 1 else "")
+            + f": {measured / 60:.1f} minutes); slowest stages there: "
             + ", ".join(f"{n} {s:.0f} s" for n, s in sorted(reference["stages"].items(), key=lambda kv: -kv[1])[:3])
             + ".")
 
 
 def record(profile: str, times: dict[str, float], wall: float, probe_seconds: float, machine: str, precision: str,
-           date: str, folder: Path = Path("profiles")) -> Path:
-    """Keep a whole run's stage times (and DVC's time between them: the wall time less the stages') as the
-    profile's reference; only a run in which every stage ran."""
+           date: str, jobs: int = 1, folder: Path = Path("profiles")) -> Path:
+    """Keep a whole run's stage times, its wall time and how many stages ran at a time (and, one at a time, DVC's
+    time between them: the wall time less the stages') as the profile's reference; only a run in which every stage
+    ran."""
     path = reference_path(profile, folder)
     path.write_text(json.dumps({"profile": profile, "date": date, "machine": machine, "precision": precision,
-                                "probe_seconds": round(probe_seconds, 5),
-                                "between_stages": round(max(wall - sum(times.values()), 0.0), 1),
+                                "probe_seconds": round(probe_seconds, 5), "jobs": jobs, "wall": round(wall, 1),
+                                "between_stages": round(max(wall - sum(times.values()), 0.0), 1) if jobs == 1 else 0.0,
                                 "stages": {k: round(v, 1) for k, v in sorted(times.items())}}, indent=1) + "\n")
     return path

@@ -4,12 +4,19 @@
     python -m difflab.workflow.run paper             # params.yaml as committed
     python -m difflab.workflow.run quick --estimate  # only say what it would cost here
     python -m difflab.workflow.run quick --record    # after the run, keep its stage times as the profile's reference
+    python -m difflab.workflow.run paper --jobs 6 --set threads=2   # six stages at a time, e.g. on one GPU
 
 It checks the params the run would get (config/profiles.py's pre-flight), prints the cost estimate (workflow/cost.py),
 then runs `dvc exp run -S key=value ...` (the arguments as a list: no value is split by a shell) in a terminal of
 its own where it has one, so the stages' progress bars stay live, and writes everything DVC printed, then the table
 of stage times, to logs/run-<UTC time>-<profile>.log. The log is git-ignored and no DVC output: a rerun with
 nothing changed stays a no-op and seeded outputs stay byte-identical.
+
+With --jobs N > 1 (by default on a CPU when the run's `threads` param is pinned: as many as fit in the cores, so
+2 for the quick profile on 2 cores) the overrides are written into params.yaml as `-S` writes them, the stages run
+side by side (workflow/parallel.py: DVC's own `dvc repro` per stage, each stage's output in
+logs/run-<UTC time>-<profile>/<stage>.log), and then `dvc exp run -S ...`, finding every stage up to date, records
+the experiment as before. The outputs are those of a run one stage at a time with the same params.
 """
 
 import argparse
@@ -27,6 +34,7 @@ import yaml
 from difflab.config.profiles import PROFILES, preflight, set_args, with_overrides
 from difflab.config.runtime import from_params
 from difflab.workflow import cost
+from difflab.workflow.parallel import run_side_by_side
 from difflab.workflow.stage_times import StageClock, table
 
 LOGS = Path("logs")
@@ -131,6 +139,53 @@ def stream(command: list[str], log, clock: StageClock) -> int:
             os.close(owned)
 
 
+def auto_jobs(params: dict, cores: int | None = None) -> int:
+    """Stages at a time when --jobs is not given: on a CPU, as many as the pinned thread count fits in the cores
+    (threads: 1 on 2 cores: 2); one where threads is auto (each stage takes every core) or on CUDA (how many stages
+    share a GPU well is the user's call: --jobs)."""
+    threads = params["threads"]
+    if threads == "auto" or from_params(params).device.type != "cpu":
+        return 1
+    return max(1, (cores or os.cpu_count() or 1) // threads)
+
+
+class Tee:
+    """What the stage runner prints, on the screen and in the run's log."""
+
+    def __init__(self, screen, log):
+        self.screen, self.log = screen, log
+
+    def write(self, text: str) -> None:
+        self.screen.write(text)
+        if not text.startswith("\r"):  # the status line, redrawn in place, stays off the log
+            self.log.write(text)
+
+    def flush(self) -> None:
+        self.screen.flush()
+
+    def isatty(self) -> bool:
+        return self.screen.isatty()
+
+
+def side_by_side(set_arguments: list[str], jobs: int, folder: Path, log, reference: dict | None,
+                 scale: float | None) -> tuple[int, dict[str, float], set[str]]:
+    """The overrides written into params.yaml (DVC's own -S code), the stages side by side, then `dvc exp run -S`
+    to record the experiment (every stage up to date by then). Returns (exit status, stage times, skipped stages)."""
+    from dvc.utils.hydra import apply_overrides
+
+    apply_overrides("params.yaml", set_arguments[1::2])
+    expected = {n: t * (scale or 1.0) for n, t in reference["stages"].items()} if reference else None
+    result = run_side_by_side(jobs, folder, cost=expected, out=Tee(sys.stdout, log))
+    if not result.ok:
+        failed = [n for n, o in result.outcomes.items() if o.status == "failed"]
+        return 1, result.times(), result.skipped() | set(failed)
+    command = ["dvc", "exp", "run", *set_arguments]
+    print("+ " + shlex.join(command) + "   (records the experiment; every stage is up to date)", flush=True)
+    log.write(f"+ {shlex.join(command)}\n")
+    status = stream(command, log, StageClock())
+    return status, result.times(), result.skipped()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m difflab.workflow.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -139,8 +194,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--estimate", action="store_true", help="only print the expected cost here")
     parser.add_argument("--record", action="store_true",
                         help="keep this run's stage times as the profile's reference (profiles/<profile>.cost.json)")
+    parser.add_argument("--jobs", default="auto",
+                        help="stages at a time (default auto: on a CPU with params' threads pinned, cores // threads; "
+                             "else 1)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a param to override beyond the profile's (as dvc exp run -S; repeatable)")
     args = parser.parse_args(argv)
-    set_arguments = set_args(args.profile, args.quick_file)
+    if args.jobs != "auto" and not (args.jobs.isdigit() and int(args.jobs) >= 1):
+        parser.error(f"--jobs {args.jobs!r}: allowed: auto or an integer >= 1")
+    bad = [kv for kv in args.set if "=" not in kv]
+    if bad:
+        parser.error(f"--set {bad[0]!r}: allowed: KEY=VALUE")
+    set_arguments = set_args(args.profile, args.quick_file) + [a for kv in args.set for a in ("-S", kv)]
     problem = preflight(set_arguments)
     if problem:
         parser.exit(2, f"{parser.prog}: error: {problem}\n")
@@ -152,31 +217,37 @@ def main(argv: list[str] | None = None) -> None:
     if args.estimate:
         return
 
-    command = ["dvc", "exp", "run", *set_arguments]
-    print("+ " + shlex.join(command), flush=True)
+    jobs = auto_jobs(params) if args.jobs == "auto" else int(args.jobs)
     started = datetime.datetime.now(datetime.timezone.utc)
     LOGS.mkdir(exist_ok=True)
     path = LOGS / f"run-{started:%Y%m%dT%H%M%SZ}-{args.profile}.log"
-    clock = StageClock()
     with path.open("w") as log:
-        log.write(f"+ {shlex.join(command)}\n")
         start = time.monotonic()
-        status = stream(command, log, clock)
+        if jobs > 1:
+            scale = cost.estimate(reference, probe)["scale"] if reference and probe else None
+            status, times, skipped = side_by_side(set_arguments, jobs, path.with_suffix(""), log, reference, scale)
+        else:
+            command = ["dvc", "exp", "run", *set_arguments]
+            print("+ " + shlex.join(command), flush=True)
+            log.write(f"+ {shlex.join(command)}\n")
+            clock = StageClock()
+            status = stream(command, log, clock)
+            times, skipped = clock.times, clock.skipped
         wall = time.monotonic() - start
         title = (f"Stage wall times of this run ({args.profile} profile, {machine()}, "
-                 f"{from_params(params).precision}, {started:%Y-%m-%d}):")
-        summary = (table(clock.times, title, wall) if clock.times
-                   else "No stage ran: everything was up to date.")
+                 f"{from_params(params).precision}, {jobs} stage{'s' if jobs > 1 else ''} at a time, "
+                 f"{started:%Y-%m-%d}):")
+        summary = table(times, title, wall, jobs) if times else "No stage ran: everything was up to date."
         log.write("\n" + summary + "\n")
     print("\n" + summary + f"\n(kept in {path})", flush=True)
     if status != 0:
         sys.exit(status)
     if args.record:
-        if clock.skipped:
-            parser.exit(2, f"{parser.prog}: not recorded: DVC skipped {len(clock.skipped)} stages (unchanged or from "
+        if skipped:
+            parser.exit(2, f"{parser.prog}: not recorded: DVC skipped {len(skipped)} stages (unchanged or from "
                            f"the run cache); record a run in which every stage runs (a fresh clone)\n")
-        kept = cost.record(args.profile, clock.times, wall, probe, machine(), from_params(params).precision,
-                           started.strftime("%Y-%m-%d"))
+        kept = cost.record(args.profile, times, wall, probe, machine(), from_params(params).precision,
+                           started.strftime("%Y-%m-%d"), jobs)
         print(f"recorded {kept}")
 
 

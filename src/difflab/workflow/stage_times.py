@@ -43,16 +43,18 @@ def _minutes(seconds: float) -> str:
     return f"{int(seconds // 60)} min {seconds % 60:02.0f} s" if seconds >= 60 else f"{seconds:.0f} s"
 
 
-def table(times: dict[str, float], title: str, wall: float | None = None) -> str:
+def table(times: dict[str, float], title: str, wall: float | None = None, jobs: int = 1) -> str:
     """The stages slowest first, with their share of the stages' total (the place to look for where the time goes),
-    then the whole run's wall time where given."""
+    then the whole run's wall time where given (with `jobs` stages at a time the stages' total exceeds it)."""
     total = sum(times.values())
     width = max([len("stage"), *map(len, times)])
     lines = [title, f"{'stage':<{width}}  {'seconds':>8}  {'share':>5}"]
     for name, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
         lines.append(f"{name:<{width}}  {seconds:8.1f}  {seconds / total if total else 0:5.0%}")
     lines.append(f"{'all ' + str(len(times)) + ' stages':<{width}}  {total:8.1f}  ({_minutes(total)})")
-    if wall is not None:
+    if wall is not None and jobs > 1:
+        lines.append(f"{'whole run':<{width}}  {wall:8.1f}  ({_minutes(wall)}; up to {jobs} stages at a time)")
+    elif wall is not None:
         lines.append(f"{'whole run':<{width}}  {wall:8.1f}  ({_minutes(wall)}; DVC between stages "
                      f"{_minutes(max(wall - total, 0))})")
     return "\n".join(lines)
