@@ -1,6 +1,7 @@
 """Stages side by side (difflab/workflow/parallel.py): the schedule against hand-made DAGs with a fake stage runner,
 and DVC's own `dvc repro` per stage on a three-stage repository (the project's DAG: tests/test_pipeline.py)."""
 
+import json
 import os
 import subprocess
 import sys
@@ -134,7 +135,10 @@ def test_dvc_repro_per_stage_side_by_side_leaves_what_plain_dvc_repro_leaves(tmp
     assert stage_graph(parallel) == {"x": set(), "y": set(), "z": {"x", "y"}}
     assert stage_graph(parallel, ["x"]) == {"x": set()}
     subprocess.run(["dvc", "repro"], cwd=plain, env=ENV, check=True, capture_output=True)
-    log = side_by_side(parallel, "--jobs", "2")
+    log = side_by_side(parallel, "--jobs", "2", "--times", "times.json")
+    times = json.loads((parallel / "times.json").read_text())
+    assert times["jobs"] == 2 and {n: t["status"] for n, t in times["stages"].items()} == dict.fromkeys("xyz", "ran")
+    assert times["stages"]["x"]["seconds"] >= 1.0 and times["wall"] < sum(t["seconds"] for t in times["stages"].values())
     spans = {name: dict(line.split() for line in (parallel / "logs" / f"{name}.log").read_text().splitlines()
                         if line.startswith(("start ", "end "))) for name in ("x", "y")}
     assert max(float(s["start"]) for s in spans.values()) < min(float(s["end"]) for s in spans.values()), spans

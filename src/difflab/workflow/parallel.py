@@ -20,6 +20,7 @@ the stage fails); the terminal gets a line per stage and a status line of what r
 
 import argparse
 import contextlib
+import json
 import os
 import re
 import subprocess
@@ -225,13 +226,19 @@ def main(argv: list[str] | None = None) -> None:
                         help="stages at a time (default: the cores here, %(default)s)")
     parser.add_argument("--logs", type=Path, default=Path("logs") / time.strftime("stages-%Y%m%dT%H%M%S"),
                         help="folder for each stage's output (default: logs/stages-<time>)")
+    parser.add_argument("--times", type=Path, help="also write each stage's outcome and seconds here (JSON)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: allowed: an integer >= 1")
+    start = time.monotonic()
     try:
         result = run_side_by_side(args.jobs, args.logs, args.targets or None)
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
+    if args.times:
+        args.times.write_text(json.dumps({"jobs": args.jobs, "wall": round(time.monotonic() - start, 1), "stages": {
+            name: {"status": o.status, "seconds": round(o.seconds, 1)} for name, o in result.outcomes.items()}},
+            indent=1) + "\n")
     if not result.ok:
         failed = [n for n, o in result.outcomes.items() if o.status == "failed"]
         parser.exit(1, f"{parser.prog}: failed: {', '.join(failed)}\n")
