@@ -157,3 +157,27 @@ def test_an_unknown_target_is_named(tmp_path):
     out = subprocess.run([sys.executable, "-m", "difflab.workflow.parallel", "bogus"], cwd=root, env=ENV,
                          capture_output=True, text=True)
     assert out.returncode == 2 and "unknown stage(s) bogus; known: x, y, z" in out.stderr
+
+
+def test_a_deadline_stops_the_running_stages_and_keeps_what_finished(tmp_path):
+    """SIGTERM (what `timeout` sends at a deadline) reaches the stages' DVC calls as Ctrl+C would: the runner exits
+    130 within seconds, no stage's command is left running, the finished stage is in dvc.lock and in --times."""
+    root = dvc_repo(tmp_path / "r")
+    marker = f"slow-stage-{os.getpid()}"
+    stages = yaml.safe_load((root / "dvc.yaml").read_text())
+    stages["stages"]["slow"] = {"cmd": f"python -c \"import time; open('started', 'w'); time.sleep(120)\" {marker}",
+                                "deps": ["x.txt"], "outs": ["slow.txt"]}
+    (root / "dvc.yaml").write_text(yaml.safe_dump(stages))
+    proc = subprocess.Popen([sys.executable, "-m", "difflab.workflow.parallel", "--jobs", "2", "--times", "t.json",
+                             "slow"], cwd=root, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not (root / "started").exists():
+        assert time.monotonic() < deadline and proc.poll() is None, proc.stdout.read() if proc.poll() else "slow"
+        time.sleep(0.2)
+    proc.terminate()
+    out, _ = proc.communicate(timeout=40)
+    assert proc.returncode == 130 and "stopped" in out, out
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout
+    assert not left.strip(), f"still running: {left}"
+    assert "x" in yaml.safe_load((root / "dvc.lock").read_text())["stages"]
+    assert json.loads((root / "t.json").read_text())["stages"]["x"]["status"] == "ran"

@@ -23,8 +23,10 @@ import contextlib
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -104,10 +106,11 @@ class Run:
 
 def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int, bool]], jobs: int,
              priority: dict[str, float] | None = None, on_event: Callable[[str, str, Run], None] | None = None,
-             clock: Callable[[], float] = time.monotonic) -> Run:
+             clock: Callable[[], float] = time.monotonic, interrupt: Callable[[], None] | None = None) -> Run:
     """Run every stage once all it depends on finished well, at most `jobs` at a time, the highest `priority` first
     (chain_lengths by default). `run_stage(name)` returns (exit status, whether DVC skipped it). After a failure no
-    new stage starts; those running finish. `on_event(kind, name, run)` hears of each start and end."""
+    new stage starts; those running finish. `on_event(kind, name, run)` hears of each start and end. On Ctrl+C (or
+    SIGTERM, made one by main) `interrupt()` tells the running stages to stop, and they are waited for."""
     if jobs < 1:
         raise ValueError(f"jobs={jobs}; allowed: an integer >= 1")
     priority = priority or chain_lengths(upstream)
@@ -141,6 +144,8 @@ def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int
                     if on_event:
                         on_event("end", name, result)
         except KeyboardInterrupt:
+            if interrupt:
+                interrupt()
             _wait_for(running)
             raise
     for name in waiting:
@@ -149,7 +154,7 @@ def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int
 
 
 def _wait_for(running: dict[Future, str]) -> None:
-    """Ctrl+C reached the stages' `dvc repro` calls too (one process group): let them stop and tidy up."""
+    """Let the stopped stages' `dvc repro` calls end and tidy up (a training stage keeps its checkpoint)."""
     for future in running:
         try:
             future.result()
@@ -157,17 +162,51 @@ def _wait_for(running: dict[Future, str]) -> None:
             pass
 
 
-def dvc_repro(logs: Path, env: dict[str, str] | None = None) -> Callable[[str], tuple[int, bool]]:
-    """run_stage for schedule(): `dvc --wait-for-lock repro --single-item <stage>`, its output in logs/<stage>.log."""
-    logs.mkdir(parents=True, exist_ok=True)
+class DvcRepro:
+    """run_stage for schedule(): `dvc --wait-for-lock repro --single-item <stage>`, its output in logs/<stage>.log.
+    Each call runs in a process group of its own, so a terminal's Ctrl+C reaches only the runner, and stop() sends
+    the groups still running SIGINT (what Ctrl+C would have sent them: the stage's command stops, a training keeps
+    its checkpoint, DVC leaves the lock file as it was), then kills what has not ended after `grace` seconds."""
 
-    def run_stage(name: str) -> tuple[int, bool]:
-        path = logs / f"{name.replace('/', '_')}.log"
-        with path.open("w") as log:
-            code = subprocess.call(["dvc", "--wait-for-lock", "repro", "--single-item", name], stdin=subprocess.DEVNULL,
-                                   stdout=log, stderr=subprocess.STDOUT, env=env)
+    def __init__(self, logs: Path, env: dict[str, str] | None = None, grace: float = 20.0):
+        logs.mkdir(parents=True, exist_ok=True)
+        self.logs, self.env, self.grace = logs, env, grace
+        self.live: set[subprocess.Popen] = set()
+        self.lock = threading.Lock()
+
+    def log_of(self, name: str) -> Path:
+        return self.logs / f"{name.replace('/', '_')}.log"
+
+    def __call__(self, name: str) -> tuple[int, bool]:
+        path = self.log_of(name)
+        with path.open("w") as log, self.lock:
+            proc = subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", name],
+                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
+                                    start_new_session=True)  # its own group: stop() signals DVC and the command
+            self.live.add(proc)
+        code = proc.wait()
+        with self.lock:
+            self.live.discard(proc)
         return code, bool(SKIPPED.search(path.read_text(errors="replace")))
-    return run_stage
+
+    def stop(self) -> None:
+        with self.lock:
+            procs = list(self.live)
+        for proc in procs:
+            _signal_group(proc, signal.SIGINT)
+        deadline = time.monotonic() + self.grace
+        for proc in procs:
+            try:
+                proc.wait(max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                _signal_group(proc, signal.SIGKILL)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:  # it ended meanwhile
+        pass
 
 
 class Console:
@@ -209,13 +248,26 @@ class Console:
 
 
 def run_side_by_side(jobs: int, logs: Path, targets: list[str] | None = None,
-                     cost: dict[str, float] | None = None, out=sys.stdout) -> Run:
-    """The DAG (or what `targets` need) through schedule() and dvc_repro(), reported on `out`."""
+                     cost: dict[str, float] | None = None, out=sys.stdout, times: Path | None = None) -> Run:
+    """The DAG (or what `targets` need) through schedule() and DvcRepro, reported on `out`; with `times`, each
+    stage's outcome and seconds and the wall time so far are written there as JSON after every stage (so that a
+    run stopped at a deadline keeps what it did)."""
     upstream = stage_graph(".", targets)
     print(f"{len(upstream)} stages, up to {jobs} at a time (each stage's output: {logs}/<stage>.log)", file=out,
           flush=True)
-    console = Console(len(upstream), jobs, logs, out)
-    return schedule(upstream, dvc_repro(logs), jobs, chain_lengths(upstream, cost), console)
+    console, repro, start = Console(len(upstream), jobs, logs, out), DvcRepro(logs), time.monotonic()
+
+    def on_event(kind: str, name: str, run: Run) -> None:
+        console(kind, name, run)
+        if times and kind == "end":
+            times.write_text(json.dumps({"jobs": jobs, "wall": round(time.monotonic() - start, 1), "stages": {
+                n: {"status": o.status, "seconds": round(o.seconds, 1)} for n, o in run.outcomes.items()}},
+                indent=1) + "\n")
+    return schedule(upstream, repro, jobs, chain_lengths(upstream, cost), on_event, interrupt=repro.stop)
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -230,15 +282,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: allowed: an integer >= 1")
-    start = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)  # a deadline (timeout) stops the stages as Ctrl+C does
     try:
-        result = run_side_by_side(args.jobs, args.logs, args.targets or None)
+        result = run_side_by_side(args.jobs, args.logs, args.targets or None, times=args.times)
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
-    if args.times:
-        args.times.write_text(json.dumps({"jobs": args.jobs, "wall": round(time.monotonic() - start, 1), "stages": {
-            name: {"status": o.status, "seconds": round(o.seconds, 1)} for name, o in result.outcomes.items()}},
-            indent=1) + "\n")
+    except KeyboardInterrupt:
+        parser.exit(130, f"{parser.prog}: stopped; the stages that finished are recorded in dvc.lock, an "
+                         f"interrupted training resumes from its checkpoint on the next run\n")
     if not result.ok:
         failed = [n for n, o in result.outcomes.items() if o.status == "failed"]
         parser.exit(1, f"{parser.prog}: failed: {', '.join(failed)}\n")

@@ -225,7 +225,12 @@ def main(argv: list[str] | None = None) -> None:
         start = time.monotonic()
         if jobs > 1:
             scale = cost.estimate(reference, probe)["scale"] if reference and probe else None
-            status, times, skipped = side_by_side(set_arguments, jobs, path.with_suffix(""), log, reference, scale)
+            try:
+                status, times, skipped = side_by_side(set_arguments, jobs, path.with_suffix(""), log, reference,
+                                                      scale)
+            except KeyboardInterrupt:
+                parser.exit(130, f"\n{parser.prog}: stopped; the stages that finished are recorded in dvc.lock, an "
+                                 f"interrupted training resumes from its checkpoint: run it again to go on\n")
         else:
             command = ["dvc", "exp", "run", *set_arguments]
             print("+ " + shlex.join(command), flush=True)
