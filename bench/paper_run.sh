@@ -1,20 +1,39 @@
 #!/usr/bin/env bash
-# The paper profile on a GPU held for a fixed time (a lent or rented machine): `dvc repro` with the training stages
-# first, so that a run cut short still has the models and their times, each output line stamped with the seconds
-# since start, then bench/train_step.py (fp32 eager against the fast path) on the GPU; dvc.lock, params.yaml and
-# reports/ (metrics, figures) are packed into $OUT at the end, whatever happened. Run from the repository root:
+# The paper reference run on one GPU in one call (issue 17): the whole paper DAG with its independent stages side
+# by side (python -m difflab.workflow.parallel: DVC's own `dvc repro` per stage, JOBS at a time), stopped cleanly
+# at a deadline if it must be, then everything packed into at most 8 files in $OUT, whatever happened:
+#   log.txt            this script's log, every line stamped with the seconds since start
+#   dvc.lock           the run's lock file (every stage that finished)
+#   params.yaml        the params it ran with (the committed ones plus SET)
+#   stage_times.json   each stage's outcome and wall seconds, the run's wall time (rewritten after every stage)
+#   metrics.tgz        every metric file (reports/**/*.json, DVCLive's plots) and each stage's own log
+#   report.tgz         reports/ whole (page, figures, GIFs); without the GIFs if that would pass 15 MiB
+#   nvidia-smi.txt     the GPU after the run (memory in use, clocks, processes)
+#   bench.txt          bench/sample.py on the GPU in what time is left (fast path against fp32 eager)
+# Run from the repository root:
 #   OUT=/tmp/out bash bench/paper_run.sh
-#   DEADLINE_S     seconds after start by which everything must be packed (default 570)
-#   BENCH_S        seconds kept for the benchmark after the pipeline (default 75; 0: no benchmark)
-#   TARGETS        only these stages (and what they need), in this order, e.g. "train_ddpm_class train_judge"
-#   WHEELS=dir     first install the wheels in dir into /tmp/site (a machine without dvc and no network)
-#   MNIST_GZ=dir   the four MNIST files gzipped in dir: unpacked into data/dataset and committed to DVC's cache,
-#                  so that download_mnist is skipped on a machine without network
-# Measured on one H200 with it: README, "On a GPU".
+# Environment:
+#   DEADLINE_S   seconds after start by which everything must be packed (default 560)
+#   JOBS         stages at a time (default 6); SET: params to override, space-separated (default "threads=2",
+#                so that JOBS x threads stays within the machine's cores)
+#   BENCH_S      seconds kept for bench.txt after the pipeline (default 45; 0: none)
+#   WHEELS=dir   first install the wheels in dir into /tmp/site (a machine without dvc and no network); make them
+#                on a machine with the internet (or PyPI) for the GPU machine's Python (3.12 there):
+#                  pip download --dest .wheels --only-binary=:all: --python-version 3.12 \
+#                    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 dvc==3.67.1 dvclive==3.49.1 \
+#                    matplotlib==3.11.2 safetensors==0.8.0
+#                (torch, transformers and accelerate are on the machine; .wheels/ is git-ignored: carry it)
+#   MNIST_GZ=dir the four MNIST files gzipped in dir: unpacked into data/dataset and committed to DVC's cache,
+#                so that download_mnist is skipped on a machine without network
+#   PARAMS=file  use this params file instead of params.yaml (the CPU rehearsal, bench/paper_rehearsal.sh)
+# Before spending a lease: bash bench/paper_rehearsal.sh runs this script on the CPU on tiny sizes and checks the
+# eight files.
 set -u
 START=$(date +%s)
-DEADLINE_S=${DEADLINE_S:-570}
-BENCH_S=${BENCH_S:-75}
+DEADLINE_S=${DEADLINE_S:-560}
+BENCH_S=${BENCH_S:-45}
+JOBS=${JOBS:-6}
+SET=${SET:-threads=2}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 LOG=$OUT/log.txt
@@ -26,22 +45,32 @@ stamp() { while IFS= read -r line; do printf '[%4ds] %s\n' $(( $(date +%s) - STA
 pack() {
   say "packing results"
   cp dvc.lock params.yaml "$OUT"/ 2>/dev/null
-  tar czf "$OUT/reports.tgz" reports dvc.lock params.yaml 2>/dev/null
+  find reports logs/stages -name '*.json' -o -name '*.tsv' -o -name '*.log' 2>/dev/null \
+    | tar czf "$OUT/metrics.tgz" -T - 2>/dev/null
+  tar czf "$OUT/report.tgz" reports 2>/dev/null
+  if [ "$(stat -c %s "$OUT/report.tgz" 2>/dev/null || echo 0)" -gt $(( 15 * 1024 * 1024 )) ]; then
+    tar czf "$OUT/report.tgz" --exclude='*.gif' reports 2>/dev/null
+    say "report.tgz without GIFs (over 15 MiB with them)"
+  fi
+  command -v nvidia-smi >/dev/null && nvidia-smi > "$OUT/nvidia-smi.txt" 2>&1
   ls -la "$OUT" | tee -a "$LOG"
 }
 trap pack EXIT
 
-say "host: $(nproc) cores; $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
+say "host: $(nproc) cores; $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
+  || echo 'no GPU')"
 if [ -n "${WHEELS:-}" ]; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
     >>"$LOG" 2>&1 || { say "wheel install failed"; exit 1; }
   export PYTHONPATH=/tmp/site:$PWD/src PATH=/tmp/site/bin:$PATH
   mkdir -p /tmp/bin; command -v python >/dev/null || ln -sf "$(command -v python3)" /tmp/bin/python
   export PATH=/tmp/bin:$PATH
+else
+  export PYTHONPATH=$PWD/src${PYTHONPATH:+:$PYTHONPATH}
 fi
-python -c 'import torch, dvc, accelerate, difflab
-print("torch", torch.__version__, "cuda", torch.version.cuda, torch.cuda.get_device_name(), "| dvc", dvc.__version__,
-      "| accelerate", accelerate.__version__)' \
+python -c 'import torch, dvc, difflab
+print("torch", torch.__version__, "cuda", torch.version.cuda,
+      torch.cuda.get_device_name() if torch.cuda.is_available() else "(no CUDA)", "| dvc", dvc.__version__)' \
   2>&1 | stamp | tee -a "$LOG"
 
 if [ ! -d .git ]; then
@@ -52,45 +81,38 @@ if [ ! -d .git ]; then
     dvc config --local core.no_scm true; say "git: absent, dvc runs without scm"
   fi
 fi
+if [ -n "${PARAMS:-}" ]; then cp "$PARAMS" params.yaml; say "params.yaml from $PARAMS"; fi
+if [ -n "$SET" ]; then
+  # shellcheck disable=SC2086  # SET is a list of KEY=VALUE words
+  python -c 'import sys; from dvc.utils.hydra import apply_overrides; apply_overrides("params.yaml", sys.argv[1:])' \
+    $SET 2>&1 | stamp | tee -a "$LOG"
+  say "params: $SET"
+fi
 if [ -n "${MNIST_GZ:-}" ]; then  # into the cache too, so that dvc sees download_mnist as done
   mkdir -p data/dataset
   for f in "$MNIST_GZ"/*.gz; do gunzip -c "$f" > "data/dataset/$(basename "$f" .gz)"; done
   dvc commit -f download_mnist 2>&1 | stamp | tee -a "$LOG"
 fi
 
-# The pipeline, the training stages first, so that a run cut short still has the models and their times.
-repro() {
-  local budget=$(( $(left) - BENCH_S ))
-  if [ "$budget" -le 5 ]; then say "no time left for dvc repro $*"; return 124; fi
-  say "dvc repro $* (budget ${budget}s)"
-  timeout -k 5 "$budget" dvc repro "$@" 2>&1 | stamp | tee -a "$LOG"
-  local rc=${PIPESTATUS[0]}
-  say "dvc repro $* -> exit $rc"
-  return "$rc"
-}
-if [ -n "${TARGETS:-}" ]; then
-  for target in $TARGETS; do repro "$target" || break; done
-elif ! repro train_denoiser; then
-  if [ "$(left)" -gt $(( BENCH_S + 60 )) ] && grep -q '^compile: auto' params.yaml; then
-    say "train_denoiser failed with compile auto: retrying with compile off"
-    sed -i 's/^compile: auto /compile: off  /' params.yaml
-    repro train_denoiser
-  fi
-fi
-if [ -z "${TARGETS:-}" ]; then
-  for target in train_ddpm_time train_ddpm_class train_flow_time train_flow_class train_judge eval_ddpm_class \
-                eval_ddpm_time eval_flow_class eval_flow_time compare_objectives ""; do
-    repro $target || true
-  done
-fi
+# The whole DAG, JOBS stages at a time; at the deadline the runner gets SIGTERM and stops its stages cleanly.
+budget=$(( $(left) - BENCH_S - 20 ))
+say "the paper DAG, $JOBS stages at a time (budget ${budget}s)"
+timeout -k 30 "$budget" python -m difflab.workflow.parallel --jobs "$JOBS" --logs logs/stages \
+  --times "$OUT/stage_times.json" 2>&1 | stamp | tee -a "$LOG"
+say "the DAG -> exit ${PIPESTATUS[0]}"
 dvc status 2>&1 | stamp | tail -40 | tee -a "$LOG"
-nvidia-smi --query-gpu=memory.used --format=csv | tee -a "$LOG"
+nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>&1 | tee -a "$LOG"
 
-# fp32 eager against the fast path, on the GPU only, in whatever time is left
-bench_budget=$(left)
-if [ "$BENCH_S" -gt 0 ] && [ "$bench_budget" -gt 20 ]; then
-  say "bench/train_step.py (budget ${bench_budget}s)"
-  timeout -k 5 "$bench_budget" python bench/train_step.py --device cuda --hidden 128 16 32 --steps 30 --warmup 5 \
-    2>&1 | stamp | tee "$OUT/bench_train_step.txt" | tee -a "$LOG"
+# The sampling loop's fast path against fp32 eager, on the GPU, in what time is left.
+bench_budget=$(( $(left) - 15 ))
+if [ "$BENCH_S" -gt 0 ] && [ "$bench_budget" -gt 15 ]; then
+  if python -c 'import torch, sys; sys.exit(not torch.cuda.is_available())'; then
+    bench_args=(--device cuda --hidden 16 32 128 --num 1000 --steps 300)
+  else  # the rehearsal: a smoke run
+    bench_args=(--device cpu --hidden 16 --num 20 --steps 2)
+  fi
+  say "bench/sample.py ${bench_args[*]} (budget ${bench_budget}s)"
+  timeout -k 5 "$bench_budget" python bench/sample.py "${bench_args[@]}" 2>&1 | stamp | tee "$OUT/bench.txt" \
+    | tee -a "$LOG"
 fi
 say "done"
