@@ -3,7 +3,7 @@
 # this checkout's HEAD, with MNIST handed over gzipped as the GPU machine gets it (MNIST_GZ), the paper params cut
 # to tiny sizes (SET), two stages at a time; then check that the eight files came back, each under 16 MiB, and that
 # every stage ran. Needs data/dataset (any earlier run's download_mnist) and the project's venv on PATH.
-#   bash bench/paper_rehearsal.sh            # about 4 minutes on 2 cores
+#   bash bench/paper_rehearsal.sh            # about 3 minutes on 2 cores (187 s, 2026-11-29, AMD EPYC)
 #   KEEP=1 bash bench/paper_rehearsal.sh     # keep the copy and $OUT (printed) to look at
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -37,7 +37,8 @@ problems = [f"missing {name}" for name in want if name not in files and name != 
 problems += [f"unexpected {name}" for name in files if name not in want]
 problems += [f"{p.name} is {p.stat().st_size / 2**20:.1f} MiB" for p in out.iterdir() if p.stat().st_size > 16 * 2**20]
 times = json.loads((out / "stage_times.json").read_text()) if (out / "stage_times.json").exists() else {"stages": {}}
-bad = {n: t["status"] for n, t in times["stages"].items() if t["status"] != "ran"}
+bad = {n: t["status"] for n, t in times["stages"].items()  # download_mnist: done from MNIST_GZ before the DAG
+       if t["status"] != "ran" and (n, t["status"]) != ("download_mnist", "skipped")}
 problems += [f"stage {n}: {s}" for n, s in sorted(bad.items())]
 print(f"{len(times['stages'])} stages, wall {times.get('wall')} s with {times.get('jobs')} at a time; files: {files}")
 print("\n".join(problems) if problems else "rehearsal OK: every stage ran and every file came back")
