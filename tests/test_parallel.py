@@ -87,6 +87,13 @@ def test_after_a_failure_nothing_new_starts_and_what_needs_it_is_not_started():
     assert run.outcomes["c"].status == "ran" and run.outcomes["d"].status == "not started"
 
 
+def test_keep_going_runs_all_that_does_not_depend_on_the_failure():
+    stage = Recorder(codes={"b": 1})
+    run = schedule(DIAMOND, stage, 1, keep_going=True)
+    assert {n: o.status for n, o in run.outcomes.items()} == {"a": "ran", "b": "failed", "c": "ran", "d": "not started",
+                                                              "e": "ran"}
+
+
 def test_jobs_below_one_is_refused():
     with pytest.raises(ValueError, match="jobs=0; allowed: an integer >= 1"):
         schedule(DIAMOND, Recorder(), 0)

@@ -106,10 +106,12 @@ class Run:
 
 def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int, bool]], jobs: int,
              priority: dict[str, float] | None = None, on_event: Callable[[str, str, Run], None] | None = None,
-             clock: Callable[[], float] = time.monotonic, interrupt: Callable[[], None] | None = None) -> Run:
+             clock: Callable[[], float] = time.monotonic, interrupt: Callable[[], None] | None = None,
+             keep_going: bool = False) -> Run:
     """Run every stage once all it depends on finished well, at most `jobs` at a time, the highest `priority` first
     (chain_lengths by default). `run_stage(name)` returns (exit status, whether DVC skipped it). After a failure no
-    new stage starts; those running finish. `on_event(kind, name, run)` hears of each start and end. On Ctrl+C (or
+    new stage starts and those running finish, or with `keep_going` (dvc repro --keep-going) every stage that does
+    not depend on a failed one still runs. `on_event(kind, name, run)` hears of each start and end. On Ctrl+C (or
     SIGTERM, made one by main) `interrupt()` tells the running stages to stop, and they are waited for."""
     if jobs < 1:
         raise ValueError(f"jobs={jobs}; allowed: an integer >= 1")
@@ -140,7 +142,7 @@ def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int
                     code, skipped = future.result()
                     result.outcomes[name] = Outcome("failed" if code else "skipped" if skipped else "ran",
                                                     clock() - started[name], code)
-                    failed = failed or bool(code)
+                    failed = failed or (bool(code) and not keep_going)
                     if on_event:
                         on_event("end", name, result)
         except KeyboardInterrupt:
@@ -248,7 +250,8 @@ class Console:
 
 
 def run_side_by_side(jobs: int, logs: Path, targets: list[str] | None = None,
-                     cost: dict[str, float] | None = None, out=sys.stdout, times: Path | None = None) -> Run:
+                     cost: dict[str, float] | None = None, out=sys.stdout, times: Path | None = None,
+                     keep_going: bool = False) -> Run:
     """The DAG (or what `targets` need) through schedule() and DvcRepro, reported on `out`; with `times`, each
     stage's outcome and seconds and the wall time so far are written there as JSON after every stage (so that a
     run stopped at a deadline keeps what it did)."""
@@ -263,7 +266,8 @@ def run_side_by_side(jobs: int, logs: Path, targets: list[str] | None = None,
             times.write_text(json.dumps({"jobs": jobs, "wall": round(time.monotonic() - start, 1), "stages": {
                 n: {"status": o.status, "seconds": round(o.seconds, 1)} for n, o in run.outcomes.items()}},
                 indent=1) + "\n")
-    return schedule(upstream, repro, jobs, chain_lengths(upstream, cost), on_event, interrupt=repro.stop)
+    return schedule(upstream, repro, jobs, chain_lengths(upstream, cost), on_event, interrupt=repro.stop,
+                    keep_going=keep_going)
 
 
 def _interrupt(signum, frame):
@@ -279,12 +283,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--logs", type=Path, default=Path("logs") / time.strftime("stages-%Y%m%dT%H%M%S"),
                         help="folder for each stage's output (default: logs/stages-<time>)")
     parser.add_argument("--times", type=Path, help="also write each stage's outcome and seconds here (JSON)")
+    parser.add_argument("--keep-going", action="store_true",
+                        help="after a failure, still run every stage that does not depend on it (as dvc repro -k)")
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error(f"--jobs {args.jobs}: allowed: an integer >= 1")
     signal.signal(signal.SIGTERM, _interrupt)  # a deadline (timeout) stops the stages as Ctrl+C does
     try:
-        result = run_side_by_side(args.jobs, args.logs, args.targets or None, times=args.times)
+        result = run_side_by_side(args.jobs, args.logs, args.targets or None, times=args.times,
+                                  keep_going=args.keep_going)
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     except KeyboardInterrupt:
