@@ -1,7 +1,9 @@
 """The explorer (difflab/explore, make explore): its grid for a seed is the library's, pixel for pixel, and so are
-its anagrams and its edits of a drawn or test digit (part A's engine called as part A calls it); bad input gets a
-message naming what is allowed; and in headless Chromium the page samples, serves two pages at once, shows an error
-and keeps serving, makes anagrams, edits a drawing, and asks nothing of any host but 127.0.0.1. Tiny untrained models
+its reverse process' last frame, its anagrams, its frequency bands and its edits of a drawn or test digit, inside a
+box or a mask painted by hand (part A's engine called as part A calls it); a cancel flag stops the loop after the
+step under way; bad input gets a message naming what is allowed; and in headless Chromium the page samples, serves
+two pages at once, steps through the reverse process, cancels, shows an error and keeps serving, makes anagrams and
+bands, edits a drawing, inpaints a painted mask, and asks nothing of any host but 127.0.0.1. Tiny untrained models
 in a temporary git + DVC repository, read through dvc.api as any run's are."""
 
 import contextlib
@@ -32,7 +34,7 @@ from difflab.evaluation.parta import Bench
 from difflab.evaluation.parta import bands as library_bands
 from difflab.explore import bands
 from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model, seen
-from difflab.explore.draw import EditSettings, edit, from_drawing, mnist_digit
+from difflab.explore.draw import EditSettings, edit, from_drawing, mask_from_strokes, mnist_digit
 from difflab.explore.runs import RunError, Runs
 from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture, verdicts
 from difflab.explore.steps import Cancelled, Cancels, Frames
@@ -110,7 +112,7 @@ def test_the_reverse_process_keeps_every_kth_step_and_ends_on_the_grid(repo):
     """The Sample tab's film: the noise, every k-th step (k so that at most `limit` pictures are kept) and the last
     step, whose picture is the grid's; each kept picture is x after that step."""
     unet, meta = Runs(repo).model("workspace", "ddpm_class")
-    for s, limit, kept in ((settings(sampler="DDPM step", num_steps=50), 8, [8, 16, 24, 32, 40, 48, 50]),
+    for s, limit, kept in ((settings(sampler="DDPM step", num_steps=20), 8, [3, 6, 9, 12, 15, 18, 20]),
                            (settings(num_steps=5), 50, [1, 2, 3, 4, 5])):
         xs: list[torch.Tensor] = []
         frames = Frames(3, limit)
@@ -248,6 +250,38 @@ def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
     # a test digit of the run's data, read as part A reads mnist-test:<index>
     digit, label = mnist_digit(runs, "workspace", 1)
     assert torch.equal(digit, load_image("mnist-test:1", 28, 1, repo / "data" / "dataset")) and label == 2
+
+
+def test_a_mask_painted_by_hand_is_inpainting_inside_it(repo):
+    """The strokes on the mask canvas become the mask (1 where paint covers at least half of a pixel's cell, whatever
+    the paint's colour, every layer's together), and inpainting inside it is alg.inpaint given that mask."""
+    runs, model = part_a(repo)
+    top = np.zeros((280, 280, 4), np.uint8)
+    top[:140, :, :] = (255, 59, 48, 255)  # the top half painted: the box (0, 0.5, 0, 1)
+    assert torch.equal(mask_from_strokes([top]), make_mask([0.0, 0.5, 0.0, 1.0], 28))
+    disc, half = np.zeros((280, 280, 4), np.uint8), np.zeros((280, 280, 4), np.uint8)
+    rows, cols = np.mgrid[:280, :280]
+    disc[..., 3] = 255 * ((rows - 150) ** 2 + (cols - 120) ** 2 < 75 ** 2)
+    half[200:, 200:, 3] = 128  # half-transparent paint: half a cover
+    cover = np.clip(disc[..., 3] / 255 + half[..., 3] / 255, 0, 1).reshape(28, 10, 28, 10).mean((1, 3))
+    mask = mask_from_strokes([disc, half])
+    assert torch.equal(mask, torch.from_numpy(cover >= 0.5).float()[None, None]) and 0 < mask.mean() < 0.5
+    x0, _ = mnist_digit(runs, "workspace", 0)
+    ts = timesteps(50, stride=10)
+    for eta in (None, 0.0):
+        s = EditSettings("inpaint", Engine(2.0, 10, 7, eta), "3", box=(0.5, 1.0, 0.0, 1.0), drawn=mask)  # box unused
+        want = alg.inpaint(model, x0, mask, ts, guided(model, *one_hot("3", ""), 2.0),
+                           torch.Generator().manual_seed(7), eta=eta)
+        assert torch.equal(edit(model, x0, s)[0], want)
+    for layers in (None, [], [np.zeros((280, 280, 4), np.uint8)]):
+        with pytest.raises(InputError, match=r"the mask is empty \(nothing painted on the mask canvas\); allowed: "
+                                             "strokes over the region to redraw"):
+            mask_from_strokes(layers)
+    for drawn, message in ((torch.zeros(1, 1, 28, 28), "the mask is empty"),
+                           (torch.ones(1, 1, 14, 14), r"a drawn mask of shape \(1, 1, 14, 14\); allowed: "
+                                                      r"\(1, 1, 28, 28\) of 0 and 1")):
+        with pytest.raises(InputError, match=message):
+            edit(model, x0, EditSettings("inpaint", Engine(2.0, 10, 7), drawn=drawn))
 
 
 def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
@@ -424,8 +458,9 @@ def test_the_page_in_a_real_browser(repo):
 def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
     """The Anagram tab's image is the library's anagram through each view, the Bands tab's the library's bands
     through each band (after a message naming a bad blur); on the Draw tab a digit drawn with the
-    mouse on the sketchpad's canvas is edited, an empty canvas gets a message, and an MNIST test digit's SDEdit is
-    the library's, pixel for pixel; nothing asked of any host but 127.0.0.1."""
+    mouse on the sketchpad's canvas is edited, an empty canvas gets a message, an MNIST test digit's SDEdit is the
+    library's, pixel for pixel, and so is its inpainting inside a mask painted with the mouse over it (alg.inpaint
+    given the mask the page shows); nothing asked of any host but 127.0.0.1."""
     from playwright.sync_api import expect
 
     runs, model = part_a(repo)
@@ -484,3 +519,31 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         page.locator("#draw-go").click()
         expect(page.locator("#draw-caption")).to_contain_text("The test digit's label: 1", timeout=60_000)
         assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), want_edit)
+        # a mask painted with the mouse over the test digit (put under the mask canvas): a bar across its top half;
+        # the result is alg.inpaint given the mask the page shows
+        page.get_by_text("the mask painted by hand").click()
+        page.locator("#draw-mask-under").click()
+        expect(page.locator("#draw-mask-note")).to_contain_text("test digit 2) is under the mask", timeout=30_000)
+        page.wait_for_timeout(500)  # the canvas takes its new background (and clears its strokes) before we paint
+        mask_area = page.locator("#draw-mask canvas").first
+        page.locator("#draw-mask").get_by_role("button", name="Brush", exact=True).click()
+        mask_area.scroll_into_view_if_needed()
+        area = mask_area.bounding_box()
+        x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
+        page.mouse.move(x - 70, y)
+        page.mouse.down()
+        for dx in (-30, 10, 70):
+            page.mouse.move(x + dx, y, steps=5)
+        page.mouse.up()
+        page.get_by_label("inpaint", exact=True).check()
+        page.get_by_label("drawn mask").check()
+        page.locator("#draw-go").click()
+        expect(page.locator("#draw-caption")).to_contain_text("inpainting inside the mask painted by hand",
+                                                              timeout=60_000)
+        shown = decoded(page.locator("#draw-input img").get_attribute("src"))  # [input, mask] at SCALE, pad 1
+        left = 1 + 28 * SCALE + 1  # the second tile's first column
+        mask = torch.from_numpy(shown[1:1 + 28 * SCALE:SCALE, left:left + 28 * SCALE:SCALE] / 255).float()
+        assert set(mask.unique().tolist()) == {0.0, 1.0} and mask[:14].sum() > 0 and mask[14:].sum() == 0
+        want = alg.inpaint(model, digit, mask[None, None], timesteps(50, stride=10),
+                           guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
+        assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), picture(want, 1))

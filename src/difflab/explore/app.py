@@ -40,6 +40,9 @@ BAND_HEADERS = ["band", "sample", "asked", "judged", "confidence"]
 PART_A_SAMPLERS = ("DDPM step", "DDIM")  # part A's sampler: ddpm (the posterior step, fixed_small) | ddim (eta)
 CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
 BRUSH = 22
+MASK_BRUSH = 40  # the mask canvas' brush: four MNIST pixels wide, to paint a region rather than a stroke
+MASK_INK = "#ff3b30"  # red over the grey digit; only where it is painted counts, not its colour
+REGIONS = ("box", "drawn mask")  # where inpainting redraws
 
 
 def number(name: str, value) -> float:
@@ -241,20 +244,38 @@ def canvas_of(value) -> object:
     return value.get("composite") if isinstance(value, dict) else value
 
 
+def strokes_of(value) -> list | None:
+    """The layers of a Sketchpad (the strokes painted on it, without its background), or None."""
+    return value.get("layers") if isinstance(value, dict) else None
+
+
+def input_of(runs: Runs, run: str, source: str, canvas, index) -> tuple[torch.Tensor, int | None]:
+    """The Draw tab's input (1, 1, 28, 28): the drawing on the canvas or an MNIST test digit, and the test digit's
+    label (None for a drawing)."""
+    if source == "canvas":
+        return dr.from_drawing(canvas_of(canvas)), None
+    return dr.mnist_digit(runs, run.strip() or WORKSPACE, integer("test digit", index))
+
+
+def region_of(mode: str, region: str, mask_canvas) -> torch.Tensor | None:
+    """The mask painted by hand when inpainting inside a drawn mask, else None (the box, or SDEdit)."""
+    if region not in REGIONS:
+        raise InputError(f"inpaint inside {region!r}; allowed: {', '.join(REGIONS)}")
+    return dr.mask_from_strokes(strokes_of(mask_canvas)) if mode == "inpaint" and region == "drawn mask" else None
+
+
 def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index, s: dr.EditSettings,
              progress: gr.Progress, cancel: threading.Event | None = None):
     """The input (and for inpainting its mask), the edited digit, the strip of steps, and the caption."""
     run, model = part_a(runs, runtime, run)
     ts, mask = dr.check(model, s)
-    if source == "canvas":
-        x0, truth = dr.from_drawing(canvas_of(canvas)), None
-    else:
-        x0, truth = dr.mnist_digit(runs, run, integer("test digit", index))
+    x0, truth = input_of(runs, run, source, canvas, index)
     out, frames, labels = dr.edit(model, x0, s, cancel=cancel, on_step=lambda i, total: progress(
         (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
     inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
+    region = f"the box {list(s.box)}" if s.drawn is None else f"the mask painted by hand ({int(mask.sum())} pixels)"
     how = (f"SDEdit from i_start {s.i_start} (t = {ts[s.i_start]})" if mask is None else
-           f"inpainting inside the box {list(s.box)} (white in the mask)")
+           f"inpainting inside {region} (white in the mask)")
     toward = repr(s.prompt) if s.prompt else "no digit"
     caption = (f"**{run}**: {how}, toward {toward}; {describe_engine(s.engine, ts)}."
                + (f" The test digit's label: {truth}." if truth is not None else ""))
@@ -449,7 +470,8 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
     with gr.Tab("Draw"):
         gr.Markdown("Draw a digit (or upload a picture, or pick a test digit of the run's data), then let the run's "
                     "class-conditioned DDPM edit it: **SDEdit** noises it to step *i_start* of the strided schedule "
-                    "and denoises (small i_start = more noise, larger edits); **inpaint** redraws the box.")
+                    "and denoises (small i_start = more noise, larger edits); **inpaint** redraws the box, or "
+                    "the region painted on the mask canvas.")
         run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="draw-run")
         with gr.Row():
             source = gr.Radio(["canvas", "MNIST test digit"], value="canvas", label="input", elem_id="draw-source")
@@ -460,11 +482,22 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
         with gr.Row():
             mode = gr.Radio(list(dr.MODES), value="SDEdit", label="edit", elem_id="draw-mode")
             i_start = gr.Number(10, label="SDEdit i_start (0 = pure noise)", precision=0, elem_id="draw-i-start")
+            region = gr.Radio(list(REGIONS), value="box", label="inpaint inside", elem_id="draw-region")
             box = gr.Textbox("0, 0.5, 0, 1", label="inpaint box: top, bottom, left, right (fractions)",
                              elem_id="draw-box")
             prompt = gr.Dropdown(["", *map(str, range(10))], value="", label="toward digit ('' = none)",
                                  elem_id="draw-prompt")
             every = gr.Number(5, label="strip: every k-th step (0 = none)", precision=0, elem_id="draw-every")
+        with gr.Accordion("the mask painted by hand (inpaint inside: drawn mask)", open=False):
+            with gr.Row():
+                mask_canvas = gr.Sketchpad(label="paint the region to redraw", type="numpy",
+                                           canvas_size=(CANVAS, CANVAS), fixed_canvas=True,
+                                           brush=gr.Brush(default_size=MASK_BRUSH, colors=[MASK_INK],
+                                                          color_mode="fixed"), elem_id="draw-mask")
+                with gr.Column(scale=0, min_width=160):
+                    under = gr.Button("put the input under the mask", elem_id="draw-mask-under")
+                    under_note = gr.Markdown("Paint over the region to redraw (the red counts where it covers half "
+                                             "a pixel or more).", elem_id="draw-mask-note")
         engine = engine_fields("draw")
         with gr.Row():
             go = gr.Button("Edit", variant="primary", elem_id="draw-go")
@@ -476,14 +509,26 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
         strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
         caption = gr.Markdown(elem_id="draw-caption")
 
-        def on_edit(r, src, c, i, m, i0, b, p, k, sc, st, se, sa, e, request: gr.Request, progress=gr.Progress()):
+        def on_edit(r, src, c, i, m, i0, g, b, p, k, mc, sc, st, se, sa, e, request: gr.Request,
+                    progress=gr.Progress()):
             with work(cancels, request, "Draw") as flag:
                 s = dr.EditSettings(m, engine_of(sc, st, se, sa, e), p or "", integer("i_start", i0), box_of(b),
-                                    integer("every", k))
+                                    integer("every", k), region_of(m, g, mc))
                 return edit_one(runs, runtime, r, src, c, i, s, progress, flag)
 
-        go.click(on_edit, [run, source, canvas, index, mode, i_start, box, prompt, every, *engine],
-                 [shown, result, strip, caption], concurrency_limit=1)
+        def on_under(r, src, c, i):
+            """The input as the mask canvas' background, its strokes cleared: paint over the digit itself."""
+            try:
+                picture_under = dr.under_the_mask(input_of(runs, r, src, c, i)[0], CANVAS)
+            except InputError as err:
+                raise gr.Error(str(err)) from None
+            return ({"background": picture_under, "layers": [], "composite": picture_under},
+                    f"The input ({'the drawing' if src == 'canvas' else f'test digit {i}'}) is under the mask: paint "
+                    "over the region to redraw.")
+
+        go.click(on_edit, [run, source, canvas, index, mode, i_start, region, box, prompt, every, mask_canvas,
+                           *engine], [shown, result, strip, caption], concurrency_limit=1)
+        under.click(on_under, [run, source, canvas, index], [mask_canvas, under_note], concurrency_limit=1)
 
 
 def launch(runs: Runs, port: int | None = None, choices: list[str] | None = None,

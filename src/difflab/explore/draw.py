@@ -2,13 +2,13 @@
 a model input exactly as part A makes a user's image one (parta/images.load_image: centre crop, resize to 28 x 28,
 grey, light strokes on a dark ground), then edited by part A's engine as its experiments edit: SDEdit from a chosen
 i_start (A1.7: forward noising, then iterative_denoise down the strided schedule) or RePaint inpainting inside a
-box (A1.7.2: parta/images.make_mask, parta/algorithms.inpaint), guided by a digit or by none (""). Every k-th step
-is kept for a strip of the reverse process."""
+box (A1.7.2: parta/images.make_mask, parta/algorithms.inpaint) or inside a mask painted by hand, guided by a digit or
+by none (""). Every k-th step is kept for a strip of the reverse process."""
 
 import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +30,21 @@ PROMPTS = ("", *(str(d) for d in range(10)))  # "" = no digit asked for (guidanc
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+MASK_COVER = 0.5  # a pixel of the 28 x 28 mask is redrawn when paint covers at least half of it on the canvas
+
+
 @dataclass(frozen=True)
 class EditSettings:
     """One edit: SDEdit from timesteps[i_start] or inpainting inside `box` ([top, bottom, left, right] fractions of
-    the side: make_mask's box), guided toward `prompt`; every `every`-th step kept for the strip (0 = none)."""
+    the side: make_mask's box), or inside `drawn` where given (a (1, 1, 28, 28) mask of 0 and 1 painted by hand:
+    mask_from_strokes), guided toward `prompt`; every `every`-th step kept for the strip (0 = none)."""
     mode: str
     engine: Engine
     prompt: str = ""
     i_start: int = 10
     box: tuple[float, float, float, float] = (0.0, 0.5, 0.0, 1.0)
     every: int = 0
+    drawn: torch.Tensor | None = field(default=None, compare=False)
 
 
 def from_drawing(canvas: np.ndarray | None) -> torch.Tensor:
@@ -64,6 +69,47 @@ def from_drawing(canvas: np.ndarray | None) -> torch.Tensor:
         path = Path(tmp) / "drawing.png"  # PNG: lossless, so load_image reads the pixels drawn
         img.save(path)
         return load_image(str(path), 28, 1)
+
+
+def square(a: np.ndarray) -> np.ndarray:
+    """The centre square of an image, as load_image crops a drawing before it resizes it."""
+    h, w = a.shape[:2]
+    side = min(h, w)
+    top, left = (h - side) // 2, (w - side) // 2
+    return a[top:top + side, left:left + side]
+
+
+def mask_from_strokes(layers: list[np.ndarray] | None, size: int = 28) -> torch.Tensor:
+    """The strokes painted on the mask canvas (its layers: (H, W, 4) RGBA, transparent where nothing is painted; the
+    paint's colour does not matter) as inpainting's (1, 1, size, size) mask, 1 where new content goes: every layer's
+    paint together, centre-cropped as the drawing is, each pixel of the mask 1 where paint covers at least
+    MASK_COVER of its cell on the canvas. InputError when nothing is painted."""
+    painted = [np.asarray(a) for a in layers or [] if a is not None and np.asarray(a).size]
+    for a in painted:
+        if a.ndim != 3 or a.shape[2] != 4:
+            raise InputError(f"a mask layer of shape {a.shape}; allowed: (H, W, 4) RGBA strokes")
+    cover = np.clip(sum(a[..., 3].astype(np.float64) / 255.0 for a in painted), 0, 1) if painted else None
+    if cover is None or not cover.any():
+        raise InputError("the mask is empty (nothing painted on the mask canvas); allowed: strokes over the region "
+                         "to redraw (or inpaint inside the box)")
+    return torch.from_numpy(cell_means(square(cover), size) >= MASK_COVER).float()[None, None]
+
+
+def cell_means(a: np.ndarray, size: int) -> np.ndarray:
+    """The mean of `a` (a square) over each of size x size cells: exact block means where the side is a multiple of
+    size (the page's 280 canvas), PIL's box filter in floats otherwise."""
+    side = a.shape[0]
+    if side % size == 0:
+        return a.reshape(size, side // size, size, side // size).mean((1, 3))
+    return np.asarray(Image.fromarray(a.astype(np.float32), "F").resize((size, size), Image.BOX), np.float64)
+
+
+def under_the_mask(x0: torch.Tensor, side: int) -> np.ndarray:
+    """The model's input as the mask canvas' background: (side, side, 3) uint8, nearest-neighbour enlarged, so the
+    strokes are painted over the digit they mask."""
+    grey = (x0[0, 0].detach().float().cpu().clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+    img = Image.fromarray(grey).resize((side, side), Image.NEAREST).convert("RGB")
+    return np.asarray(img)
 
 
 def mnist_digit(runs: Runs, run: str, index: int) -> tuple[torch.Tensor, int]:
@@ -94,7 +140,14 @@ def check(model: MnistDiffusion, s: EditSettings) -> tuple[list[int], torch.Tens
     if s.mode == "SDEdit":
         alg.check_i_start(ts, s.i_start)
         return ts, None
-    return ts, make_mask(list(s.box), model.image_size).to(model.device)
+    if s.drawn is None:
+        return ts, make_mask(list(s.box), model.image_size).to(model.device)
+    side = model.image_size
+    if tuple(s.drawn.shape) != (1, 1, side, side) or not ((s.drawn == 0) | (s.drawn == 1)).all():
+        raise InputError(f"a drawn mask of shape {tuple(s.drawn.shape)}; allowed: (1, 1, {side}, {side}) of 0 and 1")
+    if not s.drawn.any():
+        raise InputError("the mask is empty (nothing to redraw); allowed: strokes over the region to redraw")
+    return ts, s.drawn.to(model.device)
 
 
 def edit(model: MnistDiffusion, x0: torch.Tensor, s: EditSettings,
