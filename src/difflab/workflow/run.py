@@ -23,6 +23,7 @@ import argparse
 import datetime
 import os
 import platform
+import re
 import shlex
 import subprocess
 import sys
@@ -169,11 +170,16 @@ class Tee:
 
 def side_by_side(set_arguments: list[str], jobs: int, folder: Path, log, reference: dict | None,
                  scale: float | None) -> tuple[int, dict[str, float], set[str]]:
-    """The overrides written into params.yaml (DVC's own -S code), the stages side by side, then `dvc exp run -S`
-    to record the experiment (every stage up to date by then). Returns (exit status, stage times, skipped stages)."""
+    """The overrides written into params.yaml (DVC's own -S code), the outputs in the cache checked out (as `dvc exp
+    run` does first), the stages side by side, then `dvc exp run -S` to record the experiment (every stage up to
+    date by then). Returns (exit status, stage times, skipped stages)."""
     from dvc.utils.hydra import apply_overrides
 
     apply_overrides("params.yaml", set_arguments[1::2])
+    # as `dvc exp run` does before it reproduces: every output the cache holds checked out (a fresh clone sharing a
+    # cache gets what matches from there instead of rerunning it)
+    subprocess.run(["dvc", "checkout", "--force", "--allow-missing", "--quiet"], stdin=subprocess.DEVNULL,
+                   stdout=log, stderr=subprocess.STDOUT)
     expected = {n: t * (scale or 1.0) for n, t in reference["stages"].items()} if reference else None
     result = run_side_by_side(jobs, folder, cost=expected, out=Tee(sys.stdout, log))
     if not result.ok:
@@ -182,8 +188,12 @@ def side_by_side(set_arguments: list[str], jobs: int, folder: Path, log, referen
     command = ["dvc", "exp", "run", *set_arguments]
     print("+ " + shlex.join(command) + "   (records the experiment; every stage is up to date)", flush=True)
     log.write(f"+ {shlex.join(command)}\n")
-    status = stream(command, log, StageClock())
-    return status, result.times(), result.skipped()
+    done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+    log.write(done.stdout + done.stderr)
+    named = re.search(r"Ran experiment\(s\): (\S+)", done.stdout)
+    print(f"recorded as experiment {named[1]}" if done.returncode == 0 and named else done.stdout + done.stderr,
+          flush=True)
+    return done.returncode, result.times(), result.skipped()
 
 
 def main(argv: list[str] | None = None) -> None:
