@@ -35,7 +35,7 @@ from difflab.evaluation.parta import bands as library_bands
 from difflab.explore import bands
 from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model, seen
 from difflab.explore.draw import EditSettings, edit, from_drawing, mask_from_strokes, mnist_digit
-from difflab.explore.runs import RunError, Runs
+from difflab.explore.runs import RunError, Runs, known_experiments
 from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture, verdicts
 from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
@@ -149,6 +149,30 @@ def test_bad_input_is_named_with_what_is_allowed(repo):
     for text in ("", "  ", "12", "7-3", "a"):
         with pytest.raises(InputError, match="allowed: digits 0-9"):
             parse_digits(text)
+
+
+def test_a_dvc_experiment_is_a_run_by_its_name(repo, tmp_path):
+    """An experiment saved with `dvc exp save -n` while DVC tracks the model: the explorer reads that experiment's
+    model by the experiment's name (through dvc.api, from the DVC cache), not the workspace's, retrained since."""
+    r = tmp_path / "r"
+    shutil.copytree(repo, r)
+    dvc = [sys.executable, "-m", "dvc"]
+    subprocess.run([*dvc, "add", "-q", "models/ddpm_class"], cwd=r, check=True, capture_output=True)
+    git(r, "add", "models/ddpm_class.dvc", "models/.gitignore")
+    subprocess.run([*dvc, "exp", "save", "-q", "-n", "tiny-exp"], cwd=r, check=True, capture_output=True)
+    saved = (r / "models/ddpm_class/final.safetensors").read_bytes()
+    torch.manual_seed(1)  # the workspace's model retrained: other weights
+    save_model(r / "models/ddpm_class/final.safetensors", UNet(4, "class").state_dict(),
+               {"hidden": 4, "conditioning": "class", "objective": "ddpm", "epoch": 2, **SCHEDULE})
+    runs = Runs(r)
+    assert "tiny-exp" in known_experiments(r)
+    assert runs.read("tiny-exp", "models/ddpm_class/final.safetensors") == saved
+    from_exp, meta = runs.model("tiny-exp", "ddpm_class")
+    from_workspace, workspace_meta = runs.model("workspace", "ddpm_class")
+    assert (meta["epoch"], workspace_meta["epoch"]) == (1, 2)
+    assert not torch.equal(from_exp.state_dict()["out.weight"], from_workspace.state_dict()["out.weight"])
+    with pytest.raises(RunError, match=r"one of the experiments \['tiny-exp'\]"):
+        runs.model("tiny-exp-typo", "ddpm_class")
 
 
 def part_a(repo):
@@ -445,6 +469,15 @@ def test_the_page_in_a_real_browser(repo):
         expect(page.get_by_text(re.compile(r"Sample: cancelled at step \d+ of 50")).first).to_be_visible(
             timeout=30_000)
         assert np.array_equal(decoded(page.locator("#image-a img").get_attribute("src")), want)
+        # a run nobody made: named on the page, which keeps serving
+        run_box = page.locator("#run-a input")
+        run_box.fill("no-such-run")
+        run_box.press("Enter")
+        page.locator("#sample").click()
+        expect(page.get_by_text("run 'no-such-run' is neither a git revision nor an experiment").first).to_be_visible(
+            timeout=30_000)
+        run_box.fill("workspace")
+        run_box.press("Enter")
         page.locator("#rows input").fill("1")
         page.locator("#steps input").fill("999")
         page.locator("#sample").click()
