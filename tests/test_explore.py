@@ -479,13 +479,39 @@ def test_the_page_in_a_real_browser(repo):
         run_box.fill("workspace")
         run_box.press("Enter")
         page.locator("#rows input").fill("1")
-        page.locator("#steps input").fill("999")
-        page.locator("#sample").click()
-        expect(page.get_by_text("num_steps=999; allowed for a DDPM: 1 .. T (50)").first).to_be_visible(
-            timeout=30_000)
-        page.locator("#steps input").fill("2")
-        page.locator("#sample").click()
-        expect(page.locator("#caption-a")).to_contain_text("2 steps", timeout=60_000)
+        refused_then_answered(page, "#steps input", "#sample", "999", "num_steps=999; allowed for a DDPM: 1 .. T (50)",
+                              "2", "#caption-a", "2 steps")
+
+
+def refused_then_answered(page, field: str, go: str, bad: str, message: str, good: str, answer: str,
+                          text: str) -> None:
+    """A bad value in `field` gets its message on the page, and the next request, with a good value, its answer:
+    the app kept serving."""
+    from playwright.sync_api import expect
+
+    page.locator(field).fill(bad)
+    page.locator(go).click()
+    expect(page.get_by_text(message).first).to_be_visible(timeout=30_000)
+    page.locator(field).fill(good)
+    page.locator(go).click()
+    expect(page.locator(answer)).to_contain_text(text, timeout=60_000)
+
+
+def paint_a_bar(page, area: dict) -> None:
+    """A stroke of the mouse across the top half of a sketchpad's drawing area (280 x 280 in the canvas's middle)."""
+    x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
+    page.mouse.move(x - 70, y)
+    page.mouse.down()
+    for dx in (-30, 10, 70):
+        page.mouse.move(x + dx, y, steps=5)
+    page.mouse.up()
+
+
+def open_tab(page, tab: str, prefix: str, **fields: str) -> None:
+    """Open a tab of the page and fill its number fields (elem_id <prefix>-<field>)."""
+    page.get_by_role("tab", name=tab).click()
+    for field, value in fields.items():
+        page.locator(f"#{prefix}-{field} input").fill(value)
 
 
 def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
@@ -506,42 +532,26 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         digit, _ = mnist_digit(runs, "workspace", 2)
         want_edit = picture(edit(model, digit, EditSettings("SDEdit", Engine(3.0, 10, 3), "", i_start=2))[0], 1)
         page = new_page(1400, 1400)
-        page.get_by_role("tab", name="Anagram").click()
-        for field, value in (("count", "2"), ("stride", "10"), ("seed", "3")):
-            page.locator(f"#anagram-{field} input").fill(value)
+        open_tab(page, "Anagram", "anagram", count="2", stride="10", seed="3")
         page.locator("#anagram-go").click()
         image = page.locator("#anagram-image img")
         expect(image).to_have_count(1, timeout=60_000)
         assert np.array_equal(decoded(image.get_attribute("src")), want_anagram)
         expect(page.locator("#anagram-caption")).to_contain_text("Every view judged as asked:")
 
-        page.get_by_role("tab", name="Bands").click()
-        for field, value in (("count", "2"), ("stride", "10"), ("seed", "3")):
-            page.locator(f"#bands-{field} input").fill(value)
-        page.locator("#bands-blurs textarea").fill("9 2.0, 3")
-        page.locator("#bands-go").click()
-        expect(page.get_by_text("blurs '9 2.0, 3': '3' is not a blur; allowed: a kernel size").first).to_be_visible(
-            timeout=30_000)
-        page.locator("#bands-blurs textarea").fill("9 2.0, 3 0.7")
-        page.locator("#bands-go").click()
-        expect(page.locator("#bands-caption")).to_contain_text("Every band judged as asked:", timeout=60_000)
+        open_tab(page, "Bands", "bands", count="2", stride="10", seed="3")
+        refused_then_answered(page, "#bands-blurs textarea", "#bands-go", "9 2.0, 3",
+                              "blurs '9 2.0, 3': '3' is not a blur; allowed: a kernel size", "9 2.0, 3 0.7",
+                              "#bands-caption", "Every band judged as asked:")
         assert np.array_equal(decoded(page.locator("#bands-image img").get_attribute("src")), want_bands)
 
-        page.get_by_role("tab", name="Draw").click()
-        for field, value in (("stride", "10"), ("seed", "3"), ("i-start", "2")):
-            page.locator(f"#draw-{field} input").fill(value)
+        open_tab(page, "Draw", "draw", stride="10", seed="3", **{"i-start": "2"})
         page.locator("#draw-go").click()  # nothing drawn yet
         expect(page.get_by_text("the canvas is empty").first).to_be_visible(timeout=30_000)
         # drawn with the mouse on the sketchpad's canvas (its brush tool; the 280 x 280 drawing area sits in the
         # middle of the canvas element): a bar across its top half
         page.locator("#draw-canvas").get_by_role("button", name="Brush").click()
-        area = page.locator("#draw-canvas canvas").first.bounding_box()
-        x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
-        page.mouse.move(x - 70, y)
-        page.mouse.down()
-        for dx in (-30, 10, 70):
-            page.mouse.move(x + dx, y, steps=5)
-        page.mouse.up()
+        paint_a_bar(page, page.locator("#draw-canvas canvas").first.bounding_box())
         page.locator("#draw-go").click()
         expect(page.locator("#draw-result img")).to_have_count(1, timeout=60_000)
         shown = decoded(page.locator("#draw-input img").get_attribute("src")).astype(float)
@@ -561,13 +571,7 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         mask_area = page.locator("#draw-mask canvas").first
         page.locator("#draw-mask").get_by_role("button", name="Brush", exact=True).click()
         mask_area.scroll_into_view_if_needed()
-        area = mask_area.bounding_box()
-        x, y = area["x"] + area["width"] / 2, area["y"] + area["height"] / 2 - 60
-        page.mouse.move(x - 70, y)
-        page.mouse.down()
-        for dx in (-30, 10, 70):
-            page.mouse.move(x + dx, y, steps=5)
-        page.mouse.up()
+        paint_a_bar(page, mask_area.bounding_box())
         page.get_by_label("inpaint", exact=True).check()
         page.get_by_label("drawn mask").check()
         page.locator("#draw-go").click()
