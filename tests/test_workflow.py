@@ -85,6 +85,8 @@ def test_a_run_of_stages_side_by_side_is_estimated_by_its_wall_time(tmp_path):
     e = cost.estimate(reference, 0.2)  # 2x slower here: the 400 s of wall time become 800 s, not 2 x 600 s
     assert e["total"] == pytest.approx(800) and e["stages"]["a"] == pytest.approx(600)
     assert "2 stages at a time: 6.7 minutes" in cost.describe("quick", reference, 0.2)
+    assert "That run ran 2 stages at a time, this one runs 1" in cost.describe("quick", reference, 0.2, 1)
+    assert "That run" not in cost.describe("quick", reference, 0.2, 2)
     assert table({"a": 300.0, "b": 200.0}, "t", 400.0, jobs=2).endswith("(6 min 40 s; up to 2 stages at a time)")
 
 

@@ -67,8 +67,8 @@ def estimate(reference: dict, probe_here: float) -> dict:
     return {"scale": scale, "stages": stages, "total": total, "low": total * RANGE[0], "high": total * RANGE[1]}
 
 
-def describe(profile: str, reference: dict | None, probe_here: float | None) -> str:
-    """One paragraph for the start of `make run`."""
+def describe(profile: str, reference: dict | None, probe_here: float | None, jobs_here: int | None = None) -> str:
+    """One paragraph for the start of `make run` (`jobs_here`: how many stages this run will run at a time)."""
     if reference is None:
         return (f"No whole {profile} run is on record (profiles/{profile}.cost.json), so its cost here is not "
                 f"estimated; docs/results.md has what is known.")
@@ -83,7 +83,9 @@ def describe(profile: str, reference: dict | None, probe_here: float | None) -> 
             + (f", {jobs} stages at a time" if jobs > 1 else "")
             + f": {measured / 60:.1f} minutes); slowest stages there: "
             + ", ".join(f"{n} {s:.0f} s" for n, s in sorted(reference["stages"].items(), key=lambda kv: -kv[1])[:3])
-            + ".")
+            + "."
+            + (f" That run ran {jobs} stage{'s' if jobs > 1 else ''} at a time, this one runs {jobs_here}: expect its "
+               f"cost to differ accordingly." if jobs_here is not None and jobs_here != jobs else ""))
 
 
 def record(profile: str, times: dict[str, float], wall: float, probe_seconds: float, machine: str, precision: str,

@@ -223,11 +223,11 @@ def main(argv: list[str] | None = None) -> None:
     params = with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments)
     reference = cost.read_reference(args.profile)
     probe = cost.probe(params) if reference or args.record else None
-    print(cost.describe(args.profile, reference, probe), flush=True)
+    jobs = auto_jobs(params) if args.jobs == "auto" else int(args.jobs)
+    print(cost.describe(args.profile, reference, probe, jobs), flush=True)
     if args.estimate:
         return
 
-    jobs = auto_jobs(params) if args.jobs == "auto" else int(args.jobs)
     started = datetime.datetime.now(datetime.timezone.utc)
     LOGS.mkdir(exist_ok=True)
     path = LOGS / f"run-{started:%Y%m%dT%H%M%SZ}-{args.profile}.log"
