@@ -100,7 +100,7 @@ def test_the_report_says_what_the_quick_profile_cut():
     quick = Path(__file__).resolve().parents[1] / "profiles/quick.txt"
     text = profile_text("quick", quick)
     assert "What it cuts" in text["about"] and "#" not in text["about"]
-    assert text["overrides"][:2] == ["profile=quick", "denoiser.hidden=16"]
+    assert text["overrides"][:3] == ["profile=quick", "threads=1", "denoiser.hidden=16"]
     assert len(text["overrides"]) == len(read_overrides(quick))
     assert profile_text("paper", quick)["overrides"] == []
 
