@@ -9,7 +9,9 @@ set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/paper-rehearsal.XXXXXX)
 OUT=$WORK/out
-[ -f "$ROOT/data/dataset/train-images-idx3-ubyte" ] || { echo "no $ROOT/data/dataset: run dvc repro download_mnist first" >&2; exit 2; }
+if [ ! -f "$ROOT/data/dataset/train-images-idx3-ubyte" ]; then
+  echo "no $ROOT/data/dataset: run dvc repro download_mnist first" >&2; exit 2
+fi
 git clone -q "$ROOT" "$WORK/repo"
 mkdir -p "$WORK/mnist"
 for f in "$ROOT"/data/dataset/*-ubyte; do gzip -c "$f" > "$WORK/mnist/$(basename "$f").gz"; done
@@ -17,7 +19,8 @@ TINY="threads=1 log_every=5"
 for m in denoiser pure_noise ddpm_time ddpm_class flow_time flow_class; do
   TINY="$TINY $m.hidden=4 $m.epochs=1 $m.train_limit=1024"
 done
-TINY="$TINY ddpm_time.snapshot_epoch=1 ddpm_class.snapshot_epoch=1 denoiser.snapshot_epoch=1 pure_noise.snapshot_epoch=1"
+TINY="$TINY ddpm_time.snapshot_epoch=1 ddpm_class.snapshot_epoch=1"
+TINY="$TINY denoiser.snapshot_epoch=1 pure_noise.snapshot_epoch=1"
 TINY="$TINY flow_time.snapshot_epochs=[1] flow_class.snapshot_epochs=[1] flow_time.num_steps=4 flow_class.num_steps=4"
 TINY="$TINY judge.epochs=1 judge.train_limit=2048 ood.test_limit=256 eval.num_samples=16 eval.parta_seeds=4"
 TINY="$TINY eval.guidance_scales=[0.0,3.0] objectives.num_steps=[2,4] samplers.num_steps=[2,4]"

@@ -60,7 +60,8 @@ trap pack EXIT
 say "host: $(nproc) cores; $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null \
   || echo 'no GPU')"
 if [ -n "${WHEELS:-}" ]; then
-  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site "$WHEELS"/*.whl \
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+    "$WHEELS"/*.whl \
     >>"$LOG" 2>&1 || { say "wheel install failed"; exit 1; }
   export PYTHONPATH=/tmp/site:$PWD/src PATH=/tmp/site/bin:$PATH
   mkdir -p /tmp/bin; command -v python >/dev/null || ln -sf "$(command -v python3)" /tmp/bin/python

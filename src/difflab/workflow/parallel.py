@@ -122,9 +122,8 @@ def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
             while waiting or running:
-                ready = sorted((n for n in waiting if all(result.outcomes.get(d, Outcome("")).status in ("ran", "skipped")
-                                                          for d in upstream[n])),
-                               key=lambda n: (-priority.get(n, 0.0), n))
+                finished = {n for n, o in result.outcomes.items() if o.status in ("ran", "skipped")}
+                ready = sorted((n for n in waiting if upstream[n] <= finished), key=lambda n: (-priority.get(n, 0.0), n))
                 while ready and len(running) < jobs and not failed:
                     name = ready.pop(0)
                     waiting.discard(name)
