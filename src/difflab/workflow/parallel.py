@@ -163,6 +163,11 @@ def _wait_for(running: dict[Future, str]) -> None:
             pass
 
 
+def log_file(logs: Path, name: str) -> Path:
+    """Where a stage's output goes: logs/<stage>.log (a stage in a sub-folder's dvc.yaml with its path flattened)."""
+    return logs / f"{name.replace('/', '_')}.log"
+
+
 class DvcRepro:
     """run_stage for schedule(): `dvc --wait-for-lock repro --single-item <stage>`, its output in logs/<stage>.log.
     Each call runs in a process group of its own, so a terminal's Ctrl+C reaches only the runner, and stop() sends
@@ -175,11 +180,8 @@ class DvcRepro:
         self.live: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
 
-    def log_of(self, name: str) -> Path:
-        return self.logs / f"{name.replace('/', '_')}.log"
-
     def __call__(self, name: str) -> tuple[int, bool]:
-        path = self.log_of(name)
+        path = log_file(self.logs, name)
         with path.open("w") as log, self.lock:
             proc = subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", name],
                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
@@ -232,7 +234,7 @@ class Console:
         print(f"[{len(run.outcomes):>{len(str(self.total))}}/{self.total}] {name}: {word}"
               + (f" in {o.seconds:.1f} s" if o.status == "ran" else ""), file=self.out, flush=True)
         if o.status == "failed":
-            log = self.logs / f"{name.replace('/', '_')}.log"
+            log = log_file(self.logs, name)
             print(f"--- {log} ---\n{log.read_text(errors='replace')[-6000:]}---", file=self.out, flush=True)
         self._status(run)
 
