@@ -160,6 +160,7 @@ RULES = {
     **_each("snapshot_epochs", _list_of(_int(1)), "flow_time", "flow_class"),
     **_each("num_steps", _int(1), "flow_time", "flow_class"),
     **_each("ema_decay", _num(0, 1, hi_open=True), *UNETS),
+    **_each("precise_bn_batches", _int(0), *UNETS),
     **_each("num_samples", _int(1), "ddpm_time", "flow_time"),
     **_each("samples_per_class", _int(1), *CLASS_MODELS),
     **_each("gif_every", _int(1), *DIFFUSION_MODELS),

@@ -25,6 +25,7 @@ from difflab.config.params import declares
 from difflab.models.checkpoints import load_state, save_state
 from difflab.models.ema import Ema
 from difflab.progress import progress
+from difflab.training.precise_bn import precise_bn, seed_of
 
 # loss_fn(model, images, labels, generator) -> scalar loss for one batch
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor, torch.Generator], torch.Tensor]
@@ -44,17 +45,19 @@ class TrainConfig:
     compile: str = "off"  # auto | on | off
     log_every: int = 50  # losses reach the host (DVCLive, progress bar) every N steps and at each epoch's end
     ema_decay: float = 0.0  # > 0: the saved weights (final and snapshot) are an EMA of the trained ones (ema.py)
+    precise_bn_batches: int = 0  # > 0: the saved weights' BatchNorm statistics averaged over N batches (precise_bn.py)
 
 
 def config_from_params(params: dict, name: str) -> TrainConfig:
     """The TrainConfig of section `name`: its epochs, batch size, lr (and decay, snapshot_epoch or snapshot_epochs,
-    EMA) plus the top-level seed, device, precision, channels_last, compile and log_every.
+    EMA, precise BatchNorm statistics) plus the top-level seed, device, precision, channels_last, compile and log_every.
 
     A knob params.yaml declares for this section is read as is, so a section that lost it fails here instead of
     training without it; one the section has no rule for (the judge keeps no EMA, the denoisers' lr is constant)
     keeps TrainConfig's default."""
     section = params[name]
-    optional = {key: section[key] for key in ("lr_final_factor", "ema_decay") if declares(f"{name}.{key}")}
+    optional = {key: section[key] for key in ("lr_final_factor", "ema_decay", "precise_bn_batches")
+                if declares(f"{name}.{key}")}
     snapshots = (section["snapshot_epochs"] if declares(f"{name}.snapshot_epochs")
                  else [section["snapshot_epoch"]] if declares(f"{name}.snapshot_epoch") else [])
     return TrainConfig(epochs=section["epochs"], batch_size=section["batch_size"], lr=section["lr"],
@@ -123,10 +126,10 @@ def fit(model: nn.Module, loss_fn: LossFn, images: torch.Tensor, labels: torch.T
     for epoch in range(start_epoch + 1, cfg.epochs + 1):
         epoch_start = time.perf_counter()
         _train_epoch(run, loss_fn, data, epoch, result, live, trained_on)
-        _end_epoch(run, data, epoch, epoch_start, result, live, checkpoint_path)
+        _end_epoch(run, loss_fn, data, epoch, epoch_start, result, live, checkpoint_path)
         if on_epoch_end is not None:
             on_epoch_end(epoch)
-    return _finish(run, data, result, live, rank_log, trained_on)
+    return _finish(run, loss_fn, data, result, live, rank_log, trained_on)
 
 
 @dataclass
@@ -300,8 +303,8 @@ def _step(run: _Run, loss_fn: LossFn, data: _Shard, idx: torch.Tensor) -> torch.
     return loss.detach()
 
 
-def _end_epoch(run: _Run, data: _Shard, epoch: int, epoch_start: float, result: TrainResult, live: Live | None,
-               checkpoint_path: Path) -> None:
+def _end_epoch(run: _Run, loss_fn: LossFn, data: _Shard, epoch: int, epoch_start: float, result: TrainResult,
+               live: Live | None, checkpoint_path: Path) -> None:
     """The bookkeeping after an epoch: the LR decay, the epoch's mean loss and time (logged), the processes'
     buffers brought in line, the snapshot if cfg asks for this epoch, and the checkpoint an interrupted run resumes
     from, which every process waits for."""
@@ -313,7 +316,7 @@ def _end_epoch(run: _Run, data: _Shard, epoch: int, epoch_start: float, result: 
     if data.world > 1:
         _sync_buffers(run.net)
     if epoch in run.cfg.snapshot_epochs:
-        result.snapshots[epoch] = {k: v.detach().cpu().clone() for k, v in _weights(run).items()}
+        result.snapshots[epoch] = _kept(run, loss_fn, data, epoch)
     if run.main:
         save_state(checkpoint_path, _checkpoint(run, epoch, result))
     run.accelerator.wait_for_everyone()
@@ -340,6 +343,17 @@ def _weights(run: _Run) -> dict:
     return run.ema.state if run.ema is not None else run.net.state_dict()
 
 
+def _kept(run: _Run, loss_fn: LossFn, data: _Shard, epoch: int) -> dict:
+    """The weights saved after `epoch` (on the CPU): _weights, with cfg.precise_bn_batches > 0 their BatchNorm
+    statistics averaged over that many training batches (precise_bn.py; a generator of their own, so training and a
+    resumed run's result are unchanged)."""
+    weights, cfg = _weights(run), run.cfg
+    if cfg.precise_bn_batches:
+        weights = precise_bn(run.net, weights, loss_fn, data.images, data.labels, cfg.precise_bn_batches,
+                             cfg.batch_size, seed_of(cfg.seed, epoch), run.rt)
+    return {k: v.detach().cpu().clone() for k, v in weights.items()}
+
+
 def _checkpoint(run: _Run, epoch: int, result: TrainResult) -> dict:
     """Everything _resume needs to continue after `epoch` as if the run had never stopped."""
     return {
@@ -351,13 +365,13 @@ def _checkpoint(run: _Run, epoch: int, result: TrainResult) -> dict:
         "snapshots": result.snapshots}
 
 
-def _finish(run: _Run, data: _Shard, result: TrainResult, live: Live | None, rank_log: str | None,
+def _finish(run: _Run, loss_fn: LossFn, data: _Shard, result: TrainResult, live: Live | None, rank_log: str | None,
             trained_on: dict[int, list[torch.Tensor]] | None) -> TrainResult:
     """Close the DVCLive log, put the final weights (on the CPU) in result and, with DIFFLAB_RANK_LOG, write what
     this process trained on."""
     if live is not None:
         live.end()
-    result.state_dict = {k: v.detach().cpu() for k, v in _weights(run).items()}
+    result.state_dict = _kept(run, loss_fn, data, run.cfg.epochs)
     if rank_log:
         _write_rank_log(Path(rank_log) / f"rank{data.rank}.json", data.rank, data.world, result.state_dict,
                         trained_on)
