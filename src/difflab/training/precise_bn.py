@@ -6,7 +6,8 @@ the last ten batches, each drawn while the weights still moved).
 Why it matters here: a diffusion model's batches mix every timestep, so the statistics of one batch of 64 swing
 with the timesteps drawn in it, and the running estimate after the last ten batches is far from the average the
 weights were trained against. The quick profile's time DDPM drew judge distances of 409 and 154 (seeds 1 and 2;
-floor 21.7) with the running estimate and 123 and 117 with statistics averaged over 200 batches, weights untouched.
+floor 21.7) with the running estimate and 120 and 143 with statistics averaged over 100 batches, weights untouched
+(docs/results.md, "The time DDPM across seeds").
 
 A lever outside the spec (off in params.yaml: precise_bn_batches 0). Training is unchanged: the batches and the
 noise come from a generator of their own, seeded by the run's seed and the epoch.
