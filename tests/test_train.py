@@ -136,19 +136,23 @@ def test_batched_loss_logging_writes_what_per_step_logging_wrote(tmp_path):
 
 
 def test_a_declared_knob_is_read_never_defaulted():
-    """A section that declares ema_decay must hold it (a missing one is not a silent 0.0: no EMA); a section without
-    such a knob (the judge: no EMA, constant lr, no snapshots) gets TrainConfig's default."""
+    """A section that declares ema_decay or precise_bn_batches must hold it (a missing one is not a silent 0: no
+    EMA, running BatchNorm statistics); a section without such knobs (the judge: no EMA, constant lr, no snapshots)
+    gets TrainConfig's default."""
     from pathlib import Path
 
     from difflab.config.params import load
 
     params = load(Path(__file__).resolve().parents[1] / "params.yaml")
     params["ddpm_time"]["ema_decay"] = 0.9
+    params["ddpm_time"]["precise_bn_batches"] = 7
     cfg = training.config_from_params(params, "ddpm_time")
-    assert (cfg.ema_decay, cfg.lr_final_factor, cfg.snapshot_epochs) == (0.9, 0.1, (5,))
+    assert (cfg.ema_decay, cfg.lr_final_factor, cfg.snapshot_epochs, cfg.precise_bn_batches) == (0.9, 0.1, (5,), 7)
     assert training.config_from_params(params, "flow_class").snapshot_epochs == (1, 5)
     judge = training.config_from_params(params, "judge")
-    assert (judge.ema_decay, judge.lr_final_factor, judge.snapshot_epochs) == (0.0, 1.0, ())
-    del params["ddpm_time"]["ema_decay"]
-    with pytest.raises(KeyError, match="ema_decay"):
-        training.config_from_params(params, "ddpm_time")
+    assert (judge.ema_decay, judge.lr_final_factor, judge.snapshot_epochs, judge.precise_bn_batches) == (0.0, 1.0, (),
+                                                                                                          0)
+    for knob in ("ema_decay", "precise_bn_batches"):
+        missing = {**params, "ddpm_time": {k: v for k, v in params["ddpm_time"].items() if k != knob}}
+        with pytest.raises(KeyError, match=knob):
+            training.config_from_params(missing, "ddpm_time")
