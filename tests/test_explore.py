@@ -392,6 +392,19 @@ def decoded(src: str) -> np.ndarray:
         return np.array(Image.open(io.BytesIO(r.read())).convert("L"))
 
 
+def src_of(page, selector: str) -> str:
+    return page.locator(selector).get_attribute("src")
+
+
+def replaced(page, selector: str, before: str) -> np.ndarray:
+    """The picture an <img> shows once the page has replaced the one it showed before a click (`before`, its src):
+    Gradio updates a caption and an image as separate steps, so the caption an assertion waits for can come first."""
+    from playwright.sync_api import expect
+
+    expect(page.locator(selector)).not_to_have_attribute("src", before, timeout=60_000)
+    return decoded(src_of(page, selector))
+
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
@@ -447,18 +460,21 @@ def test_the_page_in_a_real_browser(repo):
         for page in pages:
             image = page.locator("#image-a img")
             expect(image).to_have_count(1, timeout=60_000)
-            assert page.evaluate("i => i.complete && i.naturalWidth > 0", image.element_handle())
+            page.wait_for_function("i => i.complete && i.naturalWidth > 0", arg=image.element_handle(),
+                                   timeout=30_000)  # loaded and shown
             assert np.array_equal(decoded(image.get_attribute("src")), want)
             expect(page.locator("#caption-a")).to_contain_text("Judged as asked:")
         page = pages[0]
         # the reverse process: its last frame is the grid; frame 0 is the seeded noise
         expect(page.locator("#frame-caption")).to_contain_text("Frame 4 of 4: step 3 of 3: the result")
-        assert np.array_equal(decoded(page.locator("#frame-a img").get_attribute("src")), want)
+        last_frame = src_of(page, "#frame-a img")
+        assert np.array_equal(decoded(last_frame), want)
         page.locator("#frame input[type='number']").fill("0")
         page.locator("#frame input[type='number']").press("Enter")
         expect(page.locator("#frame-caption")).to_contain_text("Frame 1 of 4: the noise", timeout=30_000)
+        first_frame = replaced(page, "#frame-a img", last_frame)
         noise = randn((10, 1, 28, 28), image_generators(11, 10))
-        assert np.array_equal(decoded(page.locator("#frame-a img").get_attribute("src")), picture(noise, 10))
+        assert np.array_equal(first_frame, picture(noise, 10))
         # Cancel stops the sampling loop under way (a 10 x 10 grid over all 50 steps: many seconds here) within a
         # step, with a message naming the step; the page keeps its grid and serves the next click
         page.locator("#rows input").fill("10")
@@ -557,11 +573,14 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         shown = decoded(page.locator("#draw-input img").get_attribute("src")).astype(float)
         assert shown[:shown.shape[0] // 2].mean() > shown[shown.shape[0] // 2:].mean() + 5  # the ink, on top
         expect(page.locator("#draw-caption")).to_contain_text("SDEdit from i_start 2")
+        drawn_input, drawn_result = src_of(page, "#draw-input img"), src_of(page, "#draw-result img")
         page.get_by_label("MNIST test digit").check()
         page.locator("#draw-index input").fill("2")
         page.locator("#draw-go").click()
         expect(page.locator("#draw-caption")).to_contain_text("The test digit's label: 1", timeout=60_000)
-        assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), want_edit)
+        assert np.array_equal(replaced(page, "#draw-result img", drawn_result), want_edit)
+        replaced(page, "#draw-input img", drawn_input)  # the test digit in place of the drawing
+        digit_input, digit_result = src_of(page, "#draw-input img"), src_of(page, "#draw-result img")
         # a mask painted with the mouse over the test digit (put under the mask canvas): a bar across its top half;
         # the result is alg.inpaint given the mask the page shows
         page.get_by_text("the mask painted by hand").click()
@@ -577,10 +596,10 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         page.locator("#draw-go").click()
         expect(page.locator("#draw-caption")).to_contain_text("inpainting inside the mask painted by hand",
                                                               timeout=60_000)
-        shown = decoded(page.locator("#draw-input img").get_attribute("src"))  # [input, mask] at SCALE, pad 1
+        shown = replaced(page, "#draw-input img", digit_input)  # [input, mask] at SCALE, pad 1
         left = 1 + 28 * SCALE + 1  # the second tile's first column
         mask = torch.from_numpy(shown[1:1 + 28 * SCALE:SCALE, left:left + 28 * SCALE:SCALE] / 255).float()
         assert set(mask.unique().tolist()) == {0.0, 1.0} and mask[:14].sum() > 0 and mask[14:].sum() == 0
         want = alg.inpaint(model, digit, mask[None, None], timesteps(50, stride=10),
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
-        assert np.array_equal(decoded(page.locator("#draw-result img").get_attribute("src")), picture(want, 1))
+        assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
