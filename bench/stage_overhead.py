@@ -64,8 +64,9 @@ def main() -> None:
     if not (args.repo / "dvc.lock").is_file():
         parser.error(f"{args.repo / 'dvc.lock'} not found: run the pipeline there first (make run)")
     cmds = stage_commands(args.repo, args.stages)
-    lock = (args.repo / "dvc.lock").read_text()
-    print(f"{machine()}, Python {sys.version.split()[0]}; dvc.lock {len(lock.splitlines()):,} lines, {len(lock.encode()) / 1024:,.0f} KiB\n")
+    lock = (args.repo / "dvc.lock").read_bytes()
+    lines, kib = lock.count(b"\n"), len(lock) / 1024
+    print(f"{machine()}, Python {sys.version.split()[0]}; dvc.lock {lines:,} lines, {kib:,.0f} KiB\n")
     print("| stage | bare command, s | through dvc repro, s | DVC's own, s |")
     print("|---|---:|---:|---:|", flush=True)
     for name, cmd in cmds.items():
