@@ -1,3 +1,5 @@
+import math
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -5,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from difflab.config.params import ParamError, check, load
+from difflab.config.params import ParamError, check, flatten, load
 from difflab.config.runtime import resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,20 +55,20 @@ def test_committed_params_are_the_spec():
     ("denoiser.sigma", 10.5, "a number in (0, 10]"),
     ("device", "tpu", "one of auto, cpu, cuda"),
     ("ddpm.num_timesteps", 1, "an integer >= 2"),
-    ("ddpm_class.guidance_scale", -1, "a number in [0, inf]"),
+    ("ddpm_class.guidance_scale", -1, "a finite number >= 0"),
     ("ddpm_class.p_uncond", 1.5, "a number in [0, 1]"),
-    ("denoiser.lr", "fast", "a number in (0, inf]"),
+    ("denoiser.lr", "fast", "a finite number > 0"),
     ("ddpm_time.batch_size", 2.5, "an integer >= 1"),
     ("profile", "fast", "one of paper, quick"),
     # part A, either model
     ("parta.mnist.common.stride", 0, "an integer >= 1"),
-    ("parta.deepfloyd_if.common.guidance_scale", -2.0, "a number in [0, inf]"),
+    ("parta.deepfloyd_if.common.guidance_scale", -2.0, "a finite number >= 0"),
     ("parta.deepfloyd_if.common.dtype", "fp8", "one of float16, bfloat16, float32"),
     ("parta.deepfloyd_if.common.stage_2_noise_level", 1000, "an integer >= 0 and <= 999"),
     ("parta.mnist.sample.num_inference_steps", [20, 0], "a non-empty list, each an integer >= 1"),
     ("parta.mnist.blur.kernel_size", 4, "an odd integer >= 1"),
     ("parta.deepfloyd_if.hybrid.kernel_size", 32, "an odd integer >= 1"),
-    ("parta.mnist.hybrid.sigma", 0, "a number in (0, inf]"),
+    ("parta.mnist.hybrid.sigma", 0, "a finite number > 0"),
     ("parta.mnist.iterative.show_every", 0, "an integer >= 1"),
     ("parta.mnist.sdedit.i_start", [1, -3], "a non-empty list, each an integer >= 0"),
     ("parta.mnist.inpaint.masks", [[0.5, 0.2, 0.0, 1.0]], "[top, bottom, left, right] fractions in [0, 1]"),
@@ -94,6 +96,52 @@ def test_bad_values_name_key_value_and_what_is_allowed(key, value, allowed):
     with pytest.raises(ParamError) as err:
         check(with_value(key, value))
     assert f"{key}={value!r}" in str(err.value) and allowed in str(err.value)
+
+
+def number_leaves(value, at=()):
+    """The places of the numbers (not booleans) in a knob's value: () for a number, (i,) or (i, j) inside lists."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        yield at
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from number_leaves(item, (*at, i))
+
+
+def replaced(value, at, new):
+    if not at:
+        return new
+    return [replaced(item, at[1:], new) if i == at[0] else item for i, item in enumerate(value)]
+
+
+def test_every_float_knob_refuses_infinity_and_nan():
+    """Every number of params.yaml that may be a float (its rule takes the committed value as a float: lr, sigmas,
+    guidance scales, mask fractions, ...) refuses inf, -inf and NaN, naming the key: `guidance_scale: .inf` once ran
+    a sampling stage to the end. An integer knob refuses them too, as not an integer."""
+    floats = set()
+    for key, value in flatten(committed()).items():
+        for at in number_leaves(value):
+            if accepted(with_value(key, replaced(value, at, float(pick(value, at))))):
+                floats.add(key)
+            for bad in (math.inf, -math.inf, math.nan):
+                with pytest.raises(ParamError, match=re.escape(f"{key}=")):
+                    check(with_value(key, replaced(value, at, bad)))
+    # the sweep reached float knobs of every shape: a section's number, a list, part A's, a list of lists
+    assert {"denoiser.lr", "ddpm_class.guidance_scale", "denoiser.sigmas", "eval.guidance_scales", "data.timeout_s",
+            "parta.mnist.factorized.sigmas", "parta.deepfloyd_if.inpaint.masks", "ddpm.beta_end"} <= floats
+
+
+def pick(value, at):
+    for i in at:
+        value = value[i]
+    return value
+
+
+def accepted(params) -> bool:
+    try:
+        check(params)
+    except ParamError:
+        return False
+    return True
 
 
 def test_part_a_steps_against_the_strided_schedule():

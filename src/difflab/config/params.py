@@ -3,6 +3,7 @@ read and write files start without importing it; seeding and the device are runt
 
 import argparse
 import difflib
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,14 @@ def _int(lo: int | None = None, hi: int | None = None):
     return ok, f"an integer {bounds}".strip()
 
 
-def _num(lo: float, hi: float, lo_open: bool = False, hi_open: bool = False):
+def _num(lo: float, hi: float = math.inf, lo_open: bool = False, hi_open: bool = False):
+    """A finite number between lo and hi (hi = inf: no upper bound); inf and NaN are never a knob's value."""
     def ok(v):
-        if not isinstance(v, (int, float)) or isinstance(v, bool):
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
             return False
         return (v > lo if lo_open else v >= lo) and (v < hi if hi_open else v <= hi)
+    if math.isinf(hi):
+        return ok, f"a finite number {'>' if lo_open else '>='} {lo}"
     return ok, f"a number in {'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
 
 
@@ -110,7 +114,6 @@ VARIANCES = (*FIXED_VARIANCES, "learned_range")
 PARTA_MODELS = ("mnist", "deepfloyd_if")  # parta/load.py loads them; a test keeps the two lists equal
 VIEW_NAMES = (  # views.py implements them; a test keeps the two lists equal
     "identity", "flip", "rot90", "rot180", "rot270", "transpose", "negate", "jigsaw")
-_INF = float("inf")
 # The generative UNets (stages train_<model>, sample_<model>, eval_<model>), and all sections that train a UNet
 # (training.loop.fit); RULES names their knobs by section.
 DIFFUSION_MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
@@ -145,7 +148,7 @@ RULES = {
     "data.dir": _text(),
     "data.sources": _list_of(_one_of("local", "torchvision", "npm", "debian")),
     "data.local_dir": _text(),
-    "data.timeout_s": _num(0, _INF, lo_open=True),
+    "data.timeout_s": _num(0, lo_open=True),
     "data.*.mirrors": _list_of(_text()),
     "data.*.npm_package": _text(),
     "data.*.debian_package": _text(),
@@ -154,7 +157,7 @@ RULES = {
     **_each("hidden", _int(1), *UNETS),
     **_each("epochs", _int(1), *UNETS, "judge"),
     **_each("batch_size", _int(1), *UNETS, "judge"),
-    **_each("lr", _num(0, _INF, lo_open=True), *UNETS, "judge"),
+    **_each("lr", _num(0, lo_open=True), *UNETS, "judge"),
     **_each("lr_final_factor", _num(0, 1, lo_open=True), *DIFFUSION_MODELS),
     **_each("snapshot_epoch", _int(1), "denoiser", "pure_noise", "ddpm_time", "ddpm_class"),
     **_each("snapshot_epochs", _list_of(_int(1)), "flow_time", "flow_class"),
@@ -172,7 +175,7 @@ RULES = {
     "ddpm.beta_start": _num(0, 1, lo_open=True, hi_open=True),
     "ddpm.beta_end": _num(0, 1, lo_open=True, hi_open=True),
     **_each("p_uncond", _num(0, 1), *CLASS_MODELS),
-    **_each("guidance_scale", _num(0, _INF), *CLASS_MODELS),
+    **_each("guidance_scale", _num(0), *CLASS_MODELS),
     "parta.model": _one_of(*PARTA_MODELS),
     # part A, for either model ("parta.*." stands for parta.mnist. and parta.deepfloyd_if.)
     "parta.*.common.checkpoint": _text(),  # the MNIST model's weights
@@ -181,21 +184,21 @@ RULES = {
     "parta.*.common.text_encoder": _text(),
     "parta.*.common.variant": _text_or_null(),  # null: the weights' default files (no fp16 variant)
     "parta.*.common.stride": _int(1),
-    "parta.*.common.guidance_scale": _num(0, _INF),
+    "parta.*.common.guidance_scale": _num(0),
     "parta.*.common.sampler": _one_of("ddpm", "ddim"),
     "parta.*.common.ddim_eta": _num(0, 1),
     "parta.*.common.variance": _one_of(*VARIANCES),
     "parta.*.common.dtype": _one_of("float16", "bfloat16", "float32"),
     "parta.*.common.cpu_offload": _one_of(True, False),
     "parta.*.common.stage_2_steps": _int(1),
-    "parta.*.common.stage_2_guidance_scale": _num(0, _INF),
+    "parta.*.common.stage_2_guidance_scale": _num(0),
     "parta.*.common.stage_2_noise_level": _int(0, 999),
     "parta.*.common.test_image": _text(),
     "parta.*.sample.prompts": _list_of(_text()),
     "parta.*.sample.num_inference_steps": _list_of(_int(1)),
     "parta.*.forward.timesteps": _list_of(_int(0)),
     "parta.*.blur.kernel_size": _odd(),
-    "parta.*.blur.sigma": _num(0, _INF, lo_open=True),
+    "parta.*.blur.sigma": _num(0, lo_open=True),
     "parta.*.iterative.i_start": _int(0),
     "parta.*.iterative.show_every": _int(1),
     "parta.*.sdedit.i_start": _list_of(_int(0)),
@@ -203,11 +206,11 @@ RULES = {
     "parta.*.anagram.anagrams": _anagrams(),
     "parta.*.factorized.items": _factorizations(),
     "parta.*.factorized.kernel_sizes": ((lambda v: _list_of(_odd())[0](v) and len(v) == 2), "two odd integers >= 1"),
-    "parta.*.factorized.sigmas": ((lambda v: _list_of(_num(0, _INF, lo_open=True))[0](v) and len(v) == 2
+    "parta.*.factorized.sigmas": ((lambda v: _list_of(_num(0, lo_open=True))[0](v) and len(v) == 2
                                    and v[0] > v[1]), "two numbers > 0, the first larger (the widest blur first)"),
     "parta.*.hybrid.pairs": _pairs(),
     "parta.*.hybrid.kernel_size": _odd(),
-    "parta.*.hybrid.sigma": _num(0, _INF, lo_open=True),
+    "parta.*.hybrid.sigma": _num(0, lo_open=True),
     "parta.*.hybrid.view_downscale": _int(1),
     **_each("prompt", _text(), *(f"parta.*.{e}" for e in ("one_step", "iterative", "sdedit", "sdedit_drawings",
                                                            "inpaint", "translate"))),
@@ -221,7 +224,7 @@ RULES = {
     "samplers.variances": ((lambda v: _list_of(_one_of(*FIXED_VARIANCES))[0](v) and len(set(v)) == len(v)),
                            "a non-empty list of different values, each one of " + ", ".join(FIXED_VARIANCES)),
     "eval.num_samples": _int(2),
-    "eval.guidance_scales": _list_of(_num(0, _INF)),
+    "eval.guidance_scales": _list_of(_num(0)),
     "eval.parta_seeds": _int(1),
 }
 
