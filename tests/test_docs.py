@@ -1,5 +1,6 @@
 """The documentation holds together: README.md and docs/*.md link only to files that exist and, for
-`page.md#anchor` links, to a heading that exists on that page; README.md stays short."""
+`page.md#anchor` links, to a heading that exists on that page; README.md stays short; no file points outside the
+clone; docs/spec.md quotes params.yaml's values."""
 
 import re
 from pathlib import Path
@@ -91,3 +92,105 @@ def test_the_checker_sees_a_broken_link(tmp_path):
     )
     broken = broken_links(page, root=tmp_path)
     assert [b.split(":")[0] for b in broken] == ["missing.md", "other.md#nope", "images/none.png", "#nowhere"]
+
+
+# A path outside the clone: the shared folder beside it, the brief's seed file or the spec's own page, which a user's
+# clone does not have (docs/spec.md restates them). The literals are split so that this file does not match itself.
+OUTSIDE = re.compile(r"\.\./" + r"shared\b|\bshared/(?:mission|SPEC)|seed\." + r"txt\b|\bSPEC\." + r"md\b")
+SCANNED = ["README.md", "params.yaml", "dvc.yaml", "Makefile", "pyproject.toml", "docs/*.md", "profiles/*",
+           "src/**/*.py", "stages/*.py", "bench/**/*", "tests/*.py"]
+
+
+def outside_references(root: Path = ROOT) -> list[str]:
+    """Each line of the repository's text files (those above) that names a path outside the clone."""
+    found = []
+    for pattern in SCANNED:
+        for path in sorted(root.glob(pattern)):
+            if not path.is_file() or path.suffix in {".png", ".gif", ".pt", ".safetensors"}:
+                continue
+            for number, line in enumerate(path.read_text(encoding="utf-8", errors="ignore").splitlines(), 1):
+                if OUTSIDE.search(line):
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    return found
+
+
+def test_nothing_points_outside_the_clone():
+    """The brief and the spec are restated in docs/spec.md; no page, comment or docstring sends a reader to a file
+    that only the machine the project was written on has."""
+    assert outside_references() == []
+
+
+def test_the_outside_check_sees_the_old_readme(tmp_path):
+    (tmp_path / "README.md").write_text("- The brief: `../" "shared/" "mission/seed." "txt`.\n- plain text\n")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/x.md").write_text("follows the spec, " "SPEC." "md; see [spec.md](spec.md)\n")
+    assert [f.split(":")[0] for f in outside_references(tmp_path)] == ["README.md", "docs/x.md"]
+
+
+def spec_rows() -> list[tuple[str, str, str]]:
+    """(section, key, value) of each table row of docs/spec.md whose first cell is one `params.yaml` key; section is
+    the one key a heading names in parentheses, "### The models (`parta.deepfloyd_if.common`)", or ""."""
+    rows, section = [], ""
+    for line in (ROOT / "docs/spec.md").read_text(encoding="utf-8").splitlines():
+        if line.startswith("#"):
+            named = re.findall(r"`([a-z_0-9.]+)`", line)
+            section = named[0] if len(named) == 1 else ""
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and re.fullmatch(r"`[a-z_0-9.]+`", cells[0]):
+            rows.append((section, cells[0].strip("`"), cells[1]))
+    return rows
+
+
+def lookup(params: dict, key: str):
+    """params.yaml's value at a dotted key, or KeyError."""
+    node = params
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            raise KeyError(key)
+        node = node[part]
+    return node
+
+
+def normalised(value):
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    if isinstance(value, list):
+        return [normalised(v) for v in value]
+    return value
+
+
+def test_the_spec_page_quotes_params_yaml():
+    """Each value docs/spec.md gives for a full params.yaml key is the committed one (the text before a remark in
+    parentheses, read as YAML; rows keyed relative to a section are not checked)."""
+    import yaml
+
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    checked, wrong = 0, []
+    for section, key, shown in spec_rows():
+        for full in (key, f"{section}.{key}" if section else key):
+            try:
+                node = lookup(params, full)
+                break
+            except KeyError:
+                node = None
+        if node is None or isinstance(node, dict):
+            continue
+        try:
+            quoted = yaml.safe_load(shown.split(" (")[0].strip())
+        except yaml.YAMLError:
+            continue
+        if isinstance(quoted, str) and re.search(r"[\s,]", quoted):
+            continue  # prose, not a value
+        checked += 1
+        if normalised(quoted) != normalised(node):
+            wrong.append(f"{full}: docs/spec.md says {shown!r}, params.yaml {node!r}")
+    assert wrong == []
+    assert checked >= 60, f"only {checked} rows of docs/spec.md name a params.yaml key"

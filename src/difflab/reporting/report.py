@@ -252,7 +252,8 @@ def profile_text(profile: str, quick_file: Path = QUICK_PROFILE) -> dict:
     """What the profile that ran is: the paper profile is the spec's numbers; the quick one says what it cut (the
     comment heading profiles/quick.txt) and lists its overrides."""
     if profile != "quick":
-        return {"name": profile, "about": "params.yaml as committed: the spec's numbers (SPEC.md).", "overrides": []}
+        return {"name": profile, "about": "params.yaml as committed: the spec's numbers (docs/spec.md).",
+                "overrides": []}
     lines = Path(quick_file).read_text().splitlines()
     about = " ".join(line.lstrip("# ").strip() for line in lines if line.startswith("#"))
     return {"name": profile, "about": about,
