@@ -1,10 +1,13 @@
-"""The explorer (difflab/explore, make explore): its grid for a seed is the library's, pixel for pixel, and so are
-its reverse process' last frame, its anagrams, its frequency bands and its edits of a drawn or test digit, inside a
-box or a mask painted by hand (part A's engine called as part A calls it); a cancel flag stops the loop after the
-step under way; bad input gets a message naming what is allowed; and in headless Chromium the page samples, serves
-two pages at once, steps through the reverse process, cancels, shows an error and keeps serving, makes anagrams and
-bands, edits a drawing, inpaints a painted mask, and asks nothing of any host but 127.0.0.1. Tiny untrained models
-in a temporary git + DVC repository, read through dvc.api as any run's are."""
+"""The explorer (difflab/explore, make explore): its grid for a seed is the library's, pixel for pixel, at the
+same batching (the run's sample_batch_size, as the sample stages draw: every comparison here batches both sides
+alike, as other batch shapes may round differently on some CPUs), and so are its reverse process' last frame, its
+anagrams, its frequency bands and its edits of a drawn or test digit, inside a box or a mask painted by hand (part
+A's engine called as part A calls it); a cancel flag stops the loop after the step under way; bad input gets a
+message naming what is allowed; the loaded models are a bounded least-recently-used cache; gradio_client calls the
+named API (/sample with its parameters in words) and gets the library's grid; and in headless Chromium the page
+samples, serves two pages at once, steps through the reverse process, cancels, shows an error and keeps serving,
+makes anagrams and bands, edits a drawing, inpaints a painted mask, and asks nothing of any host but 127.0.0.1. Tiny
+untrained models in a temporary git + DVC repository, read through dvc.api as any run's are."""
 
 import contextlib
 import io
@@ -35,8 +38,8 @@ from difflab.evaluation.parta import bands as library_bands
 from difflab.explore import bands
 from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model, seen
 from difflab.explore.draw import EditSettings, edit, from_drawing, mask_from_strokes, mnist_digit
-from difflab.explore.runs import RunError, Runs, known_experiments
-from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture, verdicts
+from difflab.explore.runs import MAX_JUDGES, MAX_MODELS, RunError, Runs, known_experiments
+from difflab.explore.sample import SCALE, Settings, batch_size_of, draw, parse_digits, picture, verdicts
 from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
@@ -83,6 +86,15 @@ def repo(tmp_path_factory):
     return repo
 
 
+@pytest.fixture(scope="module")
+def batched(repo, tmp_path_factory):
+    """The same runs, but the workspace's params set sample_batch_size: 2, as a run's params.yaml does."""
+    r = tmp_path_factory.mktemp("batched") / "r"
+    shutil.copytree(repo, r)
+    (r / "params.yaml").write_text((repo / "params.yaml").read_text() + "sample_batch_size: 2\n")
+    return r
+
+
 def settings(**changes) -> Settings:
     base = dict(digits=(3, 1, 4), rows=2, guidance_scale=3.0, num_steps=5, sampler="DDIM", eta=0.0,
                 variance="fixed_small", seed=11)
@@ -90,22 +102,64 @@ def settings(**changes) -> Settings:
 
 
 def test_the_grid_is_the_librarys_for_the_same_seed(repo):
+    """At the same batching the explorer's grid is the library's bit for bit: two at a time as sampling/grids.py
+    draws at sample_batch_size 2, and all at once as generate() takes them by default."""
     runs = Runs(repo)
     unet, meta = runs.model("workspace", "ddpm_class")
-    # the DDPM step: exactly sampling/grids.py's seeded grid
+    # the DDPM step: exactly sampling/grids.py's seeded grid, both two at a time
     s = settings(sampler="DDPM step")
     digits = list(s.digits) * s.rows
     want = library_grid(unet, meta, {"guidance_scale": s.guidance_scale}, Grid(digits, len(digits), "", []),
                         s.num_steps, s.seed, CPU, batch_size=2, progress=None)
-    assert torch.equal(draw(unet, meta, s, CPU), want)
-    # DDIM with eta and a flow model's Euler steps: generate() from the seeded noise
+    assert torch.equal(draw(unet, meta, s, CPU, batch_size=2), want)
+    # DDIM with eta and a flow model's Euler steps: generate() from the seeded noise, all at once and two at a time
     for model, s in (("ddpm_class", settings(eta=0.5)), ("flow_class", settings(sampler="flow Euler"))):
         unet, meta = runs.model("workspace", model)
-        gens = image_generators(s.seed, len(digits))
-        want = generate(unet, meta, randn((len(digits), 1, 28, 28), gens), gens, digits, s.guidance_scale,
-                        num_steps=s.num_steps, eta=s.eta if model == "ddpm_class" else None)
-        assert torch.equal(draw(unet, meta, s, CPU), want)
+        for batch_size in (None, 2):
+            gens = image_generators(s.seed, len(digits))
+            want = generate(unet, meta, randn((len(digits), 1, 28, 28), gens), gens, digits, s.guidance_scale,
+                            num_steps=s.num_steps, eta=s.eta if model == "ddpm_class" else None,
+                            batch_size=batch_size)
+            assert torch.equal(draw(unet, meta, s, CPU, batch_size), want)
         assert np.array_equal(picture(want, 3), tile(want.clamp(0, 1), 3, scale=SCALE))
+    with pytest.raises(InputError, match=r"batch_size=0; allowed: an integer >= 1, or None \(all at once\)"):
+        draw(unet, meta, s, CPU, batch_size=0)
+
+
+def batch_sizes_of(unet: torch.nn.Module) -> list[int]:
+    """A list that grows by the batch size of each call of the model (with CFG: twice the images of a batch)."""
+    sizes: list[int] = []
+    unet.register_forward_hook(lambda _m, args, _out: sizes.append(len(args[0])))
+    return sizes
+
+
+def test_the_explorer_draws_the_runs_sample_batch_size(repo, batched):
+    """The Sample tab takes the images sample_batch_size at a time as the run's params.yaml sets it (all at once
+    where it has none), so its grid is the stage's (sampling/grids.draw at that batch size) bit for bit, the last
+    frame of its film is that grid, and the caption says how it was batched; a bad sample_batch_size is named."""
+    from difflab.explore.app import sample_one
+
+    s = settings(sampler="DDPM step", num_steps=3)  # 6 images
+    for r, batch_size, calls in ((batched, 2, [4] * 9), (repo, None, [12] * 3)):  # CFG: 2 x the batch, a call
+        runs = Runs(r)
+        unet, meta = runs.model("workspace", "ddpm_class")
+        sizes = batch_sizes_of(unet)
+        progress: list[tuple] = []
+        image, caption, _, frames = sample_one(runs, CPU, "workspace", "ddpm_class", s,
+                                               lambda done, **_: progress.append(done))
+        assert sizes == calls
+        assert progress == [(0, len(calls)), *((k + 1, len(calls)) for k in range(len(calls)))]
+        digits = list(s.digits) * s.rows
+        want = library_grid(unet, meta, {"guidance_scale": s.guidance_scale}, Grid(digits, len(digits), "", []),
+                            s.num_steps, s.seed, CPU, batch_size=batch_size, progress=None)
+        assert np.array_equal(image, picture(want, 3)) and np.array_equal(frames.pictures[-1], image)
+        assert len(frames.pictures) == 4
+        assert ("2 at a time" if batch_size else "all at once") + " (sample_batch_size)" in caption
+    assert batch_size_of({"sample_batch_size": 5}, "w") == 5 and batch_size_of({}, "w") is None
+    for bad in (0, -1, 2.5, "8", True):
+        with pytest.raises(InputError, match=rf"run 'w': sample_batch_size={re.escape(repr(bad))} in its "
+                                             r"params.yaml; allowed: an integer >= 1, or none \(all at once\)"):
+            batch_size_of({"sample_batch_size": bad}, "w")
 
 
 def test_the_reverse_process_keeps_every_kth_step_and_ends_on_the_grid(repo):
@@ -124,6 +178,17 @@ def test_the_reverse_process_keeps_every_kth_step_and_ends_on_the_grid(repo):
         assert np.array_equal(frames.pictures[-1], picture(x, 3))  # the last frame is the grid shown
         assert frames.labels[0] == "the noise (step 0)"
         assert frames.labels[-1] == f"step {kept[-1]} of {kept[-1]}: the result"
+    # drawn in batches of 4 and 2, one after the other through every step: a kept step's picture is made of both
+    # batches' x after that step, once the second has passed it
+    s = settings(sampler="DDPM step", num_steps=6)
+    xs = []
+    frames = Frames(3, 4)  # every 2nd step
+    x = draw(unet, meta, s, CPU, 4, on_step=lambda i, _t, x: xs.append(x.clone()), frames=frames)
+    assert [len(b) for b in xs] == [4] * 6 + [2] * 6
+    assert [np.array_equal(f, picture(torch.cat([xs[k - 1], xs[6 + k - 1]]), 3)) for f, k in
+            zip(frames.pictures[1:], (2, 4, 6))] == [True] * 3
+    assert len(frames.pictures) == 4 and np.array_equal(frames.pictures[-1], picture(x, 3))
+    assert frames.labels[1:] == ["step 2 of 6: t = 29", "step 4 of 6: t = 10", "step 6 of 6: the result"]
     frames = Frames(3, 50)
     frames.start(torch.zeros(3, 1, 28, 28), 1000)  # a 1000-step flow model keeps every 21st step: 49 frames
     assert frames.every == 21
@@ -173,6 +238,41 @@ def test_a_dvc_experiment_is_a_run_by_its_name(repo, tmp_path):
     assert not torch.equal(from_exp.state_dict()["out.weight"], from_workspace.state_dict()["out.weight"])
     with pytest.raises(RunError, match=r"one of the experiments \['tiny-exp'\]"):
         runs.model("tiny-exp-typo", "ddpm_class")
+
+
+def test_the_loaded_models_are_a_least_recently_used_cache(repo, tmp_path):
+    """Runs keeps at most max_models generative models (MAX_MODELS by default) and max_judges judges loaded: a
+    model asked for again is the one kept (no new load), one more drops the least recently used, and that one asked
+    for again is loaded afresh, equal to its first load."""
+    r = tmp_path / "r"
+    shutil.copytree(repo, r)
+    runs = Runs(r)
+    assert (runs._models.size, runs._judges.size) == (MAX_MODELS, MAX_JUDGES) == (4, 2)
+
+    def retrained(k: int, name: str = "ddpm_class"):  # the workspace's model of seed k, as a retrained run's
+        torch.manual_seed(k)
+        if name == "judge":
+            save_model(r / "models/judge/final.safetensors", Judge().state_dict(), {"kind": "judge", "epoch": k})
+            return runs.judge("workspace")
+        save_model(r / "models/ddpm_class/final.safetensors", UNet(4, "class").state_dict(),
+                   {"hidden": 4, "conditioning": "class", "objective": "ddpm", "epoch": k, **SCHEDULE})
+        return runs.model("workspace", "ddpm_class")[0]
+
+    first = [retrained(k) for k in range(4)]
+    assert retrained(0) is first[0]  # used again: kept, and now the most recently used
+    fifth = retrained(4)  # one too many: drops model 1, the least recently used
+    assert len(runs._models) == 4 and retrained(0) is first[0] and retrained(4) is fifth
+    again = retrained(1)  # dropped, so loaded afresh (and now model 2 is dropped)
+    assert again is not first[1] and again.state_dict().keys() == first[1].state_dict().keys()
+    assert all(torch.equal(again.state_dict()[k], v) for k, v in first[1].state_dict().items())
+    assert retrained(3) is first[3] and retrained(2) is not first[2]
+    judges = [retrained(k, "judge") for k in range(2)]
+    retrained(2, "judge")  # a third: drops judge 0
+    assert retrained(1, "judge") is judges[1] and retrained(0, "judge") is not judges[0] and len(runs._judges) == 2
+    for size, message in (({"max_models": 0}, r"max_models=0; allowed: an integer >= 1"),
+                          ({"max_judges": 1.5}, r"max_judges=1.5; allowed: an integer >= 1")):
+        with pytest.raises(InputError, match=message):
+            Runs(r, **size)
 
 
 def part_a(repo):
@@ -226,7 +326,8 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         bench = Bench(model, judge, cfg, timesteps(50, stride=10), 3.0, {"eta": eta, "variance": "fixed_small"},
                       seeds=3, seed=5, batch_size=8, device=torch.device("cpu"))
         measured = library_bands(bench)["bands_" + "_".join(map(str, digits))]
-        right = torch.tensor(verdicts(judge, shown)[0]).reshape(3, 3) == torch.tensor(digits)[:, None]
+        # each band's 3 images judged in one call, as bands() judges them (other shapes may round otherwise)
+        right = torch.tensor([verdicts(judge, band)[0] for band in shown.split(3)]) == torch.tensor(digits)[:, None]
         rates = {f"{band}_ok": ok.float().mean().item() for band, ok in zip(("low", "mid", "high"), right)}
         assert measured == {"success": right.all(0).float().mean().item(), **rates}
     assert bands.band_names(((7, 1.0),)) == ["low", "high"]
@@ -371,6 +472,17 @@ def test_a_cancel_flag_stops_the_loop_after_the_step_under_way(repo):
         with pytest.raises(Cancelled, match=re.escape(message)):
             work(flag, on_step)
         assert seen == list(range(at + 1)) and len(calls) == at + 1
+    # the grid drawn two at a time (three batches of 5 steps): set during batch 2's step 3, the loop stops there
+    flag, seen = threading.Event(), []
+    calls.clear()
+
+    def on_step(i, _t, _x):
+        seen.append(i)
+        if len(seen) == 8:
+            flag.set()
+    with pytest.raises(Cancelled, match=re.escape("cancelled at step 3 of 5 of batch 2 of 3")):
+        draw(unet, meta, settings(), CPU, 2, on_step=on_step, cancel=flag)
+    assert seen == [0, 1, 2, 3, 4, 0, 1, 2] and len(calls) == 8
     cancels = Cancels()
     assert not cancels.cancel(("page", "Sample"))  # nothing running: nothing to cancel, nothing left set
     with cancels.running(("page", "Sample")) as flag:
@@ -603,3 +715,50 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         want = alg.inpaint(model, digit, mask[None, None], timesteps(50, stride=10),
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
         assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
+
+
+def test_the_explorer_as_an_api(batched, tmp_path):
+    """gradio_client calls the served explorer's named endpoints with their parameters named in words (the Cancel
+    buttons are the page's only), and /sample answers with the library's grid for the same settings: the run's
+    sample_batch_size (2) at a time, as sampling/grids.py draws it."""
+    from gradio_client import Client
+    from gradio_client.exceptions import AppError
+
+    from difflab.explore.app import launch
+
+    runs = Runs(batched)
+    demo, url = launch(runs, free_port(), choices=["workspace"])
+    try:
+        client = Client(url, verbose=False, download_files=tmp_path)
+        api = client.view_api(print_info=False, return_format="dict")
+        names = {endpoint: [p["parameter_name"] for p in info["parameters"]]
+                 for endpoint, info in api["named_endpoints"].items()}
+        engine = ["cfg_scale", "stride", "seed", "sampler", "eta"]
+        assert names == {
+            "/sample": ["run", "compare_with", "model", "digits", "rows", "cfg_scale", "steps", "sampler", "eta",
+                        "variance", "seed"],
+            "/frame": ["frame"],
+            "/anagram": ["run", "digit_1", "view_1", "digit_2", "view_2", "digit_3", "view_3", "samples", *engine],
+            "/bands": ["run", "digits", "blurs", "samples", *engine],
+            "/edit": ["run", "source", "canvas", "test_digit", "mode", "i_start", "region", "box", "prompt", "every",
+                      "mask", *engine],
+            "/under_the_mask": ["run", "source", "canvas", "test_digit"]}
+        assert not api["unnamed_endpoints"]
+        asked = dict(run="workspace", compare_with="", model="ddpm_class", digits="3 1 4", rows=2, cfg_scale=3.0,
+                     steps=3, sampler="DDPM step", eta=0.0, variance="fixed_small", seed=11)
+        with pytest.raises(AppError, match=re.escape("num_steps=999; allowed for a DDPM: 1 .. T (50)")):
+            client.predict(**{**asked, "steps": 999}, api_name="/sample")
+        image, caption, *_ = client.predict(**asked, api_name="/sample")
+        noise, _, frame_caption = client.predict(frame=0, api_name="/frame")  # this session's last grid's film
+        client.close()
+    finally:
+        demo.close()
+    unet, meta = runs.model("workspace", "ddpm_class")
+    digits = [3, 1, 4] * 2
+    want = library_grid(unet, meta, {"guidance_scale": 3.0}, Grid(digits, 6, "", []), 3, 11, CPU, batch_size=2,
+                        progress=None)
+    assert np.array_equal(np.array(Image.open(image).convert("L")), picture(want, 3))
+    assert "2 at a time (sample_batch_size)" in caption and "Judged as asked:" in caption
+    assert np.array_equal(np.array(Image.open(noise).convert("L")), picture(randn((6, 1, 28, 28),
+                                                                                 image_generators(11, 6)), 3))
+    assert frame_caption.startswith("**Frame 1 of 4**: the noise (step 0)")

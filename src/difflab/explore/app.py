@@ -5,12 +5,16 @@ tab makes visual anagrams with part A's engine and shows them through each view,
 frequency bands read as different digits, through each band; the Draw tab edits a drawn (or MNIST test) digit by
 SDEdit or inpainting. Every tab's Cancel stops its work after the step under way. Served on
 127.0.0.1 only, fully offline: no analytics, system fonts, no server-side rendering, nothing fetched from outside.
+Each tab's button is also an endpoint of Gradio's API, named, with its parameters named in words, for gradio_client:
+/sample, /frame, /anagram, /bands, /edit and /under_the_mask (the Cancel buttons are the page's alone).
 
     python -m difflab.explore [--port 7860] [--repo .]      # make explore
 """
 
 import argparse
 import contextlib
+import itertools
+import math
 import os
 import threading
 
@@ -25,7 +29,8 @@ from difflab.explore import anagram as an  # noqa: E402
 from difflab.explore import bands as bd  # noqa: E402
 from difflab.explore import draw as dr  # noqa: E402
 from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
-from difflab.explore.sample import SAMPLERS, Settings, draw, parse_digits, picture, verdicts  # noqa: E402
+from difflab.explore.sample import (SAMPLERS, Settings, batch_size_of, draw, parse_digits, picture,  # noqa: E402
+                                    verdicts)
 from difflab.explore.steps import Cancelled, Cancels, Frames  # noqa: E402
 from difflab.parta.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
@@ -65,14 +70,17 @@ def settings_of(digits: str, rows, scale, steps, sampler: str, eta, variance: st
                     sampler, number("eta", eta), variance, integer("seed", seed))
 
 
-def describe(run: str, model: str, meta: dict, params: dict, s: Settings) -> str:
-    """The caption of one grid: the run, its model and what it was trained with, the sampler's settings."""
+def describe(run: str, model: str, meta: dict, params: dict, s: Settings, batch_size: int | None = None) -> str:
+    """The caption of one grid: the run, its model and what it was trained with, the sampler's settings and the
+    batch size it drew with (the run's sample_batch_size)."""
     sampler = f"DDIM eta {s.eta:g}" if s.sampler == "DDIM" else (
         f"DDPM step, {s.variance}" if s.sampler == "DDPM step" else "flow Euler")
     knobs = ", ".join(f"{k} {v}" for k, v in (params.get(model) or {}).items())
     guided = f", CFG scale {s.guidance_scale:g}" if meta["conditioning"] == "class" else ""
+    batched = f"{batch_size} at a time" if batch_size else "all at once"
     return (f"**{run}**: {MODELS[model]} (`{model}`, D={meta['hidden']}, epoch {meta.get('epoch', '?')}); "
-            f"{sampler}, {s.num_steps} steps{guided}, seed {s.seed}.  \nTrained with: {knobs or 'params not found'}")
+            f"{sampler}, {s.num_steps} steps{guided}, seed {s.seed}, {batched} (sample_batch_size).  \n"
+            f"Trained with: {knobs or 'params not found'}")
 
 
 def judged(runs: Runs, run: str, x: torch.Tensor, asked: list[int] | None, ncols: int) -> tuple[str, list[list]]:
@@ -94,27 +102,33 @@ def judged(runs: Runs, run: str, x: torch.Tensor, asked: list[int] | None, ncols
 
 def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: Settings, progress: gr.Progress,
                cancel: threading.Event | None = None):
-    """One run's grid, caption and verdicts, and the film of its reverse process (Frames)."""
+    """One run's grid, caption and verdicts, and the film of its reverse process (Frames). The images go through
+    the model the run's sample_batch_size at a time (all at once where its params have none), as its sample stages
+    draw them: the same settings give the stage's grid exactly."""
     run = run.strip() or WORKSPACE
     unet, meta = runs.model(run, model)
     params = runs.params(run)
-    total = steps_of(meta, s.num_steps) if 1 <= s.num_steps else 0
+    batch_size = batch_size_of(params, run)
+    n = len(s.digits) * s.rows
+    total = (steps_of(meta, s.num_steps) if 1 <= s.num_steps else 0) * math.ceil(n / (batch_size or n or 1))
     progress((0, total), desc=f"{run}: sampling", unit="steps")
     ncols = len(s.digits)
     frames = Frames(ncols)
-    x = draw(unet, meta, s, runtime, frames=frames, cancel=cancel,
-             on_step=lambda i, _t, _x: progress((i + 1, total), desc=f"{run}: sampling", unit="steps"))
+    done = itertools.count(1)  # steps of every batch, one batch after another
+    x = draw(unet, meta, s, runtime, batch_size, frames=frames, cancel=cancel,
+             on_step=lambda i, _t, _x: progress((next(done), total), desc=f"{run}: sampling", unit="steps"))
     asked = list(s.digits) * s.rows if unet.conditioning == "class" else None
     summary, table = judged(runs, run, x, asked, ncols)
-    return picture(x, ncols), describe(run, model, meta, params, s) + "  \n" + summary, table, frames
+    return picture(x, ncols), describe(run, model, meta, params, s, batch_size) + "  \n" + summary, table, frames
 
 
-def film_at(film: list[Frames | None] | None, k) -> tuple:
-    """Frame k of the reverse process for each run (None where there is no run or no film yet) and its label."""
+def film_at(film: list[Frames | None] | None, frame) -> tuple:
+    """Frame `frame` (0 = the noise) of the reverse process for each run (None where there is no run or no film
+    yet) and its label."""
     shown = [f for f in film or [] if f is not None]
     if not shown:
         return None, None, "Sample first: the reverse process of the grid shows here, step by step."
-    k = min(max(int(k or 0), 0), len(shown[0].pictures) - 1)
+    k = min(max(int(frame or 0), 0), len(shown[0].pictures) - 1)
     pictures = [f.pictures[k] if f is not None else None for f in film]
     every = shown[0].every
     kept = "every step is kept" if every == 1 else f"every {every}{ordinal_suffix(every)} step is kept"
@@ -310,7 +324,7 @@ def cancel_button(cancels: Cancels, tab: str, elem_id: str) -> gr.Button:
         if not cancels.cancel((request.session_hash or "", tab)):
             gr.Info(f"{tab}: nothing running to cancel.")
 
-    button.click(on_cancel, None, None, concurrency_limit=None, show_progress="hidden")
+    button.click(on_cancel, None, None, concurrency_limit=None, show_progress="hidden", api_visibility="private")
     return button
 
 
@@ -363,21 +377,25 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
                     frame_images = [gr.Image(label=f"run {side.upper()} at this step", type="numpy", format="png",
                                              image_mode="L", elem_id=f"frame-{side}") for side in ("a", "b")]
 
-            def on_sample(a, b, m, d, r, sc, st, sa, e, v, se, request: gr.Request, progress=gr.Progress()):
+            # the handlers' parameter names are the API's (gradio_client's keywords): words, one per field
+            def on_sample(run, compare_with, model, digits, rows, cfg_scale, steps, sampler, eta, variance, seed,
+                          request: gr.Request, progress=gr.Progress()):
+                """A grid of digits from `run`'s model (and from `compare_with`'s, from the same noise, if given),
+                with the judge's verdicts and the reverse process' last frame."""
                 with work(cancels, request, "Sample") as flag:
-                    s = settings_of(d, r, sc, st, sa, e, v, se)
-                    first = sample_one(runs, runtime, a, m, s, progress, flag)
-                    second = (sample_one(runs, runtime, b, m, s, progress, flag) if b and b.strip()
-                              else (None, "", [], None))
+                    s = settings_of(digits, rows, cfg_scale, steps, sampler, eta, variance, seed)
+                    first = sample_one(runs, runtime, run, model, s, progress, flag)
+                    second = (sample_one(runs, runtime, compare_with, model, s, progress, flag)
+                              if compare_with and compare_with.strip() else (None, "", [], None))
                 films = [first[3], second[3]]
                 last = len(first[3].pictures) - 1
                 return (*first[:3], *second[:3], films, gr.update(maximum=last, value=last),
                         *film_at(films, last))
 
             go.click(on_sample, [run_a, run_b, model, digits, rows, scale, steps, sampler, eta, variance, seed],
-                     [*outs, film, frame, *frame_images, frame_caption], concurrency_limit=1)
+                     [*outs, film, frame, *frame_images, frame_caption], concurrency_limit=1, api_name="sample")
             frame.input(film_at, [film, frame], [*frame_images, frame_caption], show_progress="hidden",
-                        trigger_mode="always_last")
+                        trigger_mode="always_last", api_name="frame")
         anagram_tab(runs, runtime, choices, cancels)
         bands_tab(runs, runtime, choices, cancels)
         draw_tab(runs, runtime, choices, cancels)
@@ -421,18 +439,20 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cance
 
         # the engine's fields by name, not *fields: Gradio hands the request and the progress tracker only to
         # parameters before any *args
-        def on_anagram(r, d1, v1, d2, v2, d3, v3, n, sc, st, se, sa, e, request: gr.Request,
-                       progress=gr.Progress()):
+        def on_anagram(run, digit_1, view_1, digit_2, view_2, digit_3, view_3, samples, cfg_scale, stride, seed,
+                       sampler, eta, request: gr.Request, progress=gr.Progress()):
+            """Visual anagrams from `run`'s class-conditioned DDPM: digit k through view k (the third pair
+            optional: empty strings), with the judge's verdicts."""
             with work(cancels, request, "Anagram") as flag:
-                pairs = [(d, v) for d, v in ((d1, v1), (d2, v2), (d3, v3)) if d or v]
+                pairs = [(d, v) for d, v in ((digit_1, view_1), (digit_2, view_2), (digit_3, view_3)) if d or v]
                 if any(not d or not v for d, v in pairs):
                     raise InputError(f"digits and views {pairs}; allowed: a digit and a view together")
                 s = an.AnagramSettings(tuple(integer("digit", d) for d, _ in pairs), tuple(v for _, v in pairs),
-                                       engine_of(sc, st, se, sa, e), integer("samples", n))
-                return anagram_one(runs, runtime, r, s, progress, flag)
+                                       engine_of(cfg_scale, stride, seed, sampler, eta), integer("samples", samples))
+                return anagram_one(runs, runtime, run, s, progress, flag)
 
         go.click(on_anagram, [run, digits[0], views[0], digits[1], views[1], digits[2], views[2], count, *engine],
-                 [image, caption, table], concurrency_limit=1)
+                 [image, caption, table], concurrency_limit=1, api_name="anagram")
 
 
 def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
@@ -457,12 +477,17 @@ def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels
         caption = gr.Markdown(elem_id="bands-caption")
         table = gr.Dataframe(headers=BAND_HEADERS, label="the judge on each band", elem_id="bands-verdicts")
 
-        def on_bands(r, d, b, n, sc, st, se, sa, e, request: gr.Request, progress=gr.Progress()):
+        def on_bands(run, digits, blurs, samples, cfg_scale, stride, seed, sampler, eta, request: gr.Request,
+                     progress=gr.Progress()):
+            """Factorized diffusion over frequency bands from `run`'s class-conditioned DDPM: a digit per band, low
+            to high, with the judge's verdicts."""
             with work(cancels, request, "Bands") as flag:
-                s = bd.BandSettings(parse_digits(d), blurs_of(b), engine_of(sc, st, se, sa, e), integer("samples", n))
-                return bands_one(runs, runtime, r, s, progress, flag)
+                e = engine_of(cfg_scale, stride, seed, sampler, eta)
+                s = bd.BandSettings(parse_digits(digits), blurs_of(blurs), e, integer("samples", samples))
+                return bands_one(runs, runtime, run, s, progress, flag)
 
-        go.click(on_bands, [run, digits, blurs, count, *engine], [image, caption, table], concurrency_limit=1)
+        go.click(on_bands, [run, digits, blurs, count, *engine], [image, caption, table], concurrency_limit=1,
+                 api_name="bands")
 
 
 def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
@@ -509,26 +534,30 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
         strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
         caption = gr.Markdown(elem_id="draw-caption")
 
-        def on_edit(r, src, c, i, m, i0, g, b, p, k, mc, sc, st, se, sa, e, request: gr.Request,
-                    progress=gr.Progress()):
+        def on_edit(run, source, canvas, test_digit, mode, i_start, region, box, prompt, every, mask, cfg_scale,
+                    stride, seed, sampler, eta, request: gr.Request, progress=gr.Progress()):
+            """A drawn digit (`canvas`) or an MNIST test digit (`test_digit`) edited by SDEdit or inpainting (inside
+            the `box` or the `mask` painted by hand) by `run`'s class-conditioned DDPM."""
             with work(cancels, request, "Draw") as flag:
-                s = dr.EditSettings(m, engine_of(sc, st, se, sa, e), p or "", integer("i_start", i0), box_of(b),
-                                    integer("every", k), region_of(m, g, mc))
-                return edit_one(runs, runtime, r, src, c, i, s, progress, flag)
+                s = dr.EditSettings(mode, engine_of(cfg_scale, stride, seed, sampler, eta), prompt or "",
+                                    integer("i_start", i_start), box_of(box), integer("every", every),
+                                    region_of(mode, region, mask))
+                return edit_one(runs, runtime, run, source, canvas, test_digit, s, progress, flag)
 
-        def on_under(r, src, c, i):
+        def on_under(run, source, canvas, test_digit):
             """The input as the mask canvas' background, its strokes cleared: paint over the digit itself."""
             try:
-                picture_under = dr.under_the_mask(input_of(runs, r, src, c, i)[0], CANVAS)
+                picture_under = dr.under_the_mask(input_of(runs, run, source, canvas, test_digit)[0], CANVAS)
             except InputError as err:
                 raise gr.Error(str(err)) from None
+            what = "the drawing" if source == "canvas" else f"test digit {test_digit}"
             return ({"background": picture_under, "layers": [], "composite": picture_under},
-                    f"The input ({'the drawing' if src == 'canvas' else f'test digit {i}'}) is under the mask: paint "
-                    "over the region to redraw.")
+                    f"The input ({what}) is under the mask: paint over the region to redraw.")
 
         go.click(on_edit, [run, source, canvas, index, mode, i_start, region, box, prompt, every, mask_canvas,
-                           *engine], [shown, result, strip, caption], concurrency_limit=1)
-        under.click(on_under, [run, source, canvas, index], [mask_canvas, under_note], concurrency_limit=1)
+                           *engine], [shown, result, strip, caption], concurrency_limit=1, api_name="edit")
+        under.click(on_under, [run, source, canvas, index], [mask_canvas, under_note], concurrency_limit=1,
+                    api_name="under_the_mask")
 
 
 def launch(runs: Runs, port: int | None = None, choices: list[str] | None = None,

@@ -2,13 +2,17 @@
 experiment's name. Files come through dvc.api from the repository's workspace, git or local DVC cache, so a run
 made elsewhere needs `dvc pull` / `dvc exp pull` first; the explorer only reads them (it is no stage of the DAG and
 writes no output). A model is loaded once per file content and kept in memory, so two runs can be compared and a
-retrained workspace model is picked up on the next request."""
+retrained workspace model is picked up on the next request; memory stays bounded, as at most MAX_MODELS generative
+models (4) and MAX_JUDGES judges (2) are kept, the least recently used dropped first (and loaded again from its file
+when next asked for)."""
 
 import hashlib
 import subprocess
 import sys
 import tempfile
 import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -25,6 +29,8 @@ WORKSPACE = "workspace"
 MODELS = {"ddpm_class": "class-conditioned DDPM", "flow_class": "class-conditioned flow matching",
           "ddpm_time": "time-conditioned DDPM", "flow_time": "time-conditioned flow matching"}
 JUDGE = "judge"
+MAX_MODELS = 4  # generative models kept loaded (a D = 128 UNet: 32 MB of fp32 weights)
+MAX_JUDGES = 2
 
 
 class RunError(InputError):
@@ -54,14 +60,40 @@ def how_to_get(run: str, path: str) -> str:
             "run elsewhere, or `make run` (`dvc repro`) to train it here")
 
 
-class Runs:
-    """The runs of one repository (`repo`, the current folder by default), their params and models."""
+class Loaded:
+    """At most `size` models loaded from files, by their content's hash: the least recently used is dropped when
+    another would make one too many. Not locked: Runs holds its lock around it."""
 
-    def __init__(self, repo: Path | str = ".", device: torch.device | str = "cpu"):
+    def __init__(self, size: int, what: str):
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+            raise InputError(f"{what}={size!r}; allowed: an integer >= 1 (how many loaded models to keep)")
+        self.size = size
+        self._kept: OrderedDict[str, object] = OrderedDict()
+
+    def get(self, key: str, load: Callable[[], object]):
+        """The model of `key`, the most recently used from now on; load() makes it if it is not kept."""
+        if key in self._kept:
+            self._kept.move_to_end(key)
+        else:
+            self._kept[key] = load()
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
+        return self._kept[key]
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+
+class Runs:
+    """The runs of one repository (`repo`, the current folder by default), their params and models; at most
+    `max_models` generative models and `max_judges` judges stay loaded (the least recently used dropped first)."""
+
+    def __init__(self, repo: Path | str = ".", device: torch.device | str = "cpu", max_models: int = MAX_MODELS,
+                 max_judges: int = MAX_JUDGES):
         self.repo = Path(repo).resolve()
         self.device = torch.device(device)
-        self._models: dict[str, tuple[UNet, dict]] = {}
-        self._judges: dict[str, Judge] = {}
+        self._models = Loaded(max_models, "max_models")
+        self._judges = Loaded(max_judges, "max_judges")
         self._lock = threading.Lock()
 
     def read(self, run: str, path: str) -> bytes:
@@ -100,13 +132,14 @@ class Runs:
         data = self.read(run, layout.model_paths(JUDGE).final.as_posix())
         return self._load(data, self._judges, lambda path: load_judge(path, self.device))
 
-    def _load(self, data: bytes, cache: dict, load):
-        """A model file's content loaded once (through a temporary file: the loaders take paths)."""
-        key = hashlib.sha256(data).hexdigest()
+    def _load(self, data: bytes, cache: Loaded, load):
+        """A model file's content loaded once while it is kept (through a temporary file: the loaders take
+        paths)."""
+        def from_file():
+            with tempfile.TemporaryDirectory() as tmp:
+                path = Path(tmp) / "model.safetensors"
+                path.write_bytes(data)
+                return load(path)
+
         with self._lock:
-            if key not in cache:
-                with tempfile.TemporaryDirectory() as tmp:
-                    path = Path(tmp) / "model.safetensors"
-                    path.write_bytes(data)
-                    cache[key] = load(path)
-            return cache[key]
+            return cache.get(hashlib.sha256(data).hexdigest(), from_file)

@@ -1,6 +1,11 @@
 """The Sample tab's work, free of the page: a grid of digits from a run's model drawn exactly as the sample stages
-draw theirs (sampling/grids.py: one seeded noise stream per image, then generate()), so the explorer's image for a
-seed equals the library's, and the judge's label and confidence for each digit."""
+draw theirs (sampling/grids.py: one seeded noise stream per image, then generate() taking the images
+sample_batch_size at a time), so the explorer's image for a seed and the run's sample_batch_size equals the
+library's, and the judge's label and confidence for each digit. Another batch size draws the same digits only up to
+the kernels' rounding: a batch of another shape may be computed by other kernels (on an Intel Xeon with AMX, for
+one), whose last bits differ."""
+
+import math
 
 import re
 import threading
@@ -78,14 +83,28 @@ def check(s: Settings, meta: dict) -> None:
         raise InputError(f"seed={s.seed}; allowed: an integer >= 0")
 
 
-def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime,
+def batch_size_of(params: dict, run: str) -> int | None:
+    """The run's sample_batch_size (params.yaml), the batch size its sample stages draw with; None (all at once)
+    where its params have none."""
+    size = params.get("sample_batch_size")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
+        raise InputError(f"run {run!r}: sample_batch_size={size!r} in its params.yaml; allowed: an integer >= 1, or "
+                         "none (all at once)")
+    return size
+
+
+def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime, batch_size: int | None = None,
          on_step: Callable[[int, float, torch.Tensor], None] | None = None,
          frames: Frames | None = None, cancel: threading.Event | None = None) -> torch.Tensor:
     """The grid's digits, row r holding s.digits, from noise seeded as sampling/grids.py seeds it: image i's noise
-    and step noise from image_generators(seed, n)[i]. `frames` (if given) films the reverse process from that noise;
-    its last picture is the grid's, as the whole grid goes through generate() in one batch. Once `cancel` is set the
-    loop stops after the step under way (steps.Cancelled)."""
+    and step noise from image_generators(seed, n)[i], the images going through generate() batch_size at a time
+    (None: all at once) as the sample stages take them sample_batch_size at a time, so that the grid is the
+    stage's, bit for bit, at the stage's batch size. on_step sees each batch in turn after each step. `frames` (if
+    given) films the reverse process from that noise; its last picture is the grid's. Once `cancel` is set the loop
+    stops after the step under way (steps.Cancelled)."""
     check(s, meta)
+    if batch_size is not None and batch_size < 1:
+        raise InputError(f"batch_size={batch_size}; allowed: an integer >= 1, or None (all at once)")
     digits = list(s.digits) * s.rows if unet.conditioning == "class" else None
     n = len(s.digits) * s.rows
     gens = image_generators(s.seed, n, runtime.device)
@@ -94,8 +113,9 @@ def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime,
     if frames is not None:
         frames.start(x_T, total)
     scale = s.guidance_scale if unet.conditioning == "class" else 1.0
-    return generate(unet, meta, x_T, gens, digits, scale, on_step=watched(frames, on_step, stop_if(cancel, total)),
-                    runtime=runtime, num_steps=s.num_steps, eta=s.eta if s.sampler == "DDIM" else None,
+    stop = stop_if(cancel, total, math.ceil(n / (batch_size or n)))
+    return generate(unet, meta, x_T, gens, digits, scale, on_step=watched(frames, on_step, stop), runtime=runtime,
+                    batch_size=batch_size, num_steps=s.num_steps, eta=s.eta if s.sampler == "DDIM" else None,
                     variance=s.variance)
 
 
