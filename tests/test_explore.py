@@ -11,6 +11,7 @@ untrained models in a temporary git + DVC repository, read through dvc.api as an
 
 import contextlib
 import io
+import math
 import re
 import shutil
 import socket
@@ -216,6 +217,33 @@ def test_bad_input_is_named_with_what_is_allowed(repo):
             parse_digits(text)
 
 
+def test_every_number_the_page_takes_is_finite(repo):
+    """inf and NaN typed in a field (or sent through the API) are named and refused before any work: an infinite
+    CFG scale once passed the scale's check (>= 0), and an infinite row count crashed int() with no message."""
+    from difflab.explore.app import blurs_of, box_of, integer, number, settings_of
+
+    for bad in (math.inf, -math.inf, math.nan):
+        with pytest.raises(InputError, match=re.escape(f"CFG scale={bad!r}; allowed: a finite number")):
+            number("CFG scale", bad)
+        with pytest.raises(InputError, match=re.escape(f"rows={bad!r}; allowed: a finite number")):
+            integer("rows", bad)
+        with pytest.raises(InputError, match="CFG scale"):
+            settings_of("0-9", 1, bad, 5, "DDIM", 0.0, "fixed_small", 0)
+    for text in ("9 inf", "9 nan", "9 2.0, 3 -inf"):
+        with pytest.raises(InputError, match="is not a blur"):
+            blurs_of(text)
+    for text in ("0, nan, 0, 1", "0, 0.5, -inf, 1"):
+        with pytest.raises(InputError, match="mask box"):
+            box_of(text)
+    unet, meta = Runs(repo).model("workspace", "ddpm_class")  # the library's checks, for callers of draw()
+    with pytest.raises(InputError, match=r"CFG scale inf; allowed: a finite number >= 0"):
+        draw(unet, meta, settings(guidance_scale=math.inf), CPU)
+    with pytest.raises(InputError, match=r"sigma=inf; allowed: a finite number > 0"):
+        bands.check(part_a_model(unet, meta, CPU), bands.BandSettings((0, 7), ((9, math.inf),), Engine(3.0, 10, 5)))
+    assert (number("eta", 0.5), integer("rows", 2.0), blurs_of("9 2.0, 3 0.7"), box_of("0, 0.5, 0, 1")) == (
+        0.5, 2, ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
+
+
 def test_a_dvc_experiment_is_a_run_by_its_name(repo, tmp_path):
     """An experiment saved with `dvc exp save -n` while DVC tracks the model: the explorer reads that experiment's
     model by the experiment's name (through dvc.api, from the DVC cache), not the workspace's, retrained since."""
@@ -336,7 +364,7 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
             (bands.BandSettings((0, 7), blurs, e), r"2 digits \[0, 7\] for 2 blur\(s\); allowed: one digit per band"),
             (bands.BandSettings((0, 7, 1), ((3, 0.7), (9, 2.0)), e), "sigmas must decrease"),
             (bands.BandSettings((0, 7, 1), ((9, 2.0), (4, 0.7)), e), "kernel_size=4; allowed: an odd number"),
-            (bands.BandSettings((0, 7), ((9, 0.0),), e), r"sigma=0.0; allowed: a number > 0"),
+            (bands.BandSettings((0, 7), ((9, 0.0),), e), r"sigma=0.0; allowed: a finite number > 0"),
             (bands.BandSettings((0, 7, 12), blurs, e), r"digits \[12\]; allowed: 0 .. 9"),
             (bands.BandSettings((0, 7, 1), blurs, e, count=9), r"samples=9; allowed: 1 .. 8")):
         with pytest.raises(InputError, match=message):

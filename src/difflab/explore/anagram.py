@@ -5,6 +5,7 @@ seeded noise), so the explorer's anagram for a seed is the library's; and each s
 
 Also the part A engine the Draw tab shares: the model behind part A's interface, its timesteps and conditions."""
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -74,8 +75,8 @@ def check_engine(model: MnistDiffusion, e: Engine) -> list[int]:
     ts = schedule(model, e)
     check_eta(e.eta)
     check_variance(e.variance)
-    if e.guidance_scale < 0:
-        raise InputError(f"CFG scale {e.guidance_scale}; allowed: a number >= 0 (1 = no guidance)")
+    if not 0 <= e.guidance_scale < math.inf:
+        raise InputError(f"CFG scale {e.guidance_scale}; allowed: a finite number >= 0 (1 = no guidance)")
     if e.seed < 0:
         raise InputError(f"seed={e.seed}; allowed: an integer >= 0")
     return ts

@@ -51,9 +51,12 @@ REGIONS = ("box", "drawn mask")  # where inpainting redraws
 
 
 def number(name: str, value) -> float:
-    """A number from a page field, or an InputError naming the field (an emptied field gives None)."""
+    """A finite number from a page field, or an InputError naming the field (an emptied field gives None; inf and
+    NaN come only through the API, and no setting takes them)."""
     if value is None:
         raise InputError(f"{name} is empty; allowed: a number")
+    if not math.isfinite(float(value)):
+        raise InputError(f"{name}={float(value)!r}; allowed: a finite number")
     return float(value)
 
 
@@ -204,12 +207,13 @@ def judged_views(runs: Runs, run: str, shown: torch.Tensor, names: list[str], di
 
 
 def blur_of(text: str) -> bd.Blur | None:
-    """"9 2.0" -> (9, 2.0); None when it is not a whole number and a number."""
+    """"9 2.0" -> (9, 2.0); None when it is not a whole number and a finite number."""
     pair = text.split()
     try:
-        return (int(pair[0]), float(pair[1])) if len(pair) == 2 else None
+        blur = (int(pair[0]), float(pair[1])) if len(pair) == 2 else None
     except ValueError:
         return None
+    return blur if blur is not None and math.isfinite(blur[1]) else None
 
 
 def blurs_of(text: str) -> tuple[bd.Blur, ...]:
@@ -247,7 +251,7 @@ def box_of(text: str) -> tuple[float, ...]:
         box = tuple(float(v) for v in (text or "").replace(",", " ").split())
     except ValueError:
         box = ()
-    if len(box) != 4:
+    if len(box) != 4 or not all(map(math.isfinite, box)):
         raise InputError(f"mask box {text!r}; allowed: four fractions of the side: top, bottom, left, right "
                          "(e.g. 0, 0.5, 0, 1 = the top half)")
     return box

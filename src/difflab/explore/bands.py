@@ -4,6 +4,7 @@ makes it (parta/algorithms.factorized over frequency_bands(blurs), iterative_den
 explorer's image for a seed is the library's; and each sample as seen through each band (band_views: through the
 widest blur from afar, ..., the image itself up close), which is what the judge is asked about."""
 
+import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,8 +52,8 @@ def check(model: MnistDiffusion, s: BandSettings) -> list[int]:
     if bad:
         raise InputError(f"digits {bad}; allowed: 0 .. {NUM_CLASSES - 1}")
     for k, sigma in s.blurs:
-        if not sigma > 0:
-            raise InputError(f"blur ({k}, {sigma}): sigma={sigma}; allowed: a number > 0")
+        if not 0 < sigma < math.inf:
+            raise InputError(f"blur ({k}, {sigma}): sigma={sigma}; allowed: a finite number > 0")
     alg.frequency_bands(s.blurs)  # sigmas that do not decrease
     alg.band_views(torch.zeros(1, model.channels, model.image_size, model.image_size), s.blurs)  # kernel sizes
     if not 1 <= s.count <= MAX_COUNT:

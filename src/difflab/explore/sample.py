@@ -6,7 +6,6 @@ the kernels' rounding: a batch of another shape may be computed by other kernels
 one), whose last bits differ."""
 
 import math
-
 import re
 import threading
 from collections.abc import Callable
@@ -77,8 +76,8 @@ def check(s: Settings, meta: dict) -> None:
         raise InputError(f"variance {s.variance!r}; allowed: {', '.join(FIXED_VARIANCES)}")
     if not 0 <= s.eta <= 1:
         raise InputError(f"eta={s.eta}; allowed: a number in [0, 1] (0 = deterministic DDIM)")
-    if s.guidance_scale < 0:
-        raise InputError(f"CFG scale {s.guidance_scale}; allowed: a number >= 0 (1 = no guidance)")
+    if not 0 <= s.guidance_scale < math.inf:
+        raise InputError(f"CFG scale {s.guidance_scale}; allowed: a finite number >= 0 (1 = no guidance)")
     if s.seed < 0:
         raise InputError(f"seed={s.seed}; allowed: an integer >= 0")
 
