@@ -154,3 +154,20 @@ def test_a_stage_that_computes_declares_and_sets_its_thread_count(name, stage):
     assert "threads" in stage.get("params", []), f"stage {name} computes but does not declare threads"
     text = script.read_text()
     assert "for_stage(" in text or "use_threads(" in text, f"stage {name} declares threads but never sets them"
+
+
+def test_every_trained_model_is_an_artifact_at_its_final_weights():
+    """DVC's model registry (`dvc artifacts get`, `gto show`) lists each model its stage trains, by the model's
+    name, at the final weights the stage writes (layout.model_paths), inside an output of that stage: a new model
+    without an entry, or a path no stage writes, fails here."""
+    from difflab.config import layout
+
+    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
+    trained = {out.split("/")[1]: name for name, stage in dvc["stages"].items() if name.startswith("train_")
+               for out in stage.get("outs", []) if isinstance(out, str) and out.startswith("models/")}
+    artifacts = dvc["artifacts"]
+    assert set(artifacts) == set(trained) and {"ddpm_class", "flow_class", "judge"} <= set(trained)
+    for model, artifact in artifacts.items():
+        assert artifact["type"] == "model" and artifact["desc"].strip(), model
+        assert artifact["path"] == layout.model_paths(model).final.as_posix(), model
+        assert f"models/{model}" in dvc["stages"][trained[model]]["outs"], model

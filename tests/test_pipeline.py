@@ -1,6 +1,7 @@
 """The part B DAG end to end: `dvc repro` in a fresh git repo on tiny synthetic data, then `dvc exp run -S`."""
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -44,14 +45,16 @@ def merge(base: dict, over: dict) -> dict:
     return {k: merge(base[k], over[k]) if isinstance(over.get(k), dict) else over.get(k, base[k]) for k in base}
 
 
-def run(cmd: list[str], cwd: Path, timeout: float = 900, **extra_env: str) -> str:
-    """Run a command of the tiny repo; a command that hangs fails its test after `timeout` seconds (the longest,
-    the whole tiny DAG, takes about 3 minutes on 2 cores) instead of holding up the suite."""
+def run(cmd: list[str], cwd: Path, timeout: float = 900, fails: bool = False, **extra_env: str) -> str:
+    """Run a command of the tiny repo and return what it printed; it must succeed (or, with `fails`, fail). A
+    command that hangs fails its test after `timeout` seconds (the longest, the whole tiny DAG, takes about 3
+    minutes on 2 cores) instead of holding up the suite."""
     env = dict(os.environ, PYTHONPATH=str(cwd / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t", GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t",
                DVC_NO_ANALYTICS="1", **extra_env)
     out = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
-    assert out.returncode == 0, f"{' '.join(cmd)} failed:\n{out.stdout[-3000:]}\n{out.stderr[-3000:]}"
+    assert (out.returncode != 0) == fails, (f"{' '.join(cmd)} {'succeeded' if fails else 'failed'}:\n"
+                                            f"{out.stdout[-3000:]}\n{out.stderr[-3000:]}")
     return out.stdout + out.stderr
 
 
@@ -176,14 +179,52 @@ def test_stages_side_by_side_give_what_dvc_repro_gave_one_at_a_time(repo, tmp_pa
 
 
 def test_push_and_pull_through_the_default_remote(repo):
+    """A pull brings back every output; a remote copy corrupted (a bad disk, a half-copied shared folder) is
+    refused, naming its output, with nothing of it checked out (the remote verifies: .dvc/config), and once the
+    remote is repaired the same pull succeeds."""
     run(["dvc", "push"], repo)
     model = repo / "models" / "ddpm_time" / "final.safetensors"
     original = model.read_bytes()
-    shutil.rmtree(repo / ".dvc" / "cache")
-    shutil.rmtree(repo / "models")
+    md5 = hashlib.md5(original).hexdigest()
+    remote_copy = repo.parent / "dvc-storage" / "files" / "md5" / md5[:2] / md5[2:]  # .dvc/config: ../dvc-storage
+    good = remote_copy.read_bytes()
+    remote_copy.chmod(0o644)
+    remote_copy.write_bytes(good[:1000] + bytes([good[1000] ^ 1]) + good[1001:])  # one bit flipped
+    try:
+        shutil.rmtree(repo / ".dvc" / "cache")
+        shutil.rmtree(repo / "models")
+        log = run(["dvc", "pull"], repo, fails=True)
+        assert "failed to pull data from the cloud" in log and "models/ddpm_time" in log
+        assert not (repo / "models" / "ddpm_time").exists()  # nothing of the refused output in the workspace ...
+        assert not list((repo / ".dvc" / "cache").rglob(md5[2:]))  # ... nor its bad copy in the cache
+        assert (repo / "models" / "ddpm_class" / "final.safetensors").exists()  # the sound outputs came
+        assert "models/ddpm_time" in run(["dvc", "status"], repo)  # and DVC says what is missing
+    finally:
+        remote_copy.write_bytes(good)  # the remote repaired, for this test and the ones after it
     run(["dvc", "pull"], repo)
     assert model.read_bytes() == original
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
+
+
+def test_a_model_is_got_by_name_as_a_dvc_artifact(repo, tmp_path):
+    """DVC's model registry: the run published (its dvc.lock committed, its outputs on the DVC remote, a version
+    registered as GTO's git tag <name>@<version>), `gto show` lists the model by name and `dvc artifacts get`
+    downloads the class DDPM by name and version into a folder that is no repository."""
+    run(["dvc", "push"], repo)
+    published = tmp_path / "published"
+    run(["git", "clone", "-q", str(repo), str(published)], tmp_path)
+    shutil.copy(repo / "dvc.lock", published / "dvc.lock")
+    # the remote by its absolute path: `dvc artifacts get` reads the repository from a clone of its own elsewhere
+    run(["dvc", "remote", "modify", "local", "url", str(repo.parent / "dvc-storage")], published)
+    run(["git", "add", "dvc.lock", ".dvc/config"], published)
+    run(["git", "commit", "-qm", "the tiny run"], published)
+    run(["git", "tag", "-a", "ddpm_class@v1.0.0", "-m", "Registering artifact ddpm_class version v1.0.0"], published)
+    listed = run(["gto", "show", "--plain"], published)  # the registered models: those with a version
+    assert re.search(r"^ddpm_class\s+v1\.0\.0$", listed, re.M), listed
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    run(["dvc", "artifacts", "get", str(published), "ddpm_class", "--rev", "v1.0.0", "-o", "model.safetensors"], fresh)
+    assert (fresh / "model.safetensors").read_bytes() == (repo / "models/ddpm_class/final.safetensors").read_bytes()
 
 
 def test_experiment_reruns_only_what_a_param_touches(repo):
