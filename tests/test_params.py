@@ -1,3 +1,5 @@
+import copy
+import functools
 import math
 import re
 import subprocess
@@ -13,8 +15,14 @@ from difflab.config.runtime import resolve_device
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def committed():
+@functools.cache
+def committed_once() -> dict:
     return load(ROOT / "params.yaml")
+
+
+def committed():
+    """params.yaml as committed (read and checked once; each caller gets a copy of its own to change)."""
+    return copy.deepcopy(committed_once())
 
 
 def with_value(key, value):
