@@ -138,3 +138,84 @@ def test_narrower_than_the_numbers_each_run_is_a_paragraph():
     words = " ".join(text.split())
     assert "cfg-three (quick): psnr 20.47, fd_time 91.9, acc_cfg 0.995, fd_cfg 48.2; changed: ddpm_class." \
            "guidance_scale=3.0 longer (paper)" in words
+
+
+# -- the comparison page's files: each run's own, through one DVC repository per run ------------------------------
+
+def _git(repo, *args):
+    import subprocess
+
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args], cwd=repo, check=True,
+                   capture_output=True)
+
+
+@pytest.fixture
+def two_runs(tmp_path, monkeypatch):
+    """A git + DVC repository whose HEAD ran with guidance 3 (params.yaml in git, reports/ in DVC) and whose
+    workspace has since run with guidance 5: other metrics, another figure, one figure fewer."""
+    from dvc.repo import Repo
+
+    repo = tmp_path / "repo"
+    (repo / "reports").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    Repo.init(str(repo)).close()
+    (repo / "params.yaml").write_text("ddpm_class:\n  guidance_scale: 3.0\n")
+    (repo / "reports" / "summary.json").write_text('{"psnr": 20.5}')
+    (repo / "reports" / "grid.png").write_bytes(b"\x89PNG HEAD's grid")
+    (repo / "reports" / "only_head.png").write_bytes(b"\x89PNG HEAD only")
+    with Repo(str(repo)) as r:
+        r.add([str(repo / "reports" / n) for n in ("summary.json", "grid.png", "only_head.png")])
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "a run")
+    for name in ("params.yaml", "reports/summary.json", "reports/grid.png", "reports/only_head.png"):
+        (repo / name).unlink()  # (a DVC output may be a link into the cache: never written through)
+    (repo / "params.yaml").write_text("ddpm_class:\n  guidance_scale: 5.0\n")
+    (repo / "reports" / "summary.json").write_text('{"psnr": 31.25}')
+    (repo / "reports" / "grid.png").write_bytes(b"\x89PNG the workspace's grid")
+    monkeypatch.chdir(repo)
+    return repo
+
+
+def test_the_page_reads_each_runs_own_files_opening_each_run_once(two_runs, monkeypatch):
+    import os
+    import sys
+    from pathlib import Path
+
+    from dvc.repo import Repo
+
+    from difflab.reporting import compare_page
+    from difflab.reporting.compare_page import UnknownRun, opened_runs, read
+
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # `dvc exp ls`
+    opened = []
+    real_open = Repo.open
+    monkeypatch.setattr(Repo, "open", staticmethod(lambda url, *a, **kw: opened.append(kw.get("rev")) or
+                                                   real_open(url, *a, **kw)))
+    with opened_runs():
+        for _ in range(2):  # in either order, each run's own file, never the other's
+            assert read("reports/summary.json", "HEAD") == '{"psnr": 20.5}'
+            assert read("reports/summary.json", "workspace") == '{"psnr": 31.25}'
+            assert read("params.yaml", "HEAD") == "ddpm_class:\n  guidance_scale: 3.0\n"
+            assert read("params.yaml", "workspace") == "ddpm_class:\n  guidance_scale: 5.0\n"
+            assert read("reports/grid.png", "workspace", mode="rb") == b"\x89PNG the workspace's grid"
+            assert read("reports/grid.png", "HEAD", mode="rb") == b"\x89PNG HEAD's grid"
+            assert read("reports/only_head.png", "HEAD", mode="rb") == b"\x89PNG HEAD only"
+            assert read("reports/no_such.png", "HEAD", mode="rb") is None
+            assert read("reports/no_such.png", "workspace", mode="rb") is None
+        assert opened == ["HEAD", None]  # one repository per run, for all its files
+        with pytest.raises(UnknownRun, match="'no-such-run' is neither a git revision nor an experiment"):
+            read("params.yaml", "no-such-run")
+    assert compare_page._opened is None  # closed on leaving
+    opened.clear()
+    assert read("reports/summary.json", "HEAD") == '{"psnr": 20.5}'  # outside: opened for the one file
+    assert read("reports/summary.json", "workspace") == '{"psnr": 31.25}'
+    assert opened == ["HEAD", None] and compare_page._opened is None
+
+
+def test_the_page_opens_each_run_once_for_all_its_files(monkeypatch):
+    from difflab.reporting import compare_page
+
+    within = []
+    monkeypatch.setattr(compare_page, "_render_comparison", lambda a, b, out: within.append(compare_page._opened))
+    compare_page.render_comparison("HEAD", "workspace")
+    assert within and within[0] is not None and compare_page._opened is None

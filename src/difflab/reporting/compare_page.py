@@ -1,8 +1,9 @@
 """Two runs side by side as a page of its own: the headline numbers of both, then every figure of the report next
 to its counterpart, each captioned from its own run's params and metrics (never the workspace's). Any two
 revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experiment name (`dvc exp show`) or
-`workspace`. Files come through DVC (dvc.api.read), so they must be in the local cache
-(`dvc pull` / `dvc exp pull` first for runs made elsewhere).
+`workspace`. Files come through DVC (what dvc.api.read does, with one repository and file system per run for all
+its files: opening them per file rebuilt the run's index of dvc.yaml and dvc.lock each time, most of a minute for one
+page), so they must be in the local cache (`dvc pull` / `dvc exp pull` first for runs made elsewhere).
 
     python -m difflab.reporting.compare --page main sorer-coos      # writes compare/main_vs_sorer-coos/index.html
 """
@@ -10,6 +11,7 @@ revisions DVC knows: a git revision (HEAD, a branch, a tag, a commit), an experi
 import json
 import re
 import subprocess
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import jinja2
@@ -30,19 +32,64 @@ def known_experiments() -> list[str]:
     return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
 
 
-def read(path: str, rev: str, mode: str = "r"):
-    """A file of the pipeline as it was in run `rev` (None where that run lacks it)."""
-    import dvc.api
-    from dvc.exceptions import CheckoutError, FileMissingError, OutputNotFoundError, PathMissingError
+class _Opened:
+    """Each run's DVCFileSystem, opened on its first file and kept for the rest of its files; closed with it."""
+
+    def __init__(self):
+        self.stack = ExitStack()
+        self.fss: dict[str, object] = {}
+
+    def fs(self, rev: str):
+        if rev not in self.fss:
+            self.fss[rev] = _run_fs(rev, self.stack)
+        return self.fss[rev]
+
+
+_opened: _Opened | None = None  # while opened_runs() is in effect
+
+
+@contextmanager
+def opened_runs():
+    """Within it, read() opens each run's repository once, on its first file, and keeps it for the rest of its files
+    (all closed on leaving). Outside it, read() opens and closes the run for each file, as dvc.api.read does."""
+    global _opened
+    if _opened is not None:  # already within one: share it
+        yield
+        return
+    _opened = _Opened()
+    try:
+        with _opened.stack:
+            yield
+    finally:
+        _opened = None
+
+
+def _run_fs(rev: str, stack: ExitStack):
+    """What dvc.api.open opens for a file of `rev` (a DVCFileSystem on Repo.open), entered into `stack`."""
+    from dvc.fs.dvc import DVCFileSystem
+    from dvc.repo import Repo
     from dvc.scm import RevError
 
     try:
-        return dvc.api.read(path, rev=None if rev == WORKSPACE else rev, mode=mode)
+        repo = stack.enter_context(Repo.open(None, rev=None if rev == WORKSPACE else rev, subrepos=True,
+                                             uninitialized=True))
     except RevError:
         raise UnknownRun(f"{rev!r} is neither a git revision nor an experiment DVC knows; allowed: {WORKSPACE}, a "
                          f"git revision, or one of the experiments {known_experiments()}") from None
-    except (FileNotFoundError, PathMissingError, FileMissingError, OutputNotFoundError, CheckoutError):
-        return None  # not in that run, or not in the local cache
+    return DVCFileSystem(repo=repo, subrepos=True)
+
+
+def read(path: str, rev: str, mode: str = "r"):
+    """A file of the pipeline as it was in run `rev` (None where that run lacks it)."""
+    from dvc.exceptions import CheckoutError, FileMissingError, OutputNotFoundError, PathMissingError
+
+    with ExitStack() as own:
+        fs = _opened.fs(rev) if _opened is not None else _run_fs(rev, own)
+        try:
+            with fs.open(fs.from_os_path(path), mode=mode) as f:
+                return f.read()
+        except (FileNotFoundError, PathMissingError, FileMissingError, OutputNotFoundError, CheckoutError):
+            return None  # not in that run, or not in the local cache
 
 
 def _slug(rev: str) -> str:
@@ -66,6 +113,11 @@ def _figures(runs: list[str], params: list[dict]) -> dict[str, list[dict | None]
 
 def render_comparison(rev_a: str, rev_b: str, out_root: Path = Path("compare")) -> Path:
     """Write out_root/<a>_vs_<b>/index.html and the figures it shows; return the page's path."""
+    with opened_runs():  # each run's repository opened once for all its files
+        return _render_comparison(rev_a, rev_b, Path(out_root))
+
+
+def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
     runs = [rev_a, rev_b]
     params = [read("params.yaml", rev) for rev in runs]  # also checks that both runs exist
     if any(p is None for p in params):
