@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine (see README.md):
 #   make run    set up, then run the whole DVC pipeline (quick profile without CUDA, paper profile with it)
-#   make test   set up, then run the test suite
+#   make test   set up, then run the test suite (make test-fast: the unit tests alone, for the inner loop)
 # and after a run, `make compare` shows the runs so far side by side (profile, headline, changed knobs).
 # PROFILE=paper or PROFILE=quick forces a profile; VENV picks the virtual environment.
 
@@ -9,7 +9,7 @@ PROFILE ?= auto
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup browser run compare test bench explore
+.PHONY: setup browser run compare test test-fast bench explore
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +48,14 @@ browser:
 	  sudo=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium >/dev/null; }
 
+# The full suite over every core (pytest-xdist, a test file per worker at a time): the unit tests, then the two
+# modules on the tiny DAG side by side, which builds in the background meanwhile (tests/tiny_dag.py).
 test: setup browser
-	python -m pytest
+	python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+
+# The inner loop: the unit tests alone (no DVC repository, no browser, no pipeline run), in about a minute.
+test-fast: setup
+	python -m pytest -m "not slow" -n auto
 
 bench: setup
 	python bench/train_step.py
