@@ -57,11 +57,17 @@ def cosine_schedule():
     return DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2").alphas_cumprod.double()
 
 
-@pytest.fixture
-def model():
+def three_means_model(**options) -> GaussianModel:
+    """Three random 8 x 8 means (seed 0) at s = 0.2 under the cosine schedule, a zero null mean; `options` go to
+    GaussianModel (test_views.py's model has a learned variance)."""
     g = torch.Generator().manual_seed(0)
     means = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
-    return GaussianModel(means, 0.2, cosine_schedule(), torch.zeros(1, 1, 8, 8, dtype=torch.float64))
+    return GaussianModel(means, 0.2, cosine_schedule(), torch.zeros(1, 1, 8, 8, dtype=torch.float64), **options)
+
+
+@pytest.fixture
+def model():
+    return three_means_model()
 
 
 def onehot(*ks, n=3):

@@ -1,15 +1,12 @@
 """evaluation.comparisons: which weights the objectives comparison judges, and the samplers comparison's check of
 its step counts before any sampling."""
 
-from pathlib import Path
-
 import pytest
+from helpers import ROOT
 
 from difflab.config.params import ParamError, load
 from difflab.errors import InputError
 from difflab.evaluation.comparisons import check_step_counts, objective_runs
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_comparison_needs_an_epoch_both_models_saved():

@@ -1,15 +1,13 @@
 """The DeepFloyd IF path on tiny randomly initialised IF-shaped components, through the real loading code."""
 
 import copy
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from helpers import ROOT, run_stage
 from tiny_if import WIDTH, save_tiny_if
 
 from difflab.core.timesteps import timesteps
@@ -19,8 +17,6 @@ from difflab.parta.conditions import ConditionCache, prompts_in, save_conditions
 from difflab.parta.deepfloyd import DeepFloydIF, IFUnavailable, t5_embeddings
 from difflab.parta.experiments import EXPERIMENTS, Context, run
 from difflab.parta.views import VIEWS
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def tiny_params(stage_1: Path, stage_2: Path) -> dict:
@@ -266,11 +262,6 @@ def test_a_value_error_from_loading_is_not_called_gated(monkeypatch):
     with pytest.raises(ValueError, match="size mismatch") as info:
         DeepFloydIF.from_pretrained("DeepFloyd/IF-I-XL-v1.0", None, "cpu", dtype="float32", variant=None)
     assert info.value is error
-
-
-def run_stage(args: list[str], cwd: Path, **env) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "stages" / args[0]), *args[1:]], cwd=cwd, capture_output=True,
-                          text=True, env=dict(os.environ, **env))
 
 
 def test_stages_embed_then_run_an_experiment(tiny, tmp_path):

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -24,19 +23,13 @@ import pytest
 import torch
 import yaml
 from conftest import write_mnist_like
+from helpers import ROOT, free_port
 from safetensors.torch import load_file
 
 from difflab.models.unet import UNet
 from difflab.training.loop import tensor_digest
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH, EPOCHS, WORLD = 16, 2, 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module", params=[64, 65], ids=["even", "uneven"])

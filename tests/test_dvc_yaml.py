@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, expanded_stages
 
-ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 
 
@@ -69,17 +69,12 @@ def test_stage_deps_cover_the_code_it_runs(name, stage):
 
 def test_declared_params_exist():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    for name, stage in stages():
-        foreach = dvc[name].get("foreach", {})
-        pairs = foreach.items() if isinstance(foreach, dict) else [(item, item) for item in foreach]
+    for name, stage in expanded_stages(yaml.safe_load((ROOT / "dvc.yaml").read_text())).items():
         for key in stage.get("params", []):
-            key = key.replace("${parta.model}", params["parta"]["model"])
-            for k, item in pairs or [("", "")]:
-                node = params
-                for part in key.replace("${key}", k).replace("${item}", item).split("."):
-                    assert isinstance(node, dict) and part in node, f"stage {name}: {key} is not in params.yaml"
-                    node = node[part]
+            node = params
+            for part in key.replace("${parta.model}", params["parta"]["model"]).split("."):
+                assert isinstance(node, dict) and part in node, f"stage {name}: {key} is not in params.yaml"
+                node = node[part]
 
 
 def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
@@ -108,14 +103,11 @@ def test_stage_deps_cover_the_templates_it_renders(name, stage):
 def cached_outs() -> list[Path]:
     """Every output DVC caches, foreach stages expanded (DVC git-ignores each one in its folder's .gitignore)."""
     outs = []
-    for stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].values():
-        each = stage.get("foreach")
-        items = (each.items() if isinstance(each, dict) else zip(each, each)) if each else [(None, None)]
-        for key, item in items:
-            for out in stage.get("do", stage).get("outs", []):
-                path, options = (out, {}) if isinstance(out, str) else next(iter(out.items()))
-                if options.get("cache", True):
-                    outs.append(Path(str(path).replace("${key}", str(key)).replace("${item}", str(item))))
+    for stage in expanded_stages(yaml.safe_load((ROOT / "dvc.yaml").read_text())).values():
+        for out in stage.get("outs", []):
+            path, options = (out, {}) if isinstance(out, str) else next(iter(out.items()))
+            if options.get("cache", True):
+                outs.append(Path(path))
     return outs
 
 

@@ -14,7 +14,6 @@ import io
 import math
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from urllib.parse import urlparse
 import numpy as np
 import pytest
 import torch
+from helpers import free_port, launch_chromium
 from PIL import Image
 
 from PIL import ImageDraw
@@ -521,12 +521,6 @@ def test_a_cancel_flag_stops_the_loop_after_the_step_under_way(repo):
         assert not flag.is_set()  # the next work starts with a fresh flag
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def decoded(src: str) -> np.ndarray:
     with urllib.request.urlopen(src) as r:
         return np.array(Image.open(io.BytesIO(r.read())).convert("L"))
@@ -545,10 +539,6 @@ def replaced(page, selector: str, before: str) -> np.ndarray:
     return decoded(src_of(page, selector))
 
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
 @contextlib.contextmanager
 def served_in_chromium(runs: Runs, choices: list[str]):
     """The explorer on a free port of 127.0.0.1 and a headless Chromium (Debian's) to open it: yields (url,
@@ -558,13 +548,11 @@ def served_in_chromium(runs: Runs, choices: list[str]):
 
     from difflab.explore.app import launch
 
-    chromium = shutil.which("chromium")
-    assert chromium, "the page tests need Debian's chromium (make test installs it)"
     demo, url = launch(runs, free_port(), choices=choices)
     requests: list[str] = []
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = launch_chromium(p)
 
             def new_page(width: int = 1400, height: int = 1000):
                 page = browser.new_page(viewport={"width": width, "height": height})

@@ -5,8 +5,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "difflab"
+PACKAGE = ROOT / "src" / "difflab"
 # bottom to top (docs/architecture.md draws the same order)
 LAYERS = [("errors", "progress"), ("config",), ("core",), ("data",), ("models",), ("reporting",), ("training",),
           ("sampling",), ("parta",), ("evaluation",), ("workflow",), ("explore",)]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 
 from difflab.workflow.parallel import Console, chain_lengths, schedule, stage_graph
 
@@ -110,7 +111,7 @@ def test_the_console_names_each_stage_and_shows_a_failed_stages_log(tmp_path, ca
 # --- with DVC --------------------------------------------------------------------------------------------------
 
 ENV = dict(os.environ, PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}", DVC_NO_ANALYTICS="1",
-           PYTHONPATH=str(Path(__file__).resolve().parents[1] / "src"), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
+           PYTHONPATH=str(ROOT / "src"), GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@t",
            GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@t")
 
 

@@ -2,17 +2,13 @@ import copy
 import functools
 import math
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, run_stage
 
 from difflab.config.params import ParamError, check, flatten, load
 from difflab.config.runtime import resolve_device
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @functools.cache
@@ -202,8 +198,7 @@ def test_cuda_request_without_cuda_is_refused():
 def test_stage_refuses_bad_params_before_any_work(tmp_path):
     bad = with_value("denoiser.epochs", -3)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
-    out = subprocess.run([sys.executable, str(ROOT / "stages/train_denoiser.py"), "--params", "params.yaml"],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = run_stage(["train_denoiser.py", "--params", "params.yaml"], tmp_path)
     assert out.returncode == 2
     assert "denoiser.epochs=-3 is not allowed; allowed: an integer >= 1" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing written
@@ -211,8 +206,7 @@ def test_stage_refuses_bad_params_before_any_work(tmp_path):
 
 def test_missing_data_file_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
-    out = subprocess.run([sys.executable, str(ROOT / "stages/train_diffusion.py"), "ddpm_time", "--params", "params.yaml"],
-                         cwd=tmp_path, capture_output=True, text=True)
+    out = run_stage(["train_diffusion.py", "ddpm_time", "--params", "params.yaml"], tmp_path)
     assert out.returncode != 0
     assert "data/dataset/train-images-idx3-ubyte: file not found" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
@@ -253,8 +247,7 @@ def test_a_stage_refuses_an_unknown_key_of_a_section_it_reads(tmp_path):
     with pytest.raises(ParamError, match="ddpm_time.ema_decy: unknown key; did you mean ema_decay"):
         load(tmp_path / "params.yaml", ("seed", "ddpm_time"))
     load(tmp_path / "params.yaml", ("seed", "ddpm_class"))  # a stage need not check what it does not read
-    out = subprocess.run([sys.executable, str(ROOT / "stages/train_diffusion.py"), "ddpm_time", "--params",
-                          "params.yaml"], cwd=tmp_path, capture_output=True, text=True)
+    out = run_stage(["train_diffusion.py", "ddpm_time", "--params", "params.yaml"], tmp_path)
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "train_diffusion.py: error: ddpm_time.ema_decy: unknown key; did you mean ema_decay?"]

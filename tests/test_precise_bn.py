@@ -2,13 +2,13 @@
 
 import pytest
 import torch
-from conftest import synthetic_digits
+from helpers import digit_tensors, train
 from torch import nn
 
 from difflab.config.runtime import Runtime
 from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.models.unet import UNet
-from difflab.training.loop import TrainConfig, fit
+from difflab.training.loop import TrainConfig
 from difflab.training.precise_bn import precise_bn, seed_of
 
 FP32 = Runtime(torch.device("cpu"), "fp32")
@@ -66,17 +66,10 @@ def test_bad_batches_are_named():
 
 @pytest.fixture(scope="module")
 def digits():
-    images, labels = synthetic_digits(96, 0)
-    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
+    return digit_tensors()
 
 
 CFG = TrainConfig(epochs=2, batch_size=32, lr=1e-3, seed=5, device="cpu", snapshot_epochs=(1,), ema_decay=0.9)
-
-
-def train(tmp, digits, cfg, on_epoch_end=None):
-    torch.manual_seed(cfg.seed)
-    loss = ddpm_loss(linear_alphas_cumprod(20, 1e-4, 0.02), "class", p_uncond=0.1)
-    return fit(UNet(4, "class"), loss, *digits, cfg, tmp / "ckpt.pt", tmp / "log", on_epoch_end=on_epoch_end)
 
 
 def is_statistic(key: str) -> bool:

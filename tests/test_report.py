@@ -2,18 +2,15 @@
 report stage (stages/report.py) is what reads the workspace's run for it."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, run_stage
 
 from difflab.reporting.report import METRICS, SUMMARY, figure_sources, profile_text, render
 
-ROOT = Path(__file__).resolve().parents[1]
 PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
@@ -66,10 +63,9 @@ def test_the_time_and_class_grids_stand_side_by_side_under_the_headline():
     assert "judge distance 54.7 (floor 21.8)" in glance and "judged right 0.995, distance not measured" in glance
 
 
-def run_stage(cwd: Path) -> subprocess.CompletedProcess:
+def report_stage(cwd: Path):
     """stages/report.py as dvc runs it, in `cwd`."""
-    return subprocess.run([sys.executable, str(ROOT / "stages" / "report.py")], cwd=cwd, capture_output=True, text=True,
-                          env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    return run_stage(["report.py"], cwd, PYTHONPATH=str(ROOT / "src"))
 
 
 @pytest.fixture
@@ -90,7 +86,7 @@ def test_the_report_stage_renders_the_workspace_run(run_dir):
     """The stage writes the page that render lays out from the files of the working directory's run (a folder
     outside git here, so the revision it names is unknown)."""
     tmp_path, metrics = run_dir
-    assert run_stage(tmp_path).returncode == 0
+    assert report_stage(tmp_path).returncode == 0
     assert (tmp_path / "reports/index.html").read_text() == render(
         PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS["profile"]))
 
@@ -100,11 +96,11 @@ def test_the_report_stage_names_every_missing_input(run_dir):
     tmp_path, _ = run_dir
     for name in ("judge/metrics.json", SUMMARY):
         (tmp_path / "reports" / name).unlink()
-    out = run_stage(tmp_path)
+    out = report_stage(tmp_path)
     assert out.returncode == 1 and "['reports/judge/metrics.json', 'reports/summary.json']" in out.stderr
     (tmp_path / "reports/judge/metrics.json").write_text("{}")
     (tmp_path / "reports" / SUMMARY).write_text("{}")
     for src in ("parta/blur.png", "samplers/samplers.png"):
         (tmp_path / "reports" / src).unlink()
-    out = run_stage(tmp_path)
+    out = report_stage(tmp_path)
     assert out.returncode == 1 and "['parta/blur.png', 'samplers/samplers.png']" in out.stderr

@@ -1,19 +1,14 @@
 """Precision, memory format and the host-free training loop: the choices, their errors, and that the fast paths
 keep the guarantees of the old one (fp32 numbers unchanged, seeded runs identical, resume exact)."""
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import torch
 import yaml
-from conftest import synthetic_digits
+from helpers import ROOT, class_config, digit_tensors, run_stage, train
 from safetensors.torch import load_file
 
 from difflab.config import runtime
 from difflab.config.params import ParamError
-from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.core.noise import image_generators, randn
 from difflab.models.checkpoints import save_model
 from difflab.models.unet import UNet
@@ -21,11 +16,10 @@ from difflab.sampling.generate import generate
 from difflab.training.denoiser import denoiser_loss
 from difflab.training.loop import TrainConfig, fit
 
-ROOT = Path(__file__).resolve().parents[1]
 CPU = torch.device("cpu")
 BF16_HERE = runtime.bf16_capability(CPU)[0]
 needs_bf16 = pytest.mark.skipif(not BF16_HERE, reason="this CPU's oneDNN has no bf16")
-CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epochs=(2,))
+CFG = class_config()
 # The per-step losses of the fp32 eager loop before the fast paths were written (tiny class-conditioned UNet, the
 # config above; a denoiser at batch 40 for 2 epochs). The fp32 path must still give these numbers.
 CLASS_LOSSES = [1.0527067184448242, 1.064225196838379, 1.0354374647140503, 1.0015288591384888, 1.0051770210266113,
@@ -36,14 +30,7 @@ DENOISER_LOSSES = [0.17305871844291687, 0.16356445848941803, 0.15162383019924164
 
 @pytest.fixture(scope="module")
 def digits():
-    images, labels = synthetic_digits(96, 0)
-    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
-
-
-def train_class(tmp: Path, digits, cfg=CFG, on_epoch_end=None, hidden=4):
-    torch.manual_seed(cfg.seed)
-    loss = ddpm_loss(linear_alphas_cumprod(20, 1e-4, 0.02), "class", p_uncond=0.1)
-    return fit(UNet(hidden, "class"), loss, *digits, cfg, tmp / "ckpt.pt", tmp / "log", on_epoch_end=on_epoch_end)
+    return digit_tensors()
 
 
 def fake_cpu(monkeypatch, supported: bool, native: bool) -> None:
@@ -126,8 +113,7 @@ def test_a_stage_refuses_a_precision_the_device_lacks_before_any_work(tmp_path):
     if torch.cuda.is_available():
         pytest.skip("fp16 is allowed where CUDA is present")
     for stage in (["train_denoiser.py"], ["sample_diffusion.py", "ddpm_class"], ["eval_diffusion.py", "ddpm_time"]):
-        out = subprocess.run([sys.executable, str(ROOT / "stages" / stage[0]), *stage[1:], "--params", "params.yaml"],
-                             cwd=tmp_path, capture_output=True, text=True)
+        out = run_stage([*stage, "--params", "params.yaml"], tmp_path)
         assert out.returncode == 2, (stage, out.stderr)
         assert "precision='fp16' is not available on this device (CPU" in out.stderr
         assert "allowed here: auto, fp32" in out.stderr
@@ -137,7 +123,7 @@ def test_a_stage_refuses_a_precision_the_device_lacks_before_any_work(tmp_path):
 # --- the fp32 path did not change ------------------------------------------------------------------------------
 
 def test_fp32_losses_are_those_of_the_loop_before_the_fast_paths(tmp_path, digits):
-    assert train_class(tmp_path / "c", digits).losses == pytest.approx(CLASS_LOSSES, rel=1e-6, abs=0)
+    assert train(tmp_path / "c", digits).losses == pytest.approx(CLASS_LOSSES, rel=1e-6, abs=0)
     torch.manual_seed(2718)
     cfg = TrainConfig(epochs=2, batch_size=40, lr=1e-3, seed=2718, device="cpu")
     result = fit(UNet(4, "none"), denoiser_loss(0.5), *digits, cfg, tmp_path / "d.pt", tmp_path / "dlog")
@@ -147,7 +133,7 @@ def test_fp32_losses_are_those_of_the_loop_before_the_fast_paths(tmp_path, digit
 @pytest.mark.parametrize("log_every", [1, 2, 100])
 def test_losses_reach_the_log_unchanged_whatever_log_every(tmp_path, digits, log_every):
     cfg = TrainConfig(**{**CFG.__dict__, "log_every": log_every})
-    result = train_class(tmp_path, digits, cfg)
+    result = train(tmp_path, digits, cfg)
     assert result.losses == pytest.approx(CLASS_LOSSES, rel=1e-6, abs=0)
     rows = (tmp_path / "log/plots/metrics/train/loss.tsv").read_text().splitlines()[1:]
     assert [float(r.split("\t")[-1]) for r in rows] == pytest.approx(result.losses, rel=1e-6)
@@ -168,7 +154,7 @@ def assert_same_run(a, b) -> None:
 
 @needs_bf16
 def test_bf16_training_learns_and_saves_fp32_contiguous_weights(tmp_path, digits):
-    result = train_class(tmp_path, digits, BF16, hidden=8)
+    result = train(tmp_path, digits, BF16, hidden=8)
     assert result.epoch_losses[-1] < result.epoch_losses[0]
     assert result.losses != pytest.approx(CLASS_LOSSES, rel=1e-4)  # it did run in another precision
     save_model(tmp_path / "m.safetensors", result.state_dict, {"hidden": 8, "conditioning": "class"})
@@ -179,7 +165,7 @@ def test_bf16_training_learns_and_saves_fp32_contiguous_weights(tmp_path, digits
 
 @needs_bf16
 def test_seeded_bf16_runs_are_identical(tmp_path, digits):
-    assert_same_run(*(train_class(tmp_path / run, digits, BF16) for run in "ab"))
+    assert_same_run(*(train(tmp_path / run, digits, BF16) for run in "ab"))
 
 
 @needs_bf16
@@ -191,11 +177,11 @@ def test_bf16_resume_after_a_kill_equals_an_unbroken_run(tmp_path, digits):
         if epoch == 1:
             raise Killed
 
-    unbroken = train_class(tmp_path / "a", digits, BF16)
+    unbroken = train(tmp_path / "a", digits, BF16)
     with pytest.raises(Killed):
-        train_class(tmp_path / "b", digits, BF16, on_epoch_end=kill_after_first)
+        train(tmp_path / "b", digits, BF16, on_epoch_end=kill_after_first)
     seen = []
-    resumed = train_class(tmp_path / "b", digits, BF16, on_epoch_end=seen.append)
+    resumed = train(tmp_path / "b", digits, BF16, on_epoch_end=seen.append)
     assert seen == [2, 3]
     assert_same_run(unbroken, resumed)
 
@@ -206,9 +192,9 @@ def test_a_checkpoint_from_another_precision_is_not_resumed(tmp_path, digits):
         if epoch == 1:
             raise KeyboardInterrupt
     with pytest.raises(KeyboardInterrupt):
-        train_class(tmp_path, digits, CFG, on_epoch_end=stop)
+        train(tmp_path, digits, CFG, on_epoch_end=stop)
     seen = []
-    train_class(tmp_path, digits, BF16, on_epoch_end=seen.append)
+    train(tmp_path, digits, BF16, on_epoch_end=seen.append)
     assert seen == [1, 2, 3]
 
 
@@ -341,8 +327,8 @@ def test_compiled_training_matches_eager_and_runs_the_partial_batch_eagerly(tmp_
         return run
     monkeypatch.setattr(train_module.torch, "compile", counting_compile)
     cfg = TrainConfig(**{**CFG.__dict__, "batch_size": 40, "epochs": 2, "compile": "on"})  # 96 = 40 + 40 + 16
-    eager = train_class(tmp_path / "eager", digits, TrainConfig(**{**cfg.__dict__, "compile": "off"}))
+    eager = train(tmp_path / "eager", digits, TrainConfig(**{**cfg.__dict__, "compile": "off"}))
     assert calls["compiled"] == 0
-    compiled = train_class(tmp_path / "compiled", digits, cfg)
+    compiled = train(tmp_path / "compiled", digits, cfg)
     assert calls["compiled"] == 2 * 2  # two full batches per epoch; the partial one ran eagerly
     assert compiled.losses == pytest.approx(eager.losses, rel=1e-4)

@@ -3,19 +3,15 @@ view, an image, a params value) print one line and exit 2; any other exception, 
 bug and keeps its traceback."""
 
 import ast
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT, run_stage
 
 from difflab.config.params import ParamError
 from difflab.errors import InputError, PromptError, exit_on_input_error
 from difflab.parta.images import ImageError
 from difflab.parta.views import ViewError
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -68,8 +64,7 @@ def test_embed_prompts_bad_prompt_is_one_line_and_exit_2(workdir):
     params = yaml.safe_load((workdir / "params.yaml").read_text())
     params["parta"]["mnist"]["one_step"]["prompt"] = "Trouser"  # a Fashion-MNIST class; data.dataset is mnist
     (workdir / "params.yaml").write_text(yaml.safe_dump(params))
-    out = subprocess.run([sys.executable, str(ROOT / "stages" / "embed_prompts.py")], cwd=workdir,
-                         capture_output=True, text=True)
+    out = run_stage(["embed_prompts.py"], workdir)
     assert out.returncode == 2, out.stderr[-2000:]
     assert out.stderr.startswith("embed_prompts: prompt 'Trouser': the model understands the labels")
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1

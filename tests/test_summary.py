@@ -4,6 +4,7 @@
 import re
 
 import pytest
+from helpers import ROOT
 
 from difflab.reporting.compare import SHOWN, show_args
 from difflab.reporting.summary import HEADLINE, goal_rows, headline
@@ -83,21 +84,17 @@ def test_compare_keeps_the_headline_and_the_params_and_drops_the_rest():
 
 def test_no_headline_key_is_also_a_params_section():
     """A headline column named like a params.yaml section (`judge`) would pass the --drop filter as a param."""
-    from pathlib import Path
-
     import yaml
 
-    sections = set(yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text()))
+    sections = set(yaml.safe_load((ROOT / "params.yaml").read_text()))
     assert set(HEADLINE) & sections == {"profile"}  # the one shared name, which DVC prefixes with each file's path
 
 
 def test_the_report_says_what_the_quick_profile_cut():
-    from pathlib import Path
-
     from difflab.config.profiles import read_overrides
     from difflab.reporting.report import profile_text
 
-    quick = Path(__file__).resolve().parents[1] / "profiles/quick.txt"
+    quick = ROOT / "profiles/quick.txt"
     text = profile_text("quick", quick)
     assert "What it cuts" in text["about"] and "#" not in text["about"]
     assert text["overrides"][:3] == ["profile=quick", "threads=1", "denoiser.hidden=16"]
@@ -178,13 +175,12 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
     """Catches a column captioned or filled from the other run or from the workspace (whose reports/ holds a third
     run's numbers here), and a figure only the second run has (another snapshot epoch) left out."""
     import re
-    from pathlib import Path
 
     import yaml
 
     from difflab.reporting import compare_page
 
-    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
     params_b = yaml.safe_load(yaml.safe_dump(base))
     params_b["ddpm_class"]["guidance_scale"] = 7.5
     params_b["flow_time"]["snapshot_epochs"] = [*base["flow_time"]["snapshot_epochs"], 99]

@@ -3,28 +3,18 @@ import json
 
 import pytest
 import torch
-from conftest import synthetic_digits
+from helpers import ROOT, class_config, digit_tensors, train
 
-from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.models.checkpoints import load_model, load_state, save_model
-from difflab.models.unet import UNet
 from difflab.training import loop as training
-from difflab.training.loop import TrainConfig, fit
+from difflab.training.loop import TrainConfig
 
-CFG = TrainConfig(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1, snapshot_epochs=(2,))
+CFG = class_config()
 
 
 @pytest.fixture(scope="module")
 def digits():
-    images, labels = synthetic_digits(96, 0)
-    return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
-
-
-def train(tmp, digits, cfg=CFG, on_epoch_end=None):
-    torch.manual_seed(cfg.seed)
-    model = UNet(4, "class")
-    loss = ddpm_loss(linear_alphas_cumprod(20, 1e-4, 0.02), "class", p_uncond=0.1)
-    return fit(model, loss, *digits, cfg, tmp / "ckpt.pt", tmp / "log", on_epoch_end=on_epoch_end)
+    return digit_tensors()
 
 
 class Killed(Exception):
@@ -139,11 +129,9 @@ def test_a_declared_knob_is_read_never_defaulted():
     """A section that declares ema_decay or precise_bn_batches must hold it (a missing one is not a silent 0: no
     EMA, running BatchNorm statistics); a section without such knobs (the judge: no EMA, constant lr, no snapshots)
     gets TrainConfig's default."""
-    from pathlib import Path
-
     from difflab.config.params import load
 
-    params = load(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = load(ROOT / "params.yaml")
     params["ddpm_time"]["ema_decay"] = 0.9
     params["ddpm_time"]["precise_bn_batches"] = 7
     cfg = training.config_from_params(params, "ddpm_time")

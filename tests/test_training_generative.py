@@ -1,14 +1,11 @@
 """training.generative: the loss, settings and names each generative section trains with."""
 
-from pathlib import Path
-
 import torch
+from helpers import ROOT
 
 from difflab.config.params import DIFFUSION_MODELS, load
 from difflab.models.unet import UNet
 from difflab.training.generative import diffusion_objective
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_each_generative_section_trains_for_its_objective():

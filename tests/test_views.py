@@ -3,7 +3,7 @@ predictors built on them, against hand-computed cases."""
 
 import pytest
 import torch
-from test_algorithms import GaussianModel, cosine_schedule, noise, onehot
+from test_algorithms import GaussianModel, cosine_schedule, noise, onehot, three_means_model
 
 from difflab.config import params
 from difflab.parta import algorithms as alg
@@ -47,10 +47,7 @@ def test_views_by_hand():
 
 @pytest.fixture
 def model():
-    g = torch.Generator().manual_seed(0)
-    means = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64) * 2 - 1
-    return GaussianModel(means, 0.2, cosine_schedule(), torch.zeros(1, 1, 8, 8, dtype=torch.float64),
-                         learned_variance=0.3)
+    return three_means_model(learned_variance=0.3)
 
 
 @pytest.mark.parametrize("name", [v for v in VIEWS if v != "identity"])

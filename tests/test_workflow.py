@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import in_a_terminal
+from helpers import ROOT
 from test_profiles import ENV, repo  # noqa: F401  (the fixture: a git + DVC repository with the project's files)
 
 from difflab.config import profiles
@@ -115,7 +116,7 @@ def test_set_adds_its_override_to_the_profiles(repo, tmp_path):  # noqa: F811
 
 
 def test_the_probe_times_a_training_step():
-    params = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
     assert 0 < cost.probe(dict(params, device="cpu", precision="fp32"), repeats=1) < 60
 
 
