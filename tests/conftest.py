@@ -13,6 +13,16 @@ import pytest
 from difflab.data.mnist import FILES, write_idx
 
 
+def pytest_configure(config):
+    """Under pytest-xdist each worker's torch takes its share of the cores: two workers of two threads each on two
+    cores spin against each other (a sampling test ran 4x slower)."""
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+
+
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """n 28x28 uint8 images of a bright bar whose angle encodes the label 0-9, with some jitter."""
     rng = np.random.default_rng(seed)
@@ -35,6 +45,14 @@ def write_mnist_like(folder: Path, n_train: int = 256, n_test: int = 64) -> dict
     for name, array in arrays.items():
         write_idx(folder / name, array)
     return {name: hashlib.sha256((folder / name).read_bytes()).hexdigest() for name in FILES}
+
+
+@pytest.fixture(scope="module")
+def digits():
+    """96 synthetic digits as the training loop takes them (helpers.digit_tensors), built once per test module."""
+    from helpers import digit_tensors
+
+    return digit_tensors()
 
 
 @pytest.fixture

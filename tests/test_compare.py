@@ -176,6 +176,7 @@ def two_runs(tmp_path, monkeypatch):
     return repo
 
 
+@pytest.mark.slow
 def test_the_page_reads_each_runs_own_files_opening_each_run_once(two_runs, monkeypatch):
     import os
     import sys

@@ -264,6 +264,7 @@ def test_a_value_error_from_loading_is_not_called_gated(monkeypatch):
     assert info.value is error
 
 
+@pytest.mark.slow
 def test_stages_embed_then_run_an_experiment(tiny, tmp_path):
     _, params = tiny
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))

@@ -29,6 +29,8 @@ from safetensors.torch import load_file
 from difflab.models.unet import UNet
 from difflab.training.loop import tensor_digest
 
+pytestmark = pytest.mark.slow  # two processes under accelerate launch
+
 BATCH, EPOCHS, WORLD = 16, 2, 2
 
 

@@ -54,6 +54,8 @@ from difflab.sampling.grids import Grid
 from difflab.sampling.grids import draw as library_grid
 from difflab.sampling.labels import one_hot_prompts
 
+pytestmark = pytest.mark.slow  # a git + DVC repository of runs and the page in headless Chromium
+
 SCHEDULE = {"num_timesteps": 50, "beta_start": 1e-4, "beta_end": 0.02}
 CPU = Runtime(torch.device("cpu"), "fp32")
 

@@ -138,6 +138,7 @@ def side_by_side(root: Path, *args: str) -> str:
     return out.stdout
 
 
+@pytest.mark.slow
 def test_dvc_repro_per_stage_side_by_side_leaves_what_plain_dvc_repro_leaves(tmp_path):
     plain, parallel = dvc_repo(tmp_path / "plain"), dvc_repo(tmp_path / "parallel")
     assert stage_graph(parallel) == {"x": set(), "y": set(), "z": {"x", "y"}}
@@ -161,6 +162,7 @@ def test_dvc_repro_per_stage_side_by_side_leaves_what_plain_dvc_repro_leaves(tmp
     assert "up to date" in status
 
 
+@pytest.mark.slow
 def test_an_unknown_target_is_named(tmp_path):
     root = dvc_repo(tmp_path / "r")
     out = subprocess.run([sys.executable, "-m", "difflab.workflow.parallel", "bogus"], cwd=root, env=ENV,
@@ -168,6 +170,7 @@ def test_an_unknown_target_is_named(tmp_path):
     assert out.returncode == 2 and "unknown stage(s) bogus; known: x, y, z" in out.stderr
 
 
+@pytest.mark.slow
 def test_a_deadline_stops_the_running_stages_and_keeps_what_finished(tmp_path):
     """SIGTERM (what `timeout` sends at a deadline) reaches the stages' DVC calls as Ctrl+C would: the runner exits
     130 within seconds, no stage's command is left running, the finished stage is in dvc.lock and in --times."""

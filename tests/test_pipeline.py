@@ -19,7 +19,6 @@ from difflab.reporting.summary import HEADLINE
 from conftest import in_a_terminal
 from tiny_dag import FIGURES, chromium_page, declared_stages, run, stages_run
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 
@@ -159,21 +158,22 @@ def test_two_machines_share_a_sweep_through_a_git_and_a_dvc_remote(repo, tmp_pat
         run(["git", "clone", "-q", "-b", "main", str(origin), str(machine)], tmp_path)
         run(["dvc", "pull"], machine)
 
-    run(["dvc", "exp", "run", "-n", "from-a", "-S", "ddpm_class.guidance_scale=1"], a)  # (the queue: test above)
+    # a knob that reruns two stages (sample_ddpm_class, report): what is shared matters here, not what runs
+    run(["dvc", "exp", "run", "-n", "from-a", "-S", "ddpm_class.gif_every=20"], a)  # (the queue: its own test)
     run(["dvc", "exp", "push", "origin", "from-a"], a)  # the git refs to origin, the outputs to the DVC remote
-    run(["dvc", "exp", "run", "-n", "from-b", "-S", "ddpm_class.guidance_scale=5"], b)
+    run(["dvc", "exp", "run", "-n", "from-b", "-S", "ddpm_class.gif_every=30"], b)
     run(["dvc", "exp", "pull", "origin", "from-a"], b)
 
     table = run([sys.executable, "-m", "difflab.reporting.compare"], b, COLUMNS="120")
     rows = {line.split()[0]: line.split() for line in table.splitlines() if line.startswith("  ")}
-    assert rows["from-a"][6:] == ["ddpm_class.guidance_scale=1"] and rows["from-b"][6:] == [
-        "ddpm_class.guidance_scale=5"], table  # (the baseline's scale is neither)
+    assert rows["from-a"][6:] == ["ddpm_class.gif_every=20"] and rows["from-b"][6:] == [
+        "ddpm_class.gif_every=30"], table  # (the baseline's is neither)
     page = run([sys.executable, "-m", "difflab.reporting.compare", "--page", "from-a", "from-b"], b)
     assert "compare/from-a_vs_from-b/index.html" in page
     shown = b / "compare" / "from-a_vs_from-b" / "from-a"
-    grid = next(p for p in shown.rglob("*.png") if "ddpm_class" in str(p) and "samples" in p.name)
+    grid = next(p for p in shown.rglob("reverse.gif") if "ddpm_class" in str(p))  # the reverse process' film
     theirs = b / "compare" / "from-a_vs_from-b" / "from-b" / grid.relative_to(shown)
-    assert theirs.read_bytes() != grid.read_bytes()  # two runs, two CFG scales, two grids
+    assert theirs.read_bytes() != grid.read_bytes()  # two runs, a frame every 20 and every 30 steps: two films
     run(["dvc", "exp", "apply", "from-a"], a)
     made = a / "reports" / grid.relative_to(shown)
     assert grid.read_bytes() == made.read_bytes()

@@ -20,7 +20,6 @@ from difflab.reporting.summary import HEADLINE
 
 from tiny_dag import FIGURES, chromium_page, run, stages_run
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
 
 

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import digit_tensors, train
+from helpers import train
 from torch import nn
 
 from difflab.config.runtime import Runtime
@@ -62,11 +62,6 @@ def test_the_statistics_are_plain_averages_over_the_batches():
 def test_bad_batches_are_named():
     with pytest.raises(ValueError, match="batches=0"):
         precise_bn(Scaled(), Scaled().state_dict(), through, torch.rand(4, 1, 3, 3), torch.zeros(4), 0, 2, 0, FP32)
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return digit_tensors()
 
 
 CFG = TrainConfig(epochs=2, batch_size=32, lr=1e-3, seed=5, device="cpu", snapshot_epochs=(1,), ema_decay=0.9)

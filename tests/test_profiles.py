@@ -46,6 +46,7 @@ def queued_params(repo: Path) -> list[dict]:
             for row in json.loads(out.stdout) for exp in row.get("experiments") or [] for rev in exp["revs"]]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("profile", profiles.PROFILES)
 def test_dvc_parses_and_queues_each_profile_as_given(repo, profile):
     args = profiles.set_args(profile)
@@ -59,12 +60,14 @@ def test_dvc_parses_and_queues_each_profile_as_given(repo, profile):
         assert queued == committed
 
 
+@pytest.mark.slow
 def test_a_list_split_by_a_shell_is_what_broke_the_paper_profile(repo):
     """The bug this guards: a list value with spaces, word-split by the shell, is refused by DVC's parser."""
     out = sh(["dvc", "exp", "run", "--queue", "-S", "eval.guidance_scales=[0.0,", "1.0]"], repo)
     assert out.returncode != 0 and "no viable alternative" in out.stdout + out.stderr
 
 
+@pytest.mark.slow
 def test_quick_profile_is_the_file_and_paper_the_committed_values(repo):
     quick = pairs(profiles.set_args("quick"))
     assert quick == profiles.read_overrides(repo / "profiles/quick.txt")
@@ -75,6 +78,7 @@ def test_quick_profile_is_the_file_and_paper_the_committed_values(repo):
     assert all(" " not in v for v in paper.values())
 
 
+@pytest.mark.slow
 def test_printed_arguments_survive_the_shell(repo, capsys):
     for profile in profiles.PROFILES:
         profiles.main([profile])
@@ -89,6 +93,7 @@ def test_malformed_profile_lines_are_named(tmp_path, text, problem):
         profiles.read_overrides(path)
 
 
+@pytest.mark.slow
 def test_unknown_keys_and_profiles_are_refused(repo, tmp_path):
     with pytest.raises(ValueError, match="allowed: quick, paper"):
         profiles.set_args("fast")
@@ -98,11 +103,13 @@ def test_unknown_keys_and_profiles_are_refused(repo, tmp_path):
         profiles.set_args("paper", bad)
 
 
+@pytest.mark.slow
 def test_the_committed_params_pass_the_preflight_with_either_profile(repo):
     assert profiles.preflight(profiles.set_args("quick")) is None
     assert profiles.preflight(profiles.set_args("paper")) is None
 
 
+@pytest.mark.slow
 def test_the_preflight_refuses_an_unknown_key_in_the_file_or_the_profile(repo, tmp_path):
     """The whole file is checked, sections no stage of this run reads included; and a misspelt override would
     otherwise add a key no stage reads."""

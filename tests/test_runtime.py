@@ -4,7 +4,7 @@ keep the guarantees of the old one (fp32 numbers unchanged, seeded runs identica
 import pytest
 import torch
 import yaml
-from helpers import ROOT, class_config, digit_tensors, run_stage, train
+from helpers import ROOT, class_config, run_stage, train
 from safetensors.torch import load_file
 
 from difflab.config import runtime
@@ -26,11 +26,6 @@ CLASS_LOSSES = [1.0527067184448242, 1.064225196838379, 1.0354374647140503, 1.001
                 0.9977676272392273, 0.9847640991210938, 0.9875974655151367, 0.9747769236564636]
 DENOISER_LOSSES = [0.17305871844291687, 0.16356445848941803, 0.15162383019924164, 0.14230333268642426,
                    0.13169389963150024, 0.12366800010204315]
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return digit_tensors()
 
 
 def fake_cpu(monkeypatch, supported: bool, native: bool) -> None:
@@ -311,6 +306,7 @@ def test_bf16_sampling_stays_close_to_fp32():
     assert (bf16 - fp32).abs().mean() < 0.05 * fp32.abs().mean()
 
 
+@pytest.mark.slow
 def test_compiled_training_matches_eager_and_runs_the_partial_batch_eagerly(tmp_path, digits, monkeypatch):
     """compile=on (auto on CUDA): full batches through torch.compile, the last partial batch of each epoch through the
     eager module (no recompile for its shape); the losses are those of the eager loop up to kernel rounding."""

@@ -3,18 +3,13 @@ import json
 
 import pytest
 import torch
-from helpers import ROOT, class_config, digit_tensors, train
+from helpers import ROOT, class_config, train
 
 from difflab.models.checkpoints import load_model, load_state, save_model
 from difflab.training import loop as training
 from difflab.training.loop import TrainConfig
 
 CFG = class_config()
-
-
-@pytest.fixture(scope="module")
-def digits():
-    return digit_tensors()
 
 
 class Killed(Exception):

@@ -103,11 +103,13 @@ def test_stages_go_side_by_side_by_default_only_where_pinned_threads_fit_the_cor
 
 @pytest.mark.parametrize("args, message", [(["--jobs", "0"], "--jobs '0': allowed: auto or an integer >= 1"),
                                            (["--set", "threads"], "--set 'threads': allowed: KEY=VALUE")])
+@pytest.mark.slow
 def test_bad_jobs_or_set_arguments_are_named(repo, tmp_path, args, message):  # noqa: F811
     out = run_make_run(repo, fake_dvc(tmp_path, "echo dvc ran"), "quick", *args)
     assert out.returncode == 2 and message in out.stderr and "dvc ran" not in out.stdout
 
 
+@pytest.mark.slow
 def test_set_adds_its_override_to_the_profiles(repo, tmp_path):  # noqa: F811
     out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "paper", "--jobs", "1", "--set", "seed=7")
     assert out.returncode == 0, out.stderr
@@ -135,6 +137,7 @@ def run_make_run(repo: Path, env: dict, *args: str) -> subprocess.CompletedProce
                           capture_output=True, text=True)
 
 
+@pytest.mark.slow
 def test_make_run_hands_dvc_an_argument_list_and_logs_each_stage(repo, tmp_path):  # noqa: F811
     env = fake_dvc(tmp_path, "echo \"Running stage 'train_denoiser':\"; echo '> python stages/train.py'; "
                              "echo \"Updating lock file 'dvc.lock'\"; echo \"Running stage 'summary':\"")
@@ -148,12 +151,14 @@ def test_make_run_hands_dvc_an_argument_list_and_logs_each_stage(repo, tmp_path)
     assert set(stages_in(logs[0].read_text().split("\n\n")[-1])) == {"train_denoiser", "summary"}
 
 
+@pytest.mark.slow
 def test_a_failed_run_still_reports_its_stage_times_and_exit_status(repo, tmp_path):  # noqa: F811
     env = fake_dvc(tmp_path, "echo \"Running stage 'train_denoiser':\"; echo boom >&2; exit 3")
     out = run_make_run(repo, env, "paper")
     assert out.returncode == 3 and "boom" in out.stdout and "train_denoiser" in out.stdout.split("Stage wall")[-1]
 
 
+@pytest.mark.slow
 def test_the_cost_of_record_is_announced(repo, tmp_path):  # noqa: F811
     (repo / "profiles" / "quick.cost.json").write_text(json.dumps(REFERENCE))
     out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "quick", "--estimate")
@@ -161,6 +166,7 @@ def test_the_cost_of_record_is_announced(repo, tmp_path):  # noqa: F811
     assert not (tmp_path / "bin" / "argv.json").exists()  # --estimate runs nothing
 
 
+@pytest.mark.slow
 def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path):  # noqa: F811
     """What a failed `dvc exp run -S parta.model=sdxl` leaves behind: the next `make run` names the bad value, the
     keys that differ from the committed params.yaml and how to reset it, and never starts dvc."""
@@ -180,6 +186,7 @@ def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path
     assert "denoiser.epochs=0 is not allowed" in profiles.preflight([])  # without the profile it stays bad
 
 
+@pytest.mark.slow
 def test_in_a_terminal_dvc_gets_a_terminal_too(repo, tmp_path):  # noqa: F811
     """Run from a terminal, `make run` gives DVC a pseudo-terminal of its own, so the stages' progress bars stay live
     (tqdm draws them only on a terminal) while their output is still read for the stage times."""

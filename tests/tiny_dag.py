@@ -18,9 +18,9 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script too (the background build)
 from conftest import write_mnist_like  # noqa: E402
+from helpers import ROOT, expanded_stages, launch_chromium  # noqa: E402
 
 TINY = {
     "threads": 1,  # as the quick profile: stages may run side by side with the same results
@@ -109,17 +109,8 @@ def stages_run(log: str) -> set[str]:
 
 
 def declared_stages(repo: Path) -> dict[str, dict]:
-    """dvc.yaml's stages with foreach stages expanded (parta -> parta@sample, ...)."""
-    out = {}
-    for name, stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].items():
-        if "foreach" in stage:  # a list (${item}) or a mapping (${key}: ${item})
-            each = stage["foreach"]
-            for key, item in each.items() if isinstance(each, dict) else zip(each, each):
-                outs = [o.replace("${key}", key).replace("${item}", item) for o in stage["do"]["outs"]]
-                out[f"{name}@{key}"] = {"outs": outs}
-        else:
-            out[name] = stage
-    return out
+    """dvc.yaml's stages of `repo` by the names DVC gives them (parta -> parta@sample, ...)."""
+    return expanded_stages(yaml.safe_load((repo / "dvc.yaml").read_text()))
 
 
 @contextlib.contextmanager
@@ -127,12 +118,8 @@ def chromium_page(path: Path):
     """path loaded in headless Chromium (Debian's), after a check that every image on it decodes."""
     from playwright.sync_api import sync_playwright
 
-    chromium = shutil.which("chromium")
-    assert chromium, "the page tests need Debian's chromium (make test installs it)"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"])
+        browser = launch_chromium(p)
         page = browser.new_page(viewport={"width": 1200, "height": 900})
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
