@@ -14,13 +14,16 @@ from difflab.data.mnist import FILES, write_idx
 
 
 def pytest_configure(config):
-    """Under pytest-xdist each worker's torch takes its share of the cores: two workers of two threads each on two
-    cores spin against each other (a sampling test ran 4x slower)."""
+    """Under pytest-xdist each worker's torch, and each process it starts, takes its share of the cores: two
+    workers of two threads each on two cores spin against each other (a sampling test ran 4x slower, a test running
+    stage scripts 7x)."""
     workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
     if workers:
         import torch
 
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // int(workers)))
+        share = max(1, (os.cpu_count() or 1) // int(workers))
+        torch.set_num_threads(share)
+        os.environ.setdefault("OMP_NUM_THREADS", str(share))  # and the stages and tools the tests start
 
 
 def synthetic_digits(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
