@@ -118,7 +118,7 @@ DAG_MODULES = ("test_pipeline.py", "test_pipeline_experiments.py")  # the module
 
 def pytest_collection_finish(session):
     """Start building the tiny DAG (once per run, whichever process gets here first) if a selected test needs it."""
-    if not any("dag" in item.fixturenames for item in session.items):
+    if session.config.option.collectonly or not any("dag" in item.fixturenames for item in session.items):
         return
     from filelock import FileLock
 
