@@ -5,7 +5,6 @@ one copy of the built DAG (conftest.py: repo); test_pipeline_experiments.py has 
 
 import json
 import math
-import os
 import re
 import shutil
 import sys
@@ -17,7 +16,7 @@ import yaml
 from difflab.reporting.summary import HEADLINE
 
 from conftest import in_a_terminal
-from tiny_dag import FIGURES, chromium_page, declared_stages, run, stages_run
+from tiny_dag import FIGURES, chromium_page, declared_stages, environment, run, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -127,8 +126,7 @@ def test_a_first_quick_run_in_a_fresh_clone_reads_at_80_and_120_columns(repo, tm
     summary = json.loads((clone / "reports/summary.json").read_text())
     for columns in (80, 120):
         log_file = run(compare, clone, COLUMNS=str(columns))
-        terminal = in_a_terminal(compare, clone, columns, dict(os.environ, PYTHONPATH=str(clone / "src"),
-                                 PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}"))
+        terminal = in_a_terminal(compare, clone, columns, environment(clone))
         for text in (terminal, log_file):
             lines = text.splitlines()
             assert max(map(len, lines)) <= columns and "…" not in text, text

@@ -5,7 +5,6 @@ that rerun only what a knob touches, `make compare`, a queued sweep, plots, an S
 import hashlib
 import json
 import math
-import os
 import re
 import shutil
 import subprocess
@@ -18,7 +17,8 @@ import yaml
 
 from difflab.reporting.summary import HEADLINE
 
-from tiny_dag import FIGURES, chromium_page, run, stages_run
+from helpers import free_port
+from tiny_dag import FIGURES, chromium_page, environment, run, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -212,14 +212,10 @@ def cached_outputs(repo: Path) -> list[Path]:
 def test_s3_round_trip(repo, tmp_path):
     """Push to an S3-compatible server on 127.0.0.1 (moto), clone the repo afresh, pull, compare every byte.
     The remote lives in .dvc/config.local and the credentials in the environment: nothing of it is committed."""
-    import socket
-
     import boto3
     from moto.server import ThreadedMotoServer
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
     server.start()
     try:
@@ -260,7 +256,7 @@ def test_comparison_page_in_a_real_browser(repo):
         assert len(images) == 2 * FIGURES and {src.split("/")[0] for src, _, _ in images} == {"HEAD", "workspace"}
         rows = page.eval_on_selector_all("#headline-table tr", "rows => rows.map(r => r.innerText)")
         assert len(rows) == 1 + len(HEADLINE) and "HEAD" in rows[0] and "workspace" in rows[0]
-    env = dict(os.environ, PYTHONPATH=str(repo / "src"), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env = environment(repo)
     bad = subprocess.run([sys.executable, "-m", "difflab.reporting.compare", "--page", "HEAD", "no-such-run"], cwd=repo,
                          env=env, capture_output=True, text=True)
     assert bad.returncode == 2 and "'no-such-run' is neither a git revision nor an experiment" in bad.stderr
