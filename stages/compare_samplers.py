@@ -23,7 +23,7 @@ OUT = Path("reports/samplers")
 def main() -> None:
     params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.num_samples", "samplers",
                                        "ddpm_class.guidance_scale"))
-    rt, counts = for_stage(params), params["samplers"]["num_steps"]
+    rt, counts = for_stage(params), params.samplers.num_steps
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)
     with exit_on_input_error(f"compare_samplers: samplers.num_steps={counts}"):
         check_step_counts(meta, counts)

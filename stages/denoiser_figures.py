@@ -14,23 +14,24 @@ from difflab.training.denoiser import add_gaussian_noise
 
 @torch.no_grad()
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "threads", "data", "denoiser"))
-    use_threads(params["threads"])
-    p = params["denoiser"]
+    params, _ = stage_params(__doc__, ("seed", "threads", "data.dir", "denoiser.sigma", "denoiser.sigmas",
+                                       "denoiser.num_digits"))
+    use_threads(params.threads)
+    p = params.denoiser
     paths = layout.model_paths("denoiser")
-    x, _ = load_mnist(params["data"]["dir"], "test", p["num_digits"])
-    g = torch.Generator().manual_seed(params["seed"])
+    x, _ = load_mnist(params.data.dir, "test", p.num_digits)
+    g = torch.Generator().manual_seed(params.seed)
 
-    noisy = [add_gaussian_noise(x, s, g) for s in p["sigmas"]]
+    noisy = [add_gaussian_noise(x, s, g) for s in p.sigmas]
     image_rows([torch.stack([row[i] for row in noisy]) for i in range(len(x))], paths.reports / "noising.png",
-               title="Noising process z = x + sigma * eps", col_labels=[f"sigma = {s}" for s in p["sigmas"]])
+               title="Noising process z = x + sigma * eps", col_labels=[f"sigma = {s}" for s in p.sigmas])
 
     early, early_meta = load_model(paths.snapshot)
     final, final_meta = load_model(paths.final)
-    z = add_gaussian_noise(x, p["sigma"], g)
+    z = add_gaussian_noise(x, p.sigma, g)
     image_rows([x, z.clamp(0, 1), early(z), final(z)], paths.reports / "denoised.png",
-               title=f"Denoising test digits at the training sigma = {p['sigma']}",
-               row_labels=["clean x", f"noisy (sigma={p['sigma']})", f"D(z), epoch {early_meta['epoch']}",
+               title=f"Denoising test digits at the training sigma = {p.sigma}",
+               row_labels=["clean x", f"noisy (sigma={p.sigma})", f"D(z), epoch {early_meta['epoch']}",
                            f"D(z), epoch {final_meta['epoch']}"])
 
 

@@ -12,7 +12,7 @@ def main() -> None:
     params, _ = stage_params(__doc__, ("data",))
     try:
         with exit_on_input_error("download_mnist"):  # a bad data section: one line, exit 2
-            fetch_mnist(params["data"]["dir"], dataset_config(params["data"]))
+            fetch_mnist(params.data.dir, dataset_config(params.data))
     except DataError as e:  # no source had the files: its message names each source and why it failed
         sys.exit(f"download_mnist: {e}")
 

@@ -18,16 +18,16 @@ OUT = "data/prompt_conditions.safetensors"
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("device", "threads", "data.dataset", "parta"))
-    use_threads(params["threads"])
-    name = params["parta"]["model"]
+    params, _ = stage_params(__doc__, ("device", "threads", "data.dataset", "parta.model", "parta.${parta.model}"))
+    use_threads(params.threads)
+    name = params.parta.model
     try:
         with exit_on_input_error("embed_prompts"):  # a prompt the model cannot take, a bad value: one line, exit 2
             check_model_name(name)
-            section = params["parta"][name]
+            section = getattr(params.parta, name)
             prompts = prompts_in(section)
-            conds = encode_prompts(name, section["common"], prompts, resolve_device(params["device"]),
-                                   CLASSES[params["data"]["dataset"]])
+            conds = encode_prompts(name, section.common, prompts, resolve_device(params.device),
+                                   CLASSES[params.data.dataset])
     except IFUnavailable as e:  # the weights cannot be downloaded: its message says why and how to get access
         sys.exit(f"embed_prompts: {e}")
     save_conditions(OUT, prompts, conds, name)

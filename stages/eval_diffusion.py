@@ -10,15 +10,16 @@ The DDPMs sample with all T steps, the flow models with <model>.num_steps Euler 
 import json
 
 from difflab.config import layout
-from difflab.config.params import DIFFUSION_MODELS, SAMPLING, stage_params
+from difflab.config.params import CLASS_MODELS, DIFFUSION_MODELS, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
 from difflab.evaluation.generative import judge_model
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*SAMPLING, "data", "eval", *((f"{a.model}.num_steps",) if a.model.startswith("flow")
-                                                         else ())),
+        __doc__, lambda a: (*SAMPLING, "data.dir", "eval.num_samples",
+                            *(("eval.guidance_scales",) if a.model in CLASS_MODELS else ()),
+                            *((f"{a.model}.num_steps",) if a.model.startswith("flow") else ())),
         extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to judge"))
     metrics = judge_model(params, args.model, for_stage(params))
     out = layout.model_paths(args.model).reports / "eval.json"

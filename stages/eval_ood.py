@@ -13,7 +13,8 @@ from difflab.evaluation.denoisers import out_of_distribution
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, "data", "denoiser", "ood"))
+    params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "denoiser.sigmas", "denoiser.num_digits",
+                                       "ood.test_limit"))
     metrics = out_of_distribution(params, for_stage(params))
     out = layout.model_paths("denoiser").reports / "ood.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

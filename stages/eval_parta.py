@@ -22,11 +22,11 @@ OUT = Path("reports/eval_parta")
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, "data", "eval", "parta"))
+    params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.parta_seeds", "parta.mnist"))
     bench = load_bench(params, for_stage(params))
     with exit_on_input_error("eval_parta"):
         views = checked_settings(bench)
-    metrics, sdedit_rows = measure(bench, views, params["data"]["dir"])
+    metrics, sdedit_rows = measure(bench, views, params.data.dir)
     write_figures(OUT, metrics, sdedit_rows, bench.seeds, bench.scale)
     (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(json.dumps(metrics, indent=2, sort_keys=True))

@@ -13,7 +13,7 @@ from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.deepfloyd import IFUnavailable
 from difflab.parta.experiments import EXPERIMENTS, Context, run, sections
-from difflab.parta.load import MODELS, check_model_name, load_diffusion_model
+from difflab.parta.load import check_model_name, load_diffusion_model
 
 OUT_DIR = Path("reports/parta")
 
@@ -21,19 +21,19 @@ OUT_DIR = Path("reports/parta")
 def main() -> None:
     params, args = stage_params(
         __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", "data.dir", "parta.model",
-                               *(f"parta.{m}.{s}" for m in MODELS for s in sections(args.experiment))),
+                               *("parta.${parta.model}." + s for s in sections(args.experiment))),
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
-    name = params["parta"]["model"]
+    name = params.parta.model
     try:
         with exit_on_input_error(f"parta {args.experiment}"):  # a prompt, view, image or value: one line, exit 2
             check_model_name(name)
-            cfg = params["parta"][name]
+            cfg = getattr(params.parta, name)
             rt = for_stage(params)
-            seed_everything(params["seed"])
+            seed_everything(params.seed)
             conds = ConditionCache("data/prompt_conditions.safetensors", name, rt.device)
-            model = load_diffusion_model(name, cfg["common"], rt)
+            model = load_diffusion_model(name, cfg.common, rt)
             OUT_DIR.mkdir(parents=True, exist_ok=True)
-            ctx = Context(model, conds, cfg, params["seed"], OUT_DIR, Path(params["data"]["dir"]))
+            ctx = Context(model, conds, cfg, params.seed, OUT_DIR, Path(params.data.dir))
             path = run(args.experiment, ctx)
     except (IFUnavailable, FileNotFoundError) as e:  # weights or an earlier stage's output not there
         sys.exit(f"parta {args.experiment}: {e}")

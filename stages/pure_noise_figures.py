@@ -16,7 +16,7 @@ from difflab.evaluation.denoisers import pure_noise_outputs
 
 def main() -> None:
     params, _ = stage_params(__doc__, ("seed", "threads", "data.dir", "pure_noise"))
-    use_threads(params["threads"])
+    use_threads(params.threads)
     metrics = pure_noise_outputs(params)
     out = layout.model_paths("pure_noise").reports / "metrics.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -10,8 +10,8 @@ from difflab.reporting.summary import REPORTS, headline, read_metrics
 def main() -> None:
     params, _ = stage_params(__doc__, ("profile", "denoiser.sigma", "ddpm_class.guidance_scale",
                                        "flow_class.guidance_scale"))
-    summary = headline(read_metrics(), params["profile"], params["denoiser"]["sigma"],
-                       params["ddpm_class"]["guidance_scale"], params["flow_class"]["guidance_scale"])
+    summary = headline(read_metrics(), params.profile, params.denoiser.sigma,
+                       params.ddpm_class.guidance_scale, params.flow_class.guidance_scale)
     out = REPORTS / "summary.json"
     out.write_text(json.dumps(summary, indent=2) + "\n")
     print(f"wrote {out}: " + ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"

@@ -13,20 +13,20 @@ from difflab.training.loop import config_from_params, fit
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*RUNTIME, "data", "judge"))
+    params, _ = stage_params(__doc__, (*RUNTIME, "data.dir", "judge"))
     for_stage(params)  # precision etc. checked against this device before any work
-    p = params["judge"]
-    images, labels = load_mnist(params["data"]["dir"], "train", p["train_limit"])
-    test_x, test_y = load_mnist(params["data"]["dir"], "test")
-    seed_everything(params["seed"])
+    p = params.judge
+    images, labels = load_mnist(params.data.dir, "train", p.train_limit)
+    test_x, test_y = load_mnist(params.data.dir, "test")
+    seed_everything(params.seed)
     paths = layout.model_paths("judge")
     cfg = config_from_params(params, "judge")
     result = fit(Judge.for_images(images), judge_loss, images, labels, cfg, paths.checkpoint, paths.log_dir,
                  loss_settings="judge")
     if not result.main:  # under `accelerate launch` only the main process writes the outputs
         return
-    save_model(paths.final, result.state_dict, {"kind": "judge", "epoch": p["epochs"]})
-    device = resolve_device(params["device"])
+    save_model(paths.final, result.state_dict, {"kind": "judge", "epoch": p.epochs})
+    device = resolve_device(params.device)
     judge = Judge()
     judge.load_state_dict(result.state_dict)
     predicted, _ = judge_outputs(judge.to(device), test_x.to(device))

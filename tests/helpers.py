@@ -1,5 +1,5 @@
 """What several test files need, in one place: the repository's root, a free port, headless Chromium with the
-project's flags, dvc.yaml's stages with foreach stages expanded, a stage script run as dvc runs it, and the tiny
+project's flags, dvc.yaml's stages as DVC resolves them, a stage script run as dvc runs it, and the tiny
 class-conditioned training run (its digits, its configuration, the run itself).
 
 Plain functions and constants (fixtures belong in conftest.py). torch and difflab's training code are imported
@@ -33,31 +33,28 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
 
 
-def _substituted(node, key: str, item: str):
-    """node with ${key} and ${item} replaced in every string of it, a mapping's keys included."""
-    if isinstance(node, str):
-        return node.replace("${key}", key).replace("${item}", item)
-    if isinstance(node, list):
-        return [_substituted(n, key, item) for n in node]
-    if isinstance(node, dict):
-        return {_substituted(k, key, item): _substituted(v, key, item) for k, v in node.items()}
-    return node
+def resolved_stages(root: Path = ROOT) -> dict[str, dict]:
+    """The stages of root's dvc.yaml as DVC resolves them, by the names DVC gives them (a foreach stage's entries as
+    name@key), each in dvc.yaml's form (cmd, deps, params, outs, metrics): YAML anchors and merge keys applied, every
+    ${...} interpolated (foreach's key and item, a stage's own vars, params.yaml's values such as parta.model)."""
+    from dvc.dvcfile import load_file
+    from dvc.repo import Repo
+
+    with Repo(str(root)) as repo:
+        return load_file(repo, repo.fs.join(repo.root_dir, "dvc.yaml")).resolver.resolve()["stages"]
 
 
-def expanded_stages(dvc_yaml: dict) -> dict[str, dict]:
-    """The stages of a parsed dvc.yaml by the names DVC gives them: a foreach stage's `do` once per entry of its list
-    (${item}, named name@item) or mapping (${key}: ${item}, named name@key), with ${key} and ${item} replaced in every
-    string of it (a list's entry is both key and item, as str()); any other stage as it stands. Other ${...} (params
-    DVC interpolates, ${parta.model}) are left for the caller."""
-    out = {}
-    for name, stage in dvc_yaml["stages"].items():
-        if "foreach" in stage:
-            each = stage["foreach"]
-            for key, item in each.items() if isinstance(each, dict) else zip(each, each):
-                out[f"{name}@{key}"] = _substituted(stage["do"], str(key), str(item))
+def param_keys(stage: dict) -> list[str]:
+    """The params.yaml keys a resolved stage declares: its plain entries and those of its `params.yaml: [...]`
+    entries (dvc.yaml names shared lists that way)."""
+    keys = []
+    for entry in stage.get("params", []):
+        if isinstance(entry, str):
+            keys.append(entry)
         else:
-            out[name] = stage
-    return out
+            assert set(entry) == {"params.yaml"}, f"params of another file: {entry}"
+            keys += entry["params.yaml"]
+    return keys
 
 
 def run_stage(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess:
@@ -76,12 +73,16 @@ def digit_tensors(n: int = 96, seed: int = 0):
     return torch.from_numpy(images).float().div(255).unsqueeze(1), torch.from_numpy(labels).long()
 
 
+# How the unit tests train (TrainConfig's runtime knobs): on the CPU in fp32, eager, logging every 50 steps.
+CPU_FP32 = dict(device="cpu", precision="fp32", channels_last="auto", compile="off", log_every=50)
+
+
 def class_config(**changes):
     """The tiny class-conditioned run's TrainConfig (3 epochs of batch 32 on the CPU, a snapshot after epoch 2), with
     `changes`."""
     from difflab.training.loop import TrainConfig
 
-    return TrainConfig(**{**dict(epochs=3, batch_size=32, lr=1e-3, seed=2718, device="cpu", lr_final_factor=0.1,
+    return TrainConfig(**{**dict(epochs=3, batch_size=32, lr=1e-3, seed=2718, **CPU_FP32, lr_final_factor=0.1,
                                  snapshot_epochs=(2,)), **changes})
 
 

@@ -11,7 +11,7 @@ from difflab.core import ddpm
 from difflab.core.predictor import conditional, guided
 from difflab.core.timesteps import timesteps
 from difflab.parta import algorithms as alg
-from difflab.parta.views import VIEWS
+from difflab.core.views import VIEWS
 
 
 class GaussianModel:
@@ -143,10 +143,11 @@ def test_iterative_denoising_from_noise_recovers_the_data(model, learned_varianc
 def test_the_engine_samples_by_ddim_where_asked(model, learned_variance):
     """sampler: ddim in parta.<model>.common reaches the engine as eta: over IF's 1000 steps DDIM with eta 0 lands
     on the data distribution without drawing noise, ignoring a predicted variance (IF's learned range)."""
+    from difflab.config.schema import MnistCommon
     from difflab.parta.experiments import sampler_of
-    assert sampler_of({"sampler": "ddpm", "ddim_eta": 0.5, "variance": "fixed_large"}) == {
+    assert sampler_of(MnistCommon.model_construct(sampler="ddpm", ddim_eta=0.5, variance="fixed_large")) == {
         "eta": None, "variance": "fixed_large"}
-    eta = sampler_of({"sampler": "ddim", "ddim_eta": 0.0, "variance": "learned_range"})["eta"]
+    eta = sampler_of(MnistCommon.model_construct(sampler="ddim", ddim_eta=0.0, variance="learned_range"))["eta"]
     assert eta == 0.0
     model.learned_variance = learned_variance
     ts, n = timesteps(1000, stride=1), 4000

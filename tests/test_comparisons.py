@@ -16,7 +16,7 @@ def test_the_comparison_needs_an_epoch_both_models_saved():
                     "flow_final": ("flow", 10, "models/flow_class/final.safetensors"),
                     "ddpm_equal_epochs": ("ddpm", 5, "models/ddpm_class/snapshot.safetensors"),
                     "flow_equal_epochs": ("flow", 5, "models/flow_class/epoch5.safetensors")}
-    p["flow_class"]["snapshot_epochs"] = [1, 4]
+    p = p.model_copy(update={"flow_class": p.flow_class.model_copy(update={"snapshot_epochs": [1, 4]})})
     with pytest.raises(ParamError, match=r"ddpm_class saves weights after epochs \[5, 20\] and flow_class after "
                                          r"\[1, 4, 10\]: no epoch in common"):
         objective_runs(p)

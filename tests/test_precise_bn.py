@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from helpers import train
+from helpers import CPU_FP32, train
 from torch import nn
 
 from difflab.config.runtime import Runtime
@@ -64,7 +64,7 @@ def test_bad_batches_are_named():
         precise_bn(Scaled(), Scaled().state_dict(), through, torch.rand(4, 1, 3, 3), torch.zeros(4), 0, 2, 0, FP32)
 
 
-CFG = TrainConfig(epochs=2, batch_size=32, lr=1e-3, seed=5, device="cpu", snapshot_epochs=(1,), ema_decay=0.9)
+CFG = TrainConfig(epochs=2, batch_size=32, lr=1e-3, seed=5, **CPU_FP32, snapshot_epochs=(1,), ema_decay=0.9)
 
 
 def is_statistic(key: str) -> bool:

@@ -9,9 +9,11 @@ import pytest
 import yaml
 from helpers import ROOT, run_stage
 
+from difflab.config.params import check
 from difflab.reporting.report import METRICS, SUMMARY, figure_sources, profile_text, render
 
-PARAMS = yaml.safe_load((ROOT / "params.yaml").read_text())
+RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
+PARAMS = check(RAW)
 
 
 def run_metrics(ddim_accuracy: float, rms: float, flow_accuracy: float, judge_accuracy: float) -> dict[str, dict]:
@@ -72,7 +74,7 @@ def report_stage(cwd: Path):
 def run_dir(tmp_path, monkeypatch):
     """A working directory holding one run: params.yaml, every metric file, the headline and every figure."""
     metrics = run_metrics(0.61, 0.011, 0.71, 0.9125)
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PARAMS, sort_keys=False))
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(RAW, sort_keys=False))
     files = {**{name: json.dumps(data) for name, data in metrics.items()}, SUMMARY: json.dumps({"psnr": 20.5}),
              **{src: "figure" for src in figure_sources(PARAMS, metrics)}}
     for name, text in files.items():
@@ -88,7 +90,7 @@ def test_the_report_stage_renders_the_workspace_run(run_dir):
     tmp_path, metrics = run_dir
     assert report_stage(tmp_path).returncode == 0
     assert (tmp_path / "reports/index.html").read_text() == render(
-        PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS["profile"]))
+        PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS.profile))
 
 
 def test_the_report_stage_names_every_missing_input(run_dir):

@@ -4,11 +4,11 @@ keep the guarantees of the old one (fp32 numbers unchanged, seeded runs identica
 import pytest
 import torch
 import yaml
-from helpers import ROOT, class_config, run_stage, train
+from helpers import CPU_FP32, ROOT, class_config, run_stage, train
 from safetensors.torch import load_file
 
 from difflab.config import runtime
-from difflab.config.params import ParamError
+from difflab.config.params import ParamError, Params
 from difflab.core.noise import image_generators, randn
 from difflab.models.checkpoints import save_model
 from difflab.models.unet import UNet
@@ -65,9 +65,9 @@ def test_a_stage_runs_on_the_thread_count_its_params_name():
     before = torch.get_num_threads()
     params = {"device": "cpu", "precision": "fp32", "channels_last": "off", "compile": "off"}
     try:
-        runtime.for_stage({**params, "threads": 1})
+        runtime.for_stage(Params.model_construct(**params, threads=1))
         assert torch.get_num_threads() == 1
-        runtime.for_stage({**params, "threads": "auto"})  # auto leaves what the process has
+        runtime.for_stage(Params.model_construct(**params, threads="auto"))  # auto leaves what the process has
         assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
@@ -120,7 +120,7 @@ def test_a_stage_refuses_a_precision_the_device_lacks_before_any_work(tmp_path):
 def test_fp32_losses_are_those_of_the_loop_before_the_fast_paths(tmp_path, digits):
     assert train(tmp_path / "c", digits).losses == pytest.approx(CLASS_LOSSES, rel=1e-6, abs=0)
     torch.manual_seed(2718)
-    cfg = TrainConfig(epochs=2, batch_size=40, lr=1e-3, seed=2718, device="cpu")
+    cfg = TrainConfig(epochs=2, batch_size=40, lr=1e-3, seed=2718, **CPU_FP32)
     result = fit(UNet(4, "none"), denoiser_loss(0.5), *digits, cfg, tmp_path / "d.pt", tmp_path / "dlog")
     assert result.losses == pytest.approx(DENOISER_LOSSES, rel=1e-6, abs=0)
 

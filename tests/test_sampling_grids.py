@@ -5,12 +5,13 @@ from types import SimpleNamespace
 import torch
 
 from difflab.config.runtime import Runtime
+from difflab.config.schema import DDPMTime, FlowClass
 from difflab.data.mnist import CLASSES
 from difflab.models.unet import UNet
 from difflab.sampling.grids import Grid, draw, grid_for
 
-CLASS_SECTION = {"samples_per_class": 2, "guidance_scale": 3.0, "gif_every": 2}
-TIME_SECTION = {"num_samples": 3, "gif_every": 2}
+CLASS_SECTION = FlowClass.model_construct(samples_per_class=2, guidance_scale=3.0, gif_every=2)
+TIME_SECTION = DDPMTime.model_construct(num_samples=3, gif_every=2)
 META = {"hidden": 4, "conditioning": "time", "objective": "ddpm", "num_timesteps": 5, "beta_start": 1e-4,
         "beta_end": 0.02, "p_uncond": 0.0, "dataset": "mnist", "epoch": 1}
 
@@ -33,7 +34,7 @@ def test_the_gif_frames_leave_the_digits_unchanged():
     g, rt = Grid(None, 3, "", []), Runtime(torch.device("cpu"), "fp32")
     frames = []
     with torch.no_grad():
-        with_frames = draw(unet, META, TIME_SECTION, g, None, 7, rt, 3, None, frames)
-        without = draw(unet, META, TIME_SECTION, g, None, 7, rt, 3, None)
+        with_frames = draw(unet, META, g, 1.0, None, 7, rt, 3, None, frames, gif_every=2)
+        without = draw(unet, META, g, 1.0, None, 7, rt, 3, None)
     assert len(frames) == 4
     assert torch.equal(with_frames, without)

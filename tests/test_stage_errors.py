@@ -11,7 +11,7 @@ from helpers import ROOT, run_stage
 from difflab.config.params import ParamError
 from difflab.errors import InputError, PromptError, exit_on_input_error
 from difflab.parta.images import ImageError
-from difflab.parta.views import ViewError
+from difflab.core.views import ViewError
 
 
 @pytest.fixture

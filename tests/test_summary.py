@@ -154,6 +154,7 @@ def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow
 
     import yaml
 
+    from difflab.config.params import check
     from difflab.reporting.report import sections
 
     files = {"params.yaml": yaml.safe_dump(params), "reports/summary.json": json.dumps({"psnr": psnr}),
@@ -165,7 +166,7 @@ def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow
                  "ddpm_final": {"epoch": 1, "steps_5": {"judge_accuracy": 0.1}},
                  "flow_final": {"epoch": 1, "steps_5": {"judge_accuracy": flow_accuracy}},
                  "ddpm_equal_epochs": {"epoch": 1}, "flow_equal_epochs": {"epoch": 1}})}
-    for section in sections(params, {}):
+    for section in sections(check(params), {}):
         for item in section["items"]:
             files[f"reports/{item['src']}"] = f"{psnr} {item['src']}".encode()  # a figure that names its run
     return files
@@ -184,6 +185,7 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
     params_b = yaml.safe_load(yaml.safe_dump(base))
     params_b["ddpm_class"]["guidance_scale"] = 7.5
     params_b["flow_time"]["snapshot_epochs"] = [*base["flow_time"]["snapshot_epochs"], 99]
+    params_b["flow_time"]["epochs"] = 100
     runs = {"run-a": _run_files(base, 0.61, 20.5, 0.011, 0.71),
             "run-b": _run_files(params_b, 0.83, 31.25, 0.022, 0.92)}
     workspace = _run_files(base, 0.27, 7.75, 0.033, 0.13)
@@ -220,12 +222,15 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
 
 def test_the_part_a_caption_names_the_step_the_run_took():
     """A run with the old grainy step, or with DDIM, is not captioned as the default posterior-noise step."""
+    from difflab.config.schema import Common
     from difflab.reporting.report import stepping
 
-    assert stepping({"sampler": "ddpm", "variance": "fixed_small", "ddim_eta": 0.0}).endswith("sqrt(beta_tilde)")
-    assert "sqrt(beta) of the whole stride" in stepping({"sampler": "ddpm", "variance": "fixed_large",
-                                                          "ddim_eta": 0.0})
-    assert stepping({"sampler": "ddim", "variance": "fixed_small", "ddim_eta": 0.5}) == "DDIM's step (eta 0.5)"
+    def common(**knobs):
+        return Common.model_construct(**knobs)
+
+    assert stepping(common(sampler="ddpm", variance="fixed_small", ddim_eta=0.0)).endswith("sqrt(beta_tilde)")
+    assert "sqrt(beta) of the whole stride" in stepping(common(sampler="ddpm", variance="fixed_large", ddim_eta=0.0))
+    assert stepping(common(sampler="ddim", variance="fixed_small", ddim_eta=0.5)) == "DDIM's step (eta 0.5)"
 
 
 def test_the_quick_profile_wants_both_time_models_within_3x_of_the_floor():

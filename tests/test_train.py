@@ -5,6 +5,7 @@ import pytest
 import torch
 from helpers import ROOT, class_config, train
 
+from difflab.config.params import RUNTIME
 from difflab.models.checkpoints import load_model, load_state, save_model
 from difflab.training import loop as training
 from difflab.training.loop import TrainConfig
@@ -120,22 +121,31 @@ def test_batched_loss_logging_writes_what_per_step_logging_wrote(tmp_path):
     assert b.step == len(values)
 
 
-def test_a_declared_knob_is_read_never_defaulted():
-    """A section that declares ema_decay or precise_bn_batches must hold it (a missing one is not a silent 0: no
-    EMA, running BatchNorm statistics); a section without such knobs (the judge: no EMA, constant lr, no snapshots)
-    gets TrainConfig's default."""
-    from difflab.config.params import load
+def test_a_declared_knob_is_read_never_defaulted(tmp_path):
+    """A section whose schema has ema_decay or precise_bn_batches must hold it (a missing one is not a silent 0: no
+    EMA, running BatchNorm statistics), and a stage must declare it to read it; a section without such knobs (the
+    judge: no EMA, constant lr, no snapshots) gets TrainConfig's "off"."""
+    import yaml
 
-    params = load(ROOT / "params.yaml")
-    params["ddpm_time"]["ema_decay"] = 0.9
-    params["ddpm_time"]["precise_bn_batches"] = 7
+    from difflab.config.params import ParamError, check, load
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["ddpm_time"]["ema_decay"] = 0.9
+    raw["ddpm_time"]["precise_bn_batches"] = 7
+    params = check(raw)
     cfg = training.config_from_params(params, "ddpm_time")
     assert (cfg.ema_decay, cfg.lr_final_factor, cfg.snapshot_epochs, cfg.precise_bn_batches) == (0.9, 0.1, (5,), 7)
+    assert (cfg.precision, cfg.compile, cfg.log_every) == ("auto", "auto", 50)  # params.yaml's, no other default
     assert training.config_from_params(params, "flow_class").snapshot_epochs == (1, 5)
     judge = training.config_from_params(params, "judge")
     assert (judge.ema_decay, judge.lr_final_factor, judge.snapshot_epochs, judge.precise_bn_batches) == (0.0, 1.0, (),
                                                                                                           0)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     for knob in ("ema_decay", "precise_bn_batches"):
-        missing = {**params, "ddpm_time": {k: v for k, v in params["ddpm_time"].items() if k != knob}}
-        with pytest.raises(KeyError, match=knob):
-            training.config_from_params(missing, "ddpm_time")
+        missing = yaml.safe_load(yaml.safe_dump(raw))
+        del missing["ddpm_time"][knob]
+        with pytest.raises(ParamError, match=f"ddpm_time.{knob}: missing"):
+            check(missing)
+        undeclared = [f"ddpm_time.{k}" for k in raw["ddpm_time"] if k != knob]
+        with pytest.raises(AttributeError, match=knob):
+            training.config_from_params(load(tmp_path / "params.yaml", (*RUNTIME, *undeclared)), "ddpm_time")

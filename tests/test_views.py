@@ -1,13 +1,15 @@
 """Anagram views (orthogonal pixel transforms) and factorizations (components that sum to the identity), and the
 predictors built on them, against hand-computed cases."""
 
+from typing import get_args
+
 import pytest
 import torch
 from test_algorithms import GaussianModel, cosine_schedule, noise, onehot, three_means_model
 
-from difflab.config import params
+from difflab.config.schema import Anagram, Anagrams, Factorization, Factorized, Forward, MnistCommon, MnistExperiments
 from difflab.parta import algorithms as alg
-from difflab.parta.views import JIGSAW_PERMUTATION, VIEWS, ViewError, views_for
+from difflab.core.views import JIGSAW_PERMUTATION, VIEWS, ViewError, views_for
 
 
 def matrix(f, shape=(2, 8, 8)) -> torch.Tensor:
@@ -105,7 +107,8 @@ def test_views_are_checked_against_the_model():
 
 
 def test_params_name_the_views_this_module_implements():
-    assert params.VIEW_NAMES == tuple(VIEWS)
+    (allowed,) = get_args(Anagram.model_fields["views"].annotation)  # list[Literal[<the view names>]]
+    assert get_args(allowed) == tuple(VIEWS)
 
 
 @pytest.mark.parametrize("components", [alg.frequency_bands([(5, 1.0)]), alg.frequency_bands([(7, 2.0), (3, 0.5)]),
@@ -150,11 +153,12 @@ def test_three_band_predictor_takes_each_band_from_its_prompt(model):
 def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model, tmp_path):
     """On a [0, 1], one-channel model (the MNIST model's kind) the experiments stop with a clear error."""
     from difflab.parta.experiments import Context, run
-    cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "variance": "fixed_small",
-                      "guidance_scale": 3.0},
-           "factorized": {"kernel_sizes": [5, 3], "sigmas": [1.5, 0.5],
-                          "items": [{"kind": "color", "prompts": ["1", "2"]}]},
-           "anagram": {"anagrams": [{"views": ["identity", "negate"], "prompts": ["1", "2"]}]}}
+    cfg = MnistExperiments.model_construct(
+        common=MnistCommon.model_construct(stride=100, sampler="ddpm", ddim_eta=0.0, variance="fixed_small",
+                                           guidance_scale=3.0),
+        factorized=Factorized(kernel_sizes=[5, 3], sigmas=[1.5, 0.5],
+                              items=[Factorization(kind="color", prompts=["1", "2"])]),
+        anagram=Anagrams(anagrams=[Anagram(views=["identity", "negate"], prompts=["1", "2"])]))
     ctx = Context(model, None, cfg, 0, tmp_path)
     model.calls = 0
     with pytest.raises(ValueError, match="1 channel\\(s\\), no colour; allowed there: kind 'bands'"):
@@ -169,8 +173,10 @@ def test_forward_timesteps_past_the_models_schedule_are_refused_before_any_work(
     own T (1000 here) and names the key, instead of an IndexError deep in the forward process."""
     from difflab.errors import InputError
     from difflab.parta.experiments import Context, run
-    cfg = {"common": {"stride": 100, "sampler": "ddpm", "ddim_eta": 0.0, "variance": "fixed_small",
-                      "guidance_scale": 3.0, "test_image": "builtin:clipart"}, "forward": {"timesteps": [250, 1000]}}
+    cfg = MnistExperiments.model_construct(
+        common=MnistCommon.model_construct(stride=100, sampler="ddpm", ddim_eta=0.0, variance="fixed_small",
+                                           guidance_scale=3.0, test_image="builtin:clipart"),
+        forward=Forward(timesteps=[250, 1000]))
     with pytest.raises(InputError, match=r"parta.gaussian.forward.timesteps=\[250, 1000\] is not allowed; "
                                          r"allowed: 0 .. 999"):
         run("forward", Context(model, None, cfg, 0, tmp_path))

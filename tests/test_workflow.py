@@ -13,6 +13,7 @@ from helpers import ROOT
 from test_profiles import ENV, repo  # noqa: F401  (the fixture: a git + DVC repository with the project's files)
 
 from difflab.config import profiles
+from difflab.config.params import Params, check
 from difflab.workflow import cost
 from difflab.workflow.stage_times import StageClock, table
 
@@ -97,7 +98,8 @@ def test_a_run_of_stages_side_by_side_is_estimated_by_its_wall_time(tmp_path):
 def test_stages_go_side_by_side_by_default_only_where_pinned_threads_fit_the_cores(threads, device, cores, jobs):
     from difflab.workflow.run import auto_jobs
 
-    params = {"device": device, "precision": "fp32", "channels_last": "off", "compile": "off", "threads": threads}
+    params = Params.model_construct(device=device, precision="fp32", channels_last="off", compile="off",
+                                    threads=threads)
     assert auto_jobs(params, cores) == jobs
 
 
@@ -119,7 +121,7 @@ def test_set_adds_its_override_to_the_profiles(repo, tmp_path):  # noqa: F811
 
 def test_the_probe_times_a_training_step():
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert 0 < cost.probe(dict(params, device="cpu", precision="fp32"), repeats=1) < 60
+    assert 0 < cost.probe(check(dict(params, device="cpu", precision="fp32")), repeats=1) < 60
 
 
 def fake_dvc(tmp_path: Path, script: str) -> dict:
@@ -176,7 +178,7 @@ def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     out = run_make_run(repo, fake_dvc(tmp_path, "echo dvc ran"), "quick")
     assert out.returncode == 2 and "dvc ran" not in out.stdout
-    assert "parta.model='sdxl' is not allowed; allowed: one of mnist, deepfloyd_if" in out.stderr
+    assert "parta.model='sdxl' is not allowed; allowed: 'mnist' or 'deepfloyd_if'" in out.stderr
     assert "ddpm_class.guidance_scale=5.0 (committed: 3.0)" in out.stderr and "parta.model='sdxl'" in out.stderr
     assert "git checkout -- params.yaml" in out.stderr
     # a profile's own override repairs a bad value of a key it sets

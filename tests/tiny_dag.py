@@ -20,7 +20,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # run as a script too (the background build)
 from conftest import write_mnist_like  # noqa: E402
-from helpers import ROOT, expanded_stages, launch_chromium  # noqa: E402
+from helpers import ROOT, launch_chromium, resolved_stages  # noqa: E402
 
 TINY = {
     "threads": 1,  # as the quick profile: stages may run side by side with the same results
@@ -78,6 +78,7 @@ def make(repo: Path) -> None:
     run(["git", "init", "-q"], repo)
     run(["dvc", "init", "-q"], repo)
     shutil.copy(ROOT / ".dvc" / "config", repo / ".dvc" / "config")  # the project's default local remote
+    shutil.copy(ROOT / ".dvcignore", repo / ".dvcignore")  # folder deps leave out the bytecode an import writes
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-qm", "tiny"], repo)
 
@@ -109,8 +110,8 @@ def stages_run(log: str) -> set[str]:
 
 
 def declared_stages(repo: Path) -> dict[str, dict]:
-    """dvc.yaml's stages of `repo` by the names DVC gives them (parta -> parta@sample, ...)."""
-    return expanded_stages(yaml.safe_load((repo / "dvc.yaml").read_text()))
+    """dvc.yaml's stages of `repo` as DVC resolves them, by the names DVC gives them (parta -> parta@sample, ...)."""
+    return resolved_stages(repo)
 
 
 @contextlib.contextmanager

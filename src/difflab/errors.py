@@ -16,6 +16,10 @@ class InputError(ValueError):
     """Input that cannot be used: the message names the bad value and what is allowed."""
 
 
+class ParamError(InputError):
+    """A params.yaml value that is not allowed (or a key that is unknown)."""
+
+
 class PromptError(InputError):
     """A prompt the model cannot be conditioned on."""
 

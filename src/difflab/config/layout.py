@@ -26,13 +26,13 @@ def model_paths(name: str) -> ModelPaths:
                       log_dir=reports / "train", loss_figure=reports / "loss.png", reports=reports)
 
 
-def saved_weights(name: str, section: dict) -> list[tuple[str, int, Path]]:
+def saved_weights(name: str, section) -> list[tuple[str, int, Path]]:
     """The weights a training stage saves, as (label, epoch, path), earliest first: one snapshot.safetensors for a
     section with snapshot_epoch, epoch<N>.safetensors for each of snapshot_epochs, then final.safetensors.
     Sampling stages name their figures after the labels (samples_snapshot.png, samples_epoch1.png, ...)."""
     paths = model_paths(name)
-    if "snapshot_epochs" in section:
-        early = [(f"epoch{e}", e, paths.at_epoch(e)) for e in section["snapshot_epochs"]]
+    if "snapshot_epochs" in type(section).model_fields:
+        early = [(f"epoch{e}", e, paths.at_epoch(e)) for e in section.snapshot_epochs]
     else:
-        early = [("snapshot", section["snapshot_epoch"], paths.snapshot)]
-    return [*early, ("final", section["epochs"], paths.final)]
+        early = [("snapshot", section.snapshot_epoch, paths.snapshot)]
+    return [*early, ("final", section.epochs, paths.final)]

@@ -25,8 +25,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from difflab.config.params import DEVICES, ParamError
+from difflab.errors import ParamError
 
+DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 SWITCHES = ("auto", "on", "off")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -152,18 +153,18 @@ def resolve(device: str = "auto", precision: str = "auto", channels_last: str = 
     return Runtime(dev, prec, channels_last, compile == "on" or (compile == "auto" and dev.type == "cuda"))
 
 
-def from_params(params: dict) -> Runtime:
+def from_params(params) -> Runtime:
     """The runtime of a stage from its top-level params (device, precision, channels_last, compile). compile is a
     training knob (params.RUNTIME): a stage that does not read it (sampling, evaluation: params.SAMPLING) never
     compiles, so it runs eager rather than under a default that no params.yaml value could change."""
-    return resolve(params["device"], params["precision"], params["channels_last"],
-                   params["compile"] if "compile" in params else "off")
+    return resolve(params.device, params.precision, params.channels_last,
+                   params.compile if "compile" in params.model_fields_set else "off")
 
 
-def for_stage(params: dict) -> Runtime:
+def for_stage(params) -> Runtime:
     """from_params for a stage script, before any work: a value this device cannot honour ends the stage with
     exit status 2 and a message naming what is allowed here. Also sets the stage's thread count (use_threads)."""
-    use_threads(params["threads"])
+    use_threads(params.threads)
     try:
         return from_params(params)
     except ParamError as e:

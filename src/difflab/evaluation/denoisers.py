@@ -8,6 +8,7 @@ import torch
 
 from difflab.config import layout
 from difflab.config.runtime import Runtime
+from difflab.config.schema import Params
 from difflab.data.mnist import load_mnist
 from difflab.models.checkpoints import load_model
 from difflab.reporting.figures import image_rows, metric_curve
@@ -17,26 +18,26 @@ OOD_COLUMNS = ("psnr_db", "noisy_psnr_db", "mse", "noisy_mse")
 
 
 @torch.no_grad()
-def out_of_distribution(params: dict, runtime: Runtime) -> dict:
+def out_of_distribution(params: Params, runtime: Runtime) -> dict:
     """Test MSE and PSNR of the denoised digits beside those of the noisy input at every sigma in denoiser.sigmas,
     as a table and a figure in the denoiser's reports (ood.csv, ood_psnr.png), and a figure of a few digits at each
     sigma (ood.png). One generator seeded with `seed` draws all the noise, the figure's after the metrics'. Returns
     the metrics (ood.json)."""
-    p = params["denoiser"]
+    p = params.denoiser
     device = runtime.device
     paths = layout.model_paths("denoiser")
     model, meta = load_model(paths.final, device)
-    x, _ = load_mnist(params["data"]["dir"], "test", params["ood"]["test_limit"])
+    x, _ = load_mnist(params.data.dir, "test", params.ood.test_limit)
     x = x.to(device)
-    g = torch.Generator(device=device).manual_seed(params["seed"])
-    metrics = {f"sigma_{s}": evaluate(model, x, s, g, params["sample_batch_size"], runtime) for s in p["sigmas"]}
-    write_ood_table(paths.reports / "ood.csv", metrics, p["sigmas"])
-    finite = [s for s in p["sigmas"] if s > 0]  # PSNR of the noisy input is infinite at sigma 0
+    g = torch.Generator(device=device).manual_seed(params.seed)
+    metrics = {f"sigma_{s}": evaluate(model, x, s, g, params.sample_batch_size, runtime) for s in p.sigmas}
+    write_ood_table(paths.reports / "ood.csv", metrics, p.sigmas)
+    finite = [s for s in p.sigmas if s > 0]  # PSNR of the noisy input is infinite at sigma 0
     metric_curve(finite, {"denoised D(z)": [metrics[f"sigma_{s}"]["psnr_db"] for s in finite],
                           "noisy input z": [metrics[f"sigma_{s}"]["noisy_psnr_db"] for s in finite]},
                  paths.reports / "ood_psnr.png", f"Denoiser trained at sigma={meta['sigma']}: test PSNR vs sigma",
                  "sigma", "PSNR (dB, higher is better)", mark_x=meta["sigma"])
-    ood_figure(model, x[:p["num_digits"]], p["sigmas"], g, meta["sigma"], paths.reports / "ood.png")
+    ood_figure(model, x[:p.num_digits], p.sigmas, g, meta["sigma"], paths.reports / "ood.png")
     return metrics
 
 
@@ -75,11 +76,11 @@ def pure_noise_outputs(params: dict) -> dict:
     snapshot_epoch and the last epoch, beside the mean training digit (its reports' samples.png).
     The input says nothing of the digit it was paired with, so the L2 loss is minimised by the mean digit for every
     input: the metrics (metrics.json) say how close the outputs come to it and to each other."""
-    p = params["pure_noise"]
+    p = params.pure_noise
     paths = layout.model_paths("pure_noise")
-    train_x, _ = load_mnist(params["data"]["dir"], "train", p["train_limit"])
+    train_x, _ = load_mnist(params.data.dir, "train", p.train_limit)
     mean_digit = train_x.mean(0, keepdim=True)
-    z = torch.randn((p["num_digits"], 1, 28, 28), generator=torch.Generator().manual_seed(params["seed"]))
+    z = torch.randn((p.num_digits, 1, 28, 28), generator=torch.Generator().manual_seed(params.seed))
     early, early_meta = load_model(paths.snapshot)
     final, final_meta = load_model(paths.final)
     out_early, out_final = early(z), final(z)

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
-from difflab.config.params import declares
+from difflab.config.schema import Params
 from difflab.config.runtime import Runtime
 from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference
 from difflab.models.checkpoints import load_model
@@ -16,29 +16,29 @@ from difflab.reporting.figures import metric_curve
 
 
 @torch.no_grad()
-def judge_model(params: dict, section: str, runtime: Runtime) -> dict:
+def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
     """The section's final weights judged on eval.num_samples digits from the seeded noise (the DDPMs with all T
     steps, the flow models with <model>.num_steps Euler steps); a class-conditioned model asks for the digits 0-9
     in turn, once per CFG scale, and its sweep is written beside its reports (write_cfg_sweep). Returns the
     metrics eval.json holds."""
-    p, batch = params["eval"], params["sample_batch_size"]
-    num_steps = params[section]["num_steps"] if declares(f"{section}.num_steps") else None  # flow: Euler steps
+    p, batch = params.eval, params.sample_batch_size
+    num_steps = getattr(params, section).num_steps if section.startswith("flow") else None  # flow: Euler steps
     unet, meta = load_model(layout.model_paths(section).final, runtime.device)
-    n = p["num_samples"]
+    n = p.num_samples
     ref = run_reference(params, runtime)
     metrics = {"num_samples": n, "fd_floor_train_vs_test": ref.floor}
 
     def judged(digits: list[int] | None, scale: float, label: str) -> dict:
-        return judge_samples(ref, unet, meta, n, params["seed"], runtime, batch, digits, scale, num_steps, label)
+        return judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, num_steps, label)
 
     if unet.conditioning == "time":
         metrics.update(judged(None, 1.0, "sampling"))
     else:
         digits = each_digit(n)
-        sweep = {f"cfg_{s}": judged(digits, s, f"CFG {s}") for s in p["guidance_scales"]}
+        sweep = {f"cfg_{s}": judged(digits, s, f"CFG {s}") for s in p.guidance_scales}
         metrics.update(sweep)
         what = "DDPM" if section.startswith("ddpm") else "flow matching"
-        write_cfg_sweep(layout.model_paths(section).reports, sweep, p["guidance_scales"], ref.floor,
+        write_cfg_sweep(layout.model_paths(section).reports, sweep, p.guidance_scales, ref.floor,
                         f"Class-conditioned {what}", n)
     return metrics
 

@@ -20,18 +20,19 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
-from difflab.config.params import ParamError
 from difflab.config.runtime import Runtime
+from difflab.config.schema import MnistExperiments, Params
 from difflab.core.predictor import guided
 from difflab.core.timesteps import timesteps
 from difflab.data.mnist import load_mnist
+from difflab.errors import ParamError
 from difflab.models.judge import Judge, judge_outputs, load_judge
 from difflab.parta import algorithms as alg
 from difflab.parta.experiments import band_blurs, sampler_of
 from difflab.parta.images import make_mask
 from difflab.parta.load import load_diffusion_model
 from difflab.parta.model import DiffusionModel
-from difflab.parta.views import View, views_for
+from difflab.core.views import View, views_for
 from difflab.reporting.figures import metric_curve, success_bars
 from difflab.sampling.labels import class_index, one_hot_prompts
 
@@ -42,7 +43,7 @@ class Bench:
     and the number of seeds."""
     model: DiffusionModel
     judge: Judge
-    cfg: dict
+    cfg: MnistExperiments  # params.yaml parta.mnist
     ts: list[int]
     scale: float
     sampler: dict
@@ -68,21 +69,21 @@ class Bench:
         return torch.randn((self.seeds, 1, 28, 28), generator=g, device=self.device), g
 
 
-def load_bench(params: dict, runtime: Runtime) -> Bench:
+def load_bench(params: Params, runtime: Runtime) -> Bench:
     """The judge and the MNIST model of parta.mnist.common, with its strided timesteps, CFG scale and sampler."""
-    cfg = params["parta"]["mnist"]
+    cfg = params.parta.mnist
     judge = load_judge(layout.model_paths("judge").final, runtime.device)
-    model = load_diffusion_model("mnist", cfg["common"], runtime)
-    ts = timesteps(model.num_train_timesteps, stride=cfg["common"]["stride"])
-    return Bench(model, judge, cfg, ts, cfg["common"]["guidance_scale"], sampler_of(cfg["common"]),
-                 params["eval"]["parta_seeds"], params["seed"], params["sample_batch_size"], runtime.device)
+    model = load_diffusion_model("mnist", cfg.common, runtime)
+    ts = timesteps(model.num_train_timesteps, stride=cfg.common.stride)
+    return Bench(model, judge, cfg, ts, cfg.common.guidance_scale, sampler_of(cfg.common),
+                 params.eval.parta_seeds, params.seed, params.sample_batch_size, runtime.device)
 
 
 def checked_settings(bench: Bench) -> list[list[View]]:
     """The views of every anagram, checked against the model, and the factorized items checked to be frequency
     bands (the MNIST model's images have no colour), before any sampling. Raises ViewError or ParamError."""
-    views = [views_for(e["views"], bench.model) for e in bench.cfg["anagram"]["anagrams"]]
-    colour = [item for item in bench.cfg["factorized"]["items"] if item["kind"] != "bands"]
+    views = [views_for(e.views, bench.model) for e in bench.cfg.anagram.anagrams]
+    colour = [item.model_dump() for item in bench.cfg.factorized.items if item.kind != "bands"]
     if colour:
         raise ParamError(f"factorized items {colour} need colour images; allowed on the MNIST model: kind bands")
     return views
@@ -96,30 +97,30 @@ def anagrams(bench: Bench, views: list[list[View]]) -> dict:
     """Per anagram: success (every view judged as its digit), ok_<view> (that view alone), and with three views
     success_<a>_<b> for each pair."""
     c, metrics = bench.cond, {}
-    for e, vs in zip(bench.cfg["anagram"]["anagrams"], views):
+    for e, vs in zip(bench.cfg.anagram.anagrams, views):
         x_T, g = bench.noise()
-        predictor = alg.anagram(bench.model, [c(p) for p in e["prompts"]], c(""), bench.scale, vs)
+        predictor = alg.anagram(bench.model, [c(p) for p in e.prompts], c(""), bench.scale, vs)
         x = alg.iterative_denoise(bench.model, x_T, bench.ts, 0, predictor, g,
-                                  progress=f"anagram {'/'.join(e['views'])}", **bench.sampler)
-        right = {v.name: bench.judged(v(x)) == bench.label(p) for v, p in zip(vs, e["prompts"])}
+                                  progress=f"anagram {'/'.join(e.views)}", **bench.sampler)
+        right = {v.name: bench.judged(v(x)) == bench.label(p) for v, p in zip(vs, e.prompts)}
         entry = {"success": _rate(torch.stack(list(right.values())).all(0)),
                  **{f"ok_{name}": _rate(ok) for name, ok in right.items()}}
         if len(vs) > 2:
             entry.update({f"success_{a}_{b}": _rate(right[a] & right[b]) for a, b in itertools.combinations(right, 2)})
-        metrics["anagram_" + "_".join(f"{v}-{p}" for v, p in zip(e["views"], e["prompts"]))] = entry
+        metrics["anagram_" + "_".join(f"{v}-{p}" for v, p in zip(e.views, e.prompts))] = entry
     return metrics
 
 
 def hybrids(bench: Bench) -> dict:
     """Per (far, near) pair: success (the blurred image judged as far and the image as near), far_ok, near_ok."""
-    c, h, metrics = bench.cond, bench.cfg["hybrid"], {}
-    for far, near in h["pairs"]:
+    c, h, metrics = bench.cond, bench.cfg.hybrid, {}
+    for far, near in h.pairs:
         x_T, g = bench.noise()
         predictor = alg.factorized(bench.model, [c(far), c(near)], c(""), bench.scale,
-                                   alg.frequency_bands([(h["kernel_size"], h["sigma"])]))
+                                   alg.frequency_bands([(h.kernel_size, h.sigma)]))
         x = alg.iterative_denoise(bench.model, x_T, bench.ts, 0, predictor, g, progress=f"hybrid {far}/{near}",
                                   **bench.sampler)
-        far_ok = bench.judged(alg.gaussian_blur(x, h["kernel_size"], h["sigma"])) == bench.label(far)
+        far_ok = bench.judged(alg.gaussian_blur(x, h.kernel_size, h.sigma)) == bench.label(far)
         near_ok = bench.judged(x) == bench.label(near)
         metrics[f"hybrid_{far}_{near}"] = {"success": _rate(far_ok & near_ok), "far_ok": _rate(far_ok),
                                            "near_ok": _rate(near_ok)}
@@ -129,16 +130,16 @@ def hybrids(bench: Bench) -> dict:
 def bands(bench: Bench) -> dict:
     """Per factorized item: success (the low, mid and high bands each judged as their digit) and <band>_ok."""
     c, metrics = bench.cond, {}
-    blurs = band_blurs(bench.cfg["factorized"])
-    for item in bench.cfg["factorized"]["items"]:
+    blurs = band_blurs(bench.cfg.factorized)
+    for item in bench.cfg.factorized.items:
         x_T, g = bench.noise()
-        predictor = alg.factorized(bench.model, [c(p) for p in item["prompts"]], c(""), bench.scale,
+        predictor = alg.factorized(bench.model, [c(p) for p in item.prompts], c(""), bench.scale,
                                    alg.frequency_bands(blurs))
         x = alg.iterative_denoise(bench.model, x_T, bench.ts, 0, predictor, g,
-                                  progress=f"bands {'/'.join(item['prompts'])}", **bench.sampler)
+                                  progress=f"bands {'/'.join(item.prompts)}", **bench.sampler)
         right = {band: bench.judged(seen) == bench.label(p)
-                 for band, seen, p in zip(("low", "mid", "high"), alg.band_views(x, blurs), item["prompts"])}
-        metrics["bands_" + "_".join(item["prompts"])] = {
+                 for band, seen, p in zip(("low", "mid", "high"), alg.band_views(x, blurs), item.prompts)}
+        metrics["bands_" + "_".join(item.prompts)] = {
             "success": _rate(torch.stack(list(right.values())).all(0)),
             **{f"{band}_ok": _rate(ok) for band, ok in right.items()}}
     return metrics
@@ -146,12 +147,12 @@ def bands(bench: Bench) -> dict:
 
 def inpainting(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> dict:
     """Per mask of parta.mnist.inpaint: how often the completed test digit keeps its label (label_kept)."""
-    inpaint, metrics = bench.cfg["inpaint"], {}
-    for k, spec in enumerate(inpaint["masks"]):
+    inpaint, metrics = bench.cfg.inpaint, {}
+    for k, spec in enumerate(inpaint.masks):
         _, g = bench.noise()
         mask = make_mask(spec, 28).to(bench.device)
         out = alg.inpaint(bench.model, digits, mask, bench.ts,
-                          guided(bench.model, bench.cond(inpaint["prompt"]), bench.cond(""), bench.scale), g,
+                          guided(bench.model, bench.cond(inpaint.prompt), bench.cond(""), bench.scale), g,
                           progress=f"inpainting, mask {k}", **bench.sampler)
         metrics[f"inpaint_mask_{k}"] = {"label_kept": _rate(bench.judged(out) == truth.cpu()), "mask": str(spec)}
     return metrics
@@ -160,11 +161,11 @@ def inpainting(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> dict:
 def sdedit_faithfulness(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> list[tuple[int, int, float]]:
     """(i_start, its timestep, how often the edited test digit keeps its label) for each i_start of
     parta.mnist.sdedit."""
-    sd, rows = bench.cfg["sdedit"], []
-    for i in sd["i_start"]:
+    sd, rows = bench.cfg.sdedit, []
+    for i in sd.i_start:
         _, g = bench.noise()
         out = alg.sdedit(bench.model, digits, bench.ts, i,
-                         guided(bench.model, bench.cond(sd["prompt"]), bench.cond(""), bench.scale), g,
+                         guided(bench.model, bench.cond(sd.prompt), bench.cond(""), bench.scale), g,
                          progress=f"SDEdit i_start {i}", **bench.sampler)
         rows.append((i, bench.ts[i], _rate(bench.judged(out) == truth.cpu())))
     return rows

@@ -37,11 +37,11 @@ def reference(judge_path: Path, data_dir: str, n: int, runtime: Runtime, batch_s
     return Reference(judge, test_f, frechet_distance(train_f, test_f))
 
 
-def run_reference(params: dict, runtime: Runtime) -> Reference:
+def run_reference(params, runtime: Runtime) -> Reference:
     """reference() as a run measures against: its judge, its data, eval.num_samples training digits for the floor,
     sample_batch_size images per judge call."""
-    return reference(layout.model_paths("judge").final, params["data"]["dir"], params["eval"]["num_samples"], runtime,
-                     params["sample_batch_size"])
+    return reference(layout.model_paths("judge").final, params.data.dir, params.eval.num_samples, runtime,
+                     params.sample_batch_size)
 
 
 def each_digit(n: int) -> list[int]:

@@ -1,6 +1,6 @@
 """The Anagram tab's work, free of the page: visual anagrams (A1.8) from a run's class-conditioned MNIST DDPM, made
 by part A's engine exactly as its anagram experiment and evaluation/parta.py make them (MnistDiffusion, one-hot
-conditions, parta/algorithms.anagram over parta/views.py's views, iterative_denoise down a strided schedule from
+conditions, parta/algorithms.anagram over core/views.py's views, iterative_denoise down a strided schedule from
 seeded noise), so the explorer's anagram for a seed is the library's; and each sample as seen through each view.
 
 Also the part A engine the Draw tab shares: the model behind part A's interface, its timesteps and conditions."""
@@ -19,7 +19,7 @@ from difflab.errors import InputError
 from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES, UNet
 from difflab.parta import algorithms as alg
-from difflab.parta.views import VIEWS, View, views_for
+from difflab.core.views import VIEWS, View, views_for
 from difflab.sampling.adapters import MnistDiffusion
 from difflab.sampling.labels import one_hot_prompts
 

@@ -32,7 +32,7 @@ from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experi
 from difflab.explore.sample import (SAMPLERS, Settings, batch_size_of, draw, parse_digits, picture,  # noqa: E402
                                     verdicts)
 from difflab.explore.steps import Cancelled, Cancels, Frames  # noqa: E402
-from difflab.parta.views import VIEWS  # noqa: E402
+from difflab.core.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
 
 HOST = "127.0.0.1"

@@ -12,7 +12,7 @@ from difflab.core import ddpm
 from difflab.core.predictor import Prediction, Predictor, conditional, expand, guided
 from difflab.errors import InputError
 from difflab.parta.model import DiffusionModel
-from difflab.parta.views import Transform, View
+from difflab.core.views import Transform, View
 
 
 def forward(model: DiffusionModel, x0: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
+from difflab.config.schema import Experiments
 from difflab.errors import PromptError
 
 
@@ -48,8 +49,8 @@ class ConditionCache:
         return torch.stack([self.conds[p] for p in prompts])
 
 
-def prompts_in(section) -> list[str]:
-    """Every prompt named in a params section: the values of keys containing 'prompt', and 'pairs' lists."""
+def prompts_in(section: Experiments) -> list[str]:
+    """Every prompt named in a parta.<model> section: the values of keys containing 'prompt', and 'pairs' lists."""
     found: list[str] = []
 
     def walk(node, key=""):
@@ -61,5 +62,5 @@ def prompts_in(section) -> list[str]:
                 walk(v, key)
         elif isinstance(node, str) and ("prompt" in key or key == "pairs"):
             found.append(node)
-    walk(section)
+    walk(section.model_dump())
     return sorted(set(found) | {""})

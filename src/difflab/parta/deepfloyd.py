@@ -20,8 +20,7 @@ tests/test_deepfloyd.py checks that the engine equals IFPipeline on a scheduler 
 
 import torch
 
-from difflab.config.params import ParamError
-from difflab.errors import InputError
+from difflab.errors import InputError, ParamError
 
 HOW_TO_GET_ACCESS = (
     "DeepFloyd IF weights are gated on the Hugging Face hub: accept the licence on the model pages "

@@ -1,7 +1,8 @@
 """The part A experiments (SPEC A0 - A1.9): each runs the algorithms of algorithms.py on a DiffusionModel and lays
 out its figure. `run(name, ctx)` is what the stage calls; `EXPERIMENTS` lists them in the spec's order.
 
-Each experiment reads its own params section (ctx.cfg[name]) and the model's common one (ctx.common).
+Each experiment reads its own params section (ctx.cfg.<name>) and the model's common one (ctx.common), as the
+typed models of config/schema.py.
 """
 
 from collections.abc import Callable
@@ -11,6 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from difflab.config.schema import Common, Experiments, Factorized
 from difflab.core.predictor import Predictor, conditional, guided
 from difflab.core.timesteps import timesteps
 from difflab.errors import InputError
@@ -18,14 +20,14 @@ from difflab.parta import algorithms as alg
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
-from difflab.parta.views import views_for
+from difflab.core.views import views_for
 from difflab.reporting.figures import image_rows
 
 
-def sampler_of(common: dict) -> dict:
+def sampler_of(common: Common) -> dict:
     """parta.<model>.common's sampler (ddpm | ddim), ddim_eta and variance as ddpm.sample's keywords: eta (None =
     the DDPM posterior step) and the DDPM step's variance (fixed_small | fixed_large | learned_range)."""
-    return {"eta": None if common["sampler"] == "ddpm" else common["ddim_eta"], "variance": common["variance"]}
+    return {"eta": None if common.sampler == "ddpm" else common.ddim_eta, "variance": common.variance}
 
 
 def describe_sampler(sampler: dict) -> str:
@@ -37,15 +39,15 @@ def describe_sampler(sampler: dict) -> str:
 class Context:
     model: DiffusionModel
     conds: ConditionCache
-    cfg: dict  # params.yaml parta.<model>
+    cfg: Experiments  # params.yaml parta.<model>
     seed: int
     out_dir: Path
     mnist_dir: Path = Path("data/dataset")
     name: str = ""  # the experiment running: names its figure
 
     @property
-    def common(self) -> dict:
-        return self.cfg["common"]
+    def common(self) -> Common:
+        return self.cfg.common
 
     def generator(self) -> torch.Generator:
         return torch.Generator(device=self.model.device).manual_seed(self.seed)
@@ -56,7 +58,7 @@ class Context:
 
     @property
     def timesteps(self) -> list[int]:
-        return timesteps(self.model.num_train_timesteps, stride=self.common["stride"])
+        return timesteps(self.model.num_train_timesteps, stride=self.common.stride)
 
     @property
     def sampler(self) -> dict:
@@ -80,7 +82,7 @@ class Context:
         return self.conds(*[self.model.null_prompt] * n)
 
     def guided(self, *prompts: str) -> Predictor:
-        return guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common["guidance_scale"])
+        return guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common.guidance_scale)
 
     def show(self, x: torch.Tensor, prompts: list[str] | None = None, resize: str = "nearest") -> torch.Tensor:
         """[0, 1] images for a figure at the display size: results go through the model's upsampler (IF stage II)
@@ -105,25 +107,25 @@ def _blank(shown: torch.Tensor) -> torch.Tensor:
 
 def sample(ctx: Context) -> None:
     """A0: text-to-image sampling with CFG from pure noise at several numbers of inference steps."""
-    p = ctx.cfg["sample"]
+    p = ctx.cfg.sample
     rows = []
-    for steps in p["num_inference_steps"]:
+    for steps in p.num_inference_steps:
         ts = timesteps(ctx.model.num_train_timesteps, num_steps=steps)
         g = ctx.generator()
-        x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ts, 0, ctx.guided(*p["prompts"]), g,
+        x = alg.iterative_denoise(ctx.model, ctx.noise(len(p.prompts), g), ts, 0, ctx.guided(*p.prompts), g,
                                   progress=f"{steps} steps", **ctx.sampler)
-        rows.append(ctx.show(x, p["prompts"]))
-    ctx.save(rows, f"Sampling with CFG (scale {ctx.common['guidance_scale']})",
-             col_labels=[ctx.quote(q) for q in p["prompts"]],
-             row_labels=[f"{s} steps" for s in p["num_inference_steps"]])
+        rows.append(ctx.show(x, p.prompts))
+    ctx.save(rows, f"Sampling with CFG (scale {ctx.common.guidance_scale})",
+             col_labels=[ctx.quote(q) for q in p.prompts],
+             row_labels=[f"{s} steps" for s in p.num_inference_steps])
 
 
 def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list[int], torch.Tensor]:
-    ts, T = ctx.cfg["forward"]["timesteps"], ctx.model.num_train_timesteps
+    ts, T = ctx.cfg.forward.timesteps, ctx.model.num_train_timesteps
     if not all(0 <= t < T for t in ts):  # params.check knows T only where the stage reads ddpm.num_timesteps
         raise InputError(f"parta.{ctx.model.name}.forward.timesteps={ts} is not allowed; allowed: 0 .. {T - 1} "
                          f"(the {ctx.model.name} model's T = {T})")
-    x0 = ctx.image(ctx.common["test_image"])
+    x0 = ctx.image(ctx.common.test_image)
     g = ctx.generator()
     return x0, ts, torch.cat([alg.forward(ctx.model, x0, t, g) for t in ts])
 
@@ -137,16 +139,16 @@ def forward(ctx: Context) -> None:
 
 def blur(ctx: Context) -> None:
     """A1.2: classical denoising with a Gaussian blur."""
-    p = ctx.cfg["blur"]
+    p = ctx.cfg.blur
     _, ts, noisy = _noisy_test_images(ctx)
-    blurred = alg.gaussian_blur(noisy, p["kernel_size"], p["sigma"])
-    ctx.save([ctx.show(noisy), ctx.show(blurred)], f"Gaussian blur denoising (kernel {p['kernel_size']}, "
-             f"sigma {p['sigma']})", row_labels=["noisy", "blurred"], col_labels=[f"t = {t}" for t in ts])
+    blurred = alg.gaussian_blur(noisy, p.kernel_size, p.sigma)
+    ctx.save([ctx.show(noisy), ctx.show(blurred)], f"Gaussian blur denoising (kernel {p.kernel_size}, "
+             f"sigma {p.sigma})", row_labels=["noisy", "blurred"], col_labels=[f"t = {t}" for t in ts])
 
 
 def one_step(ctx: Context) -> None:
     """A1.3: one-step denoising x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)."""
-    prompt = ctx.cfg["one_step"]["prompt"]
+    prompt = ctx.cfg.one_step.prompt
     x0, ts, noisy = _noisy_test_images(ctx)
     est = torch.cat([alg.one_step_denoise(ctx.model, noisy[i:i + 1], t, ctx.conds(prompt)) for i, t in enumerate(ts)])
     ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
@@ -156,36 +158,36 @@ def one_step(ctx: Context) -> None:
 
 def iterative(ctx: Context) -> None:
     """A1.4: iterative denoising over strided timesteps from i_start, against one-step and blur."""
-    p, ts = ctx.cfg["iterative"], ctx.timesteps
+    p, ts = ctx.cfg.iterative, ctx.timesteps
     g = ctx.generator()
-    x0 = ctx.image(ctx.common["test_image"])
-    alg.check_i_start(ts, p["i_start"])
-    t0 = ts[p["i_start"]]
+    x0 = ctx.image(ctx.common.test_image)
+    alg.check_i_start(ts, p.i_start)
+    t0 = ts[p.i_start]
     x_t = alg.forward(ctx.model, x0, t0, g)
     frames, labels = [x_t], [f"t = {t0} (start)"]
 
     def every(i: int, t_prev: int, x: torch.Tensor) -> None:
-        if (i + 1) % p["show_every"] == 0 and t_prev >= 0:
+        if (i + 1) % p.show_every == 0 and t_prev >= 0:
             frames.append(x), labels.append(f"t = {t_prev}")
 
-    cond = ctx.conds(p["prompt"])
-    clean = alg.iterative_denoise(ctx.model, x_t, ts, p["i_start"], conditional(ctx.model, cond), g,
+    cond = ctx.conds(p.prompt)
+    clean = alg.iterative_denoise(ctx.model, x_t, ts, p.i_start, conditional(ctx.model, cond), g,
                                   on_step=every, progress="iterative denoising", **ctx.sampler)
     one = alg.one_step_denoise(ctx.model, x_t, t0, cond)
-    blurred = alg.gaussian_blur(x_t, ctx.cfg["blur"]["kernel_size"], ctx.cfg["blur"]["sigma"])
-    ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p["prompt"]]),
-                                                      ctx.show(one, [p["prompt"]]), ctx.show(blurred)])],
-             f"Iterative denoising from i_start = {p['i_start']} (t = {t0}), every {p['show_every']}th step, "
-             f"prompt {ctx.quote(p['prompt'])}",
+    blurred = alg.gaussian_blur(x_t, ctx.cfg.blur.kernel_size, ctx.cfg.blur.sigma)
+    ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p.prompt]),
+                                                      ctx.show(one, [p.prompt]), ctx.show(blurred)])],
+             f"Iterative denoising from i_start = {p.i_start} (t = {t0}), every {p.show_every}th step, "
+             f"prompt {ctx.quote(p.prompt)}",
              row_labels=["iterative steps", "original | iterative\n| one-step | blur"], col_labels=labels)
 
 
 def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]], Predictor], title: str) -> None:
-    p = ctx.cfg[section]
+    p = getattr(ctx.cfg, section)
     g = ctx.generator()
-    x = alg.iterative_denoise(ctx.model, ctx.noise(len(p["prompts"]), g), ctx.timesteps, 0,
-                              predictor_for(p["prompts"]), g, progress=section, **ctx.sampler)
-    ctx.save([ctx.show(x, p["prompts"])], title, col_labels=[ctx.quote(q) for q in p["prompts"]])
+    x = alg.iterative_denoise(ctx.model, ctx.noise(len(p.prompts), g), ctx.timesteps, 0,
+                              predictor_for(p.prompts), g, progress=section, **ctx.sampler)
+    ctx.save([ctx.show(x, p.prompts)], title, col_labels=[ctx.quote(q) for q in p.prompts])
 
 
 def sample_noise(ctx: Context) -> None:
@@ -197,11 +199,11 @@ def sample_noise(ctx: Context) -> None:
 def cfg(ctx: Context) -> None:
     """A1.6: sampling with classifier-free guidance."""
     _from_noise(ctx, "cfg", lambda prompts: ctx.guided(*prompts),
-                f"Sampling with classifier-free guidance, scale {ctx.common['guidance_scale']}")
+                f"Sampling with classifier-free guidance, scale {ctx.common.guidance_scale}")
 
 
 def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> None:
-    i_starts, ts = ctx.cfg["sdedit"]["i_start"], ctx.timesteps
+    i_starts, ts = ctx.cfg.sdedit.i_start, ctx.timesteps
     for i in i_starts:
         alg.check_i_start(ts, i)
     rows = []
@@ -210,43 +212,43 @@ def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> No
         g = ctx.generator()
         edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, **ctx.sampler) for i in i_starts]
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
-    ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {ctx.common['guidance_scale']}",
+    ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {ctx.common.guidance_scale}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
              col_labels=[f"i_start {i}\n(t = {ts[i]})" for i in i_starts] + ["original"])
 
 
 def sdedit(ctx: Context) -> None:
     """A1.7: SDEdit on the test image and more images."""
-    p = ctx.cfg["sdedit"]
-    _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "SDEdit (image-to-image)")
+    p = ctx.cfg.sdedit
+    _sdedit_rows(ctx, [ctx.common.test_image] + p.images, p.prompt, "SDEdit (image-to-image)")
 
 
 def sdedit_drawings(ctx: Context) -> None:
     """A1.7.1: SDEdit on a web-style image and hand-drawn images."""
-    p = ctx.cfg["sdedit_drawings"]
-    _sdedit_rows(ctx, p["images"], p["prompt"], "SDEdit on web and hand-drawn images")
+    p = ctx.cfg.sdedit_drawings
+    _sdedit_rows(ctx, p.images, p.prompt, "SDEdit on web and hand-drawn images")
 
 
 def inpaint(ctx: Context) -> None:
     """A1.7.2: RePaint inpainting: new content where the mask is 1."""
-    p = ctx.cfg["inpaint"]
+    p = ctx.cfg.inpaint
     rows = [[], [], [], []]
-    for ref, spec in zip([ctx.common["test_image"]] + p["images"], p["masks"], strict=True):  # params.check pairs them
+    for ref, spec in zip([ctx.common.test_image] + p.images, p.masks, strict=True):  # params.check pairs them
         x0 = ctx.image(ref)
         mask = make_mask(spec, ctx.model.image_size).to(x0.device)
-        out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p["prompt"]), ctx.generator(),
+        out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p.prompt), ctx.generator(),
                           progress=f"inpainting {ref}", **ctx.sampler)
         shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
-        for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p["prompt"]]))):
+        for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p.prompt]))):
             row.append(x)
-    ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {ctx.quote(p['prompt'])}",
+    ctx.save([torch.cat(r) for r in rows], f"Inpainting (RePaint), prompt {ctx.quote(p.prompt)}",
              row_labels=["original", "mask", "to replace", "result"])
 
 
 def translate(ctx: Context) -> None:
     """A1.7.3: text-conditional image-to-image translation: SDEdit guided by another prompt."""
-    p = ctx.cfg["translate"]
-    _sdedit_rows(ctx, [ctx.common["test_image"]] + p["images"], p["prompt"], "Text-conditional image-to-image")
+    p = ctx.cfg.translate
+    _sdedit_rows(ctx, [ctx.common.test_image] + p.images, p.prompt, "Text-conditional image-to-image")
 
 
 def caption_notes(ctx: Context) -> str:
@@ -263,22 +265,22 @@ def anagram(ctx: Context) -> None:
     Row k shows view k of the sample: where the model upsamples for display (IF stage II), view k of the 64 x 64
     sample goes through the upsampler with prompt k, so each row is the view its prompt describes, not the view of
     an image upsampled for prompt 1 (stage II adds detail that follows its prompt)."""
-    entries = ctx.cfg["anagram"]["anagrams"]
-    views = [views_for(e["views"], ctx.model) for e in entries]  # every view checked before any sampling
+    entries = ctx.cfg.anagram.anagrams
+    views = [views_for(e.views, ctx.model) for e in entries]  # every view checked before any sampling
     rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
     for e, vs in zip(entries, views):
         g = ctx.generator()
-        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e["prompts"]], ctx.null(),
-                                ctx.common["guidance_scale"], vs)
+        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e.prompts], ctx.null(),
+                                ctx.common.guidance_scale, vs)
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
-                                  progress=f"anagram {'/'.join(e['views'])}", **ctx.sampler)
-        shown = ctx.show(torch.cat([v(x) for v in vs]), e["prompts"])  # view k, upsampled with prompt k
+                                  progress=f"anagram {'/'.join(e.views)}", **ctx.sampler)
+        shown = ctx.show(torch.cat([v(x) for v in vs]), e.prompts)  # view k, upsampled with prompt k
         for k, row in enumerate(rows):
             row.append(shown[k:k + 1] if k < len(vs) else _blank(shown))
     upsampled = ", each view upsampled with its own prompt" if ctx.model.display_size != ctx.model.image_size else ""
     ctx.save([torch.cat(r) for r in rows], f"Visual anagrams: prompt k through view k{upsampled}{caption_notes(ctx)}",
              row_labels=[f"view {k + 1}" for k in range(len(rows))],
-             col_labels=["\n".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e["views"], e["prompts"])) for e in entries])
+             col_labels=["\n".join(f"{v}: {ctx.quote(q)}" for v, q in zip(e.views, e.prompts)) for e in entries])
 
 
 def hybrid(ctx: Context) -> None:
@@ -287,28 +289,28 @@ def hybrid(ctx: Context) -> None:
     The low-pass row is the sample blurred, then enlarged (bilinear): it never goes through an upsampler, whose
     detail (IF stage II adds high frequencies, following its prompt) would make it no longer a low-pass view. The full
     row is upsampled with the near prompt, the one that sets the high frequencies stage II works on."""
-    p, g = ctx.cfg["hybrid"], ctx.generator()
-    fars, nears = [a for a, _ in p["pairs"]], [b for _, b in p["pairs"]]
+    p, g = ctx.cfg.hybrid, ctx.generator()
+    fars, nears = [a for a, _ in p.pairs], [b for _, b in p.pairs]
     predictor = alg.factorized(ctx.model, [ctx.conds(*fars), ctx.conds(*nears)], ctx.null(len(fars)),
-                               ctx.common["guidance_scale"], alg.frequency_bands([(p["kernel_size"], p["sigma"])]))
+                               ctx.common.guidance_scale, alg.frequency_bands([(p.kernel_size, p.sigma)]))
     x = alg.iterative_denoise(ctx.model, ctx.noise(len(fars), g), ctx.timesteps, 0, predictor, g,
                               progress="hybrids", **ctx.sampler)
     full = ctx.show(x, nears)
-    small = F.interpolate(F.interpolate(full, scale_factor=1 / p["view_downscale"], mode="area"), size=full.shape[-1],
+    small = F.interpolate(F.interpolate(full, scale_factor=1 / p.view_downscale, mode="area"), size=full.shape[-1],
                           mode="nearest")
-    low = ctx.show(alg.gaussian_blur(x, p["kernel_size"], p["sigma"]), resize="bilinear")
+    low = ctx.show(alg.gaussian_blur(x, p.kernel_size, p.sigma), resize="bilinear")
     side = ctx.model.image_size
     upsampled = (f"\nfull size: upsampled with the near prompt; low-pass view: the {side} x {side} sample blurred, "
                  "then enlarged" if ctx.model.display_size != side else "")
-    ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p['kernel_size']}, sigma {p['sigma']})"
+    ctx.save([full, small, low], f"Hybrid images (low-pass: Gaussian kernel {p.kernel_size}, sigma {p.sigma})"
              f"{upsampled}{caption_notes(ctx)}",
-             row_labels=["full size (near)", f"1/{p['view_downscale']} size (far)", "low-pass view"],
-             col_labels=[f"far {ctx.quote(a)} / near {ctx.quote(b)}" for a, b in p["pairs"]])
+             row_labels=["full size (near)", f"1/{p.view_downscale} size (far)", "low-pass view"],
+             col_labels=[f"far {ctx.quote(a)} / near {ctx.quote(b)}" for a, b in p.pairs])
 
 
-def band_blurs(p: dict) -> list[tuple[int, float]]:
+def band_blurs(p: Factorized) -> list[tuple[int, float]]:
     """factorized.kernel_sizes / sigmas as the blurs of alg.frequency_bands, the widest (low band) first."""
-    return list(zip(p["kernel_sizes"], p["sigmas"]))
+    return list(zip(p.kernel_sizes, p.sigmas))
 
 
 ROLES = {"bands": ("far:", "mid:", "near:"), "color": ("gray:", "colour:")}  # what each factorized prompt sets
@@ -317,33 +319,33 @@ ROLES = {"bands": ("far:", "mid:", "near:"), "color": ("gray:", "colour:")}  # w
 def factorized(ctx: Context) -> None:
     """Factorized diffusion beyond the course's hybrids: three frequency bands (low / mid / high: seen from afar, from
     a middle distance, up close) and, on colour models, grayscale / colour; one column per item, from one seed."""
-    p = ctx.cfg["factorized"]
+    p = ctx.cfg.factorized
     blurs = band_blurs(p)
     components = {"bands": alg.frequency_bands(blurs), "color": alg.gray_and_color()}
-    if any(e["kind"] == "color" for e in p["items"]) and ctx.model.channels < 3:
+    if any(e.kind == "color" for e in p.items) and ctx.model.channels < 3:
         raise InputError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
                          f"{ctx.model.channels} channel(s), no colour; allowed there: kind 'bands'")
-    kinds = {e["kind"] for e in p["items"]}
+    kinds = {e.kind for e in p.items}
     rows: list[list[torch.Tensor]] = [[], [], []] if "bands" in kinds else [[], []]
-    for e in p["items"]:
+    for e in p.items:
         g = ctx.generator()
-        predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e["prompts"]], ctx.null(),
-                                   ctx.common["guidance_scale"], components[e["kind"]])
+        predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e.prompts], ctx.null(),
+                                   ctx.common.guidance_scale, components[e.kind])
         x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
-                                  progress=f"factorized {e['kind']}", **ctx.sampler)
-        if e["kind"] == "bands":  # up close (upsampled with the high band's prompt), then the blurred views of the
+                                  progress=f"factorized {e.kind}", **ctx.sampler)
+        if e.kind == "bands":  # up close (upsampled with the high band's prompt), then the blurred views of the
             wide, narrow, close = alg.band_views(x, blurs)  # sample, never through the upsampler (as hybrid's)
-            cells = [ctx.show(close, e["prompts"][-1:]), ctx.show(narrow, resize="bilinear"),
+            cells = [ctx.show(close, e.prompts[-1:]), ctx.show(narrow, resize="bilinear"),
                      ctx.show(wide, resize="bilinear")]
         else:  # in colour, and its grayscale
-            full = ctx.show(x, [e["prompts"][1]])
+            full = ctx.show(x, [e.prompts[1]])
             cells = [full, alg.grayscale(full), _blank(full)]
         for row, cell in zip(rows, cells):
             row.append(cell)
     labels = {frozenset({"bands"}): ["up close", "middle distance\n(narrow blur)", "afar\n(wide blur)"],
               frozenset({"color"}): ["colour", "grayscale"],
               frozenset({"bands", "color"}): ["full image", "narrow blur\nor grayscale", "wide blur"]}[frozenset(kinds)]
-    (k1, k2), (s1, s2) = p["kernel_sizes"], p["sigmas"]
+    (k1, k2), (s1, s2) = p.kernel_sizes, p.sigmas
     side = ctx.model.image_size
     upsampled = (f"\nupsampled: the full image (with the near or colour prompt); blurred views: the {side} x {side} "
                  "sample blurred, then enlarged" if ctx.model.display_size != side else "")
@@ -352,8 +354,8 @@ def factorized(ctx: Context) -> None:
                                       f"{s2}, kernel {k2})", "color": "grayscale / colour"}[k] for k in sorted(kinds))
              + upsampled + caption_notes(ctx),
              row_labels=labels,
-             col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e["kind"]], e["prompts"]))
-                         for e in p["items"]])
+             col_labels=["\n".join(f"{role} {ctx.quote(q)}" for role, q in zip(ROLES[e.kind], e.prompts))
+                         for e in p.items])
 
 
 EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,

@@ -17,6 +17,7 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from difflab.config.params import Params, check
 from difflab.reporting.report import CAPTION_METRICS, fmt, sections
 from difflab.reporting.summary import HEADLINE
 
@@ -102,7 +103,7 @@ def run_metrics(rev: str) -> dict[str, dict]:
     return {name: json.loads(text) for name, text in files.items() if text is not None}
 
 
-def _figures(runs: list[str], params: list[dict]) -> dict[str, list[dict | None]]:
+def _figures(runs: list[str], params: list[Params]) -> dict[str, list[dict | None]]:
     """src -> each run's report item for it (None where that run's report has no such figure), in the order of
     the first run's report, then the figures only the second has (other snapshot epochs, say)."""
     per_run = [{item["src"]: item for section in sections(p, run_metrics(rev)) for item in section["items"]}
@@ -122,7 +123,7 @@ def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
     params = [read("params.yaml", rev) for rev in runs]  # also checks that both runs exist
     if any(p is None for p in params):
         raise UnknownRun(f"no params.yaml in {runs[params.index(None)]!r}")
-    params = [yaml.safe_load(p) for p in params]
+    params = [check(yaml.safe_load(p)) for p in params]  # a run's params as its stages read them
     summaries = [json.loads(s) if s else {} for s in (read("reports/summary.json", rev) for rev in runs)]
     out = Path(out_root) / f"{_slug(rev_a)}_vs_{_slug(rev_b)}"
     headline = [{"key": key, "label": label, "values": [fmt(s.get(key)) if key in s else "not measured"
@@ -145,5 +146,5 @@ def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = out / "index.html"
     page.write_text(env.get_template("compare.html.j2").render(runs=runs, headline=headline, figures=figures,
-                                                               profiles=[p.get("profile", "?") for p in params]))
+                                                               profiles=[p.profile for p in params]))
     return page

@@ -14,7 +14,9 @@ from pathlib import Path
 import jinja2
 import yaml
 
-from difflab.config.params import FIXED_VARIANCES, flatten
+from difflab.config.params import flatten
+from difflab.config.schema import Common, Factorized, Generative, Params
+from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.config.profiles import read_overrides
 from difflab.reporting.summary import NOT_MEASURED, goal_rows
 
@@ -57,69 +59,69 @@ def _quoting(metrics: dict[str, dict], name: str, sentence) -> str:
     return sentence(metrics[name]) if name in metrics else f"(No reports/{name} in this run: its numbers are missing.)"
 
 
-def sections(params: dict, metrics: dict[str, dict]) -> list[dict]:
+def sections(params: Params, metrics: dict[str, dict]) -> list[dict]:
     """The report's figures as sections of items {src, title, caption}: titles and captions from this run's params
     and its metrics (file relative to reports/ -> parsed JSON; those of CAPTION_METRICS are quoted, and a caption
     says which are missing)."""
-    name = params["parta"]["model"]
-    a = params["parta"][name]
-    c = a["common"]
-    d, t, k = params["denoiser"], params["ddpm_time"], params["ddpm_class"]
+    name = params.parta.model
+    a = getattr(params.parta, name)
+    c = a.common
+    d, t, k = params.denoiser, params.ddpm_time, params.ddpm_class
 
     part_a = [
-        item("parta/sample.png", "A0. Sampling", f"Prompts {a['sample']['prompts']} at "
-             f"{a['sample']['num_inference_steps']} inference steps, CFG scale {c['guidance_scale']}."),
-        item("parta/forward.png", "A1.1 Forward process", f"The test image {c['test_image']} noised to t = "
-             f"{a['forward']['timesteps']}."),
-        item("parta/blur.png", "A1.2 Classical denoising", f"Gaussian blur, kernel {a['blur']['kernel_size']}, "
-             f"sigma {a['blur']['sigma']}."),
-        item("parta/one_step.png", "A1.3 One-step denoising", f"Prompt {a['one_step']['prompt']!r}."),
-        item("parta/iterative.png", "A1.4 Iterative denoising", f"Strided timesteps (stride {c['stride']}) from "
-             f"i_start = {a['iterative']['i_start']}, every {a['iterative']['show_every']}th step; bottom row: "
+        item("parta/sample.png", "A0. Sampling", f"Prompts {a.sample.prompts} at "
+             f"{a.sample.num_inference_steps} inference steps, CFG scale {c.guidance_scale}."),
+        item("parta/forward.png", "A1.1 Forward process", f"The test image {c.test_image} noised to t = "
+             f"{a.forward.timesteps}."),
+        item("parta/blur.png", "A1.2 Classical denoising", f"Gaussian blur, kernel {a.blur.kernel_size}, "
+             f"sigma {a.blur.sigma}."),
+        item("parta/one_step.png", "A1.3 One-step denoising", f"Prompt {a.one_step.prompt!r}."),
+        item("parta/iterative.png", "A1.4 Iterative denoising", f"Strided timesteps (stride {c.stride}) from "
+             f"i_start = {a.iterative.i_start}, every {a.iterative.show_every}th step; bottom row: "
              f"original, iterative, one-step, blur. Every part A experiment steps by {stepping(c)}."),
-        item("parta/sample_noise.png", "A1.5 Sampling from noise", f"Prompts {a['sample_noise']['prompts']}, no "
+        item("parta/sample_noise.png", "A1.5 Sampling from noise", f"Prompts {a.sample_noise.prompts}, no "
              "guidance."),
-        item("parta/cfg.png", "A1.6 Classifier-free guidance", f"Prompts {a['cfg']['prompts']}, scale "
-             f"{c['guidance_scale']}."),
-        item("parta/sdedit.png", "A1.7 SDEdit", f"i_start {a['sdedit']['i_start']}, prompt {a['sdedit']['prompt']!r}."),
+        item("parta/cfg.png", "A1.6 Classifier-free guidance", f"Prompts {a.cfg.prompts}, scale "
+             f"{c.guidance_scale}."),
+        item("parta/sdedit.png", "A1.7 SDEdit", f"i_start {a.sdedit.i_start}, prompt {a.sdedit.prompt!r}."),
         item("parta/sdedit_drawings.png", "A1.7.1 Web and hand-drawn images",
-             f"Inputs {a['sdedit_drawings']['images']}."),
-        item("parta/inpaint.png", "A1.7.2 Inpainting (RePaint)", f"Masks {a['inpaint']['masks']}."),
+             f"Inputs {a.sdedit_drawings.images}."),
+        item("parta/inpaint.png", "A1.7.2 Inpainting (RePaint)", f"Masks {a.inpaint.masks}."),
         item("parta/translate.png", "A1.7.3 Text-conditional image-to-image",
-             f"SDEdit towards {a['translate']['prompt']!r}."),
+             f"SDEdit towards {a.translate.prompt!r}."),
         item("parta/anagram.png", "A1.8 Visual anagrams", "Prompt k through view k: " + "; ".join(
-            " / ".join(f"{v} {p!r}" for v, p in zip(e["views"], e["prompts"])) for e in a["anagram"]["anagrams"])
+            " / ".join(f"{v} {p!r}" for v, p in zip(e.views, e.prompts)) for e in a.anagram.anagrams)
              + ". The course's anagrams are identity / flip (upside down)."),
-        item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a['hybrid']['pairs']} (far / near), low-pass "
-             f"kernel {a['hybrid']['kernel_size']}, sigma {a['hybrid']['sigma']}."),
-        item("parta/factorized.png", "Beyond A1.9: factorized diffusion", factorized_sentence(a["factorized"])),
+        item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a.hybrid.pairs} (far / near), low-pass "
+             f"kernel {a.hybrid.kernel_size}, sigma {a.hybrid.sigma}."),
+        item("parta/factorized.png", "Beyond A1.9: factorized diffusion", factorized_sentence(a.factorized)),
         item("eval_parta/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
-             f"Over {params['eval']['parta_seeds']} seeds: bars, how often the image through every view (every band) "
+             f"Over {params.eval.parta_seeds} seeds: bars, how often the image through every view (every band) "
              "is judged as its digit; dots, each view or band alone."),
         item("eval_parta/sdedit_faithfulness.png", "Part A on MNIST, judged",
-             f"How often SDEdit keeps a test digit's label, over {params['eval']['parta_seeds']} digits."),
+             f"How often SDEdit keeps a test digit's label, over {params.eval.parta_seeds} digits."),
     ]
     part_b = [
-        item("denoiser/noising.png", "B1 Noising", f"sigma in {d['sigmas']}."),
-        item("denoiser/loss.png", "B1 Training loss", f"D = {d['hidden']}, sigma {d['sigma']}, batch "
-             f"{d['batch_size']}, {d['epochs']} epochs, Adam {d['lr']}."),
-        item("denoiser/denoised.png", "B1 Denoised test digits", f"After epoch {d['snapshot_epoch']} and "
-             f"{d['epochs']}."),
-        item("denoiser/ood.png", "B1 Out-of-distribution noise levels", f"Trained at sigma {d['sigma']}."),
+        item("denoiser/noising.png", "B1 Noising", f"sigma in {d.sigmas}."),
+        item("denoiser/loss.png", "B1 Training loss", f"D = {d.hidden}, sigma {d.sigma}, batch "
+             f"{d.batch_size}, {d.epochs} epochs, Adam {d.lr}."),
+        item("denoiser/denoised.png", "B1 Denoised test digits", f"After epoch {d.snapshot_epoch} and "
+             f"{d.epochs}."),
+        item("denoiser/ood.png", "B1 Out-of-distribution noise levels", f"Trained at sigma {d.sigma}."),
         item("denoiser/ood_psnr.png", "B1 PSNR vs sigma", "Denoised output against the noisy input."),
-        item("ddpm_time/loss.png", "B2 Training loss", f"T = {params['ddpm']['num_timesteps']}, D = {t['hidden']}, "
-             f"batch {t['batch_size']}, {t['epochs']} epochs, Adam {t['lr']} with exponential decay."),
-        item("ddpm_time/samples_snapshot.png", f"B2 Samples after epoch {t['snapshot_epoch']}", ""),
-        item("ddpm_time/samples_final.png", f"B2 Samples after epoch {t['epochs']}", ""),
-        item("ddpm_time/reverse.gif", "B2 The reverse process", f"A frame every {t['gif_every']} steps."),
-        item("ddpm_class/loss.png", "B3 Training loss", f"p_uncond {k['p_uncond']}, D = {k['hidden']}."),
-        item("ddpm_class/samples_snapshot.png", f"B3 Samples after epoch {k['snapshot_epoch']}",
-             f"CFG scale {k['guidance_scale']}."),
-        item("ddpm_class/samples_final.png", f"B3 Samples after epoch {k['epochs']}",
-             f"CFG scale {k['guidance_scale']}."),
+        item("ddpm_time/loss.png", "B2 Training loss", f"T = {params.ddpm.num_timesteps}, D = {t.hidden}, "
+             f"batch {t.batch_size}, {t.epochs} epochs, Adam {t.lr} with exponential decay."),
+        item("ddpm_time/samples_snapshot.png", f"B2 Samples after epoch {t.snapshot_epoch}", ""),
+        item("ddpm_time/samples_final.png", f"B2 Samples after epoch {t.epochs}", ""),
+        item("ddpm_time/reverse.gif", "B2 The reverse process", f"A frame every {t.gif_every} steps."),
+        item("ddpm_class/loss.png", "B3 Training loss", f"p_uncond {k.p_uncond}, D = {k.hidden}."),
+        item("ddpm_class/samples_snapshot.png", f"B3 Samples after epoch {k.snapshot_epoch}",
+             f"CFG scale {k.guidance_scale}."),
+        item("ddpm_class/samples_final.png", f"B3 Samples after epoch {k.epochs}",
+             f"CFG scale {k.guidance_scale}."),
         item("ddpm_class/reverse.gif", "B3 The reverse process", ""),
         item("ddpm_class/cfg_accuracy.png", "B3 Judged accuracy vs CFG scale",
-             f"{params['eval']['num_samples']} samples per scale."),
+             f"{params.eval.num_samples} samples per scale."),
         item("ddpm_class/cfg_fd.png", "B3 Judge Frechet distance vs CFG scale",
              "FID's formula on the judge's features (not Inception FID); the floor is real training digits."),
     ]
@@ -130,12 +132,12 @@ def sections(params: dict, metrics: dict[str, dict]) -> list[dict]:
             {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params, metrics)}]
 
 
-def factorized_sentence(f: dict) -> str:
-    bands = [e["prompts"] for e in f["items"] if e["kind"] == "bands"]
-    colour = [e["prompts"] for e in f["items"] if e["kind"] == "color"]
+def factorized_sentence(f: Factorized) -> str:
+    bands = [e.prompts for e in f.items if e.kind == "bands"]
+    colour = [e.prompts for e in f.items if e.kind == "color"]
     parts = []
     if bands:
-        (k1, k2), (s1, s2) = f["kernel_sizes"], f["sigmas"]
+        (k1, k2), (s1, s2) = f.kernel_sizes, f.sigmas
         parts.append(f"Three frequency bands (low / mid / high) {bands}: low = Gaussian blur (kernel {k1}, sigma "
                      f"{s1}), mid = blur (kernel {k2}, sigma {s2}) minus it, high = the rest; the rows show the image "
                      "up close, blurred as from a middle distance, and as from afar.")
@@ -145,19 +147,19 @@ def factorized_sentence(f: dict) -> str:
     return " ".join(parts)
 
 
-def beyond_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
+def beyond_items(params: Params, metrics: dict[str, dict]) -> list[dict]:
     """What the course does not ask for: DDIM beside the DDPM step."""
     return [{"src": "samplers/samplers.png", "title": "DDIM against the DDPM step: digits per sampling step",
              "caption": _quoting(metrics, "samplers/metrics.json", samplers_sentence)}]
 
 
-def stepping(common: dict) -> str:
+def stepping(common: Common) -> str:
     """How part A steps down its strided timesteps, in words, from parta.<model>.common."""
-    if common["sampler"] == "ddim":
-        return f"DDIM's step (eta {common['ddim_eta']})"
+    if common.sampler == "ddim":
+        return f"DDIM's step (eta {common.ddim_eta})"
     noise = {"fixed_small": "the posterior's noise sqrt(beta_tilde)",
              "fixed_large": "noise sqrt(beta) of the whole stride (grainy: beta far exceeds the posterior's)",
-             "learned_range": "the model's learned variance"}[common["variance"]]
+             "learned_range": "the model's learned variance"}[common.variance]
     return f"the DDPM posterior step with {noise}"
 
 
@@ -176,37 +178,37 @@ def samplers_sentence(m: dict) -> str:
             f"{m['fd_floor_train_vs_test']:.0f}) on {m['num_samples']} digits: {'; '.join(parts)}.")
 
 
-def flow_items(params: dict, metrics: dict[str, dict]) -> list[dict]:
+def flow_items(params: Params, metrics: dict[str, dict]) -> list[dict]:
     """The flow-matching models, the pure-noise denoiser and the DDPM-against-flow comparison, with captions that
     quote the measured numbers (metrics: as for sections)."""
-    ft, fc, pn = params["flow_time"], params["flow_class"], params["pure_noise"]
+    ft, fc, pn = params.flow_time, params.flow_class, params.pure_noise
 
-    def samples(section: str, p: dict, what: str) -> list[dict]:
-        epochs = [*p["snapshot_epochs"], p["epochs"]]
-        srcs = [f"{section}/samples/samples_epoch{e}.png" for e in p["snapshot_epochs"]]
+    def samples(section: str, p: Generative, what: str) -> list[dict]:
+        epochs = [*p.snapshot_epochs, p.epochs]
+        srcs = [f"{section}/samples/samples_epoch{e}.png" for e in p.snapshot_epochs]
         srcs.append(f"{section}/samples/samples_final.png")
-        return [item(src, f"{what}: samples after epoch {e}", f"{p['num_steps']} Euler steps from pure noise"
-                     + (f", CFG scale {p['guidance_scale']}." if "guidance_scale" in p else "."))
+        return [item(src, f"{what}: samples after epoch {e}", f"{p.num_steps} Euler steps from pure noise"
+                     + (f", CFG scale {p.guidance_scale}." if "guidance_scale" in type(p).model_fields else "."))
                 for src, e in zip(srcs, epochs)]
 
     return [
-        item("pure_noise/loss.png", "Denoising pure noise: training loss", f"The B1 denoiser (D = {pn['hidden']}, "
-             f"batch {pn['batch_size']}, Adam {pn['lr']}) trained to map z ~ N(0, I) to digits."),
+        item("pure_noise/loss.png", "Denoising pure noise: training loss", f"The B1 denoiser (D = {pn.hidden}, "
+             f"batch {pn.batch_size}, Adam {pn.lr}) trained to map z ~ N(0, I) to digits."),
         item("pure_noise/samples.png", "Denoising pure noise: what it learns",
              _quoting(metrics, "pure_noise/metrics.json", pure_noise_sentence)),
         item("flow_time/loss.png", "Flow matching, time-conditioned: training loss", f"u(x_t, t) regressed on "
-             f"x1 - x0, x_t = (1 - t) x0 + t x1; D = {ft['hidden']}, batch {ft['batch_size']}, {ft['epochs']} epochs, "
-             f"Adam {ft['lr']} decayed {ft['lr_final_factor']}x."),
+             f"x1 - x0, x_t = (1 - t) x0 + t x1; D = {ft.hidden}, batch {ft.batch_size}, {ft.epochs} epochs, "
+             f"Adam {ft.lr} decayed {ft.lr_final_factor}x."),
         *samples("flow_time", ft, "Flow matching, time-conditioned"),
         item("flow_time/trajectory.gif", "Flow matching: the Euler trajectory", f"From noise (t = 0) to digits "
-             f"(t = 1), a frame every {ft['gif_every']} step(s)."),
+             f"(t = 1), a frame every {ft.gif_every} step(s)."),
         item("flow_class/loss.png", "Flow matching, class-conditioned: training loss",
-             f"p_uncond {fc['p_uncond']}, D = {fc['hidden']}, {fc['epochs']} epochs."),
+             f"p_uncond {fc.p_uncond}, D = {fc.hidden}, {fc.epochs} epochs."),
         *samples("flow_class", fc, "Flow matching, class-conditioned"),
         item("flow_class/trajectory.gif", "Flow matching, class-conditioned: the Euler trajectory",
-             f"CFG on the velocity, u = u_uncond + {fc['guidance_scale']} (u_cond - u_uncond)."),
+             f"CFG on the velocity, u = u_uncond + {fc.guidance_scale} (u_cond - u_uncond)."),
         item("flow_class/cfg_accuracy.png", "Flow matching: judged accuracy vs CFG scale",
-             f"{params['eval']['num_samples']} samples per scale, {fc['num_steps']} Euler steps."),
+             f"{params.eval.num_samples} samples per scale, {fc.num_steps} Euler steps."),
         item("flow_class/cfg_fd.png", "Flow matching: judge Frechet distance vs CFG scale", ""),
         item("objectives/objectives.png", "DDPM against flow matching: digits per sampling step",
              _quoting(metrics, "objectives/metrics.json", objectives_sentence)),
@@ -269,27 +271,27 @@ def headline_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def figure_sources(params: dict, metrics: dict[str, dict]) -> list[str]:
+def figure_sources(params: Params, metrics: dict[str, dict]) -> list[str]:
     """Every figure the page shows, relative to reports/: what must exist before it is rendered."""
     return [figure["src"] for section in sections(params, metrics) for figure in section["items"]]
 
 
-def glance(params: dict, summary: dict) -> list[dict]:
+def glance(params: Params, summary: dict) -> list[dict]:
     """The two grids a reader looks at first, side by side under the headline: the time-conditioned DDPM's digits
     (no label asked for) and the class-conditioned DDPM's (each row a digit, guided), each with its distance."""
     def number(key: str) -> str:
         value = summary.get(key)
         return "not measured" if value is None else f"{value:g}"
 
-    t, k = params["ddpm_time"], params["ddpm_class"]
+    t, k = params.ddpm_time, params.ddpm_class
     return [item("ddpm_time/samples_final.png", "Time-conditioned DDPM: digits of its own choosing",
-                 f"After {t['epochs']} epochs; judge distance {number('fd_time')} (floor {number('fd_floor')})."),
+                 f"After {t.epochs} epochs; judge distance {number('fd_time')} (floor {number('fd_floor')})."),
             item("ddpm_class/samples_final.png", "Class-conditioned DDPM: the digits asked for",
-                 f"After {k['epochs']} epochs, CFG {k['guidance_scale']}; judged right {number('acc_cfg')}, "
+                 f"After {k.epochs} epochs, CFG {k.guidance_scale}; judged right {number('acc_cfg')}, "
                  f"distance {number('fd_cfg')}.")]
 
 
-def render(params: dict, metrics: dict[str, dict], summary: dict, revision: str, profile: dict) -> str:
+def render(params: Params, metrics: dict[str, dict], summary: dict, revision: str, profile: dict) -> str:
     """The HTML of the report page of one run, from that run's params (as in params.yaml), metric files (file
     relative to reports/ -> parsed JSON, every file of METRICS), headline (summary.json), git revision and profile
     (profile_text): given, never read here, so the page shows exactly the run its caller read."""
@@ -298,5 +300,5 @@ def render(params: dict, metrics: dict[str, dict], summary: dict, revision: str,
     return env.get_template("report.html.j2").render(
         sections=sections(params, metrics), glance=glance(params, summary), metrics=metric_tables(metrics),
         revision=revision,
-        parta_model=params["parta"]["model"], profile=profile, headline=headline_rows(summary),
-        params_yaml=yaml.safe_dump(params, sort_keys=False))
+        parta_model=params.parta.model, profile=profile, headline=headline_rows(summary),
+        params_yaml=yaml.safe_dump(params.model_dump(), sort_keys=False))

@@ -8,8 +8,8 @@ import numpy as np
 import torch
 
 from difflab.config import layout
-from difflab.config.params import declares
 from difflab.config.runtime import Runtime
+from difflab.config.schema import Generative, Params
 from difflab.core.noise import image_generators, randn
 from difflab.data.mnist import classes_of
 from difflab.models.checkpoints import load_model
@@ -30,61 +30,64 @@ class Grid:
     col_labels: list[str]
 
 
-def grid_for(unet: UNet, meta: dict, section: str, p: dict, steps: int) -> Grid:
+def grid_for(unet: UNet, meta: dict, section: str, p: Generative, steps: int) -> Grid:
     """A class-conditioned model draws samples_per_class rows of the classes in order (row r holds 0..9) with
     classifier-free guidance; a time-conditioned one draws num_samples digits."""
     what = "DDPM" if section.startswith("ddpm") else "flow matching"
     if unet.conditioning == "class":
-        digits = list(range(10)) * p["samples_per_class"]
-        title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p['samples_per_class']} of each class, "
-                 f"CFG scale {p['guidance_scale']}, {steps} steps")
+        digits = list(range(10)) * p.samples_per_class
+        title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p.samples_per_class} of each class, "
+                 f"CFG scale {p.guidance_scale}, {steps} steps")
         return Grid(digits, len(digits), title, list(classes_of(meta)))
-    title = f"Time-conditioned {what} after epoch {meta['epoch']}: {p['num_samples']} samples, {steps} steps"
-    return Grid(None, p["num_samples"], title, [])
+    title = f"Time-conditioned {what} after epoch {meta['epoch']}: {p.num_samples} samples, {steps} steps"
+    return Grid(None, p.num_samples, title, [])
 
 
-def num_steps_of(section: str, p: dict) -> int | None:
+def num_steps_of(p: Generative) -> int | None:
     """The flow models' Euler steps (<model>.num_steps); None for a DDPM, which steps through all T timesteps."""
-    return p["num_steps"] if declares(f"{section}.num_steps") else None
+    return p.num_steps if "num_steps" in type(p).model_fields else None
 
 
-def draw(unet: UNet, meta: dict, p: dict, g: Grid, num_steps: int | None, seed: int, runtime: Runtime,
-         batch_size: int, progress: str, frames: list[np.ndarray] | None = None) -> torch.Tensor:
-    """The grid's digits, drawn from noise seeded with `seed` (digit i is the same whatever the batch size). With a
-    `frames` list, also the GIF's frames: the noise, then the digits every gif_every steps and at the last."""
+def draw(unet: UNet, meta: dict, g: Grid, scale: float, num_steps: int | None, seed: int, runtime: Runtime,
+         batch_size: int, progress: str, frames: list[np.ndarray] | None = None, gif_every: int = 1) -> torch.Tensor:
+    """The grid's digits, drawn from noise seeded with `seed` (digit i is the same whatever the batch size) and
+    guided at `scale` (a class-conditioned model). With a `frames` list, also the GIF's frames: the noise, then the
+    digits every `gif_every` steps and at the last."""
     gens = image_generators(seed, g.n, runtime.device)
     x_T = randn((g.n, 1, 28, 28), gens, runtime.device)
     steps = steps_of(meta, num_steps)
 
     def keep_frame(i: int, _t, x: torch.Tensor) -> None:
-        if (i + 1) % p["gif_every"] == 0 or i + 1 == steps:
+        if (i + 1) % gif_every == 0 or i + 1 == steps:
             frames.append(tile(x.clamp(0, 1), NCOLS, scale=2))
 
     if frames is not None:
         frames.append(tile(x_T.clamp(0, 1), NCOLS, scale=2))
-    scale = p["guidance_scale"] if unet.conditioning == "class" else 1.0
+    scale = scale if unet.conditioning == "class" else 1.0
     return generate(unet, meta, x_T, gens, g.digits, scale, on_step=keep_frame if frames is not None else None,
                     progress=progress, runtime=runtime, batch_size=batch_size, num_steps=num_steps)
 
 
 @torch.no_grad()
-def sample_figures(params: dict, section: str, runtime: Runtime) -> None:
+def sample_figures(params: Params, section: str, runtime: Runtime) -> None:
     """samples_<label>.png for each of the section's saved weights (beside the model's reports, or in samples/ for
     a section with snapshot_epochs) and the last model's GIF: reverse.gif for a DDPM, trajectory.gif for a flow.
     The last epoch is drawn first, as it has the GIF; a snapshot epoch that is also the last is drawn once, since
     the same weights from the same noise give the same digits."""
-    p = params[section]
+    p = getattr(params, section)
     paths = layout.model_paths(section)
-    folder = paths.reports / ("samples" if "snapshot_epochs" in p else "")
+    folder = paths.reports / ("samples" if "snapshot_epochs" in type(p).model_fields else "")
     drawn: dict[int, tuple[Grid, torch.Tensor]] = {}
     frames: list[np.ndarray] = []
     for label, epoch, path in reversed(layout.saved_weights(section, p)):
         if epoch not in drawn:
             unet, meta = load_model(path, runtime.device)
-            num_steps = num_steps_of(section, p)
+            num_steps = num_steps_of(p)
             g = grid_for(unet, meta, section, p, steps_of(meta, num_steps))
-            drawn[epoch] = g, draw(unet, meta, p, g, num_steps, params["seed"], runtime, params["sample_batch_size"],
-                                   f"sampling ({label}, epoch {meta['epoch']})", frames if label == "final" else None)
+            scale = p.guidance_scale if unet.conditioning == "class" else 1.0
+            drawn[epoch] = g, draw(unet, meta, g, scale, num_steps, params.seed, runtime, params.sample_batch_size,
+                                   f"sampling ({label}, epoch {meta['epoch']})", frames if label == "final" else None,
+                                   p.gif_every)
         g, x0 = drawn[epoch]
         image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=g.title, col_labels=g.col_labels, cell=0.9)
         if label == "final":

@@ -4,6 +4,7 @@ a section asks for, and the weights it leaves after every saved epoch with the m
 from dataclasses import dataclass
 
 from difflab.config import layout
+from difflab.config.schema import Params
 from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
 from difflab.core.flow import flow_loss
 from difflab.models.checkpoints import save_model
@@ -21,34 +22,34 @@ class Objective:
     p_uncond: float
 
 
-def diffusion_objective(params: dict, section: str) -> Objective:
+def diffusion_objective(params: Params, section: str) -> Objective:
     """The loss of a generative section (<objective>_<conditioning>): the DDPM's noise prediction on the ddpm
     section's schedule, or flow matching's velocity. A time-conditioned model has no class to drop, so its p_uncond
     is 0."""
     objective, conditioning = section.split("_")
-    p_uncond = params[section]["p_uncond"] if conditioning == "class" else 0.0
+    p_uncond = getattr(params, section).p_uncond if conditioning == "class" else 0.0
     if objective == "ddpm":
-        sched = params["ddpm"]
-        loss = ddpm_loss(linear_alphas_cumprod(sched["num_timesteps"], sched["beta_start"], sched["beta_end"]),
+        sched = params.ddpm
+        loss = ddpm_loss(linear_alphas_cumprod(sched.num_timesteps, sched.beta_start, sched.beta_end),
                          conditioning, p_uncond)
-        return Objective(loss, {**sched}, f"DDPM, T={sched['num_timesteps']}", p_uncond)
+        return Objective(loss, sched.model_dump(), f"DDPM, T={sched.num_timesteps}", p_uncond)
     return Objective(flow_loss(conditioning, p_uncond), {}, "flow matching", p_uncond)
 
 
-def train_diffusion(params: dict, section: str) -> None:
+def train_diffusion(params: Params, section: str) -> None:
     """Train one of the generative UNets and save its weights after every epoch layout.saved_weights names, with
     the metadata the sampling stages read (conditioning, objective, schedule, p_uncond, dataset). Under
     `accelerate launch` only the main process writes."""
     objective, conditioning = section.split("_")
-    p = params[section]
+    p = getattr(params, section)
     obj = diffusion_objective(params, section)
     result = fit_section(params, section, conditioning, obj.loss, f"{objective}|{obj.settings}|p_uncond={obj.p_uncond}")
     if not result.main:
         return
-    meta = {"hidden": p["hidden"], "conditioning": conditioning, "objective": objective, **obj.settings,
-            "p_uncond": obj.p_uncond, "dataset": params["data"]["dataset"]}
+    meta = {"hidden": p.hidden, "conditioning": conditioning, "objective": objective, **obj.settings,
+            "p_uncond": obj.p_uncond, "dataset": params.data.dataset}
     for label, epoch, path in layout.saved_weights(section, p):
         weights = result.state_dict if label == "final" else result.snapshots[epoch]
         save_model(path, weights, {**meta, "epoch": epoch})
     kind = "Time-conditioned" if conditioning == "time" else f"Class-conditioned (p_uncond={obj.p_uncond})"
-    finish(section, p, result, f"{kind} {obj.what}, D={p['hidden']}, batch {p['batch_size']}, lr {p['lr']}")
+    finish(section, p, result, f"{kind} {obj.what}, D={p.hidden}, batch {p.batch_size}, lr {p.lr}")

@@ -21,7 +21,7 @@ from dvclive import Live
 from torch import nn
 
 from difflab.config import runtime
-from difflab.config.params import declares
+from difflab.config.schema import Params
 from difflab.models.checkpoints import load_state, save_state
 from difflab.models.ema import Ema
 from difflab.progress import progress
@@ -37,33 +37,35 @@ class TrainConfig:
     batch_size: int
     lr: float
     seed: int
-    device: str = "auto"  # auto | cpu | cuda
+    device: str  # auto | cpu | cuda: params.yaml's top-level knobs (schema.Params)
+    precision: str  # auto | fp32 | bf16 | fp16 (runtime.py)
+    channels_last: str  # auto | on | off
+    compile: str  # auto | on | off
+    log_every: int  # losses reach the host (DVCLive, progress bar) every N steps and at each epoch's end
+    # What a section without the knob does (the judge keeps no EMA, the denoisers' lr is constant):
     lr_final_factor: float = 1.0  # ExponentialLR gamma = lr_final_factor ** (1 / epochs); 1.0 keeps lr constant
     snapshot_epochs: tuple[int, ...] = ()  # also keep the weights after these epochs
-    precision: str = "fp32"  # auto | fp32 | bf16 | fp16 (runtime.py)
-    channels_last: str = "auto"  # auto | on | off
-    compile: str = "off"  # auto | on | off
-    log_every: int = 50  # losses reach the host (DVCLive, progress bar) every N steps and at each epoch's end
     ema_decay: float = 0.0  # > 0: the saved weights (final and snapshot) are an EMA of the trained ones (ema.py)
     precise_bn_batches: int = 0  # > 0: the saved weights' BatchNorm statistics averaged over N batches (precise_bn.py)
 
 
-def config_from_params(params: dict, name: str) -> TrainConfig:
+def config_from_params(params: Params, name: str) -> TrainConfig:
     """The TrainConfig of section `name`: its epochs, batch size, lr (and decay, snapshot_epoch or snapshot_epochs,
     EMA, precise BatchNorm statistics) plus the top-level seed, device, precision, channels_last, compile and log_every.
 
-    A knob params.yaml declares for this section is read as is, so a section that lost it fails here instead of
-    training without it; one the section has no rule for (the judge keeps no EMA, the denoisers' lr is constant)
-    keeps TrainConfig's default."""
-    section = params[name]
-    optional = {key: section[key] for key in ("lr_final_factor", "ema_decay", "precise_bn_batches")
-                if declares(f"{name}.{key}")}
-    snapshots = (section["snapshot_epochs"] if declares(f"{name}.snapshot_epochs")
-                 else [section["snapshot_epoch"]] if declares(f"{name}.snapshot_epoch") else [])
-    return TrainConfig(epochs=section["epochs"], batch_size=section["batch_size"], lr=section["lr"],
-                       seed=params["seed"], device=params["device"], precision=params["precision"],
-                       channels_last=params["channels_last"], compile=params["compile"],
-                       log_every=params["log_every"], snapshot_epochs=tuple(snapshots), **optional)
+    A knob the section's schema has is read as is, so a stage that does not declare it fails here instead of
+    training without it; one the schema lacks (the judge keeps no EMA, the denoisers' lr is constant) keeps
+    TrainConfig's "off"."""
+    section = getattr(params, name)
+    knobs = type(section).model_fields
+    optional = {key: getattr(section, key) for key in ("lr_final_factor", "ema_decay", "precise_bn_batches")
+                if key in knobs}
+    snapshots = (section.snapshot_epochs if "snapshot_epochs" in knobs
+                 else [section.snapshot_epoch] if "snapshot_epoch" in knobs else [])
+    return TrainConfig(epochs=section.epochs, batch_size=section.batch_size, lr=section.lr, seed=params.seed,
+                       device=params.device, precision=params.precision, channels_last=params.channels_last,
+                       compile=params.compile, log_every=params.log_every, snapshot_epochs=tuple(snapshots),
+                       **optional)
 
 
 @dataclass

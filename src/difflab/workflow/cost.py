@@ -19,7 +19,7 @@ from difflab.models.unet import UNet
 RANGE = (0.8, 1.3)  # the run's likely wall time, as factors of the probe-scaled estimate
 
 
-def probe(params: dict, repeats: int = 20, warmup: int = 5) -> float:
+def probe(params, repeats: int = 20, warmup: int = 5) -> float:
     """The fastest of `repeats` training steps (forward, backward, optimiser; seconds) of a class-conditioned UNet
     at width 16, batch 64, on the device and in the precision the run's params resolve to, after `warmup` steps
     (the first steps build the kernels' caches). The fastest, since other work on the machine only slows a step."""

@@ -33,6 +33,7 @@ from pathlib import Path
 import yaml
 
 from difflab.config.profiles import PROFILES, preflight, set_args, with_overrides
+from difflab.config.params import Params, check
 from difflab.config.runtime import from_params
 from difflab.workflow import cost
 from difflab.workflow.parallel import run_side_by_side
@@ -140,11 +141,11 @@ def stream(command: list[str], log, clock: StageClock) -> int:
             os.close(owned)
 
 
-def auto_jobs(params: dict, cores: int | None = None) -> int:
+def auto_jobs(params: Params, cores: int | None = None) -> int:
     """Stages at a time when --jobs is not given: on a CPU, as many as the pinned thread count fits in the cores
     (threads: 1 on 2 cores: 2); one where threads is auto (each stage takes every core) or on CUDA (how many stages
     share a GPU well is the user's call: --jobs)."""
-    threads = params["threads"]
+    threads = params.threads
     if threads == "auto" or from_params(params).device.type != "cpu":
         return 1
     return max(1, (cores or os.cpu_count() or 1) // threads)
@@ -220,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
     if problem:
         parser.exit(2, f"{parser.prog}: error: {problem}\n")
 
-    params = with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments)
+    params = check(with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments))
     reference = cost.read_reference(args.profile)
     probe = cost.probe(params) if reference or args.record else None
     jobs = auto_jobs(params) if args.jobs == "auto" else int(args.jobs)
