@@ -113,7 +113,7 @@ def test_the_grid_is_the_librarys_for_the_same_seed(repo):
     # the DDPM step: exactly sampling/grids.py's seeded grid, both two at a time
     s = settings(sampler="DDPM step")
     digits = list(s.digits) * s.rows
-    want = library_grid(unet, meta, {"guidance_scale": s.guidance_scale}, Grid(digits, len(digits), "", []),
+    want = library_grid(unet, meta, Grid(digits, len(digits), "", []), s.guidance_scale,
                         s.num_steps, s.seed, CPU, batch_size=2, progress=None)
     assert torch.equal(draw(unet, meta, s, CPU, batch_size=2), want)
     # DDIM with eta and a flow model's Euler steps: generate() from the seeded noise, all at once and two at a time
@@ -154,7 +154,7 @@ def test_the_explorer_draws_the_runs_sample_batch_size(repo, batched):
         assert sizes == calls
         assert progress == [(0, len(calls)), *((k + 1, len(calls)) for k in range(len(calls)))]
         digits = list(s.digits) * s.rows
-        want = library_grid(unet, meta, {"guidance_scale": s.guidance_scale}, Grid(digits, len(digits), "", []),
+        want = library_grid(unet, meta, Grid(digits, len(digits), "", []), s.guidance_scale,
                             s.num_steps, s.seed, CPU, batch_size=batch_size, progress=None)
         assert np.array_equal(image, picture(want, 3)) and np.array_equal(frames.pictures[-1], image)
         assert len(frames.pictures) == 4
@@ -775,7 +775,7 @@ def test_the_explorer_as_an_api(batched, tmp_path):
         demo.close()
     unet, meta = runs.model("workspace", "ddpm_class")
     digits = [3, 1, 4] * 2
-    want = library_grid(unet, meta, {"guidance_scale": 3.0}, Grid(digits, 6, "", []), 3, 11, CPU, batch_size=2,
+    want = library_grid(unet, meta, Grid(digits, 6, "", []), 3.0, 3, 11, CPU, batch_size=2,
                         progress=None)
     assert np.array_equal(np.array(Image.open(image).convert("L")), picture(want, 3))
     assert "2 at a time (sample_batch_size)" in caption and "Judged as asked:" in caption
