@@ -5,6 +5,8 @@ import json
 import subprocess
 from pathlib import Path
 
+import yaml
+
 from difflab.config.params import Params, stage_params
 from difflab.reporting.report import METRICS, REPORTS, SUMMARY, figure_sources, profile_text, render
 
@@ -29,14 +31,15 @@ def _require(paths: list[str]) -> None:
 def main() -> None:
     """Read this run's params, metric files, headline and git revision (the one place the report's inputs are read)
     and write the page that report.render lays out from them."""
-    params, _ = stage_params(__doc__, Params.model_fields)  # the page shows params.yaml whole
+    params, args = stage_params(__doc__, Params.model_fields)  # the page shows params.yaml whole
+    shown = yaml.safe_dump(yaml.safe_load(Path(args.params).read_text()), sort_keys=False)  # as the file holds it
     files = [*METRICS.values(), SUMMARY]
     _require([str(REPORTS / name) for name in files if not (REPORTS / name).is_file()])
     metrics = {name: json.loads((REPORTS / name).read_text()) for name in METRICS.values()}
     _require([src for src in figure_sources(params, metrics) if not (REPORTS / src).is_file()])
     out = REPORTS / "index.html"
     out.write_text(render(params, metrics, json.loads((REPORTS / SUMMARY).read_text()), git_revision(),
-                          profile_text(params.profile)))
+                          profile_text(params.profile), shown))
     print(f"wrote {out}")
 
 

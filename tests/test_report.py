@@ -14,6 +14,7 @@ from difflab.reporting.report import METRICS, SUMMARY, figure_sources, profile_t
 
 RAW = yaml.safe_load((ROOT / "params.yaml").read_text())
 PARAMS = check(RAW)
+SHOWN = yaml.safe_dump(RAW, sort_keys=False)  # params.yaml as the page shows it
 
 
 def run_metrics(ddim_accuracy: float, rms: float, flow_accuracy: float, judge_accuracy: float) -> dict[str, dict]:
@@ -41,7 +42,8 @@ def test_the_report_page_shows_the_numbers_it_is_given(tmp_path, monkeypatch):
     """Two runs with different numbers get pages with their own numbers in the captions, the metrics tables and the
     headline, also where the working directory holds no reports/ (the page reads nothing of a run)."""
     monkeypatch.chdir(tmp_path)
-    pages = {run: render(PARAMS, run_metrics(*numbers), {"psnr": psnr}, f"rev-{run}", profile_text("paper"))
+    pages = {run: render(PARAMS, run_metrics(*numbers), {"psnr": psnr}, f"rev-{run}", profile_text("paper"),
+                        SHOWN)
              for run, numbers, psnr in (("a", (0.61, 0.011, 0.71, 0.9125), 20.5),
                                         ("b", (0.83, 0.022, 0.92, 0.8375), 31.25))}
     assert not list(tmp_path.iterdir())
@@ -58,7 +60,8 @@ def test_the_report_page_shows_the_numbers_it_is_given(tmp_path, monkeypatch):
 
 def test_the_time_and_class_grids_stand_side_by_side_under_the_headline():
     page = render(PARAMS, run_metrics(0.61, 0.011, 0.71, 0.9125),
-                  {"fd_time": 54.7, "fd_floor": 21.8, "acc_cfg": 0.995, "fd_cfg": None}, "rev", profile_text("quick"))
+                  {"fd_time": 54.7, "fd_floor": 21.8, "acc_cfg": 0.995, "fd_cfg": None}, "rev", profile_text("quick"),
+                  SHOWN)
     glance = page[page.index('<div id="glance"'):page.index("</div>", page.index('<div id="glance"'))]
     assert page.index('id="headline"') < page.index('id="glance"') < page.index('<h2 id="part-a"')
     assert re.findall(r'<img src="([^"]+)"', glance) == ["ddpm_time/samples_final.png", "ddpm_class/samples_final.png"]
@@ -90,7 +93,7 @@ def test_the_report_stage_renders_the_workspace_run(run_dir):
     tmp_path, metrics = run_dir
     assert report_stage(tmp_path).returncode == 0
     assert (tmp_path / "reports/index.html").read_text() == render(
-        PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS.profile))
+        PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS.profile), SHOWN)
 
 
 def test_the_report_stage_names_every_missing_input(run_dir):

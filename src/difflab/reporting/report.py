@@ -12,12 +12,11 @@ project's description of the quick profile (profile_text), which is code, not a 
 from pathlib import Path
 
 import jinja2
-import yaml
 
 from difflab.config.params import flatten
+from difflab.config.profiles import read_overrides
 from difflab.config.schema import Common, Factorized, Generative, Params
 from difflab.core.ddpm import FIXED_VARIANCES
-from difflab.config.profiles import read_overrides
 from difflab.reporting.summary import NOT_MEASURED, goal_rows
 
 REPORTS = Path("reports")
@@ -291,14 +290,16 @@ def glance(params: Params, summary: dict) -> list[dict]:
                  f"distance {number('fd_cfg')}.")]
 
 
-def render(params: Params, metrics: dict[str, dict], summary: dict, revision: str, profile: dict) -> str:
-    """The HTML of the report page of one run, from that run's params (as in params.yaml), metric files (file
-    relative to reports/ -> parsed JSON, every file of METRICS), headline (summary.json), git revision and profile
-    (profile_text): given, never read here, so the page shows exactly the run its caller read."""
+def render(params: Params, metrics: dict[str, dict], summary: dict, revision: str, profile: dict,
+           params_yaml: str) -> str:
+    """The HTML of the report page of one run, from that run's params (checked, and as params.yaml holds them,
+    `params_yaml`), metric files (file relative to reports/ -> parsed JSON, every file of METRICS), headline
+    (summary.json), git revision and profile (profile_text): given, never read here, so the page shows exactly the
+    run its caller read."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(
         sections=sections(params, metrics), glance=glance(params, summary), metrics=metric_tables(metrics),
         revision=revision,
         parta_model=params.parta.model, profile=profile, headline=headline_rows(summary),
-        params_yaml=yaml.safe_dump(params.model_dump(), sort_keys=False))
+        params_yaml=params_yaml)
