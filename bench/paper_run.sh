@@ -21,7 +21,7 @@
 #                on a machine with the internet (or PyPI) for the GPU machine's Python (3.12 there):
 #                  pip download --dest .wheels --only-binary=:all: --python-version 3.12 \
 #                    --platform manylinux2014_x86_64 --platform manylinux_2_17_x86_64 dvc==3.67.1 dvclive==3.49.1 \
-#                    matplotlib==3.11.2 safetensors==0.8.0 pydantic==2.14.4
+#                    matplotlib==3.11.2 safetensors==0.8.0 pydantic==2.14.4 ruamel.yaml.clib==0.2.15
 #                (torch, transformers and accelerate are on the machine; .wheels/ is git-ignored: carry it)
 #   MNIST_GZ=dir the four MNIST files gzipped in dir: unpacked into data/dataset and committed to DVC's cache,
 #                so that download_mnist is skipped on a machine without network

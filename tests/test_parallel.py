@@ -13,7 +13,7 @@ import pytest
 import yaml
 from helpers import ROOT
 
-from difflab.workflow.parallel import Console, chain_lengths, schedule, stage_graph
+from difflab.workflow.parallel import Console, chain_lengths, out_of_date, schedule, stage_graph
 
 # a -> b -> d, a -> c -> d, e alone; long chains: a (4), then b / c (3 with d), e (1)
 DIAMOND = {"a": set(), "b": {"a"}, "c": {"a"}, "d": {"b", "c"}, "e": set()}
@@ -157,9 +157,29 @@ def test_dvc_repro_per_stage_side_by_side_leaves_what_plain_dvc_repro_leaves(tmp
     # the same lock entries (DVC writes each stage's as it ends, so their order may differ)
     assert yaml.safe_load((parallel / "dvc.lock").read_text()) == yaml.safe_load((plain / "dvc.lock").read_text())
     assert "[3/3] z: done" in log
-    assert "[3/3] z: unchanged" in side_by_side(parallel, "--jobs", "2")  # a rerun with nothing changed: a no-op
+    # a rerun with nothing changed: a no-op that calls DVC for no stage (dvc status found them all up to date)
+    rerun = tmp_path / "rerun-logs"
+    assert "[3/3] z: unchanged" in side_by_side(parallel, "--jobs", "2", "--logs", str(rerun))
+    assert not list(rerun.glob("*.log"))
     status = subprocess.run(["dvc", "status"], cwd=parallel, env=ENV, capture_output=True, text=True).stdout
     assert "up to date" in status
+    # a knob changed: DVC is called for its stage and what is downstream of it (z), not for y; the outputs and lock
+    # are plain dvc repro's after the same change
+    for root in (plain, parallel):
+        (root / "params.yaml").write_text("a: 5\nb: 2\n")
+    assert stages_changed(parallel) == {"x"} and out_of_date(stage_graph(parallel), parallel) == {"x", "z"}
+    subprocess.run(["dvc", "repro"], cwd=plain, env=ENV, check=True, capture_output=True)
+    changed = tmp_path / "changed-logs"
+    log = side_by_side(parallel, "--jobs", "2", "--logs", str(changed))
+    assert sorted(p.name for p in changed.glob("*.log")) == ["x.log", "z.log"] and "y: unchanged" in log
+    assert (parallel / "z.txt").read_text() == (plain / "z.txt").read_text() == "5\n2\n"
+    assert yaml.safe_load((parallel / "dvc.lock").read_text()) == yaml.safe_load((plain / "dvc.lock").read_text())
+
+
+def stages_changed(root: Path) -> set[str]:
+    """The stages `dvc status` names as changed, by DVC's own command line."""
+    out = subprocess.run(["dvc", "status", "--json"], cwd=root, env=ENV, capture_output=True, text=True, check=True)
+    return set(json.loads(out.stdout))
 
 
 @pytest.mark.slow

@@ -329,3 +329,16 @@ def test_the_schema_has_a_section_for_each_dataset_and_part_a_model_the_code_imp
     assert set(PartA.model_fields) - {"model"} == set(MODELS)
     assert get_args(Data.model_fields["dataset"].annotation) == DATASETS
     assert get_args(PartA.model_fields["model"].annotation) == MODELS
+
+
+@pytest.mark.parametrize("name", ["params.yaml", "dvc.yaml"])
+def test_the_file_reads_the_same_with_either_of_dvcs_yaml_parsers(name):
+    """DVC reads YAML with ruamel's C parser (libyaml, YAML 1.1) where ruamel.yaml.clib is installed (requirements.txt
+    installs it: DVC is faster with it) and with ruamel's pure-Python one (YAML 1.2) where not. The project's files
+    must read the same with both: libyaml refuses a colon inside an unquoted flow item (`[mnist-test:1]`)."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.main import CParser
+
+    assert CParser is not None, "ruamel.yaml.clib is not installed (requirements.txt)"
+    text = (ROOT / name).read_text()
+    assert YAML(typ="safe").load(text) == YAML(typ="safe", pure=True).load(text)

@@ -138,31 +138,29 @@ def wait_for_queue(repo: Path, minutes: float) -> str:
 
 def test_a_queued_sweep_runs_in_parallel_and_the_better_run_is_applied(repo):
     """Two experiments through DVC's queue with two workers: each trains its own denoiser in its own copy of the
-    repository (no checkpoint shared or picked up: none resumes), a knob that only samples retrains nothing, each
-    carries its own metrics and plots (`dvc plots diff` overlays them), and `dvc exp apply` brings the better one into
-    the workspace."""
+    repository (no checkpoint shared or picked up: none resumes), starting from the committed outputs (it reruns
+    the denoiser's stages and nothing else: what a knob touches in the workspace is test_experiment_reruns_only_...),
+    each carries its own metrics and plots (`dvc plots diff` overlays them), and `dvc exp apply` brings the better
+    one into the workspace."""
     run(["git", "add", "-A"], repo)  # the baseline: its results committed, so the queue starts from its outputs
     run(["git", "commit", "-qm", "baseline"], repo)
     run(["dvc", "exp", "run", "--queue", "-S", "denoiser.lr=3e-4,3e-3"], repo)
-    run(["dvc", "exp", "run", "--queue", "-S", "ddpm_class.guidance_scale=3"], repo)
     run(["dvc", "queue", "start", "-j", "2"], repo)
     status = wait_for_queue(repo, minutes=8)
-    assert status.count("Success") == 3, status
+    assert status.count("Success") == 2, status
     names = re.findall(r"^\w+\s+(\S+)\s+.*Success", status, re.M)
     logs = {name: run(["dvc", "queue", "logs", name], repo) for name in names}
     for log in logs.values():
         assert "resuming" not in log and "belongs to another configuration" not in log
     by_stages = sorted(tuple(sorted(stages_run(log))) for log in logs.values())
-    assert by_stages.count(("denoiser_figures", "eval_ood", "report", "summary", "train_denoiser")) == 2
-    assert ("compare_objectives", "compare_samplers", "report", "sample_ddpm_class", "summary") in by_stages  # nothing
-    # retrains
+    assert by_stages == [("denoiser_figures", "eval_ood", "report", "summary", "train_denoiser")] * 2
 
     exps = {rev["name"]: rev["data"] for row in json.loads(run(["dvc", "exp", "show", "--json"], repo))
             for exp in row.get("experiments") or [] for rev in exp["revs"] if rev.get("name") in names}
     lr = {name: d["params"]["params.yaml"]["data"]["denoiser"]["lr"] for name, d in exps.items()}
     psnr = {name: d["metrics"]["reports/denoiser/ood.json"]["data"]["sigma_0.5"]["psnr_db"] for name, d in exps.items()}
     swept = [name for name in names if lr[name] in (3e-4, 3e-3)]
-    assert len(swept) == 2 and psnr[swept[0]] != psnr[swept[1]]
+    assert len(swept) == 2 and sorted(lr.values()) == [3e-4, 3e-3] and psnr[swept[0]] != psnr[swept[1]]
     # dvc plots diff overlays their curves: every plot holds both runs
     plots = json.loads(run(["dvc", "plots", "diff", *swept, "--json"], repo))["data"]
     for title, items in plots.items():
