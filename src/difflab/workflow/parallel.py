@@ -62,6 +62,15 @@ def stage_graph(root: Path | str = ".", targets: list[str] | None = None) -> dic
     return upstream
 
 
+def _downstream(upstream: dict[str, set[str]]) -> dict[str, set[str]]:
+    """Each stage with the stages that depend on it: stage_graph's edges turned round."""
+    downstream: dict[str, set[str]] = {name: set() for name in upstream}
+    for name, deps in upstream.items():
+        for dep in deps:
+            downstream[dep].add(name)
+    return downstream
+
+
 def out_of_date(upstream: dict[str, set[str]], root: Path | str = ".") -> set[str]:
     """The stages of `upstream` (stage_graph) that `dvc repro` may run: those DVC's own status finds changed (a dep,
     a param, the command or an output: missing ones too, as in a fresh clone) and every stage downstream of one of
@@ -70,10 +79,7 @@ def out_of_date(upstream: dict[str, set[str]], root: Path | str = ".") -> set[st
 
     with contextlib.chdir(root), Repo(".") as repo:
         changed = set(repo.status()) & set(upstream)
-    downstream: dict[str, set[str]] = {name: set() for name in upstream}
-    for name, deps in upstream.items():
-        for dep in deps:
-            downstream[dep].add(name)
+    downstream = _downstream(upstream)
     stale, todo = set(), list(changed)
     while todo:
         name = todo.pop()
@@ -86,10 +92,7 @@ def out_of_date(upstream: dict[str, set[str]], root: Path | str = ".") -> set[st
 def chain_lengths(upstream: dict[str, set[str]], cost: dict[str, float] | None = None) -> dict[str, float]:
     """Each stage's own cost plus the longest chain of costs of the stages that wait for it (1 per stage where no
     cost is known): started longest first, the stages on the critical path never wait for a slot."""
-    downstream: dict[str, set[str]] = {name: set() for name in upstream}
-    for name, deps in upstream.items():
-        for dep in deps:
-            downstream[dep].add(name)
+    downstream = _downstream(upstream)
     length: dict[str, float] = {}
 
     def visit(name: str) -> float:
