@@ -52,14 +52,20 @@ def stage_graph(root: Path | str = ".", targets: list[str] | None = None) -> dic
         unknown = sorted(set(targets) - set(upstream))
         if unknown:
             raise ValueError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(sorted(upstream))}")
-        needed, todo = set(), list(targets)
-        while todo:
-            name = todo.pop()
-            if name not in needed:
-                needed.add(name)
-                todo += upstream[name]
+        needed = _reachable(targets, upstream)
         upstream = {name: deps for name, deps in upstream.items() if name in needed}
     return upstream
+
+
+def _reachable(start, edges: dict[str, set[str]]) -> set[str]:
+    """The stages in `start` and every stage reached from them along `edges`."""
+    seen, todo = set(), list(start)
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo += edges[name]
+    return seen
 
 
 def _downstream(upstream: dict[str, set[str]]) -> dict[str, set[str]]:
@@ -79,14 +85,7 @@ def out_of_date(upstream: dict[str, set[str]], root: Path | str = ".") -> set[st
 
     with contextlib.chdir(root), Repo(".") as repo:
         changed = set(repo.status()) & set(upstream)
-    downstream = _downstream(upstream)
-    stale, todo = set(), list(changed)
-    while todo:
-        name = todo.pop()
-        if name not in stale:
-            stale.add(name)
-            todo += downstream[name]
-    return stale
+    return _reachable(changed, _downstream(upstream))
 
 
 def chain_lengths(upstream: dict[str, set[str]], cost: dict[str, float] | None = None) -> dict[str, float]:
