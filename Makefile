@@ -9,7 +9,7 @@ PROFILE ?= auto
 PYTHON ?= python3
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: setup browser run compare test test-fast bench explore
+.PHONY: setup browser run compare seeds test test-fast bench explore
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,11 @@ run: setup
 compare: setup
 	python -m difflab.reporting.compare $(if $(ARGS),-- $(ARGS))
 
+# The profile over N seeds through DVC's queue (JOBS workers at once), then make compare, which shows each number's
+# mean and spread over the seeds: make seeds N=3 PROFILE=quick JOBS=2 (difflab/workflow/seeds.py).
+seeds: setup
+	python -m difflab.workflow.seeds $(if $(filter auto,$(PROFILE)),quick,$(PROFILE)) $(or $(N),3) --jobs $(or $(JOBS),1)
+
 # The report's test drives Debian's Chromium (playwright only talks to it; it downloads no browser).
 browser:
 	@command -v chromium >/dev/null || { \
@@ -51,7 +56,7 @@ browser:
 # The full suite over every core (pytest-xdist, a test file per worker at a time): the unit tests, then the two
 # modules on the tiny DAG side by side, which builds in the background meanwhile (tests/tiny_dag.py).
 test: setup browser
-	python -m pytest -n auto --dist loadfile --no-loadscope-reorder
+	python -m pytest -n auto --dist loadfile --no-loadscope-reorder --durations=20
 
 # The inner loop: the unit tests alone (no DVC repository, no browser, no pipeline run), in about a minute.
 test-fast: setup

@@ -4,7 +4,9 @@
   generated digits and the MNIST test set, beside the same distance for as many real training digits (the floor);
 - class-conditioned models: for every CFG scale in eval.guidance_scales, the judge's accuracy on the digits asked
   for and the distance above (metrics, a table for `dvc plots`, and figures).
-The DDPMs sample with all T steps, the flow models with <model>.num_steps Euler steps.
+Every distance, the floor's too, comes with its 95 % interval: a bootstrap of eval.bootstrap_resamples draws of the
+samples (seeded by `seed`), the test set fixed. The DDPMs sample with all T steps, the flow models with
+<model>.num_steps Euler steps.
 """
 
 import json
@@ -17,7 +19,7 @@ from difflab.evaluation.generative import judge_model
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*SAMPLING, "data.dir", "eval.num_samples",
+        __doc__, lambda a: (*SAMPLING, "data.dir", "eval.num_samples", "eval.bootstrap_resamples",
                             *(("eval.guidance_scales",) if a.model in CLASS_MODELS else ()),
                             *((f"{a.model}.num_steps",) if a.model.startswith("flow") else ())),
         extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to judge"))

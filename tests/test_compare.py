@@ -140,6 +140,39 @@ def test_narrower_than_the_numbers_each_run_is_a_paragraph():
            "guidance_scale=3.0 longer (paper)" in words
 
 
+def with_intervals(fd_time, half, **more):
+    return dict(HEADLINE, fd_time=fd_time, fd_time_lo=fd_time - half, fd_time_hi=fd_time + half, fd_time_n=200, **more)
+
+
+def test_a_difference_is_marked_only_where_the_intervals_say_it_is_one():
+    """Against the baseline's fd_time 91.9 [86.9, 96.9]: 75.2 [70.2, 80.2] is apart (*), 88.0 [83.0, 93.0] overlaps
+    (~); a run without intervals (an old one) gets no mark."""
+    base = dict(state(BASE, quick(), with_intervals(91.9, 5.0), "main"), experiments=[
+        exp("apart", with_(quick(), denoiser={"lr": 1e-3}), with_intervals(75.2, 5.0)),
+        exp("close", with_(quick(), denoiser={"lr": 2e-3}), with_intervals(88.0, 5.0)),
+        exp("old", with_(quick(), denoiser={"lr": 4e-3}), dict(HEADLINE, fd_time=60.0))])
+    text = render(runs([state("workspace", quick(), with_intervals(80.0, 1.0)), base], read), 120)
+    cell = {line.split()[0]: line.split()[3] for line in text.splitlines()[2:] if len(line.split()) > 3}
+    assert (cell["apart"], cell["close"], cell["old"]) == ("75.2*", "88.0~", "60.0")
+    assert cell["workspace"] == "80.0*" and cell["main"] == "91.9"  # the workspace against its commit
+    assert "* differs from its baseline beyond noise" in text and "~ within noise" in text
+
+
+def test_runs_that_differ_only_in_seed_get_their_mean_and_spread():
+    seeds = [exp(f"seed-{k}", dict(quick(), seed=k), dict(HEADLINE, fd_time=v, psnr=20.0 + k / 10))
+             for k, v in ((2718, 70.0), (2719, 80.0), (2720, 90.0))]  # 2718: the profile's own seed
+    other = exp("lr", dict(with_(quick(), denoiser={"lr": 1e-3}), seed=4), dict(HEADLINE, fd_time=50.0))
+    text = render(runs([dict(state(BASE, quick(), HEADLINE, "main"), experiments=[*seeds, other])], read), 120)
+    line = next(line for line in text.splitlines() if line.startswith("  mean of 3 seeds"))
+    # fd_time 70, 80, 90: mean 80.0, sample sd 10.0; psnr 291.8, 291.9, 292.0: 291.90 +- 0.10
+    assert line.split()[4:8] == ["quick", "291.90+-0.10", "80.0+-10.0", "1.000+-0.000"]
+    assert "seed in 2718,2719,2720" in line
+    assert sum(line.startswith("  mean of") for line in text.splitlines()) == 1  # lr differs in more than seed
+    again = exp("seed-2718-again", dict(quick(), seed=2718), HEADLINE)  # a rerun of one seed is no sweep
+    text = render(runs([dict(state(BASE, quick(), HEADLINE, "main"), experiments=[seeds[0], again])], read), 120)
+    assert "mean of" not in text
+
+
 # -- the comparison page's files: each run's own, through one DVC repository per run ------------------------------
 
 def _git(repo, *args):

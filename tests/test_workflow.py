@@ -208,3 +208,16 @@ def test_dvcs_warnings_about_outputs_never_built_become_one_line():
     assert out == (b"Reproducing experiment 'x'\r\nDVC: 3 outputs have no hash in dvc.lock yet (never built in this "
                    b"clone; the warnings are in the log); the stages build them now.\nRunning stage 'a':\r\n"
                    b"\repoch 1/1:  10%|#\repoch 1/1:  20%|##\r\ndone")
+
+
+def test_seeds_queues_one_experiment_per_seed_then_starts_the_queue():
+    from difflab.workflow.seeds import commands
+
+    todo = commands("quick", 3, 2718, 2, ["-S", "profile=quick", "-S", "threads=1"])
+    assert todo == [["dvc", "exp", "run", "--queue", "-n", f"quick-seed-{s}", "-S", "profile=quick", "-S",
+                     "threads=1", "-S", f"seed={s}"] for s in (2718, 2719, 2720)] + [["dvc", "queue", "start",
+                                                                                      "-j", "2"]]
+    with pytest.raises(ValueError, match="N=1; allowed: 2 or more seeds"):
+        commands("quick", 1, 2718, 1, [])
+    with pytest.raises(ValueError, match="--jobs 0; allowed: 1 or more"):
+        commands("quick", 3, 2718, 0, [])

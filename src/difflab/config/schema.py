@@ -190,6 +190,7 @@ class Samplers(Section):
 
 class Eval(Section):
     num_samples: Annotated[int, Field(ge=2)]  # generated digits per judged Frechet distance
+    bootstrap_resamples: Annotated[int, Field(ge=2)]  # draws behind each distance's 95 % interval
     guidance_scales: NonEmpty(Scale)  # the class models' CFG sweep
     parta_seeds: PosInt  # samples per part A experiment judged on the MNIST model
 

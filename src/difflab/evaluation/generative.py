@@ -19,17 +19,20 @@ from difflab.reporting.figures import metric_curve
 def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
     """The section's final weights judged on eval.num_samples digits from the seeded noise (the DDPMs with all T
     steps, the flow models with <model>.num_steps Euler steps); a class-conditioned model asks for the digits 0-9
-    in turn, once per CFG scale, and its sweep is written beside its reports (write_cfg_sweep). Returns the
-    metrics eval.json holds."""
+    in turn, once per CFG scale, and its sweep is written beside its reports (write_cfg_sweep). Every distance,
+    the floor's too, comes with its 95 % interval from eval.bootstrap_resamples draws (<key>_lo, <key>_hi). Returns
+    the metrics eval.json holds."""
     p, batch = params.eval, params.sample_batch_size
     num_steps = getattr(params, section).num_steps if section.startswith("flow") else None  # flow: Euler steps
     unet, meta = load_model(layout.model_paths(section).final, runtime.device)
     n = p.num_samples
-    ref = run_reference(params, runtime)
-    metrics = {"num_samples": n, "fd_floor_train_vs_test": ref.floor}
+    ref = run_reference(params, runtime, intervals=True)
+    metrics = {"num_samples": n, "bootstrap_resamples": p.bootstrap_resamples, "fd_floor_train_vs_test": ref.floor,
+               "fd_floor_train_vs_test_lo": ref.floor_interval[0], "fd_floor_train_vs_test_hi": ref.floor_interval[1]}
 
     def judged(digits: list[int] | None, scale: float, label: str) -> dict:
-        return judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, num_steps, label)
+        return judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, num_steps, label,
+                             resamples=p.bootstrap_resamples)
 
     if unet.conditioning == "time":
         metrics.update(judged(None, 1.0, "sampling"))

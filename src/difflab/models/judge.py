@@ -57,7 +57,7 @@ def judge_outputs(judge: Judge, images: torch.Tensor, batch_size: int = 1000) ->
     return torch.cat(labels), torch.cat(feats)
 
 
-def _sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
+def sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
     values, vectors = torch.linalg.eigh((m + m.T) / 2)
     return (vectors * values.clamp(min=0).sqrt()) @ vectors.T
 
@@ -69,8 +69,8 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
     a, b = a.double(), b.double()
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
-    root_a = _sqrtm_psd(cov_a)
-    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
+    root_a = sqrtm_psd(cov_a)
+    cross = sqrtm_psd(root_a @ cov_b @ root_a)
     return float((mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * torch.trace(cross))
 
 

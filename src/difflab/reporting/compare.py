@@ -9,6 +9,11 @@ with, the models' headline numbers (reports/summary.json) and the params in whic
                                                      # figure (reporting/compare_page.py; A, B: git revisions,
                                                      # experiment names or `workspace`), in compare/A_vs_B/index.html
 
+Each experiment's numbers are marked against its baseline commit's (the workspace's against the commit it is on):
+`*` where their 95 % intervals do not overlap (a difference beyond the noise of sampling), `~` where they do
+(within noise); no mark where either run has no interval. Experiments under one baseline that differ only in `seed`
+get one more row: each number's mean and standard deviation over those seeds (`make seeds` runs such a sweep).
+
 A run's profile is the `profile` param it ran with; its reference is params.yaml of its baseline commit, with that
 commit's profiles/quick.txt applied when the profile is quick. So the first quick run shows no changed knob, and a
 later `dvc exp run -S ddpm_class.guidance_scale=5` shows exactly that one, whatever else the profile overrides. DVC's
@@ -32,7 +37,7 @@ import yaml
 
 from difflab.config.params import flatten
 from difflab.config.profiles import override_value, parse_overrides, with_overrides
-from difflab.reporting.summary import HEADLINE
+from difflab.reporting.summary import HEADLINE, difference
 
 # The headline columns shown: the quality of the three models. The rest of the headline (part A rates, the floor,
 # the judge, training seconds) stays in reports/summary.json and `dvc metrics diff`.
@@ -49,6 +54,9 @@ class Run:
     profile: str
     metrics: dict  # the headline (reports/summary.json), {} where the run has none
     changes: list[str] = field(default_factory=list)  # "key=value" where the run differs from its profile
+    reference: dict | None = None  # the headline of the run it is marked against (its baseline's), if any
+    spread: dict = field(default_factory=dict)  # key -> standard deviation, for a row of means over seeds
+    seed: object = None  # the `seed` param it ran with
 
 
 # -- what each run is compared with ------------------------------------------------------------------------------
@@ -119,26 +127,67 @@ def runs(shown: list[dict], read=git_show) -> list[Run]:
             references[profile, baseline] = profile_params(profile, baseline, read)
         reference = references[profile, baseline]
         changes = changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
-        return Run(name + note, profile, metrics, changes)
+        return Run(name + note, profile, metrics, changes, seed=params.get("seed"))
 
     rows = []
-    for base in shown:
+    for i, base in enumerate(shown):
         rev = base["rev"]
-        rows.append(row(base, rev, base.get("name") or _short(rev)))
+        baseline = row(base, rev, base.get("name") or _short(rev))
+        if rev == "workspace" and i + 1 < len(shown):  # the workspace against the commit it is on
+            baseline.reference = _data(shown[i + 1])[1]
+        rows.append(baseline)
+        experiments = []
         for exp in base.get("experiments") or []:
             state = exp["revs"][0]  # the experiment's latest commit
             executor = exp.get("executor") or {}
             note = f" ({executor['state']})" if executor.get("state") in ("queued", "running", "failed") else ""
-            rows.append(row(state, rev, "  " + (exp.get("name") or state.get("name") or _short(state["rev"])), note))
+            experiment = row(state, rev, "  " + (exp.get("name") or state.get("name") or _short(state["rev"])), note)
+            experiment.reference = baseline.metrics
+            experiments.append(experiment)
+        rows += experiments + seed_groups(experiments)
     return rows
+
+
+def seed_groups(experiments: list[Run]) -> list[Run]:
+    """A row per set of finished experiments that differ only in `seed`, with two or more seeds among them (the
+    profile's own seed too: its run shows no seed change): each headline number's mean over them, with its
+    standard deviation (spread), and the seeds in its changes."""
+    groups: dict[tuple, list[Run]] = {}
+    for r in experiments:
+        if r.metrics:
+            rest = tuple(c for c in r.changes if not c.startswith("seed="))
+            groups.setdefault((r.profile, rest), []).append(r)
+    out = []
+    for (profile, rest), members in groups.items():
+        if len({str(m.seed) for m in members}) < 2 or len(members) != len({str(m.seed) for m in members}):
+            continue  # one seed, or one seed run twice: not a sweep over seeds
+        means, spread = {}, {}
+        for key in SHOWN:
+            values = [m.metrics[key] for m in members if isinstance(m.metrics.get(key), (int, float))]
+            if len(values) == len(members):
+                means[key] = sum(values) / len(values)
+                spread[key] = (sum((v - means[key]) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+        seeds = ",".join(str(m.seed) for m in members)
+        out.append(Run(f"  mean of {len(members)} seeds", profile, means, [*rest, f"seed in {seeds}"],
+                       spread=spread))
+    return out
 
 
 # -- the table ----------------------------------------------------------------------------------------------------
 
-def _cell(key: str, value) -> str:
-    """A headline number as the summary rounds it (1.000, not 1), "-" where there is none."""
+MARKS = {"differs": "*", "within noise": "~", "": ""}
+
+
+def _cell(key: str, value, run: Run | None = None) -> str:
+    """A headline number as the summary rounds it (1.000, not 1), "-" where there is none; marked against the run's
+    reference (MARKS), or with its spread over seeds ("+-")."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and HEADLINE[key][1] is not None:
-        return f"{value:.{HEADLINE[key][1]}f}"
+        text = f"{value:.{HEADLINE[key][1]}f}"
+        if run is not None and key in run.spread:
+            return f"{text}+-{run.spread[key]:.{HEADLINE[key][1]}f}"
+        if run is not None and run.reference is not None:
+            text += MARKS[difference(run.metrics, run.reference, key)]
+        return text
     return "-" if value is None else str(value)
 
 
@@ -147,7 +196,7 @@ def render(rows: list[Run], width: int) -> str:
     differs from its profile, its changed params wrapped in the last column (or below the run, indented, where the
     last column would be narrower than MIN_CHANGES_WIDTH or than its longest item). No column is ever dropped."""
     header = ["run", "profile", *SHOWN]
-    cells = [[r.name, r.profile, *(_cell(k, r.metrics.get(k)) for k in SHOWN)] for r in rows]
+    cells = [[r.name, r.profile, *(_cell(k, r.metrics.get(k), r) for k in SHOWN)] for r in rows]
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
     right = [False, False] + [True] * len(SHOWN)  # numbers right-aligned
 
@@ -181,6 +230,10 @@ def render(rows: list[Run], width: int) -> str:
     notes = [] if any_changes else [
         "No run differs from its profile (quick: profiles/quick.txt over params.yaml; paper: params.yaml)."]
     notes += [f"{k}: {HEADLINE[k][0]}" for k in SHOWN] + ["-: not measured, or no results yet"]
+    if any(c[-1:] in ("*", "~") for line in cells for c in line[2:]):
+        notes.append("* differs from its baseline beyond noise (95 % intervals apart); ~ within noise (they overlap)")
+    if any(r.spread for r in rows):
+        notes.append("mean of N seeds: each number's mean +- its standard deviation over those runs")
     for note in notes:
         out += textwrap.wrap(note, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
     return "\n".join(out)

@@ -19,7 +19,7 @@ import yaml
 
 from difflab.config.params import Params, check
 from difflab.reporting.report import CAPTION_METRICS, fmt, sections
-from difflab.reporting.summary import HEADLINE
+from difflab.reporting.summary import HEADLINE, difference, interval
 
 WORKSPACE = "workspace"
 
@@ -126,8 +126,14 @@ def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
     params = [check(yaml.safe_load(p)) for p in params]  # a run's params as its stages read them
     summaries = [json.loads(s) if s else {} for s in (read("reports/summary.json", rev) for rev in runs)]
     out = Path(out_root) / f"{_slug(rev_a)}_vs_{_slug(rev_b)}"
-    headline = [{"key": key, "label": label, "values": [fmt(s.get(key)) if key in s else "not measured"
-                                                        for s in summaries]}
+    def shown(s: dict, key: str) -> str:
+        if key not in s:
+            return "not measured"
+        bounds = interval(s, key)
+        return fmt(s[key]) + (f" [{fmt(bounds[0])}, {fmt(bounds[1])}]" if bounds else "")
+
+    headline = [{"key": key, "label": label, "values": [shown(s, key) for s in summaries],
+                 "difference": difference(summaries[1], summaries[0], key)}
                 for key, (label, _) in HEADLINE.items()]
     figures = []
     for src, items in _figures(runs, params).items():

@@ -17,7 +17,7 @@ from difflab.config.params import flatten
 from difflab.config.profiles import read_overrides
 from difflab.config.schema import Common, Factorized, Generative, Params
 from difflab.core.ddpm import FIXED_VARIANCES
-from difflab.reporting.summary import NOT_MEASURED, goal_rows
+from difflab.reporting.summary import GOAL_SOURCES, NOT_MEASURED, goal_rows
 
 REPORTS = Path("reports")
 
@@ -250,8 +250,8 @@ QUICK_PROFILE = Path("profiles/quick.txt")
 
 
 def profile_text(profile: str, quick_file: Path = QUICK_PROFILE) -> dict:
-    """What the profile that ran is: the paper profile is the spec's numbers; the quick one says what it cut (the
-    comment heading profiles/quick.txt) and lists its overrides."""
+    """What the profile that ran is, in a line: the paper profile is the spec's numbers; the quick one says what it
+    is (the short comment heading profiles/quick.txt; its history is in docs/results.md) and lists its overrides."""
     if profile != "quick":
         return {"name": profile, "about": "params.yaml as committed: the spec's numbers (docs/spec.md).",
                 "overrides": []}
@@ -266,7 +266,7 @@ def headline_rows(summary: dict) -> list[dict]:
     for row in rows:
         row["shown"] = f"not measured: {NOT_MEASURED.get(row['key'], 'no value')}" if row["value"] is None \
             else fmt(row["value"])
-        row["verdict"] = {True: "met", False: "not met", None: ""}[row["met"]]
+        row["interval_shown"] = f"[{fmt(row['interval'][0])}, {fmt(row['interval'][1])}]" if row["interval"] else ""
     return rows
 
 
@@ -302,4 +302,5 @@ def render(params: Params, metrics: dict[str, dict], summary: dict, revision: st
         sections=sections(params, metrics), glance=glance(params, summary), metrics=metric_tables(metrics),
         revision=revision,
         parta_model=params.parta.model, profile=profile, headline=headline_rows(summary),
+        goal_source=GOAL_SOURCES.get(profile["name"], "none for this profile"),
         params_yaml=params_yaml)

@@ -3,11 +3,16 @@ reports/summary.json (declared as metrics, so `dvc exp show` and `dvc metrics di
 goals the project has set for them (README; the report page shows each figure beside its goal).
 
 Keys are short and values rounded on purpose: they are the columns of `make compare` (difflab/compare.py) in a
-120-column terminal; the full-precision numbers stay in the files they come from.
+120-column terminal; the full-precision numbers stay in the files they come from. Each number that is a measurement
+comes with its 95 % interval and the count behind it, as three more keys (<key>_lo, <key>_hi, <key>_n, after the
+numbers themselves), so that `dvc metrics diff` and `dvc exp show` show them too (core/intervals.py says how each is
+made).
 """
 
 import json
 from pathlib import Path
+
+from difflab.core.intervals import differs, verdict, wilson
 
 REPORTS = Path("reports")
 SOURCES = {  # the metric files the headline is read from (the stage's deps)
@@ -56,12 +61,21 @@ NOT_MEASURED = {
     "s_class": "trained before training times were logged",
 }
 
-# Goals by profile (issue 7 set them): key -> (comparison, bound, the headline key the bound multiplies or None)
+# Goals by profile: key -> (comparison, bound, the headline key the bound multiplies or None). Where they come from:
+# the quick profile's were set with it (issue 7) as what a 2-epoch D = 16 model reaches on a CPU; its time DDPM has
+# no goal, since 18 trainings over two seeds showed 3x the floor out of reach of that model by params alone
+# (docs/results.md, "The time DDPM across seeds"): the report shows its interval instead. The paper profile's are
+# what the course's models trained as the course trains them should reach (issue 33).
 GOALS = {
-    "quick": {"psnr": (">=", 20.0, None), "fd_time": ("<=", 3.0, "fd_floor"), "acc_cfg": (">=", 0.95, None),
-              "fd_flow_time": ("<=", 3.0, "fd_floor")},
-    "paper": {"acc_cfg": (">=", 0.99, None), "fd_cfg": ("<=", 3.0, "fd_floor")},
+    "quick": {"psnr": (">=", 20.0, None), "acc_cfg": (">=", 0.95, None), "fd_flow_time": ("<=", 3.0, "fd_floor")},
+    "paper": {"psnr": (">=", 20.0, None), "fd_time": ("<=", 3.0, "fd_floor"), "acc_cfg": (">=", 0.99, None),
+              "fd_cfg": ("<=", 3.0, "fd_floor"), "fd_flow_time": ("<=", 3.0, "fd_floor"),
+              "acc_flow": (">=", 0.99, None), "anagram": (">=", 0.6, None)},
 }
+GOAL_NOTES = {  # what the goal column says where a profile sets no goal on purpose
+    "quick": {"fd_time": "none at this size: 2.8-6.6 x fd_floor over seeds (docs/results.md)"}}
+GOAL_SOURCES = {"quick": "set with the quick profile for a CPU run (issue 7)",
+                "paper": "the course's models at the course's sizes (issue 33)"}
 
 
 def _at(entries: dict, prefix: str, value: float) -> dict | None:
@@ -80,17 +94,46 @@ def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def _given(entry: dict | None, key: str, n: int | None) -> tuple | None:
+    """(lo, hi, n) where the metric file wrote the interval of `key` (as <key>_lo, <key>_hi), else None."""
+    if entry is None or entry.get(f"{key}_lo") is None or entry.get(f"{key}_hi") is None:
+        return None
+    return entry[f"{key}_lo"], entry[f"{key}_hi"], n
+
+
+def _rate(value: float | None, n: int | None) -> tuple | None:
+    """(lo, hi, n): Wilson's interval of a rate measured on n trials (value = k / n)."""
+    if value is None or not n:
+        return None
+    return (*wilson(round(value * n), n), n)
+
+
 def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scale: float,
              flow_guidance_scale: float) -> dict:
-    """The headline from the metric files' contents (SOURCES' keys). A number that the run did not measure (the
-    denoiser's sigma not among denoiser.sigmas, a class model's CFG scale not among eval.guidance_scales) is None."""
+    """The headline from the metric files' contents (SOURCES' keys), then each measurement's 95 % interval and count
+    (<key>_lo, <key>_hi, <key>_n). A number that the run did not measure (the denoiser's sigma not among
+    denoiser.sigmas, a class model's CFG scale not among eval.guidance_scales) is None; an interval the metric
+    files do not hold (written before there were intervals) is left out.
+
+    The part A rates are means over items (anagram pairs, masks, i_start values) of rates over eval.parta_seeds
+    samples each, so their interval is Wilson's on the pooled count: every item's successes over all the samples."""
     ood = _at(metrics["ood"], "sigma_", sigma)
     cfg = _at(metrics["class"], "cfg_", guidance_scale)
     flow = _at(metrics["flow_class"], "cfg_", flow_guidance_scale)
     parta = metrics["parta"]
 
     def mean_of(prefix: str, key: str) -> float | None:
-        return _mean([v[key] for k, v in parta.items() if k.startswith(prefix) and isinstance(v, dict)])
+        return _mean(items_of(prefix, key))
+
+    def items_of(prefix: str, key: str) -> list[float]:
+        return [v[key] for k, v in parta.items() if k.startswith(prefix) and isinstance(v, dict)]
+
+    def pooled(prefix: str, key: str) -> tuple | None:
+        rates, seeds = items_of(prefix, key), parta.get("seeds")
+        if not rates or not seeds:
+            return None
+        n = seeds * len(rates)
+        return (*wilson(sum(round(r * seeds) for r in rates), n), n)
 
     values = {
         "profile": profile,
@@ -111,7 +154,34 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
         "s_time": metrics["train_time"]["train"].get("seconds"),
         "s_class": metrics["train_class"]["train"].get("seconds"),
     }
-    return {k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()}
+    samples = {m: metrics[m].get("num_samples") for m in ("time", "class", "flow_time", "flow_class")}
+    intervals = {
+        "psnr": _given(ood, "psnr_db", ood.get("n") if ood else None),
+        "fd_time": _given(metrics["time"], "fd_to_test", samples["time"]),
+        "fd_floor": _given(metrics["time"], "fd_floor_train_vs_test", samples["time"]),
+        "acc_cfg": _rate(values["acc_cfg"], samples["class"]),
+        "fd_cfg": _given(cfg, "fd_to_test", samples["class"]),
+        "fd_flow_time": _given(metrics["flow_time"], "fd_to_test", samples["flow_time"]),
+        "acc_flow": _rate(values["acc_flow"], samples["flow_class"]),
+        "fd_flow": _given(flow, "fd_to_test", samples["flow_class"]),
+        "anagram": pooled("anagram_", "success"),
+        "hybrid": pooled("hybrid_", "success"),
+        "inpaint": pooled("inpaint_", "label_kept"),
+        "sdedit": pooled("sdedit_", "label_kept"),
+    }
+    out = {k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()}
+    for key, interval in intervals.items():
+        if interval is not None and interval[2]:
+            lo, hi, n = interval
+            out.update({f"{key}_lo": round(lo, HEADLINE[key][1]), f"{key}_hi": round(hi, HEADLINE[key][1]),
+                        f"{key}_n": n})
+    return out
+
+
+def interval(summary: dict, key: str) -> tuple[float, float] | None:
+    """The 95 % interval of a headline number as summary.json holds it, None where it holds none."""
+    lo, hi = summary.get(f"{key}_lo"), summary.get(f"{key}_hi")
+    return (lo, hi) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
 
 
 def read_metrics(sources: dict[str, Path] = SOURCES) -> dict[str, dict]:
@@ -122,16 +192,30 @@ def read_metrics(sources: dict[str, Path] = SOURCES) -> dict[str, dict]:
 
 
 def goal_rows(summary: dict) -> list[dict]:
-    """One row per headline number: label, value, goal text ('' where none), met (True / False / None)."""
+    """One row per headline number: label, value, its 95 % interval and n (None where summary.json has none), goal
+    text ('' where none) and verdict: "met" or "missed" where the whole interval lies on one side of the goal,
+    "within noise" where it straddles it, "" without a goal or a value. A goal relative to the floor is read against
+    the floor's value times the bound."""
     goals = GOALS.get(summary.get("profile"), {})
     rows = []
     for key, (label, _) in HEADLINE.items():
-        value, goal, met = summary.get(key), "", None
+        value, goal, reading = summary.get(key), GOAL_NOTES.get(summary.get("profile"), {}).get(key, ""), ""
+        bounds = interval(summary, key)
         if key in goals:
             op, bound, relative_to = goals[key]
             limit = bound * summary[relative_to] if relative_to and summary.get(relative_to) is not None else bound
             goal = f"{op} {bound:g} x {relative_to} ({limit:.4g})" if relative_to else f"{op} {bound:g}"
             if isinstance(value, (int, float)):
-                met = value >= limit if op == ">=" else value <= limit
-        rows.append({"key": key, "label": label, "value": value, "goal": goal, "met": met})
+                reading = verdict(*(bounds or (None, None)), value, op, limit)
+        rows.append({"key": key, "label": label, "value": value, "interval": bounds, "n": summary.get(f"{key}_n"),
+                     "goal": goal, "verdict": reading})
     return rows
+
+
+def difference(summary: dict, reference: dict, key: str) -> str:
+    """How a headline number of one run stands against another's: "differs" where their 95 % intervals do not
+    overlap, "within noise" where they do, "" where either lacks the number or its interval (nothing can be said)."""
+    ours, theirs = interval(summary, key), interval(reference, key)
+    if ours is None or theirs is None:
+        return ""
+    return "differs" if differs(ours, theirs) else "within noise"
