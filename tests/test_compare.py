@@ -146,14 +146,15 @@ def with_intervals(fd_time, half, **more):
 
 def test_a_difference_is_marked_only_where_the_intervals_say_it_is_one():
     """Against the baseline's fd_time 91.9 [86.9, 96.9]: 75.2 [70.2, 80.2] is apart (*), 88.0 [83.0, 93.0] overlaps
-    (~); a run without intervals (an old one) gets no mark."""
+    (~); a run without intervals (an old one) gets no mark, nor one whose number is the baseline's."""
     base = dict(state(BASE, quick(), with_intervals(91.9, 5.0), "main"), experiments=[
         exp("apart", with_(quick(), denoiser={"lr": 1e-3}), with_intervals(75.2, 5.0)),
         exp("close", with_(quick(), denoiser={"lr": 2e-3}), with_intervals(88.0, 5.0)),
-        exp("old", with_(quick(), denoiser={"lr": 4e-3}), dict(HEADLINE, fd_time=60.0))])
+        exp("old", with_(quick(), denoiser={"lr": 4e-3}), dict(HEADLINE, fd_time=60.0)),
+        exp("same", with_(quick(), denoiser={"lr": 5e-3}), with_intervals(91.9, 5.0))])
     text = render(runs([state("workspace", quick(), with_intervals(80.0, 1.0)), base], read), 120)
     cell = {line.split()[0]: line.split()[3] for line in text.splitlines()[2:] if len(line.split()) > 3}
-    assert (cell["apart"], cell["close"], cell["old"]) == ("75.2*", "88.0~", "60.0")
+    assert (cell["apart"], cell["close"], cell["old"], cell["same"]) == ("75.2*", "88.0~", "60.0", "91.9")
     assert cell["workspace"] == "80.0*" and cell["main"] == "91.9"  # the workspace against its commit
     assert "* differs from its baseline beyond noise" in text and "~ within noise" in text
 

@@ -11,7 +11,7 @@ with, the models' headline numbers (reports/summary.json) and the params in whic
 
 Each experiment's numbers are marked against its baseline commit's (the workspace's against the commit it is on):
 `*` where their 95 % intervals do not overlap (a difference beyond the noise of sampling), `~` where they do
-(within noise); no mark where either run has no interval. Experiments under one baseline that differ only in `seed`
+(within noise); no mark where either run has no interval, or where the two numbers are equal. Experiments under one baseline that differ only in `seed`
 get one more row: each number's mean and standard deviation over those seeds (`make seeds` runs such a sweep).
 
 A run's profile is the `profile` param it ran with; its reference is params.yaml of its baseline commit, with that
@@ -185,7 +185,7 @@ def _cell(key: str, value, run: Run | None = None) -> str:
         text = f"{value:.{HEADLINE[key][1]}f}"
         if run is not None and key in run.spread:
             return f"{text}+-{run.spread[key]:.{HEADLINE[key][1]}f}"
-        if run is not None and run.reference is not None:
+        if run is not None and run.reference is not None and run.reference.get(key) != value:  # (equal: no mark)
             text += MARKS[difference(run.metrics, run.reference, key)]
         return text
     return "-" if value is None else str(value)
