@@ -94,3 +94,15 @@ def test_each_bootstrap_draw_is_the_frechet_distance_of_its_resample():
     draws = bootstrap_distances(a, reference, 5, seed=3)
     rows = torch.randint(0, 40, (5, 40), generator=torch.Generator().manual_seed(3))
     assert draws.tolist() == pytest.approx([frechet_distance(a[r], reference) for r in rows], rel=1e-9)
+
+
+def test_a_distance_s_interval_never_goes_below_zero():
+    """Samples of the reference's own distribution, few of them: the bootstrap spread is wider than the distance, and
+    a plain value - 1.96 sd would be negative, which no distance is."""
+    g = torch.Generator().manual_seed(0)
+    reference, a = torch.randn(4000, 2, generator=g, dtype=torch.float64), torch.randn(50, 2, generator=g,
+                                                                                      dtype=torch.float64)
+    value, sd = frechet_distance(a, reference), bootstrap_distances(a, reference, 100, seed=0).std().item()
+    assert value - Z * sd < 0
+    lo, hi = frechet_interval(a, reference, 100, seed=0)
+    assert lo == 0.0 and hi == pytest.approx(value + Z * sd)

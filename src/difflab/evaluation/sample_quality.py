@@ -80,10 +80,11 @@ def frechet_interval(a: torch.Tensor, b: torch.Tensor, resamples: int, seed: int
 
     What it covers: the distance that n samples of this model score on average (the value moves round it with the
     sample noise, which the bootstrap measures); not the distance of infinitely many samples, which is lower (at
-    small n the estimator is biased upward), so compare runs at equal n (docs/results.md, "Error bars")."""
+    small n the estimator is biased upward), so compare runs at equal n (docs/results.md, "Error bars"). A distance
+    is never negative: where the spread is wider than the value, the interval starts at 0."""
     sd = bootstrap_distances(a, b, resamples, seed).std().item()
     value = frechet_distance(a, b)
-    return value - Z * sd, value + Z * sd
+    return max(0.0, value - Z * sd), value + Z * sd
 
 
 def each_digit(n: int) -> list[int]:
