@@ -33,7 +33,7 @@ MUTANTS = {
                           "the comparison page reading the workspace's headline for every run"),
     "ddim_eta": ("src/difflab/core/ddpm.py", "return eta * ((1 - alpha_bar_prev)",
                  "return eta ** 2 * ((1 - alpha_bar_prev)", "DDIM's sigma wrong for 0 < eta < 1 (right at 0 and 1)"),
-    "dvc_dep": ("dvc.yaml", "src/difflab/sampling, src/difflab/training]", "src/difflab/sampling]",
+    "dvc_dep": ("dvc.yaml", "src/difflab/reporting,\n           src/difflab/training]", "src/difflab/reporting]",
                 "dvc.yaml: a role folder dropped from a stage that imports it (train_denoiser's src/difflab/training)"),
     "runner_upstream": ("src/difflab/workflow/parallel.py", "if upstream[n] <= finished",
                         "if len(upstream[n] & finished) >= len(upstream[n]) - 1",
