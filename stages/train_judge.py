@@ -31,7 +31,8 @@ def main() -> None:
     judge.load_state_dict(result.state_dict)
     predicted, _ = judge_outputs(judge.to(device), test_x.to(device))
     accuracy = (predicted == test_y).float().mean().item()
-    (paths.reports / "metrics.json").write_text(json.dumps({"test_accuracy": accuracy}, indent=2) + "\n")
+    (paths.reports / "metrics.json").write_text(json.dumps({"test_accuracy": accuracy, "n": len(test_y)},
+                                                           indent=2) + "\n")
     print(f"judge test accuracy: {accuracy:.4f}")
     discard_state(paths.checkpoint)  # the outputs are saved: nothing left to resume
 

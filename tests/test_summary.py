@@ -26,7 +26,7 @@ def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
                   "inpaint_mask_0": {"label_kept": 0.2, "mask": "[0, 1, 0, 1]"}, "inpaint_mask_1": {"label_kept": 0.6},
                   "sdedit_i_start_1": {"label_kept": 0.1}, "sdedit_i_start_20": {"label_kept": 0.9},
                   "seeds": 50},
-        "judge": {"test_accuracy": 0.97589},
+        "judge": {"test_accuracy": 0.97589, "n": 10000},
         "train_denoiser": {"train": {"loss": 0.01, "seconds": 63.04}},
         "train_time": {"train": {"loss": 0.03, "seconds": 129.0}},
         "train_class": {"train": {"loss": 0.03}},  # a model trained before seconds were logged
@@ -56,8 +56,10 @@ def test_each_measurement_comes_with_its_interval_and_count():
     assert (extra["anagram_lo"], extra["anagram_hi"], extra["anagram_n"]) == (0.657, 0.825, 100)
     assert extra["inpaint_n"] == extra["sdedit_n"] == extra["hybrid_n"] == 100
     # no interval where the metric files hold none (the flow models' here: written before there were intervals,
-    # and no count of samples), and none for the judge's own accuracy or the training times
-    assert not {k for k in extra if k.startswith(("fd_flow", "acc_flow", "fd_cfg", "judge_acc", "s_"))}
+    # and no count of samples), and none for the training times
+    assert not {k for k in extra if k.startswith(("fd_flow", "acc_flow", "fd_cfg", "s_"))}
+    # the judge's own accuracy on the 10,000 test digits: 9,759 right -> [0.9727, 0.9787] by hand
+    assert (extra["judge_acc_lo"], extra["judge_acc_hi"], extra["judge_acc_n"]) == (0.973, 0.979, 10000)
 
 
 def test_numbers_the_run_did_not_measure_are_none():

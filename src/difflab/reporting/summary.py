@@ -168,6 +168,7 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
         "hybrid": pooled("hybrid_", "success"),
         "inpaint": pooled("inpaint_", "label_kept"),
         "sdedit": pooled("sdedit_", "label_kept"),
+        "judge_acc": _rate(values["judge_acc"], metrics["judge"].get("n")),
     }
     out = {k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()}
     for key, interval in intervals.items():
