@@ -159,7 +159,8 @@ def seed_groups(experiments: list[Run]) -> list[Run]:
             groups.setdefault((r.profile, rest), []).append(r)
     out = []
     for (profile, rest), members in groups.items():
-        if len({str(m.seed) for m in members}) < 2 or len(members) != len({str(m.seed) for m in members}):
+        distinct = {str(m.seed) for m in members}
+        if len(distinct) < 2 or len(distinct) != len(members):
             continue  # one seed, or one seed run twice: not a sweep over seeds
         means, spread = {}, {}
         for key in SHOWN:
