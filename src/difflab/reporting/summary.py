@@ -171,9 +171,9 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
         "judge_acc": _rate(values["judge_acc"], metrics["judge"].get("n")),
     }
     out = {k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()}
-    for key, interval in intervals.items():
-        if interval is not None and interval[2]:
-            lo, hi, n = interval
+    for key, given in intervals.items():
+        if given is not None and given[2]:
+            lo, hi, n = given
             out.update({f"{key}_lo": round(lo, HEADLINE[key][1]), f"{key}_hi": round(hi, HEADLINE[key][1]),
                         f"{key}_n": n})
     return out
