@@ -1,4 +1,5 @@
-"""Stage eval_parta: the part A algorithms on the MNIST model, judged over many seeds (eval.parta_seeds).
+"""Stage eval_parta (and eval_parta_flow: `eval_parta.py mnist_flow`): the part A algorithms on an MNIST model,
+judged over many seeds (eval.parta_seeds); parta.mnist is the class DDPM, parta.mnist_flow the class flow model.
 
 - anagrams: success = the image through every view judged as that view's digit (the course's: upright and upside
   down); with three views also the success of each pair of views; and how often each view alone is right;
@@ -6,8 +7,8 @@
 - frequency bands (factorized items of kind bands): success = the widest blur judged as the low digit, the
   narrower one as the mid digit and the image itself as the high digit;
 - inpainting: how often the completed test digit keeps its label, per mask;
-- SDEdit faithfulness: how often the edited test digit keeps its label, per i_start (a curve).
-Settings (stride, CFG scale, pairs, masks, i_start, prompts) are those of parta.mnist.
+- SDEdit faithfulness: how often the edited test digit keeps its label, per start (i_start; a flow's t_start).
+Settings (sampler, CFG scale, pairs, masks, starts, prompts) are those of parta.<model>.
 """
 
 import json
@@ -16,19 +17,24 @@ from pathlib import Path
 from difflab.config.params import SAMPLING, stage_params
 from difflab.config.runtime import for_stage
 from difflab.errors import exit_on_input_error
-from difflab.evaluation.parta import checked_settings, load_bench, measure, write_figures
+from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, start_key, write_figures
 
-OUT = Path("reports/eval_parta")
+OUT = {"mnist": Path("reports/eval_parta"), "mnist_flow": Path("reports/eval_parta_flow")}
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.parta_seeds", "parta.mnist"))
-    bench = load_bench(params, for_stage(params))
-    with exit_on_input_error("eval_parta"):
+    params, args = stage_params(
+        __doc__, lambda args: (*SAMPLING, "data.dir", "eval.parta_seeds", f"parta.{args.model}"),
+        extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=list(OUT),
+                                            help="which parta section: the class DDPM (mnist) or flow model"))
+    name = args.model
+    bench = load_bench(params, for_stage(params), name)
+    with exit_on_input_error(f"eval_parta {name}"):
         views = checked_settings(bench)
     metrics, sdedit_rows = measure(bench, views, params.data.dir)
-    write_figures(OUT, metrics, sdedit_rows, bench.seeds, bench.scale)
-    (OUT / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    model = "MNIST model" if name == "mnist" else f"MNIST {OBJECTIVES[name]}"
+    write_figures(OUT[name], metrics, sdedit_rows, bench.seeds, bench.engine.scale, start_key(bench.cfg), model)
+    (OUT[name] / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 

@@ -13,7 +13,7 @@ from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.deepfloyd import IFUnavailable
 from difflab.parta.experiments import EXPERIMENTS, Context, run, sections
-from difflab.parta.load import check_model_name, load_diffusion_model
+from difflab.parta.load import check_model_name, load_engine
 
 OUT_DIR = Path("reports/parta")
 
@@ -31,10 +31,9 @@ def main() -> None:
             rt = for_stage(params)
             seed_everything(params.seed)
             conds = ConditionCache("data/prompt_conditions.safetensors", name, rt.device)
-            model = load_diffusion_model(name, cfg.common, rt)
+            engine = load_engine(name, cfg, rt, conds, params.seed)
             OUT_DIR.mkdir(parents=True, exist_ok=True)
-            ctx = Context(model, conds, cfg, params.seed, OUT_DIR, Path(params.data.dir))
-            path = run(args.experiment, ctx)
+            path = run(args.experiment, Context(engine, cfg, OUT_DIR, Path(params.data.dir)))
     except (IFUnavailable, FileNotFoundError) as e:  # weights or an earlier stage's output not there
         sys.exit(f"parta {args.experiment}: {e}")
     print(f"{args.experiment} on {name} -> {path}")

@@ -20,7 +20,8 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from difflab.config.schema import (CLASS_MODELS, DIFFUSION_MODELS, PARTA_MODELS, RUNTIME, SAMPLING, Params, Section,
                                    training_knobs)
-from difflab.errors import ParamError
+from difflab.core.processes import FlowProcess
+from difflab.errors import InputError, ParamError
 
 __all__ = ["CLASS_MODELS", "DIFFUSION_MODELS", "RUNTIME", "SAMPLING", "ParamError", "Params", "check", "flatten",
            "load", "stage_params", "training_keys"]
@@ -125,16 +126,39 @@ def _between(p: dict[str, Any]) -> None:
         T = {"mnist": p["ddpm"].num_timesteps if "ddpm" in p else None, "deepfloyd_if": 1000}
         for name in PARTA_MODELS:
             _check_parta(name, getattr(p["parta"], name), T[name], active=p["parta"].model == name)
+        if "mnist_flow" in type(p["parta"]).model_fields:
+            _check_flow_parta(p["parta"].mnist_flow)
+
+
+def _check_masks(name: str, cfg) -> None:
+    if len(cfg.inpaint.masks) != 1 + len(cfg.inpaint.images):
+        raise ParamError(f"parta.{name}.inpaint.masks={cfg.inpaint.masks} is not allowed; allowed: "
+                         f"{1 + len(cfg.inpaint.images)} masks, one per image: the test image (common.test_image), "
+                         f"then each of inpaint.images ({len(cfg.inpaint.images)})")
+
+
+def _check_flow_parta(cfg) -> None:
+    """The flow model's step divides [0, 1] into whole steps, and its start times sit on that grid."""
+    _check_masks("mnist_flow", cfg)
+    try:
+        process = FlowProcess(cfg.common.step)
+    except InputError:
+        raise ParamError(f"parta.mnist_flow.common.step={cfg.common.step} is not allowed; allowed: 1 / n for a whole "
+                         "number n of Euler steps (0.02 = 50 steps)") from None
+    grid = process.grid()
+    for key, t in [("iterative.t_start", cfg.iterative.t_start), *(("sdedit.t_start", t) for t in cfg.sdedit.t_start)]:
+        try:
+            process.index(t, grid)
+        except InputError:
+            raise ParamError(f"parta.mnist_flow.{key}={t} is not allowed; allowed: a time on the grid of Euler steps "
+                             f"of {cfg.common.step:g} (0, {cfg.common.step:g}, ..., {grid[-1]:g})") from None
 
 
 def _check_parta(name: str, cfg, T: int | None, active: bool) -> None:
     """i_start indexes the strided timesteps of the model part A runs on (T = ddpm.num_timesteps for the MNIST
     model when the stage reads it, 1000 for DeepFloyd IF), forward.timesteps its alpha_bar; inpainting pairs its
     masks, in order, with the test image and then each of inpaint.images."""
-    if len(cfg.inpaint.masks) != 1 + len(cfg.inpaint.images):
-        raise ParamError(f"parta.{name}.inpaint.masks={cfg.inpaint.masks} is not allowed; allowed: "
-                         f"{1 + len(cfg.inpaint.images)} masks, one per image: the test image (common.test_image), "
-                         f"then each of inpaint.images ({len(cfg.inpaint.images)})")
+    _check_masks(name, cfg)
     if T is None:
         return
     if any(t >= T for t in cfg.forward.timesteps):

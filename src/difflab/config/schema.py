@@ -211,6 +211,14 @@ class MnistCommon(Common):
     checkpoint: str  # the class-conditioned DDPM of part B
 
 
+class FlowCommon(Section):
+    """The class flow model's: Euler steps of `step` (1 / n) from noise at t = 0 to the image at t = 1."""
+    checkpoint: str  # the class-conditioned flow model of part B
+    step: Num(gt=0, le=1)  # h; 1 / step must be a whole number of steps (processes.FlowProcess)
+    guidance_scale: Scale
+    test_image: str
+
+
 class DeepFloydCommon(Common):
     stage_1: str  # hub repositories (or local folders)
     stage_2: str | None  # null: no upsampler (figures at stage I's size)
@@ -231,6 +239,17 @@ class Sample(Section):
 class Forward(Section):
     timesteps: NonEmpty(Int)
 
+    @property
+    def times(self) -> list[int]:
+        return self.timesteps
+
+
+Time = Num(ge=0, lt=1)  # a flow's time: 0 = pure noise, 1 = the image
+
+
+class FlowForward(Section):
+    times: NonEmpty(Time)
+
 
 class Blur(Section):
     kernel_size: Odd
@@ -245,6 +264,19 @@ class Iterative(Prompt):
     i_start: Int  # index into the strided timesteps
     show_every: PosInt
 
+    @property
+    def start(self) -> int:
+        return self.i_start
+
+
+class FlowIterative(Prompt):
+    t_start: Time  # the time the test image is taken to, on the grid of Euler steps
+    show_every: PosInt
+
+    @property
+    def start(self) -> float:
+        return self.t_start
+
 
 class Prompts(Section):
     prompts: NonEmpty(str)
@@ -256,6 +288,18 @@ class Images(Prompt):
 
 class SDEdit(Images):
     i_start: NonEmpty(Int)
+
+    @property
+    def starts(self) -> list[int]:
+        return self.i_start
+
+
+class FlowSDEdit(Images):
+    t_start: NonEmpty(Time)  # small = near the noise = large edits
+
+    @property
+    def starts(self) -> list[float]:
+        return self.t_start
 
 
 class Inpaint(Images):
@@ -330,13 +374,24 @@ class DeepFloydExperiments(Experiments):
     common: DeepFloydCommon
 
 
-PARTA_MODELS = ("mnist", "deepfloyd_if")  # each with its section below (parta/load.py builds them)
+class FlowExperiments(Experiments):
+    """The class flow model's: its knobs of time are times in [0, 1] (0 = noise), not DDPM indices."""
+    common: FlowCommon
+    forward: FlowForward
+    iterative: FlowIterative
+    sdedit: FlowSDEdit
+
+
+PARTA_MODELS = ("mnist", "deepfloyd_if")  # what parta.model may name: the model of the parta@<experiment> stages
+# ... and every model with a parta section (parta/load.py builds them): the flow model's runs in its own stages
+PARTA_SECTIONS = (*PARTA_MODELS, "mnist_flow")
 
 
 class PartA(Section):
     model: OneOf(PARTA_MODELS)
     mnist: MnistExperiments
     deepfloyd_if: DeepFloydExperiments
+    mnist_flow: FlowExperiments
 
 
 # ---- the whole file ------------------------------------------------------------------------------------------

@@ -36,19 +36,23 @@ def flow_loss(conditioning: str, p_uncond: float = 0.0):
 @torch.no_grad()
 def euler_sample(predict: Predictor, x0: torch.Tensor, num_steps: int,
                  on_step: Callable[[int, float, torch.Tensor], torch.Tensor | None] | None = None,
-                 progress: str | None = None) -> torch.Tensor:
+                 progress: str | None = None, start: int = 0) -> torch.Tensor:
     """Integrate dx/dt = u(x, t) from t = 0 (x0, noise) to t = 1 with num_steps Euler steps of 1 / num_steps:
-    x <- x + u(x, i / num_steps) / num_steps. Deterministic: all the randomness is in x0.
+    x <- x + u(x, i / num_steps) / num_steps. Deterministic: all the randomness is in x0. From step `start` on, x0
+    is taken to sit at t = start / num_steps (part A's SDEdit: an image interpolated towards noise).
 
-    on_step(i, t, x) runs after step i with x now at time t (1.0 after the last); a tensor it returns replaces x.
+    on_step(k, t, x) runs after the k-th step taken (0 first, as ddpm.sample counts) with x now at time t (1.0
+    after the last); a tensor it returns replaces x.
     A `progress` label shows a progress bar."""
     if not isinstance(num_steps, int) or num_steps < 1:
         raise InputError(f"num_steps={num_steps!r}; allowed: an integer >= 1")
+    if not isinstance(start, int) or not 0 <= start < num_steps:
+        raise InputError(f"start={start!r}; allowed: 0 .. {num_steps - 1}")
     x, dt = x0, 1.0 / num_steps
-    for i in progress_bar(range(num_steps), desc=progress, disable=progress is None):
+    for k, i in enumerate(progress_bar(range(start, num_steps), desc=progress, disable=progress is None)):
         out = predict(x, i * dt)
         x = x + dt * (out[0] if isinstance(out, tuple) else out)
         if on_step is not None:
-            replaced = on_step(i, (i + 1) * dt, x)
+            replaced = on_step(k, 1.0 if i + 1 == num_steps else (i + 1) * dt, x)  # exactly 1 at the end
             x = x if replaced is None else replaced
     return x

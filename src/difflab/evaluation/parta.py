@@ -21,43 +21,34 @@ import torch
 
 from difflab.config import layout
 from difflab.config.runtime import Runtime
-from difflab.config.schema import MnistExperiments, Params
-from difflab.core.predictor import guided
-from difflab.core.timesteps import timesteps
+from difflab.config.schema import FlowExperiments, MnistExperiments, Params
+from difflab.core.views import View, views_for
 from difflab.data.mnist import load_mnist
 from difflab.errors import ParamError
 from difflab.models.judge import Judge, judge_outputs, load_judge
 from difflab.parta import algorithms as alg
-from difflab.parta.experiments import band_blurs, sampler_of
+from difflab.parta.engine import Engine
+from difflab.parta.experiments import band_blurs
 from difflab.parta.images import make_mask
-from difflab.parta.load import load_diffusion_model
-from difflab.parta.model import DiffusionModel
-from difflab.core.views import View, views_for
+from difflab.parta.load import load_engine
 from difflab.reporting.figures import metric_curve, success_bars
-from difflab.sampling.labels import class_index, one_hot_prompts
+from difflab.sampling.labels import class_index
+
+OBJECTIVES = {"mnist": "DDPM", "mnist_flow": "flow model"}  # the parta sections measured, as figures name them
 
 
 @dataclass
 class Bench:
-    """What every measurement shares: the MNIST model, its timesteps and sampler, parta.mnist's settings, the judge,
-    and the number of seeds."""
-    model: DiffusionModel
+    """What every measurement shares beside the engine (the MNIST model, its process, one-hot conditions, CFG
+    scale, seed): parta.<model>'s settings, the judge, the number of seeds and the judge's batch size."""
+    engine: Engine
     judge: Judge
-    cfg: MnistExperiments  # params.yaml parta.mnist
-    ts: list[int]
-    scale: float
-    sampler: dict
+    cfg: MnistExperiments | FlowExperiments  # params.yaml parta.mnist or parta.mnist_flow
     seeds: int
-    seed: int
     batch_size: int
-    device: torch.device
-
-    def cond(self, *prompts: str) -> torch.Tensor:
-        """The prompts' one-hot conditions over the classes of the dataset the model learned."""
-        return one_hot_prompts(list(prompts), self.model.classes).to(self.device)
 
     def label(self, prompt: str) -> int:
-        return class_index(prompt, self.model.classes)
+        return class_index(prompt, self.engine.model.classes)
 
     def judged(self, x: torch.Tensor) -> torch.Tensor:
         """The judge's label of each image."""
@@ -65,24 +56,23 @@ class Bench:
 
     def noise(self) -> tuple[torch.Tensor, torch.Generator]:
         """The seeded starting noise (one image per seed) and the generator that drew it, for the sampler's noise."""
-        g = torch.Generator(device=self.device).manual_seed(self.seed)
-        return torch.randn((self.seeds, 1, 28, 28), generator=g, device=self.device), g
+        g = self.engine.generator()
+        return self.engine.noise(self.seeds, g), g
 
 
-def load_bench(params: Params, runtime: Runtime) -> Bench:
-    """The judge and the MNIST model of parta.mnist.common, with its strided timesteps, CFG scale and sampler."""
-    cfg = params.parta.mnist
+def load_bench(params: Params, runtime: Runtime, name: str = "mnist") -> Bench:
+    """The judge and the MNIST model of parta.<name>.common (mnist: the class DDPM; mnist_flow: the class flow
+    model), with its process and CFG scale."""
+    cfg = getattr(params.parta, name)
     judge = load_judge(layout.model_paths("judge").final, runtime.device)
-    model = load_diffusion_model("mnist", cfg.common, runtime)
-    ts = timesteps(model.num_train_timesteps, stride=cfg.common.stride)
-    return Bench(model, judge, cfg, ts, cfg.common.guidance_scale, sampler_of(cfg.common),
-                 params.eval.parta_seeds, params.seed, params.sample_batch_size, runtime.device)
+    return Bench(load_engine(name, cfg, runtime, seed=params.seed), judge, cfg, params.eval.parta_seeds,
+                 params.sample_batch_size)
 
 
 def checked_settings(bench: Bench) -> list[list[View]]:
     """The views of every anagram, checked against the model, and the factorized items checked to be frequency
     bands (the MNIST model's images have no colour), before any sampling. Raises ViewError or ParamError."""
-    views = [views_for(e.views, bench.model) for e in bench.cfg.anagram.anagrams]
+    views = [views_for(e.views, bench.engine.model) for e in bench.cfg.anagram.anagrams]
     colour = [item.model_dump() for item in bench.cfg.factorized.items if item.kind != "bands"]
     if colour:
         raise ParamError(f"factorized items {colour} need colour images; allowed on the MNIST model: kind bands")
@@ -96,12 +86,10 @@ def _rate(ok: torch.Tensor) -> float:
 def anagrams(bench: Bench, views: list[list[View]]) -> dict:
     """Per anagram: success (every view judged as its digit), ok_<view> (that view alone), and with three views
     success_<a>_<b> for each pair."""
-    c, metrics = bench.cond, {}
+    engine, metrics = bench.engine, {}
     for e, vs in zip(bench.cfg.anagram.anagrams, views):
         x_T, g = bench.noise()
-        predictor = alg.anagram(bench.model, [c(p) for p in e.prompts], c(""), bench.scale, vs)
-        x = alg.iterative_denoise(bench.model, x_T, bench.ts, 0, predictor, g,
-                                  progress=f"anagram {'/'.join(e.views)}", **bench.sampler)
+        x = engine.denoise(x_T, 0, engine.anagram(e.prompts, vs), g, progress=f"anagram {'/'.join(e.views)}")
         right = {v.name: bench.judged(v(x)) == bench.label(p) for v, p in zip(vs, e.prompts)}
         entry = {"success": _rate(torch.stack(list(right.values())).all(0)),
                  **{f"ok_{name}": _rate(ok) for name, ok in right.items()}}
@@ -113,13 +101,11 @@ def anagrams(bench: Bench, views: list[list[View]]) -> dict:
 
 def hybrids(bench: Bench) -> dict:
     """Per (far, near) pair: success (the blurred image judged as far and the image as near), far_ok, near_ok."""
-    c, h, metrics = bench.cond, bench.cfg.hybrid, {}
+    engine, h, metrics = bench.engine, bench.cfg.hybrid, {}
     for far, near in h.pairs:
         x_T, g = bench.noise()
-        predictor = alg.factorized(bench.model, [c(far), c(near)], c(""), bench.scale,
-                                   alg.frequency_bands([(h.kernel_size, h.sigma)]))
-        x = alg.iterative_denoise(bench.model, x_T, bench.ts, 0, predictor, g, progress=f"hybrid {far}/{near}",
-                                  **bench.sampler)
+        predictor = engine.factorized([[far], [near]], alg.frequency_bands([(h.kernel_size, h.sigma)]))
+        x = engine.denoise(x_T, 0, predictor, g, progress=f"hybrid {far}/{near}")
         far_ok = bench.judged(alg.gaussian_blur(x, h.kernel_size, h.sigma)) == bench.label(far)
         near_ok = bench.judged(x) == bench.label(near)
         metrics[f"hybrid_{far}_{near}"] = {"success": _rate(far_ok & near_ok), "far_ok": _rate(far_ok),
@@ -129,14 +115,12 @@ def hybrids(bench: Bench) -> dict:
 
 def bands(bench: Bench) -> dict:
     """Per factorized item: success (the low, mid and high bands each judged as their digit) and <band>_ok."""
-    c, metrics = bench.cond, {}
+    engine, metrics = bench.engine, {}
     blurs = band_blurs(bench.cfg.factorized)
     for item in bench.cfg.factorized.items:
         x_T, g = bench.noise()
-        predictor = alg.factorized(bench.model, [c(p) for p in item.prompts], c(""), bench.scale,
-                                   alg.frequency_bands(blurs))
-        x = alg.iterative_denoise(bench.model, x_T, bench.ts, 0, predictor, g,
-                                  progress=f"bands {'/'.join(item.prompts)}", **bench.sampler)
+        predictor = engine.factorized([[p] for p in item.prompts], alg.frequency_bands(blurs))
+        x = engine.denoise(x_T, 0, predictor, g, progress=f"bands {'/'.join(item.prompts)}")
         right = {band: bench.judged(seen) == bench.label(p)
                  for band, seen, p in zip(("low", "mid", "high"), alg.band_views(x, blurs), item.prompts)}
         metrics["bands_" + "_".join(item.prompts)] = {
@@ -147,27 +131,24 @@ def bands(bench: Bench) -> dict:
 
 def inpainting(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> dict:
     """Per mask of parta.mnist.inpaint: how often the completed test digit keeps its label (label_kept)."""
-    inpaint, metrics = bench.cfg.inpaint, {}
+    engine, inpaint, metrics = bench.engine, bench.cfg.inpaint, {}
     for k, spec in enumerate(inpaint.masks):
         _, g = bench.noise()
-        mask = make_mask(spec, 28).to(bench.device)
-        out = alg.inpaint(bench.model, digits, mask, bench.ts,
-                          guided(bench.model, bench.cond(inpaint.prompt), bench.cond(""), bench.scale), g,
-                          progress=f"inpainting, mask {k}", **bench.sampler)
+        mask = make_mask(spec, 28).to(engine.device)
+        out = engine.inpaint(digits, mask, engine.guided(inpaint.prompt), g, progress=f"inpainting, mask {k}")
         metrics[f"inpaint_mask_{k}"] = {"label_kept": _rate(bench.judged(out) == truth.cpu()), "mask": str(spec)}
     return metrics
 
 
-def sdedit_faithfulness(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> list[tuple[int, int, float]]:
-    """(i_start, its timestep, how often the edited test digit keeps its label) for each i_start of
-    parta.mnist.sdedit."""
-    sd, rows = bench.cfg.sdedit, []
-    for i in sd.i_start:
+def sdedit_faithfulness(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> list[tuple[float, float, float]]:
+    """(start, its time, how often the edited test digit keeps its label) for each start of parta.<model>.sdedit:
+    a DDPM's i_start and its timestep, a flow's t_start (twice)."""
+    engine, sd, rows = bench.engine, bench.cfg.sdedit, []
+    for start in sd.starts:
+        i = engine.index(start)
         _, g = bench.noise()
-        out = alg.sdedit(bench.model, digits, bench.ts, i,
-                         guided(bench.model, bench.cond(sd.prompt), bench.cond(""), bench.scale), g,
-                         progress=f"SDEdit i_start {i}", **bench.sampler)
-        rows.append((i, bench.ts[i], _rate(bench.judged(out) == truth.cpu())))
+        out = engine.sdedit(digits, i, engine.guided(sd.prompt), g, progress=f"SDEdit from {start}")
+        rows.append((start, engine.grid[i], _rate(bench.judged(out) == truth.cpu())))
     return rows
 
 
@@ -177,27 +158,39 @@ def measure(bench: Bench, views: list[list[View]], data_dir: str) -> tuple[dict,
     last two on the first `seeds` test digits) and SDEdit's curve as sdedit_faithfulness' rows."""
     metrics = {"seeds": bench.seeds, **anagrams(bench, views), **hybrids(bench), **bands(bench)}
     digits, truth = load_mnist(data_dir, "test", bench.seeds)
-    digits, truth = digits.to(bench.device), truth.to(bench.device)
+    digits, truth = digits.to(bench.engine.device), truth.to(bench.engine.device)
     metrics.update(inpainting(bench, digits, truth))
     rows = sdedit_faithfulness(bench, digits, truth)
-    metrics.update({f"sdedit_i_start_{i}": {"label_kept": kept} for i, _, kept in rows})
+    metrics.update({f"sdedit_{start_key(bench.cfg)}_{key_of(s)}": {"label_kept": kept} for s, _, kept in rows})
     return metrics, rows
 
 
-def write_figures(out: Path, metrics: dict, rows: list[tuple[int, int, float]], seeds: int, scale: float) -> None:
+def start_key(cfg) -> str:
+    """What SDEdit's start is called: i_start (a DDPM's index), t_start (a flow's time)."""
+    return "t_start" if hasattr(cfg.sdedit, "t_start") else "i_start"
+
+
+def key_of(start) -> str:
+    """A start in a metric's name, without a dot (dvc metrics show nests keys at dots): 10, 0p02."""
+    return f"{start:g}".replace(".", "p") if isinstance(start, float) else str(start)
+
+
+def write_figures(out: Path, metrics: dict, rows: list[tuple[float, float, float]], seeds: int, scale: float,
+                  start: str = "i_start", model: str = "MNIST model") -> None:
     """anagrams_hybrids.png (each item's success beside how often each of its parts is right),
-    sdedit_faithfulness.csv (for `dvc plots`) and sdedit_faithfulness.png."""
+    sdedit_faithfulness.csv (for `dvc plots`) and sdedit_faithfulness.png; `start` names SDEdit's start knob
+    (start_key) and `model` the model in the titles."""
     out.mkdir(parents=True, exist_ok=True)
     success_bars({name.replace("_", " "): (m["success"], {k.removesuffix("_ok").removeprefix("ok_"): v
                                                           for k, v in m.items() if k.endswith("_ok") or
                                                           k.startswith("ok_")})
                   for name, m in metrics.items() if name.startswith(("anagram_", "hybrid_", "bands_"))},
-                 out / "anagrams_hybrids.png", f"Anagrams, hybrids and frequency bands on the MNIST model ({seeds} "
+                 out / "anagrams_hybrids.png", f"Anagrams, hybrids and frequency bands on the {model} ({seeds} "
                  f"seeds, CFG {scale})")
     with open(out / "sdedit_faithfulness.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["i_start", "t", "label_kept"])
+        w.writerow([start, "t", "label_kept"])
         w.writerows([(i, t, f"{k:.6g}") for i, t, k in rows])
     metric_curve([i for i, _, _ in rows], {"label kept": [k for _, _, k in rows]}, out / "sdedit_faithfulness.png",
-                 f"SDEdit faithfulness on {seeds} test digits (MNIST model, CFG {scale})",
-                 "i_start (larger = less noise added)", "fraction judged as the original label")
+                 f"SDEdit faithfulness on {seeds} test digits ({model}, CFG {scale})",
+                 f"{start} (larger = less noise added)", "fraction judged as the original label")

@@ -1,11 +1,9 @@
-"""The Anagram tab's work, free of the page: visual anagrams (A1.8) from a run's class-conditioned MNIST DDPM, made
-by part A's engine exactly as its anagram experiment and evaluation/parta.py make them (MnistDiffusion, one-hot
-conditions, parta/algorithms.anagram over core/views.py's views, iterative_denoise down a strided schedule from
-seeded noise), so the explorer's anagram for a seed is the library's; and each sample as seen through each view.
+"""The Anagram tab's work, free of the page: visual anagrams (A1.8) from a run's class-conditioned MNIST DDPM or
+flow model, made by part A's engine (parta/engine.py) exactly as its anagram experiment and evaluation/parta.py
+make them, so the explorer's anagram for a seed is the library's; and each sample as seen through each view.
 
-Also the part A engine the Draw tab shares: the model behind part A's interface, its timesteps and conditions."""
+Also what the Bands and Draw tabs share: the page's engine settings and the engine they make for the model."""
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,29 +11,32 @@ from dataclasses import dataclass
 import torch
 
 from difflab.config.runtime import Runtime
-from difflab.core.ddpm import check_eta, check_variance
-from difflab.core.timesteps import timesteps
+from difflab.core.processes import DDPMProcess, FlowProcess
+from difflab.core.views import VIEWS, View, views_for
 from difflab.errors import InputError
 from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES, UNet
-from difflab.parta import algorithms as alg
-from difflab.core.views import VIEWS, View, views_for
-from difflab.sampling.adapters import MnistDiffusion
+from difflab.parta.engine import Engine
+from difflab.parta.load import part_a_model as load_part_a_model
+from difflab.parta.model import DiffusionModel
 from difflab.sampling.labels import one_hot_prompts
 
 MAX_COUNT = 8  # anagrams drawn at once (one noise image each), so a page answers in seconds on a CPU
-PART_A_MODEL = "ddpm_class"  # parta.mnist.common.checkpoint: part A runs on the class-conditioned DDPM
+PART_A_MODELS = {"ddpm_class": "ddpm", "flow_class": "flow"}  # the run's models part A runs on, and their objective
+PART_A_MODEL = "ddpm_class"  # parta.mnist.common.checkpoint: the default
 
 
 @dataclass(frozen=True)
-class Engine:
-    """How part A steps, as parta.<model>.common says it: the stride of its timesteps, the CFG scale, the sampler
-    (eta None = the DDPM posterior step with `variance`'s noise; a number in [0, 1] = DDIM) and the seed."""
+class EngineSettings:
+    """How part A steps, as parta.<model>.common says it: the CFG scale, the seed, and the process's knobs: a
+    DDPM's stride of its timesteps and sampler (eta None = the posterior step with `variance`'s noise; a number in
+    [0, 1] = DDIM), a flow model's Euler step (1 / n)."""
     guidance_scale: float
     stride: int
     seed: int
     eta: float | None = None
     variance: str = "fixed_small"
+    step: float = 0.02
 
 
 @dataclass(frozen=True)
@@ -43,48 +44,38 @@ class AnagramSettings:
     """One anagram: digit k through view k (2 or 3 of each), `count` samples from one seeded noise batch."""
     digits: tuple[int, ...]
     views: tuple[str, ...]
-    engine: Engine
+    engine: EngineSettings
     count: int = 1
 
 
-def part_a_model(unet: UNet, meta: dict, runtime: Runtime) -> MnistDiffusion:
-    """The run's model behind part A's interface, as parta/load.py builds it for parta.model = mnist."""
-    if unet.conditioning != "class" or meta.get("objective", "ddpm") != "ddpm":
-        raise InputError(f"part A runs on the class-conditioned DDPM; this model is {unet.conditioning}-conditioned, "
-                         f"objective {meta.get('objective', 'ddpm')!r} (allowed: {PART_A_MODEL})")
-    return MnistDiffusion(unet, meta, runtime=runtime)
+def part_a_model(unet: UNet, meta: dict, runtime: Runtime) -> DiffusionModel:
+    """The run's class DDPM or class flow model behind part A's interface, as parta/load.py builds it."""
+    objective = meta.get("objective", "ddpm")
+    if unet.conditioning != "class" or objective not in PART_A_MODELS.values():
+        raise InputError(f"part A runs on a class-conditioned model; this one is {unet.conditioning}-conditioned, "
+                         f"objective {objective!r} (allowed: {', '.join(PART_A_MODELS)})")
+    return load_part_a_model(unet, meta, runtime, objective)
 
 
-def cond(model: MnistDiffusion, prompt: str) -> torch.Tensor:
+def cond(model: DiffusionModel, prompt: str) -> torch.Tensor:
     """A prompt's condition ("0".."9"; "" = the null class), one-hot as the embed_prompts stage caches it."""
     return one_hot_prompts([prompt], model.classes).to(model.device)
 
 
-def schedule(model: MnistDiffusion, e: Engine) -> list[int]:
-    """Part A's strided timesteps (Context.timesteps); InputError naming the stride and what is allowed."""
-    return timesteps(model.num_train_timesteps, stride=e.stride)
+def check_engine(model: DiffusionModel, e: EngineSettings) -> Engine:
+    """The page's settings as part A's engine for the model, every one checked before any work (each message naming
+    the value and what is allowed)."""
+    if model.objective == "flow":
+        process = FlowProcess(e.step)
+    else:
+        process = DDPMProcess(model.alphas_cumprod, e.stride, e.eta, e.variance)
+    conds = lambda *prompts: one_hot_prompts(list(prompts), model.classes).to(model.device)  # noqa: E731
+    return Engine(model, process, conds, e.guidance_scale, e.seed)
 
 
-def generator(model: MnistDiffusion, e: Engine) -> torch.Generator:
-    """The generator every part A experiment seeds (Context.generator)."""
-    return torch.Generator(device=model.device).manual_seed(e.seed)
-
-
-def check_engine(model: MnistDiffusion, e: Engine) -> list[int]:
-    """The engine's settings checked before any work; returns the timesteps."""
-    ts = schedule(model, e)
-    check_eta(e.eta)
-    check_variance(e.variance)
-    if not 0 <= e.guidance_scale < math.inf:
-        raise InputError(f"CFG scale {e.guidance_scale}; allowed: a finite number >= 0 (1 = no guidance)")
-    if e.seed < 0:
-        raise InputError(f"seed={e.seed}; allowed: an integer >= 0")
-    return ts
-
-
-def check(model: MnistDiffusion, s: AnagramSettings) -> tuple[list[int], list[View]]:
+def check(model: DiffusionModel, s: AnagramSettings) -> tuple[Engine, list[View]]:
     """Every setting checked against the model before any work, each message naming the value and what is allowed;
-    returns the timesteps and the views."""
+    returns the engine and the views."""
     if not 2 <= len(s.views) <= 3 or len(s.digits) != len(s.views):
         raise InputError(f"{len(s.digits)} digits for views {list(s.views)}; allowed: 2 or 3 views, one digit each")
     bad = [d for d in s.digits if not 0 <= d < NUM_CLASSES]
@@ -99,19 +90,15 @@ def check(model: MnistDiffusion, s: AnagramSettings) -> tuple[list[int], list[Vi
     return check_engine(model, s.engine), views
 
 
-def make(model: MnistDiffusion, s: AnagramSettings,
-         on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+def make(model: DiffusionModel, s: AnagramSettings,
+         on_step: Callable[[int, float, torch.Tensor], None] | None = None,
          cancel: threading.Event | None = None) -> torch.Tensor:
-    """`count` anagrams (count, 1, 28, 28) in [0, 1]-ish model space, from the seeded noise and generator that
-    evaluation/parta.py's Bench uses (one generator draws the noise batch, then every step's noise). Once `cancel`
+    """`count` anagrams (count, 1, 28, 28) in [0, 1]-ish model space, by the engine's sample from its seeded noise
+    (as evaluation/parta.py's measures: one generator draws the noise batch, then every step's noise). Once `cancel`
     is set the loop stops after the step under way (steps.Cancelled)."""
-    ts, views = check(model, s)
-    e = s.engine
-    g = generator(model, e)
-    x_T = torch.randn((s.count, model.channels, model.image_size, model.image_size), generator=g, device=model.device)
-    predictor = alg.anagram(model, [cond(model, str(d)) for d in s.digits], cond(model, ""), e.guidance_scale, views)
-    return alg.iterative_denoise(model, x_T, ts, 0, predictor, g, on_step=watched(on_step, stop_if(cancel, len(ts))),
-                                 eta=e.eta, variance=e.variance)
+    engine, views = check(model, s)
+    predictor = engine.anagram([str(d) for d in s.digits], views)
+    return engine.sample(predictor, s.count, on_step=watched(on_step, stop_if(cancel, len(engine.grid))))
 
 
 def seen(x: torch.Tensor, views: tuple[str, ...]) -> torch.Tensor:

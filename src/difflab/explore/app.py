@@ -144,15 +144,19 @@ def ordinal_suffix(n: int) -> str:
     return "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
-def engine_of(scale, stride, seed, sampler: str, eta) -> an.Engine:
+def engine_of(scale, stride, seed, sampler: str, eta) -> an.EngineSettings:
     """The page's part A fields as the engine's settings (checked against the model by anagram.check_engine)."""
     if sampler not in PART_A_SAMPLERS:
         raise InputError(f"sampler {sampler!r}; allowed: {', '.join(PART_A_SAMPLERS)}")
-    return an.Engine(number("CFG scale", scale), integer("stride", stride), integer("seed", seed),
+    return an.EngineSettings(number("CFG scale", scale), integer("stride", stride), integer("seed", seed),
                      None if sampler == "DDPM step" else number("eta", eta))
 
 
-def describe_engine(e: an.Engine, ts: list[int]) -> str:
+def describe_engine(e: an.EngineSettings, engine) -> str:
+    """How a caption names the engine: its steps and sampler (a DDPM's stride, a flow's Euler step), CFG, seed."""
+    ts = engine.grid
+    if engine.process.end == 1.0:  # a flow model
+        return f"{len(ts)} Euler steps (h = {e.step:g}), CFG scale {e.guidance_scale:g}, seed {e.seed}"
     sampler = "DDPM step" if e.eta is None else f"DDIM eta {e.eta:g}"
     return (f"{len(ts)} steps (stride {e.stride}, {ts[0]} .. 0), CFG scale {e.guidance_scale:g}, {sampler}, "
             f"seed {e.seed}")
@@ -178,13 +182,14 @@ def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, p
                 cancel: threading.Event | None = None):
     """The anagrams through each view (row k: view k of every sample), the caption and the judge's verdicts."""
     run, model = part_a(runs, runtime, run)
-    ts, _ = an.check(model, s)
+    engine, _ = an.check(model, s)
+    ts = engine.grid
     progress((0, len(ts)), desc=f"{run}: anagram", unit="steps")
     x = an.make(model, s, cancel=cancel,
                 on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: anagram", unit="steps"))
     shown = an.seen(x, s.views)
     what = ", ".join(f"{d} through {v}" for d, v in zip(s.digits, s.views))
-    caption = (f"**{run}**: anagram {what}; {describe_engine(s.engine, ts)}; {s.count} sample(s). "
+    caption = (f"**{run}**: anagram {what}; {describe_engine(s.engine, engine)}; {s.count} sample(s). "
                "Row k: every sample through view k.")
     summary, table = judged_views(runs, run, shown, list(s.views), s.digits, s.count, "view")
     return picture(shown, s.count), caption + "  \n" + summary, table
@@ -231,14 +236,15 @@ def bands_one(runs: Runs, runtime: Runtime, run: str, s: bd.BandSettings, progre
               cancel: threading.Event | None = None):
     """The samples through each band (row k: band k of every sample), the caption and the judge's verdicts."""
     run, model = part_a(runs, runtime, run)
-    ts = bd.check(model, s)
+    engine = bd.check(model, s)
+    ts = engine.grid
     progress((0, len(ts)), desc=f"{run}: bands", unit="steps")
     x = bd.make(model, s, cancel=cancel,
                 on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: bands", unit="steps"))
     names = bd.band_names(s.blurs)
     seen_as = [f"through the blur kernel {k}, sigma {sigma:g}" for k, sigma in s.blurs] + ["the image itself"]
     what = "; ".join(f"{name} band {d} (seen {how})" for name, d, how in zip(names, s.digits, seen_as))
-    caption = (f"**{run}**: frequency bands: {what}; {describe_engine(s.engine, ts)}; {s.count} sample(s). Row k: "
+    caption = (f"**{run}**: frequency bands: {what}; {describe_engine(s.engine, engine)}; {s.count} sample(s). Row k: "
                "every sample through band k's view, low (the widest blur, as from afar) to high (up close).")
     shown = bd.seen(x, s.blurs)
     summary, table = judged_views(runs, run, shown, names, s.digits, s.count, "band")
@@ -286,16 +292,17 @@ def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index,
              progress: gr.Progress, cancel: threading.Event | None = None):
     """The input (and for inpainting its mask), the edited digit, the strip of steps, and the caption."""
     run, model = part_a(runs, runtime, run)
-    ts, mask = dr.check(model, s)
+    engine, mask = dr.check(model, s)
+    ts = engine.grid
     x0, truth = input_of(runs, run, source, canvas, index)
     out, frames, labels = dr.edit(model, x0, s, cancel=cancel, on_step=lambda i, total: progress(
         (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
     inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
     region = f"the box {list(s.box)}" if s.drawn is None else f"the mask painted by hand ({int(mask.sum())} pixels)"
-    how = (f"SDEdit from i_start {s.i_start} (t = {ts[s.i_start]})" if mask is None else
+    how = (f"SDEdit from i_start {s.i_start} ({engine.process.label(ts[s.i_start])})" if mask is None else
            f"inpainting inside {region} (white in the mask)")
     toward = repr(s.prompt) if s.prompt else "no digit"
-    caption = (f"**{run}**: {how}, toward {toward}; {describe_engine(s.engine, ts)}."
+    caption = (f"**{run}**: {how}, toward {toward}; {describe_engine(s.engine, engine)}."
                + (f" The test digit's label: {truth}." if truth is not None else ""))
     judge = judge_or_none(runs, run)
     if judge is not None:

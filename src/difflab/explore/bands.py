@@ -1,6 +1,6 @@
 """The Bands tab's work, free of the page: factorized diffusion over frequency bands (part A's A1.9 beyond the
-hybrids) from a run's class-conditioned MNIST DDPM, made by part A's engine exactly as evaluation/parta.py's bands()
-makes it (parta/algorithms.factorized over frequency_bands(blurs), iterative_denoise from seeded noise), so the
+hybrids) from a run's class-conditioned MNIST DDPM or flow model, made by part A's engine exactly as
+evaluation/parta.py's bands() makes it (the engine's factorized predictor over frequency_bands(blurs)), so the
 explorer's image for a seed is the library's; and each sample as seen through each band (band_views: through the
 widest blur from afar, ..., the image itself up close), which is what the judge is asked about."""
 
@@ -12,11 +12,12 @@ from dataclasses import dataclass
 import torch
 
 from difflab.errors import InputError
-from difflab.explore.anagram import MAX_COUNT, Engine, check_engine, cond, generator
+from difflab.explore.anagram import MAX_COUNT, EngineSettings, check_engine
 from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES
 from difflab.parta import algorithms as alg
-from difflab.sampling.adapters import MnistDiffusion
+from difflab.parta.engine import Engine
+from difflab.parta.model import DiffusionModel
 
 MAX_BLURS = 3  # four bands: already more than a 28 x 28 digit tells apart
 Blur = tuple[int, float]  # a Gaussian blur's kernel size and sigma (parta.mnist.factorized's kernel_sizes, sigmas)
@@ -28,7 +29,7 @@ class BandSettings:
     (one blur: a hybrid's low and high pass); `count` samples from one seeded noise batch."""
     digits: tuple[int, ...]
     blurs: tuple[Blur, ...]
-    engine: Engine
+    engine: EngineSettings
     count: int = 1
 
 
@@ -38,9 +39,9 @@ def band_names(blurs: tuple[Blur, ...]) -> list[str]:
     return ["low", *mids, "high"]
 
 
-def check(model: MnistDiffusion, s: BandSettings) -> list[int]:
+def check(model: DiffusionModel, s: BandSettings) -> Engine:
     """Every setting checked before any work, each message naming the value and what is allowed; returns the
-    timesteps. The blurs are tried on one blank image, so a kernel the image cannot hold is named here, not at the
+    engine. The blurs are tried on one blank image, so a kernel the image cannot hold is named here, not at the
     first step."""
     if not 1 <= len(s.blurs) <= MAX_BLURS:
         raise InputError(f"{len(s.blurs)} blurs {list(s.blurs)}; allowed: 1 .. {MAX_BLURS} (kernel size, sigma), "
@@ -61,19 +62,14 @@ def check(model: MnistDiffusion, s: BandSettings) -> list[int]:
     return check_engine(model, s.engine)
 
 
-def make(model: MnistDiffusion, s: BandSettings,
-         on_step: Callable[[int, int, torch.Tensor], None] | None = None,
+def make(model: DiffusionModel, s: BandSettings,
+         on_step: Callable[[int, float, torch.Tensor], None] | None = None,
          cancel: threading.Event | None = None) -> torch.Tensor:
-    """`count` images (count, 1, 28, 28) whose band k follows digit k, from the seeded noise and generator that
-    evaluation/parta.py's Bench uses; once `cancel` is set the loop stops after the step under way."""
-    ts = check(model, s)
-    e = s.engine
-    g = generator(model, e)
-    x_T = torch.randn((s.count, model.channels, model.image_size, model.image_size), generator=g, device=model.device)
-    predictor = alg.factorized(model, [cond(model, str(d)) for d in s.digits], cond(model, ""), e.guidance_scale,
-                               alg.frequency_bands(s.blurs))
-    return alg.iterative_denoise(model, x_T, ts, 0, predictor, g, on_step=watched(on_step, stop_if(cancel, len(ts))),
-                                 eta=e.eta, variance=e.variance)
+    """`count` images (count, 1, 28, 28) whose band k follows digit k, by the engine's sample from its seeded noise
+    (as evaluation/parta.py's bands() draws them); once `cancel` is set the loop stops after the step under way."""
+    engine = check(model, s)
+    predictor = engine.factorized([[str(d)] for d in s.digits], alg.frequency_bands(s.blurs))
+    return engine.sample(predictor, s.count, on_step=watched(on_step, stop_if(cancel, len(engine.grid))))
 
 
 def seen(x: torch.Tensor, blurs: tuple[Blur, ...]) -> torch.Tensor:

@@ -15,15 +15,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from difflab.core.predictor import guided
 from difflab.data.mnist import read_idx
 from difflab.errors import InputError
-from difflab.explore.anagram import Engine, check_engine, cond, generator
+from difflab.explore.anagram import EngineSettings, check_engine
 from difflab.explore.runs import RunError, Runs
 from difflab.explore.steps import stop_if
 from difflab.parta import algorithms as alg
+from difflab.parta.engine import Engine
 from difflab.parta.images import load_image, make_mask
-from difflab.sampling.adapters import MnistDiffusion
+from difflab.parta.model import DiffusionModel
 
 MODES = ("SDEdit", "inpaint")
 PROMPTS = ("", *(str(d) for d in range(10)))  # "" = no digit asked for (guidance toward nothing)
@@ -39,7 +39,7 @@ class EditSettings:
     the side: make_mask's box), or inside `drawn` where given (a (1, 1, 28, 28) mask of 0 and 1 painted by hand:
     mask_from_strokes), guided toward `prompt`; every `every`-th step kept for the strip (0 = none)."""
     mode: str
-    engine: Engine
+    engine: EngineSettings
     prompt: str = ""
     i_start: int = 10
     box: tuple[float, float, float, float] = (0.0, 0.5, 0.0, 1.0)
@@ -127,60 +127,60 @@ def mnist_digit(runs: Runs, run: str, index: int) -> tuple[torch.Tensor, int]:
     return x, label
 
 
-def check(model: MnistDiffusion, s: EditSettings) -> tuple[list[int], torch.Tensor | None]:
+def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor | None]:
     """Every setting checked before any work, each message naming the value and what is allowed; returns the
-    timesteps and, for inpainting, the mask (1 where new content goes)."""
+    engine and, for inpainting, the mask (1 where new content goes)."""
     if s.mode not in MODES:
         raise InputError(f"mode {s.mode!r}; allowed: {', '.join(MODES)}")
     if s.prompt not in PROMPTS:
         raise InputError(f"digit {s.prompt!r}; allowed: none ('') or one of 0 .. 9")
-    ts = check_engine(model, s.engine)
+    engine = check_engine(model, s.engine)
     if s.every < 0:
         raise InputError(f"every={s.every}; allowed: 0 (no strip) or a step count >= 1")
     if s.mode == "SDEdit":
-        alg.check_i_start(ts, s.i_start)
-        return ts, None
+        alg.check_i_start(engine.grid, s.i_start)
+        return engine, None
     if s.drawn is None:
-        return ts, make_mask(list(s.box), model.image_size).to(model.device)
+        return engine, make_mask(list(s.box), model.image_size).to(model.device)
     side = model.image_size
     if tuple(s.drawn.shape) != (1, 1, side, side) or not ((s.drawn == 0) | (s.drawn == 1)).all():
         raise InputError(f"a drawn mask of shape {tuple(s.drawn.shape)}; allowed: (1, 1, {side}, {side}) of 0 and 1")
     if not s.drawn.any():
         raise InputError("the mask is empty (nothing to redraw); allowed: strokes over the region to redraw")
-    return ts, s.drawn.to(model.device)
+    return engine, s.drawn.to(model.device)
 
 
-def edit(model: MnistDiffusion, x0: torch.Tensor, s: EditSettings,
+def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
          on_step: Callable[[int, int], None] | None = None,
          cancel: threading.Event | None = None) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
     """The edited image (1, 1, 28, 28), and the strip: the start (SDEdit: x0 noised to timesteps[i_start]) and
     every `every`-th step after it, with their labels. on_step(i, total) after step i; once `cancel` is set the loop
-    stops after the step under way (steps.Cancelled). SDEdit is alg.sdedit's forward noising and iterative_denoise,
-    called here as parta/experiments.iterative calls them so that the steps can be watched; inpainting is
-    alg.inpaint."""
-    ts, mask = check(model, s)
+    stops after the step under way (steps.Cancelled). SDEdit is the engine's forward noising and denoising, called
+    here as parta/experiments.iterative calls them so that the steps can be watched; inpainting is its inpaint."""
+    engine, mask = check(model, s)
+    end, label = engine.process.end, engine.process.label
     x0 = x0.to(model.device)
-    g = generator(model, s.engine)
-    predictor = guided(model, cond(model, s.prompt), cond(model, ""), s.engine.guidance_scale)
+    g = engine.generator()
+    predictor = engine.guided(s.prompt)
     frames: list[torch.Tensor] = []
     labels: list[str] = []
-    total = len(ts) - (s.i_start if mask is None else 0)
+    total = len(engine.grid) - (s.i_start if mask is None else 0)
     stop = stop_if(cancel, total)
 
-    def keep(i: int, t_prev: int, x: torch.Tensor) -> None:
-        if s.every and (i + 1) % s.every == 0 and t_prev >= 0:
-            frames.append(x), labels.append(f"t = {t_prev}")
+    def keep(i: int, t_next, x: torch.Tensor) -> None:
+        if s.every and (i + 1) % s.every == 0 and t_next != end:
+            frames.append(x), labels.append(label(t_next))
         if on_step is not None:
             on_step(i, total)
         if stop is not None:
-            stop(i, t_prev, x)
+            stop(i, t_next, x)
 
-    sampler = {"eta": s.engine.eta, "variance": s.engine.variance}
     if mask is None:
-        x_t = alg.forward(model, x0, ts[s.i_start], g)
-        frames.append(x_t), labels.append(f"t = {ts[s.i_start]} (start)")
-        out = alg.iterative_denoise(model, x_t, ts, s.i_start, predictor, g, on_step=keep, **sampler)
+        t0 = engine.grid[s.i_start]
+        x_t = engine.noised(x0, t0, g)
+        frames.append(x_t), labels.append(f"{label(t0)} (start)")
+        out = engine.denoise(x_t, s.i_start, predictor, g, on_step=keep)
     else:
         step = iter(range(total))
-        out = alg.inpaint(model, x0, mask, ts, predictor, g, observe=lambda t, x: keep(next(step), t, x), **sampler)
+        out = engine.inpaint(x0, mask, predictor, g, observe=lambda t, x: keep(next(step), t, x))
     return out, frames if s.every else [], labels if s.every else []

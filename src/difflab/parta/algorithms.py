@@ -1,24 +1,30 @@
-"""The part A algorithms, once, over the DiffusionModel interface (model.py). Images are in the model's range.
+"""The part A algorithms, once: over a model's Process (core/processes.py: a DDPM's or a flow's noising, clean
+estimate and steps) and any predictor, so that each runs on DeepFloyd IF, the class DDPM and the class flow model.
+Images are in the model's range; times are the process's (a DDPM's timestep indices, a flow's times in [0, 1]).
 
 The anagram (views.py) and factorized (hybrids: frequency bands, grayscale / colour) predictors build on
-core/predictor.py's guided one and batch all their model calls into one `predict`.
+core/predictor.py's guided one and batch all their model calls into one `predict`; they combine noise estimates
+and velocities alike (both linear in the clean estimate).
 """
 
 from collections.abc import Callable, Sequence
 
 import torch
 
-from difflab.core import ddpm
-from difflab.core.predictor import Prediction, Predictor, conditional, expand, guided
+from difflab.core.predictor import Prediction, Predictor, expand, guided
+from difflab.core.processes import OnStep, Process, check_i_start
+from difflab.core.views import Transform, View
 from difflab.errors import InputError
 from difflab.parta.model import DiffusionModel
-from difflab.core.views import Transform, View
+
+__all__ = ["check_i_start"]  # re-exported: the explorer checks a start as the experiments do
 
 
-def forward(model: DiffusionModel, x0: torch.Tensor, t: int, generator: torch.Generator) -> torch.Tensor:
-    """x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps (A1.1)."""
+def forward(process: Process, x0: torch.Tensor, t, generator: torch.Generator) -> torch.Tensor:
+    """The image at time t (A1.1): a DDPM's x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, a flow's
+    x_t = (1 - t) eps + t x0, eps drawn from `generator`."""
     eps = torch.randn(x0.shape, generator=generator, device=x0.device, dtype=x0.dtype)
-    return ddpm.add_noise(x0, eps, model.alphas_cumprod[t].item())
+    return process.noisy(x0, t, eps)
 
 
 def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
@@ -97,55 +103,42 @@ def gray_and_color() -> list[Transform]:
     return [grayscale, lambda e: e - grayscale(e)]
 
 
-def one_step_denoise(model: DiffusionModel, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> torch.Tensor:
-    """x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t) (A1.3)."""
-    eps, _ = conditional(model, cond)(x_t, t)
-    return ddpm.predict_x0(x_t, eps, model.alphas_cumprod[t].item())
+def one_step_denoise(process: Process, x_t: torch.Tensor, t, predictor: Predictor) -> torch.Tensor:
+    """The clean image estimated in one step from the predictor's output at t (A1.3): a DDPM's
+    x0_hat = (x_t - sqrt(1 - alpha_bar_t) eps_hat) / sqrt(alpha_bar_t), a flow's x1_hat = x_t + (1 - t) u_hat."""
+    return process.clean(x_t, t, predictor(x_t, t)[0])
 
 
-def iterative_denoise(model: DiffusionModel, x_t: torch.Tensor, timesteps: Sequence[int], i_start: int,
-                      predictor: Predictor, generator: torch.Generator,
-                      on_step: Callable[[int, int, torch.Tensor], torch.Tensor | None] | None = None,
-                      progress: str | None = None, eta: float | None = None,
-                      variance: str = "fixed_small") -> torch.Tensor:
-    """Denoise x_t, which sits at timesteps[i_start], down the rest of the strided schedule (A1.4 - A1.6): by the
-    DDPM posterior step (eta None) with noise of the named `variance`, or by DDIM's (eta in [0, 1]; 0 =
-    deterministic)."""
-    check_i_start(timesteps, i_start)
-    return ddpm.sample(predictor, x_t, model.alphas_cumprod, generator, timesteps[i_start:], on_step, progress, eta,
-                       variance)
+def iterative_denoise(process: Process, x_t: torch.Tensor, grid: Sequence, i_start: int, predictor: Predictor,
+                      generator: torch.Generator, on_step: OnStep | None = None,
+                      progress: str | None = None) -> torch.Tensor:
+    """Denoise x_t, which sits at grid[i_start], along the rest of the process's grid to the clean image (A1.4 -
+    A1.6): the DDPM's posterior step or DDIM's, or Euler's. on_step(i, t', x) after each step, x now at t'
+    (process.end after the last); a tensor it returns replaces x."""
+    return process.sample(predictor, x_t, grid, i_start, generator, on_step, progress)
 
 
-def check_i_start(timesteps: Sequence[int], i_start: int) -> None:
-    if not 0 <= i_start < len(timesteps):
-        raise InputError(f"i_start={i_start}; allowed: 0 .. {len(timesteps) - 1} "
-                         f"(the schedule has {len(timesteps)} strided timesteps, {timesteps[0]} .. {timesteps[-1]})")
+def sdedit(process: Process, x0: torch.Tensor, grid: Sequence, i_start: int, predictor: Predictor,
+           generator: torch.Generator, progress: str | None = None) -> torch.Tensor:
+    """SDEdit (A1.7): the image taken to grid[i_start] by the forward process, then denoised; a start near the
+    noise end of the grid (small i_start) = large edits."""
+    check_i_start(grid, i_start)
+    x_t = forward(process, x0, grid[i_start], generator)
+    return iterative_denoise(process, x_t, grid, i_start, predictor, generator, progress=progress)
 
 
-def sdedit(model: DiffusionModel, x0: torch.Tensor, timesteps: Sequence[int], i_start: int, predictor: Predictor,
-           generator: torch.Generator, progress: str | None = None, eta: float | None = None,
-           variance: str = "fixed_small") -> torch.Tensor:
-    """SDEdit (A1.7): noise the image to timesteps[i_start], then denoise it; small i_start = large edits."""
-    check_i_start(timesteps, i_start)
-    x_t = forward(model, x0, timesteps[i_start], generator)
-    return iterative_denoise(model, x_t, timesteps, i_start, predictor, generator, progress=progress, eta=eta,
-                             variance=variance)
-
-
-def inpaint(model: DiffusionModel, x_orig: torch.Tensor, mask: torch.Tensor, timesteps: Sequence[int],
-            predictor: Predictor, generator: torch.Generator, progress: str | None = None,
-            observe: Callable[[int, torch.Tensor], None] | None = None, eta: float | None = None,
-            variance: str = "fixed_small") -> torch.Tensor:
+def inpaint(process: Process, x_orig: torch.Tensor, mask: torch.Tensor, grid: Sequence, predictor: Predictor,
+            generator: torch.Generator, progress: str | None = None,
+            observe: Callable[[float, torch.Tensor], None] | None = None) -> torch.Tensor:
     """RePaint (A1.7.2): denoise from pure noise and, after every step, put back the original where mask = 0:
-    x_t' <- m x_t' + (1 - m) forward(x_orig, t'); at the end (t' = -1) the original itself.
+    x_t' <- m x_t' + (1 - m) forward(x_orig, t'); after the last step (t' = process.end) the original itself.
     observe(t', x) sees each projected x."""
-    def keep_known(_i: int, t_prev: int, x: torch.Tensor) -> torch.Tensor:
-        known = x_orig if t_prev < 0 else forward(model, x_orig, t_prev, generator)
+    def keep_known(_i: int, t_next, x: torch.Tensor) -> torch.Tensor:
+        known = x_orig if t_next == process.end else forward(process, x_orig, t_next, generator)
         x = mask * x + (1 - mask) * known
         if observe is not None:
-            observe(t_prev, x)
+            observe(t_next, x)
         return x
 
     x_T = torch.randn(x_orig.shape, generator=generator, device=x_orig.device, dtype=x_orig.dtype)
-    return iterative_denoise(model, x_T, timesteps, 0, predictor, generator, on_step=keep_known, progress=progress,
-                             eta=eta, variance=variance)
+    return iterative_denoise(process, x_T, grid, 0, predictor, generator, on_step=keep_known, progress=progress)

@@ -73,6 +73,7 @@ class DeepFloydIF:
     """Stage I's UNet predicts eps (channels 0-2) and the learned-range variance (3-5) at 64 x 64, in [-1, 1]."""
 
     name = "deepfloyd_if"
+    objective = "ddpm"
     channels = 3
     null_prompt = ""
     predicts_variance = True  # learned range: the second three output channels

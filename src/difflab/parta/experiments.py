@@ -12,58 +12,38 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from difflab.config.schema import Common, Experiments, Factorized
-from difflab.core.predictor import Predictor, conditional, guided
-from difflab.core.timesteps import timesteps
+from difflab.config.schema import Common, Experiments, Factorized, FlowCommon
+from difflab.core.predictor import Predictor
+from difflab.core.views import views_for
 from difflab.errors import InputError
 from difflab.parta import algorithms as alg
-from difflab.parta.conditions import ConditionCache
+from difflab.parta.engine import Engine
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
-from difflab.core.views import views_for
 from difflab.reporting.figures import image_rows
-
-
-def sampler_of(common: Common) -> dict:
-    """parta.<model>.common's sampler (ddpm | ddim), ddim_eta and variance as ddpm.sample's keywords: eta (None =
-    the DDPM posterior step) and the DDPM step's variance (fixed_small | fixed_large | learned_range)."""
-    return {"eta": None if common.sampler == "ddpm" else common.ddim_eta, "variance": common.variance}
-
-
-def describe_sampler(sampler: dict) -> str:
-    """How a figure names the sampler: "DDIM eta 0.0", "DDPM step, fixed_small"."""
-    return f"DDIM eta {sampler['eta']}" if sampler["eta"] is not None else f"DDPM step, {sampler['variance']}"
 
 
 @dataclass
 class Context:
-    model: DiffusionModel
-    conds: ConditionCache
+    """An experiment's engine (model, process, conditions, CFG scale, seed) and what its figure needs: its params
+    section, where figures go and how images are shown."""
+    engine: Engine
     cfg: Experiments  # params.yaml parta.<model>
-    seed: int
     out_dir: Path
     mnist_dir: Path = Path("data/dataset")
     name: str = ""  # the experiment running: names its figure
 
     @property
-    def common(self) -> Common:
-        return self.cfg.common
+    def model(self) -> DiffusionModel:
+        return self.engine.model
 
-    def generator(self) -> torch.Generator:
-        return torch.Generator(device=self.model.device).manual_seed(self.seed)
+    @property
+    def common(self) -> Common | FlowCommon:
+        return self.cfg.common
 
     def image(self, ref: str) -> torch.Tensor:
         x = load_image(ref, self.model.image_size, self.model.channels, self.mnist_dir)
         return self.model.to_model(x.to(self.model.device))
-
-    @property
-    def timesteps(self) -> list[int]:
-        return timesteps(self.model.num_train_timesteps, stride=self.common.stride)
-
-    @property
-    def sampler(self) -> dict:
-        """How every experiment steps down its timesteps: ddpm.sample's eta and variance (sampler_of)."""
-        return sampler_of(self.common)
 
     def quote(self, prompt: str) -> str:
         """A prompt as figures show it: quoted, and a label of a dataset whose classes have names with its name
@@ -73,30 +53,20 @@ class Context:
             return f"{prompt!r} ({classes[int(prompt)]})"
         return repr(prompt)
 
-    def noise(self, n: int, g: torch.Generator) -> torch.Tensor:
-        """n images of pure noise x_T at the model's size."""
-        m = self.model
-        return torch.randn((n, m.channels, m.image_size, m.image_size), generator=g, device=m.device)
-
-    def null(self, n: int = 1) -> torch.Tensor:
-        return self.conds(*[self.model.null_prompt] * n)
-
-    def guided(self, *prompts: str) -> Predictor:
-        return guided(self.model, self.conds(*prompts), self.null(len(prompts)), self.common.guidance_scale)
-
     def show(self, x: torch.Tensor, prompts: list[str] | None = None, resize: str = "nearest") -> torch.Tensor:
         """[0, 1] images for a figure at the display size: results go through the model's upsampler (IF stage II)
         with their prompts, image i with prompt i; inputs and noisy images are only enlarged (nearest neighbour, so
         the pixels stay visible), an image that must not gain detail (a low-pass view) by resize="bilinear"."""
         if prompts is not None:
-            x = self.model.upsample(x, self.conds(*prompts), self.null(len(prompts)), self.generator())
+            x = self.model.upsample(x, self.engine.conds(*prompts), self.engine.null(len(prompts)),
+                                    self.engine.generator())
         x = self.model.to_unit(x).float().cpu()
         size = self.model.display_size
         return x if x.shape[-1] == size else F.interpolate(x, size=size, mode=resize)
 
     def save(self, rows, title: str, **labels) -> Path:
         path = self.out_dir / f"{self.name}.png"
-        about = f"{self.model.name}, seed {self.seed}, {describe_sampler(self.sampler)}"
+        about = f"{self.model.name}, seed {self.engine.seed}, {self.engine.process.about}"
         image_rows(rows, path, title=f"{title}\n[{about}]", **labels)
         return path
 
@@ -107,34 +77,36 @@ def _blank(shown: torch.Tensor) -> torch.Tensor:
 
 def sample(ctx: Context) -> None:
     """A0: text-to-image sampling with CFG from pure noise at several numbers of inference steps."""
-    p = ctx.cfg.sample
+    p, e = ctx.cfg.sample, ctx.engine
     rows = []
     for steps in p.num_inference_steps:
-        ts = timesteps(ctx.model.num_train_timesteps, num_steps=steps)
-        g = ctx.generator()
-        x = alg.iterative_denoise(ctx.model, ctx.noise(len(p.prompts), g), ts, 0, ctx.guided(*p.prompts), g,
-                                  progress=f"{steps} steps", **ctx.sampler)
+        x = e.sample(e.guided(*p.prompts), len(p.prompts), progress=f"{steps} steps",
+                     grid=e.process.grid(num_steps=steps))
         rows.append(ctx.show(x, p.prompts))
-    ctx.save(rows, f"Sampling with CFG (scale {ctx.common.guidance_scale})",
+    ctx.save(rows, f"Sampling with CFG (scale {e.scale})",
              col_labels=[ctx.quote(q) for q in p.prompts],
              row_labels=[f"{s} steps" for s in p.num_inference_steps])
 
 
-def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list[int], torch.Tensor]:
-    ts, T = ctx.cfg.forward.timesteps, ctx.model.num_train_timesteps
-    if not all(0 <= t < T for t in ts):  # params.check knows T only where the stage reads ddpm.num_timesteps
+def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list, torch.Tensor]:
+    """The test image and the forward process's images of it at forward.timesteps (a DDPM) or forward.times (a
+    flow), from one generator."""
+    ts, e = ctx.cfg.forward.times, ctx.engine
+    T = getattr(e.process, "num_train_timesteps", None)
+    if T is not None and not all(0 <= t < T for t in ts):  # params.check knows T only where the stage reads it
         raise InputError(f"parta.{ctx.model.name}.forward.timesteps={ts} is not allowed; allowed: 0 .. {T - 1} "
                          f"(the {ctx.model.name} model's T = {T})")
     x0 = ctx.image(ctx.common.test_image)
-    g = ctx.generator()
-    return x0, ts, torch.cat([alg.forward(ctx.model, x0, t, g) for t in ts])
+    g = e.generator()
+    return x0, ts, torch.cat([e.noised(x0, t, g) for t in ts])
 
 
 def forward(ctx: Context) -> None:
     """A1.1: the forward process on the test image."""
     x0, ts, noisy = _noisy_test_images(ctx)
-    ctx.save([ctx.show(torch.cat([x0, noisy]))], "Forward process x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps",
-             col_labels=["original"] + [f"t = {t}" for t in ts])
+    label = ctx.engine.process.label
+    ctx.save([ctx.show(torch.cat([x0, noisy]))], f"Forward process {ctx.engine.process.forward_formula}",
+             col_labels=["original"] + [label(t) for t in ts])
 
 
 def blur(ctx: Context) -> None:
@@ -143,78 +115,76 @@ def blur(ctx: Context) -> None:
     _, ts, noisy = _noisy_test_images(ctx)
     blurred = alg.gaussian_blur(noisy, p.kernel_size, p.sigma)
     ctx.save([ctx.show(noisy), ctx.show(blurred)], f"Gaussian blur denoising (kernel {p.kernel_size}, "
-             f"sigma {p.sigma})", row_labels=["noisy", "blurred"], col_labels=[f"t = {t}" for t in ts])
+             f"sigma {p.sigma})", row_labels=["noisy", "blurred"],
+             col_labels=[ctx.engine.process.label(t) for t in ts])
 
 
 def one_step(ctx: Context) -> None:
-    """A1.3: one-step denoising x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)."""
-    prompt = ctx.cfg.one_step.prompt
+    """A1.3: the one-step estimate of the clean image (a DDPM's x0_hat, a flow's x1_hat)."""
+    prompt, e = ctx.cfg.one_step.prompt, ctx.engine
     x0, ts, noisy = _noisy_test_images(ctx)
-    est = torch.cat([alg.one_step_denoise(ctx.model, noisy[i:i + 1], t, ctx.conds(prompt)) for i, t in enumerate(ts)])
+    est = torch.cat([e.one_step(noisy[i:i + 1], t, e.conditional(prompt)) for i, t in enumerate(ts)])
     ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
              f"One-step denoising, prompt {ctx.quote(prompt)}", row_labels=["noisy", "one-step estimate", "original"],
-             col_labels=[f"t = {t}" for t in ts])
+             col_labels=[e.process.label(t) for t in ts])
 
 
 def iterative(ctx: Context) -> None:
-    """A1.4: iterative denoising over strided timesteps from i_start, against one-step and blur."""
-    p, ts = ctx.cfg.iterative, ctx.timesteps
-    g = ctx.generator()
+    """A1.4: iterative denoising along the grid from iterative's start, against one-step and blur."""
+    p, e = ctx.cfg.iterative, ctx.engine
+    g = e.generator()
     x0 = ctx.image(ctx.common.test_image)
-    alg.check_i_start(ts, p.i_start)
-    t0 = ts[p.i_start]
-    x_t = alg.forward(ctx.model, x0, t0, g)
-    frames, labels = [x_t], [f"t = {t0} (start)"]
+    i_start = e.index(p.start)
+    t0 = e.grid[i_start]
+    x_t = e.noised(x0, t0, g)
+    frames, labels = [x_t], [f"{e.process.label(t0)} (start)"]
 
-    def every(i: int, t_prev: int, x: torch.Tensor) -> None:
-        if (i + 1) % p.show_every == 0 and t_prev >= 0:
-            frames.append(x), labels.append(f"t = {t_prev}")
+    def every(i: int, t_next, x: torch.Tensor) -> None:
+        if (i + 1) % p.show_every == 0 and t_next != e.process.end:
+            frames.append(x), labels.append(e.process.label(t_next))
 
-    cond = ctx.conds(p.prompt)
-    clean = alg.iterative_denoise(ctx.model, x_t, ts, p.i_start, conditional(ctx.model, cond), g,
-                                  on_step=every, progress="iterative denoising", **ctx.sampler)
-    one = alg.one_step_denoise(ctx.model, x_t, t0, cond)
+    predictor = e.conditional(p.prompt)
+    clean = e.denoise(x_t, i_start, predictor, g, on_step=every, progress="iterative denoising")
+    one = e.one_step(x_t, t0, predictor)
     blurred = alg.gaussian_blur(x_t, ctx.cfg.blur.kernel_size, ctx.cfg.blur.sigma)
     ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p.prompt]),
                                                       ctx.show(one, [p.prompt]), ctx.show(blurred)])],
-             f"Iterative denoising from i_start = {p.i_start} (t = {t0}), every {p.show_every}th step, "
+             f"Iterative denoising from {e.process.start_title(p.start, t0)}, every {p.show_every}th step, "
              f"prompt {ctx.quote(p.prompt)}",
              row_labels=["iterative steps", "original | iterative\n| one-step | blur"], col_labels=labels)
 
 
 def _from_noise(ctx: Context, section: str, predictor_for: Callable[[list[str]], Predictor], title: str) -> None:
     p = getattr(ctx.cfg, section)
-    g = ctx.generator()
-    x = alg.iterative_denoise(ctx.model, ctx.noise(len(p.prompts), g), ctx.timesteps, 0,
-                              predictor_for(p.prompts), g, progress=section, **ctx.sampler)
+    x = ctx.engine.sample(predictor_for(p.prompts), len(p.prompts), progress=section)
     ctx.save([ctx.show(x, p.prompts)], title, col_labels=[ctx.quote(q) for q in p.prompts])
 
 
 def sample_noise(ctx: Context) -> None:
     """A1.5: sampling from pure noise (i_start = 0) without guidance."""
-    _from_noise(ctx, "sample_noise", lambda prompts: conditional(ctx.model, ctx.conds(*prompts)),
+    _from_noise(ctx, "sample_noise", lambda prompts: ctx.engine.conditional(*prompts),
                 "Sampling from pure noise, no guidance")
 
 
 def cfg(ctx: Context) -> None:
     """A1.6: sampling with classifier-free guidance."""
-    _from_noise(ctx, "cfg", lambda prompts: ctx.guided(*prompts),
-                f"Sampling with classifier-free guidance, scale {ctx.common.guidance_scale}")
+    _from_noise(ctx, "cfg", lambda prompts: ctx.engine.guided(*prompts),
+                f"Sampling with classifier-free guidance, scale {ctx.engine.scale}")
 
 
 def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> None:
-    i_starts, ts = ctx.cfg.sdedit.i_start, ctx.timesteps
-    for i in i_starts:
-        alg.check_i_start(ts, i)
+    e = ctx.engine
+    starts = ctx.cfg.sdedit.starts
+    indices = [e.index(s) for s in starts]
     rows = []
     for ref in images:
         x0 = ctx.image(ref)
-        g = ctx.generator()
-        edits = [alg.sdedit(ctx.model, x0, ts, i, ctx.guided(prompt), g, **ctx.sampler) for i in i_starts]
+        g = e.generator()
+        edits = [e.sdedit(x0, i, e.guided(prompt), g) for i in indices]
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
-    ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {ctx.common.guidance_scale}",
+    ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {e.scale}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
-             col_labels=[f"i_start {i}\n(t = {ts[i]})" for i in i_starts] + ["original"])
+             col_labels=[e.process.start_label(s, e.grid[i]) for s, i in zip(starts, indices)] + ["original"])
 
 
 def sdedit(ctx: Context) -> None:
@@ -231,13 +201,12 @@ def sdedit_drawings(ctx: Context) -> None:
 
 def inpaint(ctx: Context) -> None:
     """A1.7.2: RePaint inpainting: new content where the mask is 1."""
-    p = ctx.cfg.inpaint
+    p, e = ctx.cfg.inpaint, ctx.engine
     rows = [[], [], [], []]
     for ref, spec in zip([ctx.common.test_image] + p.images, p.masks, strict=True):  # params.check pairs them
         x0 = ctx.image(ref)
         mask = make_mask(spec, ctx.model.image_size).to(x0.device)
-        out = alg.inpaint(ctx.model, x0, mask, ctx.timesteps, ctx.guided(p.prompt), ctx.generator(),
-                          progress=f"inpainting {ref}", **ctx.sampler)
+        out = e.inpaint(x0, mask, e.guided(p.prompt), progress=f"inpainting {ref}")
         shown_mask = F.interpolate(mask.expand_as(x0).float().cpu(), size=ctx.model.display_size, mode="nearest")
         for row, x in zip(rows, (ctx.show(x0), shown_mask, ctx.show(x0) * shown_mask, ctx.show(out, [p.prompt]))):
             row.append(x)
@@ -265,15 +234,11 @@ def anagram(ctx: Context) -> None:
     Row k shows view k of the sample: where the model upsamples for display (IF stage II), view k of the 64 x 64
     sample goes through the upsampler with prompt k, so each row is the view its prompt describes, not the view of
     an image upsampled for prompt 1 (stage II adds detail that follows its prompt)."""
-    entries = ctx.cfg.anagram.anagrams
+    entries, engine = ctx.cfg.anagram.anagrams, ctx.engine
     views = [views_for(e.views, ctx.model) for e in entries]  # every view checked before any sampling
     rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
     for e, vs in zip(entries, views):
-        g = ctx.generator()
-        predictor = alg.anagram(ctx.model, [ctx.conds(p) for p in e.prompts], ctx.null(),
-                                ctx.common.guidance_scale, vs)
-        x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
-                                  progress=f"anagram {'/'.join(e.views)}", **ctx.sampler)
+        x = engine.sample(engine.anagram(e.prompts, vs), 1, progress=f"anagram {'/'.join(e.views)}")
         shown = ctx.show(torch.cat([v(x) for v in vs]), e.prompts)  # view k, upsampled with prompt k
         for k, row in enumerate(rows):
             row.append(shown[k:k + 1] if k < len(vs) else _blank(shown))
@@ -289,12 +254,10 @@ def hybrid(ctx: Context) -> None:
     The low-pass row is the sample blurred, then enlarged (bilinear): it never goes through an upsampler, whose
     detail (IF stage II adds high frequencies, following its prompt) would make it no longer a low-pass view. The full
     row is upsampled with the near prompt, the one that sets the high frequencies stage II works on."""
-    p, g = ctx.cfg.hybrid, ctx.generator()
+    p, e = ctx.cfg.hybrid, ctx.engine
     fars, nears = [a for a, _ in p.pairs], [b for _, b in p.pairs]
-    predictor = alg.factorized(ctx.model, [ctx.conds(*fars), ctx.conds(*nears)], ctx.null(len(fars)),
-                               ctx.common.guidance_scale, alg.frequency_bands([(p.kernel_size, p.sigma)]))
-    x = alg.iterative_denoise(ctx.model, ctx.noise(len(fars), g), ctx.timesteps, 0, predictor, g,
-                              progress="hybrids", **ctx.sampler)
+    predictor = e.factorized([fars, nears], alg.frequency_bands([(p.kernel_size, p.sigma)]))
+    x = e.sample(predictor, len(fars), progress="hybrids")
     full = ctx.show(x, nears)
     small = F.interpolate(F.interpolate(full, scale_factor=1 / p.view_downscale, mode="area"), size=full.shape[-1],
                           mode="nearest")
@@ -328,11 +291,8 @@ def factorized(ctx: Context) -> None:
     kinds = {e.kind for e in p.items}
     rows: list[list[torch.Tensor]] = [[], [], []] if "bands" in kinds else [[], []]
     for e in p.items:
-        g = ctx.generator()
-        predictor = alg.factorized(ctx.model, [ctx.conds(q) for q in e.prompts], ctx.null(),
-                                   ctx.common.guidance_scale, components[e.kind])
-        x = alg.iterative_denoise(ctx.model, ctx.noise(1, g), ctx.timesteps, 0, predictor, g,
-                                  progress=f"factorized {e.kind}", **ctx.sampler)
+        x = ctx.engine.sample(ctx.engine.factorized([[q] for q in e.prompts], components[e.kind]), 1,
+                              progress=f"factorized {e.kind}")
         if e.kind == "bands":  # up close (upsampled with the high band's prompt), then the blurred views of the
             wide, narrow, close = alg.band_views(x, blurs)  # sample, never through the upsampler (as hybrid's)
             cells = [ctx.show(close, e.prompts[-1:]), ctx.show(narrow, resize="bilinear"),

@@ -5,13 +5,14 @@ from collections.abc import Sequence
 import torch
 
 from difflab.config.runtime import Runtime
-from difflab.config.schema import PARTA_MODELS as MODELS
-from difflab.config.schema import DeepFloydCommon, MnistCommon
+from difflab.config.schema import PARTA_SECTIONS as MODELS
+from difflab.config.schema import DeepFloydCommon, FlowCommon, MnistCommon
 from difflab.data.mnist import CLASSES
 from difflab.errors import InputError, ParamError
 from difflab.models.checkpoints import load_model
+from difflab.parta.engine import Engine, process_of
 from difflab.parta.model import DiffusionModel
-from difflab.sampling.adapters import MnistDiffusion
+from difflab.sampling.adapters import MnistDiffusion, MnistFlow
 from difflab.sampling.labels import one_hot_prompts
 
 
@@ -20,16 +21,14 @@ def check_model_name(name: str) -> None:
         raise ParamError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
 
 
-def load_diffusion_model(name: str, common: MnistCommon | DeepFloydCommon, runtime: Runtime) -> DiffusionModel:
-    """The MNIST model runs in the runtime's precision; DeepFloyd IF keeps its own (common.dtype, fp16)."""
+def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloydCommon,
+                         runtime: Runtime) -> DiffusionModel:
+    """The MNIST models run in the runtime's precision; DeepFloyd IF keeps its own (common.dtype, fp16)."""
     check_model_name(name)
     device = runtime.device
-    if name == "mnist":
+    if name in ("mnist", "mnist_flow"):
         unet, meta = load_model(common.checkpoint, device)
-        if unet.conditioning != "class" or meta.get("objective", "ddpm") != "ddpm":
-            raise InputError(f"{common.checkpoint}: part A needs the class-conditioned DDPM; this model is "
-                             f"{unet.conditioning}-conditioned, objective {meta.get('objective', 'ddpm')!r}")
-        return MnistDiffusion(unet, meta, runtime=runtime)
+        return part_a_model(unet, meta, runtime, "ddpm" if name == "mnist" else "flow", common.checkpoint)
     from difflab.parta.deepfloyd import DeepFloydIF
     return DeepFloydIF.from_pretrained(
         common.stage_1, common.stage_2, device, dtype=common.dtype, variant=common.variant,
@@ -37,12 +36,33 @@ def load_diffusion_model(name: str, common: MnistCommon | DeepFloydCommon, runti
         stage_2_guidance_scale=common.stage_2_guidance_scale, stage_2_noise_level=common.stage_2_noise_level)
 
 
+def part_a_model(unet, meta: dict, runtime: Runtime, objective: str, where: str = "the model") -> DiffusionModel:
+    """A class-conditioned MNIST UNet of the objective asked for (ddpm | flow) behind part A's interface; InputError
+    naming what the checkpoint holds otherwise."""
+    found = meta.get("objective", "ddpm")
+    if unet.conditioning != "class" or found != objective:
+        raise InputError(f"{where}: part A here needs the class-conditioned {objective} model; this one is "
+                         f"{unet.conditioning}-conditioned, objective {found!r}")
+    return (MnistDiffusion if objective == "ddpm" else MnistFlow)(unet, meta, runtime=runtime)
+
+
 def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: list[str], device: torch.device,
                    classes: Sequence[str] = CLASSES["mnist"]) -> torch.Tensor:
     """Conditions of the prompts: T5 embeddings for IF; for the project's own model one-hot vectors of the classes
     of the dataset it learned (`classes`: labels or names)."""
     check_model_name(name)
-    if name == "mnist":
+    if name in ("mnist", "mnist_flow"):
         return one_hot_prompts(prompts, classes)
     from difflab.parta.deepfloyd import t5_embeddings
     return t5_embeddings(prompts, common.text_encoder, device, dtype=common.dtype, variant=common.variant)
+
+
+def load_engine(name: str, section, runtime: Runtime, conds=None, seed: int = 0) -> Engine:
+    """The engine of parta.<name>: its model, its process and CFG scale as section.common sets them, the seed, and
+    the conditions `conds` (prompts -> conditions; default: the MNIST models' one-hot vectors of their classes)."""
+    model = load_diffusion_model(name, section.common, runtime)
+    if conds is None:
+        if name == "deepfloyd_if":
+            raise ValueError("DeepFloyd IF's conditions come from the embed_prompts stage's cache; pass them")
+        conds = lambda *prompts: one_hot_prompts(list(prompts), model.classes).to(model.device)  # noqa: E731
+    return Engine(model, process_of(model, section.common), conds, section.common.guidance_scale, seed)

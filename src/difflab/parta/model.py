@@ -1,9 +1,12 @@
-"""The interface every part A algorithm is written against: DeepFloyd IF (deepfloyd.py) and part B's class DDPM
-(sampling/adapters.py) implement it.
+"""The model every part A algorithm is written against: DeepFloyd IF (deepfloyd.py) and part B's class DDPM and
+class flow model (sampling/adapters.py) implement it. How it noises and steps is its process (core/processes.py,
+built by engine.process_of from its objective), so the model itself only predicts.
 
 A diffusion model here is anything with
-- `alphas_cumprod` (float64, CPU) and `num_train_timesteps`: its noise schedule;
-- `predict(x_t, t, cond) -> (eps, predicted variance or None)`: batched over images and conditions;
+- `objective`: "ddpm" (with `alphas_cumprod`, float64 on the CPU: its noise schedule) or "flow" (a linear flow,
+  time 0 = noise, 1 = image);
+- `predict(x_t, t, cond) -> (estimate, predicted variance or None)`: batched over images and conditions; the
+  estimate is the noise eps at timestep t (a DDPM) or the velocity at time t (a flow);
 - `predicts_variance`: whether predict's second output is a variance (IF's learned range) or None (MNIST);
 - `null_prompt` (""): the prompt of the unconditional estimate (conditions come from conditions.py's cache);
 - `image_size`, `channels`, `to_model(x)` / `to_unit(x)`: its value range against [0, 1] images;
@@ -18,8 +21,7 @@ import torch
 
 class DiffusionModel(Protocol):
     name: str
-    alphas_cumprod: torch.Tensor
-    num_train_timesteps: int
+    objective: str
     image_size: int
     display_size: int
     channels: int
@@ -27,7 +29,7 @@ class DiffusionModel(Protocol):
     predicts_variance: bool
     device: torch.device
 
-    def predict(self, x_t: torch.Tensor, t: int, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
+    def predict(self, x_t: torch.Tensor, t, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
     def to_model(self, x: torch.Tensor) -> torch.Tensor: ...
 

@@ -1,6 +1,6 @@
 """Part B's MNIST UNets behind the predict(x_t, t, cond) -> (estimate, None) of a diffusion model, so that one
-predictor (core/predictor.py) guides them and part A's algorithms run on the class-conditioned DDPM
-(parta/model.py names the whole interface)."""
+predictor (core/predictor.py) guides them and part A's algorithms run on the class-conditioned DDPM and the class
+flow model alike (parta/model.py names the whole interface)."""
 
 import torch
 
@@ -10,7 +10,27 @@ from difflab.data.mnist import classes_of
 from difflab.models.unet import UNet
 
 
-class MnistDiffusion:
+class MnistImages:
+    """What both MNIST models show part A: 1 x 28 x 28 images in [0, 1] (the range they were trained on), no
+    upsampler, prompts that are labels "0".."9" (or the class names of the dataset learned), "" the null class."""
+
+    channels = 1
+    image_size = display_size = 28
+    null_prompt = ""
+    predicts_variance = False
+
+    def to_model(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp(0, 1)
+
+    def upsample(self, x: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
+                 generator: torch.Generator) -> torch.Tensor:
+        return x
+
+
+class MnistDiffusion(MnistImages):
     """The class-conditioned MNIST DDPM (part B) as a diffusion model: prompts are labels "0".."9" (or the class
     names of the dataset it learned, `classes`), "" is the null class (the zero vector), images are 1 x 28 x 28 in
     [0, 1] (the range it was trained on), T = 300 linear betas.
@@ -19,10 +39,7 @@ class MnistDiffusion:
     `runtime` sets precision and memory format (default: fp32 on `device`); estimates are returned in fp32."""
 
     name = "mnist"
-    channels = 1
-    image_size = display_size = 28
-    null_prompt = ""
-    predicts_variance = False
+    objective = "ddpm"
 
     def __init__(self, unet: UNet, meta: dict, device: torch.device | str = "cpu", runtime: Runtime | None = None):
         if unet.conditioning == "none" or meta.get("objective", "ddpm") != "ddpm":
@@ -41,25 +58,14 @@ class MnistDiffusion:
             eps = self.unet(x_t, tt, cond)
         return eps.float(), None
 
-    def to_model(self, x: torch.Tensor) -> torch.Tensor:
-        return x
 
-    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
-        return x.clamp(0, 1)
-
-    def upsample(self, x: torch.Tensor, cond: torch.Tensor, null: torch.Tensor,
-                 generator: torch.Generator) -> torch.Tensor:
-        return x
-
-
-class MnistFlow:
+class MnistFlow(MnistImages):
     """A flow-matching MNIST UNet behind the same predict(x_t, t, cond) -> (estimate, None), the estimate being the
-    velocity at time t in [0, 1] (0 = noise): so the guided and conditional predictors of algorithms.py batch its
-    classifier-free guidance exactly as the DDPM's. Only sampling uses it: the part A algorithms need a noise
-    schedule that a flow model does not have."""
+    velocity at time t in [0, 1] (0 = noise): so the guided and conditional predictors batch its classifier-free
+    guidance exactly as the DDPM's, and part A's algorithms run on it through core/processes.FlowProcess."""
 
     name = "mnist-flow"
-    predicts_variance = False
+    objective = "flow"
 
     def __init__(self, unet: UNet, meta: dict, runtime: Runtime | None = None):
         if unet.conditioning == "none" or meta.get("objective") != "flow":
@@ -68,6 +74,7 @@ class MnistFlow:
         self.runtime = runtime or Runtime(torch.device("cpu"), "fp32")
         self.device = self.runtime.device
         self.unet = self.runtime.prepare(unet.eval())
+        self.classes = classes_of(meta)
 
     @torch.no_grad()
     def predict(self, x_t: torch.Tensor, t: float, cond: torch.Tensor | None) -> tuple[torch.Tensor, None]:
