@@ -9,6 +9,7 @@ from gaussian import exact_moments
 
 from difflab.core import ddpm
 from difflab.core.predictor import conditional, guided
+from difflab.core.processes import DDPMProcess
 from difflab.core.timesteps import timesteps
 from difflab.parta import algorithms as alg
 from difflab.core.views import VIEWS
@@ -51,6 +52,10 @@ class GaussianModel:
 
     def to_unit(self, x):
         return x
+
+
+def P(model, **sampler) -> DDPMProcess:  # noqa: N802 (the model's process, as the engine builds it)
+    return DDPMProcess(model.alphas_cumprod, **sampler)
 
 
 def cosine_schedule():
@@ -127,8 +132,8 @@ def test_iterative_denoising_from_noise_recovers_the_data(model, learned_varianc
     ts = timesteps(1000, stride=stride)
     n = 4000
     variance = "fixed_small" if learned_variance is None else "learned_range"
-    x = alg.iterative_denoise(model, noise(n), ts, 0, conditional(model, onehot(1)),
-                              torch.Generator().manual_seed(2), variance=variance)
+    x = alg.iterative_denoise(P(model, variance=variance), noise(n), ts, 0, conditional(model, onehot(1)),
+                              torch.Generator().manual_seed(2))
     torch.testing.assert_close(x.mean(0), model.means[1], atol=4 * 0.2 / math.sqrt(n) + 0.01, rtol=0)
     spread = x.std(0).mean().item()
     if stride == 1:
@@ -144,15 +149,18 @@ def test_the_engine_samples_by_ddim_where_asked(model, learned_variance):
     """sampler: ddim in parta.<model>.common reaches the engine as eta: over IF's 1000 steps DDIM with eta 0 lands
     on the data distribution without drawing noise, ignoring a predicted variance (IF's learned range)."""
     from difflab.config.schema import MnistCommon
-    from difflab.parta.experiments import sampler_of
-    assert sampler_of(MnistCommon.model_construct(sampler="ddpm", ddim_eta=0.5, variance="fixed_large")) == {
-        "eta": None, "variance": "fixed_large"}
-    eta = sampler_of(MnistCommon.model_construct(sampler="ddim", ddim_eta=0.0, variance="learned_range"))["eta"]
-    assert eta == 0.0
+    from difflab.parta.engine import process_of
+    ddpm_step = process_of(model, MnistCommon.model_construct(sampler="ddpm", ddim_eta=0.5, variance="fixed_large",
+                                                              stride=30))
+    assert (ddpm_step.eta, ddpm_step.variance, ddpm_step.stride) == (None, "fixed_large", 30)
+    process = process_of(model, MnistCommon.model_construct(sampler="ddim", ddim_eta=0.0, variance="learned_range",
+                                                            stride=1))
+    assert process.eta == 0.0
     model.learned_variance = learned_variance
-    ts, n = timesteps(1000, stride=1), 4000
-    run = lambda seed: alg.iterative_denoise(model, noise(n), ts, 0, conditional(model, onehot(1)),  # noqa: E731
-                                             torch.Generator().manual_seed(seed), eta=eta)
+    ts, n = process.grid(), 4000
+    assert ts == timesteps(1000, stride=1)
+    run = lambda seed: alg.iterative_denoise(process, noise(n), ts, 0, conditional(model, onehot(1)),  # noqa: E731
+                                             torch.Generator().manual_seed(seed))
     x = run(2)
     torch.testing.assert_close(x.mean(0), model.means[1], atol=4 * 0.2 / math.sqrt(n) + 0.01, rtol=0)
     assert x.std(0).mean().item() == pytest.approx(0.2, rel=0.03)
@@ -161,13 +169,14 @@ def test_the_engine_samples_by_ddim_where_asked(model, learned_variance):
 
 def test_one_step_denoising_is_exact_for_a_point_mass(model):
     model.s = 0.0
-    x_t = alg.forward(model, model.means[2:3], 500, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(alg.one_step_denoise(model, x_t, 500, onehot(2)), model.means[2:3])
+    x_t = alg.forward(P(model), model.means[2:3], 500, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(alg.one_step_denoise(P(model), x_t, 500, conditional(model, onehot(2))),
+                               model.means[2:3])
 
 
 def test_cfg_with_scale_one_is_the_conditional_sampler_and_batches_one_call(model):
     ts = timesteps(1000, stride=100)
-    run = lambda predictor: alg.iterative_denoise(model, noise(4), ts, 0, predictor,  # noqa: E731
+    run = lambda predictor: alg.iterative_denoise(P(model), noise(4), ts, 0, predictor,  # noqa: E731
                                                   torch.Generator().manual_seed(3))
     unguided = run(conditional(model, onehot(0)))
     model.calls = 0
@@ -218,7 +227,7 @@ def test_inpainting_keeps_the_known_region(model):
             seen.append((z.mean().item(), z.std().item()))
         else:
             seen.append(None)
-    out = alg.inpaint(model, x_orig, mask, ts, conditional(model, onehot(1)), torch.Generator().manual_seed(4),
+    out = alg.inpaint(P(model), x_orig, mask, ts, conditional(model, onehot(1)), torch.Generator().manual_seed(4),
                       observe=observe)
     assert len(seen) == len(ts) and seen[-1] is None
     for mean, std in seen[:-1]:
@@ -244,8 +253,8 @@ def test_sdedit_projects_onto_the_data_more_the_earlier_it_starts(model):
     ts = timesteps(1000, stride=30)
     x0 = (model.means[0:1] + 0.5).expand(500, -1, -1, -1)
     predictor = conditional(model, onehot(0))
-    late = alg.sdedit(model, x0, ts, len(ts) - 2, predictor, torch.Generator().manual_seed(5))
-    early = alg.sdedit(model, x0, ts, 1, predictor, torch.Generator().manual_seed(5))
+    late = alg.sdedit(P(model), x0, ts, len(ts) - 2, predictor, torch.Generator().manual_seed(5))
+    early = alg.sdedit(P(model), x0, ts, 1, predictor, torch.Generator().manual_seed(5))
     assert (late.mean(0) - x0[0]).abs().max() < 0.05
     assert (early.mean(0) - model.means[0]).abs().max() < 0.05
 
@@ -254,7 +263,7 @@ def test_i_start_is_checked(model):
     ts = timesteps(1000, stride=30)
     x0 = model.means[0:1]
     with pytest.raises(ValueError, match="i_start=34; allowed: 0 .. 33"):
-        alg.sdedit(model, x0, ts, 34, conditional(model, onehot(0)), torch.Generator())
+        alg.sdedit(P(model), x0, ts, 34, conditional(model, onehot(0)), torch.Generator())
 
 
 def test_guidance_at_scale_0_and_1_computes_only_the_half_it_needs(model):

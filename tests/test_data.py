@@ -253,12 +253,15 @@ def test_prompts_name_a_class_by_label_or_by_its_datasets_name():
 def test_part_a_figures_name_the_class_a_label_stands_for(dataset, shown):
     from difflab.config.schema import MnistExperiments
     from difflab.models.unet import UNet
+    from difflab.core.processes import DDPMProcess
+    from difflab.parta.engine import Engine
     from difflab.parta.experiments import Context
     from difflab.sampling.adapters import MnistDiffusion
 
     model = MnistDiffusion(UNet(4, "class"), {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02,
                                               "dataset": dataset})
-    ctx = Context(model, conds=None, cfg=MnistExperiments.model_construct(), seed=0, out_dir=None)
+    ctx = Context(Engine(model, DDPMProcess(model.alphas_cumprod), None, 3.0, 0), MnistExperiments.model_construct(),
+                  out_dir=None)
     assert [ctx.quote(p) for p in ("6", "")] == shown
     if dataset == "fashion_mnist":
         assert ctx.quote("Sandal") == "'Sandal'"  # a name already says it

@@ -12,6 +12,7 @@ from tiny_if import WIDTH, save_tiny_if
 from difflab.config.params import check, load
 from difflab.config.schema import Anagrams
 from difflab.core.timesteps import timesteps
+from difflab.core.processes import DDPMProcess
 from difflab.parta import algorithms as alg
 from difflab.parta import experiments
 from difflab.parta.conditions import ConditionCache, prompts_in, save_conditions
@@ -91,9 +92,9 @@ def test_every_experiment_runs_on_the_tiny_model(tiny_ctx, monkeypatch):
         path = run(name, ctx)
         assert path.stat().st_size > 5000, name
     # DDIM through the same engine, IF's predicted variance unused
-    ddim = ctx.common.model_copy(update={"sampler": "ddim", "ddim_eta": 0.0})
-    monkeypatch.setattr(ctx, "cfg", ctx.cfg.model_copy(update={"common": ddim}))
-    assert ctx.sampler["eta"] == 0.0 and run("cfg", ctx).stat().st_size > 5000
+    ddim = ctx.cfg.model_copy(update={"common": ctx.common.model_copy(update={"sampler": "ddim", "ddim_eta": 0.0})})
+    ctx = Context.of(ctx.model, ctx.engine.conds, ddim, 2718, ctx.out_dir, name="figure")
+    assert ctx.engine.process.eta == 0.0 and run("cfg", ctx).stat().st_size > 5000
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +109,8 @@ def tiny_ctx(tiny):
                     t5_embeddings(prompts, c.text_encoder, "cpu", dtype="float32", variant=None), "deepfloyd_if")
     model = DeepFloydIF.from_pretrained(c.stage_1, c.stage_2, "cpu", dtype="float32", variant=None,
                                         stage_2_steps=2)
-    return Context(model, ConditionCache(root / "figure-conds.safetensors", "deepfloyd_if"), section, 2718,
-                   root / "figure-tests", name="figure")
+    return Context.of(model, ConditionCache(root / "figure-conds.safetensors", "deepfloyd_if"), section, 2718,
+                      root / "figure-tests", name="figure")
 
 
 class Spy:
@@ -149,7 +150,7 @@ def test_anagram_upsamples_each_view_with_its_own_prompt(tiny_ctx, monkeypatch):
     for j, (e, x, (up_in, up_cond, up_out)) in enumerate(zip(entries, spy.samples, spy.upsampled)):
         vs = [VIEWS[v] for v in e.views]
         torch.testing.assert_close(up_in, torch.cat([v(x) for v in vs]))  # view k of the 16 x 16 sample ...
-        torch.testing.assert_close(up_cond, ctx.conds(*e.prompts))  # ... with prompt k
+        torch.testing.assert_close(up_cond, ctx.engine.conds(*e.prompts))  # ... with prompt k
         for k in range(3):
             cell = rows[k][j:j + 1]
             expected = ctx.model.to_unit(up_out[k:k + 1]) if k < len(vs) else torch.ones_like(cell)
@@ -169,7 +170,7 @@ def test_hybrid_low_pass_row_is_stage_one_blurred_then_enlarged(tiny_ctx, monkey
     assert len(spy.upsampled) == 1  # the full row only
     up_in, up_cond, up_out = spy.upsampled[0]
     torch.testing.assert_close(up_in, x)
-    torch.testing.assert_close(up_cond, ctx.conds(*[near for _, near in p.pairs]))
+    torch.testing.assert_close(up_cond, ctx.engine.conds(*[near for _, near in p.pairs]))
     torch.testing.assert_close(rows[0], ctx.model.to_unit(up_out))
     low = F.interpolate(ctx.model.to_unit(alg.gaussian_blur(x, p.kernel_size, p.sigma)), size=32,
                         mode="bilinear")
@@ -190,7 +191,7 @@ def test_factorized_blurred_views_are_stage_one_blurred_then_enlarged(tiny_ctx, 
     assert len(spy.upsampled) == 1
     up_in, up_cond, up_out = spy.upsampled[0]
     torch.testing.assert_close(up_in, x)
-    torch.testing.assert_close(up_cond, ctx.conds(item.prompts[-1]))
+    torch.testing.assert_close(up_cond, ctx.engine.conds(item.prompts[-1]))
     torch.testing.assert_close(rows[0], ctx.model.to_unit(up_out))
     (k_wide, k_narrow), (s_wide, s_narrow) = p.kernel_sizes, p.sigmas
     for row, (k, sigma) in ((rows[1], (k_narrow, s_narrow)), (rows[2], (k_wide, s_wide))):
@@ -225,7 +226,8 @@ def test_the_engine_is_ifpipeline_but_for_its_thresholding(tiny):
     model = DeepFloydIF(unet, DDPMScheduler.from_config(plain), dtype=torch.float32)
     g = torch.Generator().manual_seed(0)
     x_T = torch.randn(1, 3, 16, 16, generator=g)
-    ours = alg.iterative_denoise(model, x_T, ts, 0, alg.guided(model, cond, null, 7.0), g, variance="learned_range")
+    process = DDPMProcess(model.alphas_cumprod, variance="learned_range")
+    ours = alg.iterative_denoise(process, x_T, ts, 0, alg.guided(model, cond, null, 7.0), g)
     theirs = diffusers_pipe(plain)
     torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-4)
     assert model.caption_note == ""

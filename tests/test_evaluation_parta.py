@@ -13,12 +13,16 @@ from difflab.config.schema import Anagram, Anagrams, Factorization, Factorized, 
 from difflab.data.mnist import CLASSES
 from difflab.evaluation import parta
 from difflab.evaluation.parta import Bench, anagrams, checked_settings, write_figures
+from difflab.core.ddpm import linear_alphas_cumprod
+from difflab.core.processes import DDPMProcess
 from difflab.parta import algorithms as alg
+from difflab.parta.engine import Engine
+from difflab.sampling.labels import one_hot_prompts
 from difflab.core.views import ViewError
 
 CPU = torch.device("cpu")
-MODEL = SimpleNamespace(classes=CLASSES["mnist"], image_size=28, name="mnist", device=CPU,
-                        to_model=lambda x: 2 * x - 1)
+MODEL = SimpleNamespace(classes=CLASSES["mnist"], image_size=28, channels=1, name="mnist", device=CPU,
+                        null_prompt="", to_model=lambda x: 2 * x - 1)
 BANDS = {"kind": "bands", "prompts": ["1", "2", "3"]}
 
 
@@ -28,7 +32,9 @@ def bench(anagram_list, items=(BANDS,)) -> Bench:
     cfg = MnistExperiments.model_construct(
         anagram=Anagrams.model_construct(anagrams=[Anagram.model_construct(**e) for e in anagram_list]),
         factorized=Factorized.model_construct(items=[Factorization.model_construct(**i) for i in items]))
-    return Bench(MODEL, PixelJudge(), cfg, [0], 1.0, {}, seeds=4, seed=0, batch_size=3, device=CPU)
+    engine = Engine(MODEL, DDPMProcess(linear_alphas_cumprod(10, 1e-4, 0.02)),
+                    lambda *prompts: one_hot_prompts(list(prompts), MODEL.classes), 1.0, 0)
+    return Bench(engine, PixelJudge(), cfg, seeds=4, batch_size=3)
 
 
 def test_views_and_factorized_items_are_checked_before_any_sampling():

@@ -142,7 +142,7 @@ def test_a_strided_ddpm_takes_the_posterior_step_between_its_timesteps():
     torch.testing.assert_close(got, want)
 
 
-def test_part_a_refuses_a_flow_model_and_the_samplers_their_wrong_objective(tmp_path):
+def test_part_a_refuses_a_model_of_the_other_objective_and_the_samplers_theirs(tmp_path):
     from difflab.config.runtime import Runtime
     from difflab.config.schema import MnistCommon
     from difflab.models.checkpoints import save_model
@@ -151,8 +151,8 @@ def test_part_a_refuses_a_flow_model_and_the_samplers_their_wrong_objective(tmp_
 
     unet, meta = flow_model()
     save_model(tmp_path / "flow.safetensors", unet.state_dict(), meta)
-    with pytest.raises(ValueError, match="part A needs the class-conditioned DDPM; this model is class-conditioned, "
-                                         "objective 'flow'"):
+    with pytest.raises(ValueError, match="part A here needs the class-conditioned ddpm model; this one is "
+                                         "class-conditioned, objective 'flow'"):
         load_diffusion_model("mnist", MnistCommon.model_construct(checkpoint=tmp_path / "flow.safetensors"),
                              Runtime(torch.device("cpu"), "fp32"))
     with pytest.raises(ValueError, match="not a DDPM"):

@@ -26,6 +26,10 @@ def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
                   "inpaint_mask_0": {"label_kept": 0.2, "mask": "[0, 1, 0, 1]"}, "inpaint_mask_1": {"label_kept": 0.6},
                   "sdedit_i_start_1": {"label_kept": 0.1}, "sdedit_i_start_20": {"label_kept": 0.9},
                   "seeds": 50},
+        "parta_flow": {"anagram_6_9": {"success": 0.9}, "anagram_2_5": {"success": 0.5},
+                       "hybrid_1_7": {"success": 0.0}, "inpaint_mask_0": {"label_kept": 0.4, "mask": "[0, 1, 0, 1]"},
+                       "sdedit_t_start_0p02": {"label_kept": 0.1}, "sdedit_t_start_0p5": {"label_kept": 0.7},
+                       "seeds": 20},
         "judge": {"test_accuracy": 0.97589, "n": 10000},
         "train_denoiser": {"train": {"loss": 0.01, "seconds": 63.04}},
         "train_time": {"train": {"loss": 0.03, "seconds": 129.0}},
@@ -39,7 +43,8 @@ def test_headline_reads_the_numbers_at_the_configured_sigma_and_scale():
     assert {k: h[k] for k in HEADLINE} == {
         "profile": "quick", "psnr": 20.12, "fd_time": 44.4, "fd_floor": 22.2, "acc_cfg": 0.995, "fd_cfg": 51.1,
         "fd_flow_time": 61.3, "acc_flow": 0.970, "fd_flow": 49.0, "anagram": 0.75, "hybrid": 0.125, "inpaint": 0.4,
-        "sdedit": 0.5, "judge_acc": 0.976, "s_denoiser": 63.0, "s_time": 129.0, "s_class": None}
+        "sdedit": 0.5, "anagram_flow": 0.7, "hybrid_flow": 0.0, "inpaint_flow": 0.4, "sdedit_flow": 0.4,
+        "judge_acc": 0.976, "s_denoiser": 63.0, "s_time": 129.0, "s_class": None}
 
 
 def test_each_measurement_comes_with_its_interval_and_count():

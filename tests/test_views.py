@@ -159,7 +159,7 @@ def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model
         factorized=Factorized(kernel_sizes=[5, 3], sigmas=[1.5, 0.5],
                               items=[Factorization(kind="color", prompts=["1", "2"])]),
         anagram=Anagrams(anagrams=[Anagram(views=["identity", "negate"], prompts=["1", "2"])]))
-    ctx = Context(model, None, cfg, 0, tmp_path)
+    ctx = Context.of(model, None, cfg, 0, tmp_path)
     model.calls = 0
     with pytest.raises(ValueError, match="1 channel\\(s\\), no colour; allowed there: kind 'bands'"):
         run("factorized", ctx)
@@ -179,5 +179,5 @@ def test_forward_timesteps_past_the_models_schedule_are_refused_before_any_work(
         forward=Forward(timesteps=[250, 1000]))
     with pytest.raises(InputError, match=r"parta.gaussian.forward.timesteps=\[250, 1000\] is not allowed; "
                                          r"allowed: 0 .. 999"):
-        run("forward", Context(model, None, cfg, 0, tmp_path))
+        run("forward", Context.of(model, None, cfg, 0, tmp_path))
     assert not list(tmp_path.iterdir())

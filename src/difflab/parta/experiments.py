@@ -17,7 +17,7 @@ from difflab.core.predictor import Predictor
 from difflab.core.views import views_for
 from difflab.errors import InputError
 from difflab.parta import algorithms as alg
-from difflab.parta.engine import Engine
+from difflab.parta.engine import Engine, process_of
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
 from difflab.reporting.figures import image_rows
@@ -32,6 +32,12 @@ class Context:
     out_dir: Path
     mnist_dir: Path = Path("data/dataset")
     name: str = ""  # the experiment running: names its figure
+
+    @classmethod
+    def of(cls, model: DiffusionModel, conds, cfg: Experiments, seed: int, out_dir: Path, **kwargs) -> "Context":
+        """A context whose engine steps as cfg.common says (engine.process_of), its CFG scale cfg.common's."""
+        return cls(Engine(model, process_of(model, cfg.common), conds, cfg.common.guidance_scale, seed), cfg, out_dir,
+                   **kwargs)
 
     @property
     def model(self) -> DiffusionModel:

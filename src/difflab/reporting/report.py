@@ -125,10 +125,37 @@ def sections(params: Params, metrics: dict[str, dict]) -> list[dict]:
              "FID's formula on the judge's features (not Inception FID); the floor is real training digits."),
     ]
     return [{"id": "part-a", "title": f"Part A: diffusion experiments on {name}", "items": part_a},
+            {"id": "part-a-flow", "title": "Part A on the class flow model (the course's part A since Fall 2026)",
+             "items": part_a_flow_items(params)},
             {"id": "part-b", "title": "Part B: diffusion models from scratch on MNIST", "items": part_b},
             {"id": "flow", "title": "Part B with flow matching (the course since 2025)",
              "items": flow_items(params, metrics)},
             {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params, metrics)}]
+
+
+FLOW_FIGURES = {"sample": "A0. Sampling", "forward": "A1.1 Forward process (interpolation)",
+                "blur": "A1.2 Classical denoising", "one_step": "A1.3 One-step estimate",
+                "iterative": "A1.4 Iterative denoising (Euler)", "sample_noise": "A1.5 Sampling from noise",
+                "cfg": "A1.6 Classifier-free guidance", "sdedit": "A1.7 SDEdit",
+                "sdedit_drawings": "A1.7.1 Web and hand-drawn images", "inpaint": "A1.7.2 Inpainting (RePaint)",
+                "translate": "A1.7.3 Text-conditional image-to-image", "anagram": "A1.8 Visual anagrams",
+                "hybrid": "A1.9 Hybrid images", "factorized": "Beyond A1.9: factorized diffusion"}
+
+
+def part_a_flow_items(params: Params) -> list[dict]:
+    """The flow model's part A (stage parta_flow) and its judged rates (eval_parta_flow), with the settings that
+    differ from the DDPM's: time from noise at 0 to the image at 1, Euler steps, start times."""
+    f = params.parta.mnist_flow
+    how = (f"Euler steps of h = {f.common.step:g} from noise (t = 0) to the image (t = 1), CFG {f.common.guidance_scale}"
+           f"; forward at t = {f.forward.times}, iterative from t = {f.iterative.t_start}, SDEdit from "
+           f"t_start {f.sdedit.t_start}.")
+    items = [item(f"parta_flow/{name}.png", title, how if name == "sample" else "")
+             for name, title in FLOW_FIGURES.items()]
+    return items + [
+        item("eval_parta_flow/anagrams_hybrids.png", "Anagrams, hybrids and bands on the flow model, judged",
+             f"Over {params.eval.parta_seeds} seeds, as for the DDPM."),
+        item("eval_parta_flow/sdedit_faithfulness.png", "Part A on the flow model, judged",
+             f"How often SDEdit keeps a test digit's label, over {params.eval.parta_seeds} digits, by start time.")]
 
 
 def factorized_sentence(f: Factorized) -> str:

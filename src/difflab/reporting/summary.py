@@ -22,6 +22,7 @@ SOURCES = {  # the metric files the headline is read from (the stage's deps)
     "flow_time": REPORTS / "flow_time/eval.json",
     "flow_class": REPORTS / "flow_class/eval.json",
     "parta": REPORTS / "eval_parta/metrics.json",
+    "parta_flow": REPORTS / "eval_parta_flow/metrics.json",
     "judge": REPORTS / "judge/metrics.json",
     "train_denoiser": REPORTS / "denoiser/train/metrics.json",
     "train_time": REPORTS / "ddpm_time/train/metrics.json",
@@ -43,6 +44,10 @@ HEADLINE = {
     "hybrid": ("part A: hybrid success, mean over pairs", 3),
     "inpaint": ("part A: inpainting keeps the label, mean over masks", 3),
     "sdedit": ("part A: SDEdit keeps the label, mean over i_start", 3),
+    "anagram_flow": ("part A on the flow model: anagram success, mean over pairs", 3),
+    "hybrid_flow": ("part A on the flow model: hybrid success, mean over pairs", 3),
+    "inpaint_flow": ("part A on the flow model: inpainting keeps the label, mean over masks", 3),
+    "sdedit_flow": ("part A on the flow model: SDEdit keeps the label, mean over t_start", 3),
     "judge_acc": ("the judge's own test accuracy", 3),
     "s_denoiser": ("denoiser: training seconds", 1),
     "s_time": ("time model: training seconds", 1),
@@ -120,16 +125,15 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
     ood = _at(metrics["ood"], "sigma_", sigma)
     cfg = _at(metrics["class"], "cfg_", guidance_scale)
     flow = _at(metrics["flow_class"], "cfg_", flow_guidance_scale)
-    parta = metrics["parta"]
 
-    def mean_of(prefix: str, key: str) -> float | None:
-        return _mean(items_of(prefix, key))
+    def mean_of(prefix: str, key: str, source: str = "parta") -> float | None:
+        return _mean(items_of(prefix, key, source))
 
-    def items_of(prefix: str, key: str) -> list[float]:
-        return [v[key] for k, v in parta.items() if k.startswith(prefix) and isinstance(v, dict)]
+    def items_of(prefix: str, key: str, source: str) -> list[float]:
+        return [v[key] for k, v in metrics[source].items() if k.startswith(prefix) and isinstance(v, dict)]
 
-    def pooled(prefix: str, key: str) -> tuple | None:
-        rates, seeds = items_of(prefix, key), parta.get("seeds")
+    def pooled(prefix: str, key: str, source: str = "parta") -> tuple | None:
+        rates, seeds = items_of(prefix, key, source), metrics[source].get("seeds")
         if not rates or not seeds:
             return None
         n = seeds * len(rates)
@@ -149,6 +153,10 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
         "hybrid": mean_of("hybrid_", "success"),
         "inpaint": mean_of("inpaint_", "label_kept"),
         "sdedit": mean_of("sdedit_", "label_kept"),
+        "anagram_flow": mean_of("anagram_", "success", "parta_flow"),
+        "hybrid_flow": mean_of("hybrid_", "success", "parta_flow"),
+        "inpaint_flow": mean_of("inpaint_", "label_kept", "parta_flow"),
+        "sdedit_flow": mean_of("sdedit_", "label_kept", "parta_flow"),
         "judge_acc": metrics["judge"]["test_accuracy"],
         "s_denoiser": metrics["train_denoiser"]["train"].get("seconds"),
         "s_time": metrics["train_time"]["train"].get("seconds"),
@@ -168,6 +176,10 @@ def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scal
         "hybrid": pooled("hybrid_", "success"),
         "inpaint": pooled("inpaint_", "label_kept"),
         "sdedit": pooled("sdedit_", "label_kept"),
+        "anagram_flow": pooled("anagram_", "success", "parta_flow"),
+        "hybrid_flow": pooled("hybrid_", "success", "parta_flow"),
+        "inpaint_flow": pooled("inpaint_", "label_kept", "parta_flow"),
+        "sdedit_flow": pooled("sdedit_", "label_kept", "parta_flow"),
         "judge_acc": _rate(values["judge_acc"], metrics["judge"].get("n")),
     }
     out = {k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()}
