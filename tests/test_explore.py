@@ -38,7 +38,7 @@ from difflab.errors import InputError
 from difflab.evaluation.parta import Bench
 from difflab.evaluation.parta import bands as library_bands
 from difflab.explore import bands
-from difflab.explore.anagram import AnagramSettings, Engine, make, part_a_model, seen
+from difflab.explore.anagram import AnagramSettings, EngineSettings, make, part_a_model, seen
 from difflab.explore.draw import EditSettings, edit, from_drawing, mask_from_strokes, mnist_digit
 from difflab.explore.runs import MAX_JUDGES, MAX_MODELS, RunError, Runs, known_experiments
 from difflab.explore.sample import SCALE, Settings, batch_size_of, draw, parse_digits, picture, verdicts
@@ -46,6 +46,8 @@ from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
 from difflab.models.unet import UNet
+from difflab.core.processes import DDPMProcess
+from difflab.parta.engine import Engine
 from difflab.parta import algorithms as alg
 from difflab.parta.images import load_image, make_mask
 from difflab.core.views import views_for
@@ -242,7 +244,7 @@ def test_every_number_the_page_takes_is_finite(repo):
     with pytest.raises(InputError, match=r"CFG scale inf; allowed: a finite number >= 0"):
         draw(unet, meta, settings(guidance_scale=math.inf), CPU)
     with pytest.raises(InputError, match=r"sigma=inf; allowed: a finite number > 0"):
-        bands.check(part_a_model(unet, meta, CPU), bands.BandSettings((0, 7), ((9, math.inf),), Engine(3.0, 10, 5)))
+        bands.check(part_a_model(unet, meta, CPU), bands.BandSettings((0, 7), ((9, math.inf),), EngineSettings(3.0, 10, 5)))
     assert (number("eta", 0.5), integer("rows", 2.0), blurs_of("9 2.0, 3 0.7"), box_of("0, 0.5, 0, 1")) == (
         0.5, 2, ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
 
@@ -319,14 +321,14 @@ def one_hot(*prompts):
 def test_the_anagram_is_part_as_for_the_same_seed(repo):
     _, model = part_a(repo)
     for views, digits, eta in ((("identity", "flip"), (6, 9), None), (("identity", "rot90", "jigsaw"), (6, 1, 3), 0.5)):
-        s = AnagramSettings(digits, views, Engine(3.0, 10, 5, eta), count=2)
+        s = AnagramSettings(digits, views, EngineSettings(3.0, 10, 5, eta), count=2)
         # the library, as evaluation/parta.py's anagrams() and parta/experiments.anagram() call it
         g = torch.Generator().manual_seed(5)
         x_T = torch.randn((2, 1, 28, 28), generator=g)
         *conds, null = one_hot(*map(str, digits), "")
         predictor = alg.anagram(model, conds, null, 3.0, views_for(list(views), model))
-        want = alg.iterative_denoise(model, x_T, timesteps(50, stride=10), 0, predictor, g, eta=eta,
-                                     variance="fixed_small")
+        want = alg.iterative_denoise(DDPMProcess(model.alphas_cumprod, eta=eta), x_T, timesteps(50, stride=10), 0,
+                                     predictor, g)
         got = make(model, s)
         assert torch.equal(got, want)
         shown = seen(got, views)
@@ -340,13 +342,13 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
     judge = runs.judge("workspace")
     blurs = ((9, 2.0), (3, 0.7))
     for digits, eta in (((0, 7, 1), None), ((8, 3, 9), 0.5)):
-        s = bands.BandSettings(digits, blurs, Engine(3.0, 10, 5, eta), count=3)
+        s = bands.BandSettings(digits, blurs, EngineSettings(3.0, 10, 5, eta), count=3)
         g = torch.Generator().manual_seed(5)
         x_T = torch.randn((3, 1, 28, 28), generator=g)
         predictor = alg.factorized(model, one_hot(*map(str, digits)), one_hot_prompts([""]), 3.0,
                                    alg.frequency_bands(list(blurs)))
-        want = alg.iterative_denoise(model, x_T, timesteps(50, stride=10), 0, predictor, g, eta=eta,
-                                     variance="fixed_small")
+        want = alg.iterative_denoise(DDPMProcess(model.alphas_cumprod, eta=eta), x_T, timesteps(50, stride=10), 0,
+                                     predictor, g)
         got = bands.make(model, s)
         assert torch.equal(got, want)
         shown = bands.seen(got, blurs)
@@ -355,15 +357,16 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         item = Factorization(kind="bands", prompts=list(map(str, digits)))
         cfg = MnistExperiments.model_construct(factorized=Factorized(kernel_sizes=[9, 3], sigmas=[2.0, 0.7],
                                                                      items=[item]))
-        bench = Bench(model, judge, cfg, timesteps(50, stride=10), 3.0, {"eta": eta, "variance": "fixed_small"},
-                      seeds=3, seed=5, batch_size=8, device=torch.device("cpu"))
+        engine = Engine(model, DDPMProcess(model.alphas_cumprod, stride=10, eta=eta),
+                        lambda *p: one_hot_prompts(list(p)), 3.0, 5)
+        bench = Bench(engine, judge, cfg, seeds=3, batch_size=8)
         measured = library_bands(bench)["bands_" + "_".join(map(str, digits))]
         # each band's 3 images judged in one call, as bands() judges them (other shapes may round otherwise)
         right = torch.tensor([verdicts(judge, band)[0] for band in shown.split(3)]) == torch.tensor(digits)[:, None]
         rates = {f"{band}_ok": ok.float().mean().item() for band, ok in zip(("low", "mid", "high"), right)}
         assert measured == {"success": right.all(0).float().mean().item(), **rates}
     assert bands.band_names(((7, 1.0),)) == ["low", "high"]
-    e = Engine(3.0, 10, 5)
+    e = EngineSettings(3.0, 10, 5)
     for s, message in (
             (bands.BandSettings((0, 7), blurs, e), r"2 digits \[0, 7\] for 2 blur\(s\); allowed: one digit per band"),
             (bands.BandSettings((0, 7, 1), ((3, 0.7), (9, 2.0)), e), "sigmas must decrease"),
@@ -391,17 +394,18 @@ def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
     assert x0.mean() < 0.5  # inverted: light strokes on a dark ground
     assert torch.equal(from_drawing(np.array(drawn)), x0)
     assert torch.equal(from_drawing(np.array(drawing((0, 0, 0, 0), (0, 0, 0, 255), "RGBA"))), x0)  # ink on nothing
-    e = Engine(3.0, 10, 5)
+    e = EngineSettings(3.0, 10, 5)
     ts = timesteps(50, stride=10)
     cond, null = one_hot("3", "")
     predictor = guided(model, cond, null, 3.0)
     out, frames, labels = edit(model, x0, EditSettings("SDEdit", e, "3", i_start=1, every=2))
-    assert torch.equal(out, alg.sdedit(model, x0, ts, 1, predictor, torch.Generator().manual_seed(5)))
+    assert torch.equal(out, alg.sdedit(DDPMProcess(model.alphas_cumprod), x0, ts, 1, predictor,
+                                       torch.Generator().manual_seed(5)))
     assert len(frames) == 2 and labels == ["t = 30 (start)", "t = 10"]
     # inpainting inside a box: alg.inpaint with make_mask's box
-    s = EditSettings("inpaint", Engine(2.0, 10, 7, 0.0), "3", box=(0.0, 0.5, 0.0, 1.0))
-    want = alg.inpaint(model, x0, make_mask([0.0, 0.5, 0.0, 1.0], 28), ts, guided(model, cond, null, 2.0),
-                       torch.Generator().manual_seed(7), eta=0.0)
+    s = EditSettings("inpaint", EngineSettings(2.0, 10, 7, 0.0), "3", box=(0.0, 0.5, 0.0, 1.0))
+    want = alg.inpaint(DDPMProcess(model.alphas_cumprod, eta=0.0), x0, make_mask([0.0, 0.5, 0.0, 1.0], 28), ts,
+                       guided(model, cond, null, 2.0), torch.Generator().manual_seed(7))
     got, frames, _ = edit(model, x0, s)
     assert torch.equal(got, want) and frames == []
     # a test digit of the run's data, read as part A reads mnist-test:<index>
@@ -426,9 +430,9 @@ def test_a_mask_painted_by_hand_is_inpainting_inside_it(repo):
     x0, _ = mnist_digit(runs, "workspace", 0)
     ts = timesteps(50, stride=10)
     for eta in (None, 0.0):
-        s = EditSettings("inpaint", Engine(2.0, 10, 7, eta), "3", box=(0.5, 1.0, 0.0, 1.0), drawn=mask)  # box unused
-        want = alg.inpaint(model, x0, mask, ts, guided(model, *one_hot("3", ""), 2.0),
-                           torch.Generator().manual_seed(7), eta=eta)
+        s = EditSettings("inpaint", EngineSettings(2.0, 10, 7, eta), "3", box=(0.5, 1.0, 0.0, 1.0), drawn=mask)  # box unused
+        want = alg.inpaint(DDPMProcess(model.alphas_cumprod, eta=eta), x0, mask, ts,
+                           guided(model, *one_hot("3", ""), 2.0), torch.Generator().manual_seed(7))
         assert torch.equal(edit(model, x0, s)[0], want)
     for layers in (None, [], [np.zeros((280, 280, 4), np.uint8)]):
         with pytest.raises(InputError, match=r"the mask is empty \(nothing painted on the mask canvas\); allowed: "
@@ -438,12 +442,12 @@ def test_a_mask_painted_by_hand_is_inpainting_inside_it(repo):
                            (torch.ones(1, 1, 14, 14), r"a drawn mask of shape \(1, 1, 14, 14\); allowed: "
                                                       r"\(1, 1, 28, 28\) of 0 and 1")):
         with pytest.raises(InputError, match=message):
-            edit(model, x0, EditSettings("inpaint", Engine(2.0, 10, 7), drawn=drawn))
+            edit(model, x0, EditSettings("inpaint", EngineSettings(2.0, 10, 7), drawn=drawn))
 
 
 def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
     runs, model = part_a(repo)
-    e = Engine(3.0, 10, 5)
+    e = EngineSettings(3.0, 10, 5)
     for s, message in (
             (AnagramSettings((6, 9), ("identity", "spin"), e), r"views \['spin'\]: unknown; allowed: identity, flip"),
             (AnagramSettings((6, 9), ("identity", "negate"), e), "view 'negate' needs a value range symmetric"),
@@ -451,7 +455,7 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
                                                                "different digit for each view"),
             (AnagramSettings((6,), ("identity",), e), "allowed: 2 or 3 views, one digit each"),
             (AnagramSettings((6, 12), ("identity", "flip"), e), r"digits \[12\]; allowed: 0 .. 9"),
-            (AnagramSettings((6, 9), ("identity", "flip"), Engine(3.0, 0, 5)), r"stride=0; allowed: 1 .. 49"),
+            (AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 0, 5)), r"stride=0; allowed: 1 .. 49"),
             (AnagramSettings((6, 9), ("identity", "flip"), e, count=9), r"samples=9; allowed: 1 .. 8")):
         with pytest.raises(InputError, match=message):
             make(model, s)
@@ -460,7 +464,7 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
                        (EditSettings("SDEdit", e, i_start=-1), r"i_start=-1; allowed: 0 .. 4"),
                        (EditSettings("blur", e), "mode 'blur'; allowed: SDEdit, inpaint"),
                        (EditSettings("inpaint", e, box=(0.5, 0.2, 0, 1)), "allowed: \\[top, bottom, left, right\\]"),
-                       (EditSettings("SDEdit", Engine(3.0, 10, 5, 1.5)), r"eta=1.5; allowed: None .* or a number")):
+                       (EditSettings("SDEdit", EngineSettings(3.0, 10, 5, 1.5)), r"eta=1.5; allowed: None .* or a number")):
         with pytest.raises(InputError, match=message):
             edit(model, x0, s)
     for empty in (None, np.zeros((280, 280, 4), np.uint8), np.full((280, 280, 3), 255, np.uint8)):
@@ -484,7 +488,7 @@ def test_a_cancel_flag_stops_the_loop_after_the_step_under_way(repo):
     unet, meta = runs.model("workspace", "ddpm_class")
     calls = calls_of(unet)  # the same UNet is behind part A's model
     x0 = torch.zeros(1, 1, 28, 28)
-    e = Engine(3.0, 10, 5)  # 5 strided steps
+    e = EngineSettings(3.0, 10, 5)  # 5 strided steps
     for work, at, message in (
             (lambda flag, on_step: draw(unet, meta, settings(), CPU, on_step=on_step, cancel=flag), 2,
              "cancelled at step 3 of 5"),
@@ -672,13 +676,13 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
 
     runs, model = part_a(repo)
     with served_in_chromium(runs, ["workspace"]) as (_, new_page):
-        anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), Engine(3.0, 10, 3), count=2))
+        anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 10, 3), count=2))
         want_anagram = picture(seen(anagrams, ("identity", "flip")), 2)
         blurs = ((9, 2.0), (3, 0.7))
-        want_bands = picture(bands.seen(bands.make(model, bands.BandSettings((0, 7, 1), blurs, Engine(3.0, 10, 3),
+        want_bands = picture(bands.seen(bands.make(model, bands.BandSettings((0, 7, 1), blurs, EngineSettings(3.0, 10, 3),
                                                                              count=2)), blurs), 2)
         digit, _ = mnist_digit(runs, "workspace", 2)
-        want_edit = picture(edit(model, digit, EditSettings("SDEdit", Engine(3.0, 10, 3), "", i_start=2))[0], 1)
+        want_edit = picture(edit(model, digit, EditSettings("SDEdit", EngineSettings(3.0, 10, 3), "", i_start=2))[0], 1)
         page = new_page(1400, 1400)
         open_tab(page, "Anagram", "anagram", count="2", stride="10", seed="3")
         page.locator("#anagram-go").click()
@@ -732,7 +736,7 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         left = 1 + 28 * SCALE + 1  # the second tile's first column
         mask = torch.from_numpy(shown[1:1 + 28 * SCALE:SCALE, left:left + 28 * SCALE:SCALE] / 255).float()
         assert set(mask.unique().tolist()) == {0.0, 1.0} and mask[:14].sum() > 0 and mask[14:].sum() == 0
-        want = alg.inpaint(model, digit, mask[None, None], timesteps(50, stride=10),
+        want = alg.inpaint(DDPMProcess(model.alphas_cumprod), digit, mask[None, None], timesteps(50, stride=10),
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
         assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
 

@@ -163,6 +163,7 @@ def test_plots_render(repo):
                           "Class-conditioned DDPM: judged accuracy vs CFG scale",
                           "Class-conditioned DDPM: judge Frechet distance vs CFG scale",
                           "Part A on MNIST: SDEdit keeps the digit's label",
+                          "Part A on the flow model: SDEdit keeps the label, by start time",
                           "Class-conditioned flow matching: judged accuracy vs CFG scale",
                           "DDPM against flow matching: judged accuracy vs sampling steps",
                           "DDPM against flow matching: judge Frechet distance vs sampling steps",
@@ -176,6 +177,8 @@ def test_plots_render(repo):
     sweep = plots["Class-conditioned DDPM: judged accuracy vs CFG scale"][0]["content"]["data"]["values"]
     assert sorted(float(row["guidance_scale"]) for row in sweep) == [0.0, 3.0]
     assert all(math.isfinite(float(row["loss"])) for row in losses)
+    flow = plots["Part A on the flow model: SDEdit keeps the label, by start time"][0]["content"]["data"]["values"]
+    assert sorted(float(row["t_start"]) for row in flow) == [0.02, 0.06, 0.1, 0.2, 0.3, 0.5]  # params.yaml's
 
 
 def cached_outputs(repo: Path) -> list[Path]:
