@@ -24,6 +24,7 @@ import torch  # noqa: E402
 
 from difflab.config.runtime import PRECISIONS, Runtime, resolve  # noqa: E402
 from difflab.core.ddpm import FIXED_VARIANCES  # noqa: E402
+from difflab.core.processes import FlowProcess  # noqa: E402
 from difflab.errors import InputError  # noqa: E402
 from difflab.explore import anagram as an  # noqa: E402
 from difflab.explore import bands as bd  # noqa: E402
@@ -155,7 +156,7 @@ def engine_of(scale, stride, seed, sampler: str, eta) -> an.EngineSettings:
 def describe_engine(e: an.EngineSettings, engine) -> str:
     """How a caption names the engine: its steps and sampler (a DDPM's stride, a flow's Euler step), CFG, seed."""
     ts = engine.grid
-    if engine.process.end == 1.0:  # a flow model
+    if isinstance(engine.process, FlowProcess):
         return f"{len(ts)} Euler steps (h = {e.step:g}), CFG scale {e.guidance_scale:g}, seed {e.seed}"
     sampler = "DDPM step" if e.eta is None else f"DDIM eta {e.eta:g}"
     return (f"{len(ts)} steps (stride {e.stride}, {ts[0]} .. 0), CFG scale {e.guidance_scale:g}, {sampler}, "

@@ -17,8 +17,6 @@ from difflab.core.views import Transform, View
 from difflab.errors import InputError
 from difflab.parta.model import DiffusionModel
 
-__all__ = ["check_i_start"]  # re-exported: the explorer checks a start as the experiments do
-
 
 def forward(process: Process, x0: torch.Tensor, t, generator: torch.Generator) -> torch.Tensor:
     """The image at time t (A1.1): a DDPM's x_t = sqrt(alpha_bar_t) x0 + sqrt(1 - alpha_bar_t) eps, a flow's
