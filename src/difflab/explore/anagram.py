@@ -17,6 +17,7 @@ from difflab.errors import InputError
 from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES, UNet
 from difflab.parta.engine import Engine
+from difflab.parta.load import one_hot_conditions
 from difflab.parta.load import part_a_model as load_part_a_model
 from difflab.parta.model import DiffusionModel
 from difflab.sampling.labels import one_hot_prompts
@@ -69,8 +70,7 @@ def check_engine(model: DiffusionModel, e: EngineSettings) -> Engine:
         process = FlowProcess(e.step)
     else:
         process = DDPMProcess(model.alphas_cumprod, e.stride, e.eta, e.variance)
-    conds = lambda *prompts: one_hot_prompts(list(prompts), model.classes).to(model.device)  # noqa: E731
-    return Engine(model, process, conds, e.guidance_scale, e.seed)
+    return Engine(model, process, one_hot_conditions(model), e.guidance_scale, e.seed)
 
 
 def check(model: DiffusionModel, s: AnagramSettings) -> tuple[Engine, list[View]]:

@@ -57,6 +57,12 @@ def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: li
     return t5_embeddings(prompts, common.text_encoder, device, dtype=common.dtype, variant=common.variant)
 
 
+def one_hot_conditions(model: DiffusionModel):
+    """prompts -> the MNIST models' one-hot vectors of their classes, stacked on the model's device (what the
+    embed_prompts stage caches for them)."""
+    return lambda *prompts: one_hot_prompts(list(prompts), model.classes).to(model.device)
+
+
 def load_engine(name: str, section, runtime: Runtime, conds=None, seed: int = 0) -> Engine:
     """The engine of parta.<name>: its model, its process and CFG scale as section.common sets them, the seed, and
     the conditions `conds` (prompts -> conditions; default: the MNIST models' one-hot vectors of their classes)."""
@@ -64,5 +70,5 @@ def load_engine(name: str, section, runtime: Runtime, conds=None, seed: int = 0)
     if conds is None:
         if name == "deepfloyd_if":
             raise ValueError("DeepFloyd IF's conditions come from the embed_prompts stage's cache; pass them")
-        conds = lambda *prompts: one_hot_prompts(list(prompts), model.classes).to(model.device)  # noqa: E731
+        conds = one_hot_conditions(model)
     return Engine(model, process_of(model, section.common), conds, section.common.guidance_scale, seed)
