@@ -398,7 +398,7 @@ def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
     ts = timesteps(50, stride=10)
     cond, null = one_hot("3", "")
     predictor = guided(model, cond, null, 3.0)
-    out, frames, labels = edit(model, x0, EditSettings("SDEdit", e, "3", i_start=1, every=2))
+    out, frames, labels = edit(model, x0, EditSettings("SDEdit", e, "3", start=1, every=2))
     assert torch.equal(out, alg.sdedit(DDPMProcess(model.alphas_cumprod), x0, ts, 1, predictor,
                                        torch.Generator().manual_seed(5)))
     assert len(frames) == 2 and labels == ["t = 30 (start)", "t = 10"]
@@ -460,8 +460,9 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
         with pytest.raises(InputError, match=message):
             make(model, s)
     x0 = torch.zeros(1, 1, 28, 28)
-    for s, message in ((EditSettings("SDEdit", e, i_start=5), r"i_start=5; allowed: 0 .. 4 \(the schedule has 5"),
-                       (EditSettings("SDEdit", e, i_start=-1), r"i_start=-1; allowed: 0 .. 4"),
+    for s, message in ((EditSettings("SDEdit", e, start=5), r"i_start=5; allowed: 0 .. 4 \(the schedule has 5"),
+                       (EditSettings("SDEdit", e, start=-1), r"i_start=-1; allowed: 0 .. 4"),
+                       (EditSettings("SDEdit", e, start=1.5), r"i_start=1.5; allowed: a whole number 0 .. 4"),
                        (EditSettings("blur", e), "mode 'blur'; allowed: SDEdit, inpaint"),
                        (EditSettings("inpaint", e, box=(0.5, 0.2, 0, 1)), "allowed: \\[top, bottom, left, right\\]"),
                        (EditSettings("SDEdit", EngineSettings(3.0, 10, 5, 1.5)), r"eta=1.5; allowed: None .* or a number")):
@@ -472,6 +473,11 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
             from_drawing(empty)
     with pytest.raises(InputError, match=r"'mnist-test:3': allowed: mnist-test:0 .. mnist-test:2"):
         mnist_digit(runs, "workspace", 3)
+    from difflab.explore.app import part_a as page_model  # the page's model field: the run's class models only
+
+    for name in ("ddpm_time", "judge", ""):
+        with pytest.raises(InputError, match=re.escape(f"model {name!r}; allowed: ddpm_class, flow_class")):
+            page_model(runs, CPU, "workspace", name)
 
 
 def calls_of(unet: torch.nn.Module) -> list[int]:
@@ -494,7 +500,7 @@ def test_a_cancel_flag_stops_the_loop_after_the_step_under_way(repo):
              "cancelled at step 3 of 5"),
             (lambda flag, on_step: make(model, AnagramSettings((6, 9), ("identity", "flip"), e), on_step=on_step,
                                         cancel=flag), 0, "cancelled at step 1 of 5"),
-            (lambda flag, on_step: edit(model, x0, EditSettings("SDEdit", e, i_start=1), cancel=flag,
+            (lambda flag, on_step: edit(model, x0, EditSettings("SDEdit", e, start=1), cancel=flag,
                                         on_step=lambda i, _n: on_step(i, 0, x0)), 1, "cancelled at step 2 of 4"),
             (lambda flag, on_step: edit(model, x0, EditSettings("inpaint", e), cancel=flag,
                                         on_step=lambda i, _n: on_step(i, 0, x0)), 3, "cancelled at step 4 of 5")):
@@ -682,7 +688,7 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         want_bands = picture(bands.seen(bands.make(model, bands.BandSettings((0, 7, 1), blurs, EngineSettings(3.0, 10, 3),
                                                                              count=2)), blurs), 2)
         digit, _ = mnist_digit(runs, "workspace", 2)
-        want_edit = picture(edit(model, digit, EditSettings("SDEdit", EngineSettings(3.0, 10, 3), "", i_start=2))[0], 1)
+        want_edit = picture(edit(model, digit, EditSettings("SDEdit", EngineSettings(3.0, 10, 3), "", start=2))[0], 1)
         page = new_page(1400, 1400)
         open_tab(page, "Anagram", "anagram", count="2", stride="10", seed="3")
         page.locator("#anagram-go").click()
@@ -697,7 +703,7 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
                               "#bands-caption", "Every band judged as asked:")
         assert np.array_equal(decoded(page.locator("#bands-image img").get_attribute("src")), want_bands)
 
-        open_tab(page, "Draw", "draw", stride="10", seed="3", **{"i-start": "2"})
+        open_tab(page, "Draw", "draw", stride="10", seed="3", start="2")
         page.locator("#draw-go").click()  # nothing drawn yet
         expect(page.get_by_text("the canvas is empty").first).to_be_visible(timeout=30_000)
         # drawn with the mouse on the sketchpad's canvas (its brush tool; the 280 x 280 drawing area sits in the
@@ -708,7 +714,7 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         expect(page.locator("#draw-result img")).to_have_count(1, timeout=60_000)
         shown = decoded(page.locator("#draw-input img").get_attribute("src")).astype(float)
         assert shown[:shown.shape[0] // 2].mean() > shown[shown.shape[0] // 2:].mean() + 5  # the ink, on top
-        expect(page.locator("#draw-caption")).to_contain_text("SDEdit from i_start 2")
+        expect(page.locator("#draw-caption")).to_contain_text("SDEdit from i_start = 2 (t = ")
         drawn_input, drawn_result = src_of(page, "#draw-input img"), src_of(page, "#draw-result img")
         page.get_by_label("MNIST test digit").check()
         page.locator("#draw-index input").fill("2")
@@ -739,6 +745,13 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         want = alg.inpaint(DDPMProcess(model.alphas_cumprod), digit, mask[None, None], timesteps(50, stride=10),
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
         assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
+        # the class flow model chosen: its Euler step shows in place of the DDPM's stride and sampler, and the
+        # start field speaks its time (the API test checks its pixels)
+        page.locator("#draw-model").get_by_label("flow_class").check()
+        expect(page.locator("#draw-step input")).to_be_visible(timeout=10_000)
+        expect(page.locator("#draw-stride")).to_be_hidden()
+        expect(page.locator("#draw-start input")).to_have_value("0.4")
+        expect(page.locator("#draw-start")).to_contain_text("SDEdit t_start")
 
 
 def test_the_explorer_as_an_api(batched, tmp_path):
@@ -757,14 +770,14 @@ def test_the_explorer_as_an_api(batched, tmp_path):
         api = client.view_api(print_info=False, return_format="dict")
         names = {endpoint: [p["parameter_name"] for p in info["parameters"]]
                  for endpoint, info in api["named_endpoints"].items()}
-        engine = ["cfg_scale", "stride", "seed", "sampler", "eta"]
+        engine = ["model", "cfg_scale", "stride", "seed", "sampler", "eta", "step"]
         assert names == {
             "/sample": ["run", "compare_with", "model", "digits", "rows", "cfg_scale", "steps", "sampler", "eta",
                         "variance", "seed"],
             "/frame": ["frame"],
             "/anagram": ["run", "digit_1", "view_1", "digit_2", "view_2", "digit_3", "view_3", "samples", *engine],
             "/bands": ["run", "digits", "blurs", "samples", *engine],
-            "/edit": ["run", "source", "canvas", "test_digit", "mode", "i_start", "region", "box", "prompt", "every",
+            "/edit": ["run", "source", "canvas", "test_digit", "mode", "start", "region", "box", "prompt", "every",
                       "mask", *engine],
             "/under_the_mask": ["run", "source", "canvas", "test_digit"]}
         assert not api["unnamed_endpoints"]
@@ -774,9 +787,31 @@ def test_the_explorer_as_an_api(batched, tmp_path):
             client.predict(**{**asked, "steps": 999}, api_name="/sample")
         image, caption, *_ = client.predict(**asked, api_name="/sample")
         noise, _, frame_caption = client.predict(frame=0, api_name="/frame")  # this session's last grid's film
+        # part A's tabs on the class flow model: its Euler step read, the DDPM's stride and sampler not
+        flow_engine = dict(model="flow_class", cfg_scale=3.0, stride=9, seed=3, sampler="DDPM step", eta=0.0,
+                           step=0.1)
+        anagram, anagram_caption, _ = client.predict(
+            run="workspace", digit_1="6", view_1="identity", digit_2="9", view_2="flip", digit_3="", view_3="",
+            samples=2, **flow_engine, api_name="/anagram")
+        sdedit = dict(run="workspace", source="MNIST test digit", canvas=None, test_digit=2, mode="SDEdit", start=0.4,
+                      region="box", box="0, 0.5, 0, 1", prompt="", every=0, mask=None, **flow_engine)
+        _, edited, _, edit_caption = client.predict(**sdedit, api_name="/edit")
+        with pytest.raises(AppError, match=re.escape("t_start=0.33; allowed: a time i / 10 on the grid")):
+            client.predict(**{**sdedit, "start": 0.33}, api_name="/edit")
+        with pytest.raises(AppError, match=re.escape("i_start=0.4; allowed: a whole number 0 .. 5")):
+            client.predict(**{**sdedit, "model": "ddpm_class", "stride": 9}, api_name="/edit")
         client.close()
     finally:
         demo.close()
+    flow = part_a_model(*runs.model("workspace", "flow_class"), CPU)
+    e = EngineSettings(3.0, 9, 3, step=0.1)
+    want = picture(seen(make(flow, AnagramSettings((6, 9), ("identity", "flip"), e, count=2)), ("identity", "flip")), 2)
+    assert np.array_equal(np.array(Image.open(anagram).convert("L")), want)
+    assert "(flow_class)" in anagram_caption and "10 Euler steps (h = 0.1)" in anagram_caption
+    digit, _ = mnist_digit(runs, "workspace", 2)
+    assert np.array_equal(np.array(Image.open(edited).convert("L")),
+                          picture(edit(flow, digit, EditSettings("SDEdit", e, "", start=0.4))[0], 1))
+    assert "SDEdit from t_start = 0.4," in edit_caption
     unet, meta = runs.model("workspace", "ddpm_class")
     digits = [3, 1, 4] * 2
     want = library_grid(unet, meta, Grid(digits, 6, "", []), 3.0, 3, 11, CPU, batch_size=2,

@@ -199,7 +199,7 @@ def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     got = bands.make(model, bands.BandSettings((0, 7), blurs, e, count=2))
     assert torch.equal(got, engine.sample(engine.factorized([["0"], ["7"]], alg.frequency_bands(blurs)), 2))
     x0 = torch.rand(1, 1, 28, 28)
-    out, frames, labels = draw.edit(model, x0, draw.EditSettings("SDEdit", e, "3", i_start=4, every=2))
+    out, frames, labels = draw.edit(model, x0, draw.EditSettings("SDEdit", e, "3", start=0.4, every=2))
     assert torch.equal(out, engine.sdedit(x0, 4, engine.guided("3")))
     assert labels == ["t = 0.40 (start)", "t = 0.60", "t = 0.80"]
     with pytest.raises(InputError, match="step=0.3; allowed: 1 / n"):

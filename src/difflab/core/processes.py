@@ -100,9 +100,12 @@ class DDPMProcess:
                            self.variance)
 
     def index(self, start: int, grid: Sequence[int]) -> int:
-        """A DDPM's start knob is the index i_start into the strided timesteps."""
-        check_i_start(grid, start)
-        return start
+        """A DDPM's start knob is the index i_start into the strided timesteps (a whole number: 2.0 is 2)."""
+        if isinstance(start, bool) or not float(start).is_integer():
+            raise InputError(f"i_start={start}; allowed: a whole number 0 .. {len(grid) - 1} (an index into the "
+                             f"{len(grid)} strided timesteps, {grid[0]} .. {grid[-1]})")
+        check_i_start(grid, int(start))
+        return int(start)
 
     def label(self, t: int) -> str:
         return f"t = {t}"

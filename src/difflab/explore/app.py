@@ -44,6 +44,10 @@ VERDICT_HEADERS = ["row", "asked", "judged", "confidence"]
 ANAGRAM_HEADERS = ["view", "sample", "asked", "judged", "confidence"]
 BAND_HEADERS = ["band", "sample", "asked", "judged", "confidence"]
 PART_A_SAMPLERS = ("DDPM step", "DDIM")  # part A's sampler: ddpm (the posterior step, fixed_small) | ddim (eta)
+# The Draw tab's SDEdit start by objective (its default and label): a DDPM's i_start into its strided timesteps, a
+# flow model's t_start on its Euler grid (the course's 0.4, of its 0.02 ... 0.5)
+SDEDIT_START = {"ddpm": (10, "SDEdit i_start (0 = pure noise)"),
+                "flow": (0.4, "SDEdit t_start (0 = pure noise, 1 = the input; a multiple of the Euler step)")}
 CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
 BRUSH = 22
 MASK_BRUSH = 40  # the mask canvas' brush: four MNIST pixels wide, to paint a region rather than a stroke
@@ -66,6 +70,13 @@ def integer(name: str, value) -> int:
     if number(name, value) != int(value):
         raise InputError(f"{name}={value!r}; allowed: a whole number")
     return int(value)
+
+
+def start_of(value) -> float | int:
+    """SDEdit's start from its field (a float on the page): a whole number as an int, as a DDPM's i_start is
+    written; any other number as it is (a flow model's t_start)."""
+    x = number("SDEdit start", value)
+    return int(x) if x.is_integer() else x
 
 
 def settings_of(digits: str, rows, scale, steps, sampler: str, eta, variance: str, seed) -> Settings:
@@ -145,12 +156,13 @@ def ordinal_suffix(n: int) -> str:
     return "th" if n % 100 in (11, 12, 13) else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
 
 
-def engine_of(scale, stride, seed, sampler: str, eta) -> an.EngineSettings:
-    """The page's part A fields as the engine's settings (checked against the model by anagram.check_engine)."""
+def engine_of(scale, stride, seed, sampler: str, eta, step) -> an.EngineSettings:
+    """The page's part A fields as the engine's settings (checked against the model by anagram.check_engine): the
+    DDPM's stride and sampler, the flow model's Euler step; a model reads its own and ignores the others'."""
     if sampler not in PART_A_SAMPLERS:
         raise InputError(f"sampler {sampler!r}; allowed: {', '.join(PART_A_SAMPLERS)}")
     return an.EngineSettings(number("CFG scale", scale), integer("stride", stride), integer("seed", seed),
-                     None if sampler == "DDPM step" else number("eta", eta))
+                             None if sampler == "DDPM step" else number("eta", eta), step=number("Euler step", step))
 
 
 def describe_engine(e: an.EngineSettings, engine) -> str:
@@ -163,10 +175,13 @@ def describe_engine(e: an.EngineSettings, engine) -> str:
             f"seed {e.seed}")
 
 
-def part_a(runs: Runs, runtime: Runtime, run: str):
-    """The run's name and its class-conditioned DDPM behind part A's interface."""
+def part_a(runs: Runs, runtime: Runtime, run: str, name: str):
+    """The run's name and its class-conditioned model `name` (the DDPM or the flow model) behind part A's
+    interface."""
+    if name not in an.PART_A_MODELS:
+        raise InputError(f"model {name!r}; allowed: {', '.join(an.PART_A_MODELS)} (part A runs on the class models)")
     run = run.strip() or WORKSPACE
-    unet, meta = runs.model(run, an.PART_A_MODEL)
+    unet, meta = runs.model(run, name)
     return run, an.part_a_model(unet, meta, runtime)
 
 
@@ -179,10 +194,11 @@ def judge_or_none(runs: Runs, run: str):
         return None
 
 
-def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, progress: gr.Progress,
+def anagram_one(runs: Runs, runtime: Runtime, run: str, name: str, s: an.AnagramSettings, progress: gr.Progress,
                 cancel: threading.Event | None = None):
-    """The anagrams through each view (row k: view k of every sample), the caption and the judge's verdicts."""
-    run, model = part_a(runs, runtime, run)
+    """The anagrams by model `name` through each view (row k: view k of every sample), the caption and the judge's
+    verdicts."""
+    run, model = part_a(runs, runtime, run, name)
     engine, _ = an.check(model, s)
     ts = engine.grid
     progress((0, len(ts)), desc=f"{run}: anagram", unit="steps")
@@ -190,7 +206,7 @@ def anagram_one(runs: Runs, runtime: Runtime, run: str, s: an.AnagramSettings, p
                 on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: anagram", unit="steps"))
     shown = an.seen(x, s.views)
     what = ", ".join(f"{d} through {v}" for d, v in zip(s.digits, s.views))
-    caption = (f"**{run}**: anagram {what}; {describe_engine(s.engine, engine)}; {s.count} sample(s). "
+    caption = (f"**{run}** ({name}): anagram {what}; {describe_engine(s.engine, engine)}; {s.count} sample(s). "
                "Row k: every sample through view k.")
     summary, table = judged_views(runs, run, shown, list(s.views), s.digits, s.count, "view")
     return picture(shown, s.count), caption + "  \n" + summary, table
@@ -233,10 +249,11 @@ def blurs_of(text: str) -> tuple[bd.Blur, ...]:
     return tuple(blur for _, blur in blurs)
 
 
-def bands_one(runs: Runs, runtime: Runtime, run: str, s: bd.BandSettings, progress: gr.Progress,
+def bands_one(runs: Runs, runtime: Runtime, run: str, name: str, s: bd.BandSettings, progress: gr.Progress,
               cancel: threading.Event | None = None):
-    """The samples through each band (row k: band k of every sample), the caption and the judge's verdicts."""
-    run, model = part_a(runs, runtime, run)
+    """The samples by model `name` through each band (row k: band k of every sample), the caption and the judge's
+    verdicts."""
+    run, model = part_a(runs, runtime, run, name)
     engine = bd.check(model, s)
     ts = engine.grid
     progress((0, len(ts)), desc=f"{run}: bands", unit="steps")
@@ -245,7 +262,8 @@ def bands_one(runs: Runs, runtime: Runtime, run: str, s: bd.BandSettings, progre
     names = bd.band_names(s.blurs)
     seen_as = [f"through the blur kernel {k}, sigma {sigma:g}" for k, sigma in s.blurs] + ["the image itself"]
     what = "; ".join(f"{name} band {d} (seen {how})" for name, d, how in zip(names, s.digits, seen_as))
-    caption = (f"**{run}**: frequency bands: {what}; {describe_engine(s.engine, engine)}; {s.count} sample(s). Row k: "
+    caption = (f"**{run}** ({name}): frequency bands: {what}; {describe_engine(s.engine, engine)}; {s.count} "
+               "sample(s). Row k: "
                "every sample through band k's view, low (the widest blur, as from afar) to high (up close).")
     shown = bd.seen(x, s.blurs)
     summary, table = judged_views(runs, run, shown, names, s.digits, s.count, "band")
@@ -289,21 +307,21 @@ def region_of(mode: str, region: str, mask_canvas) -> torch.Tensor | None:
     return dr.mask_from_strokes(strokes_of(mask_canvas)) if mode == "inpaint" and region == "drawn mask" else None
 
 
-def edit_one(runs: Runs, runtime: Runtime, run: str, source: str, canvas, index, s: dr.EditSettings,
+def edit_one(runs: Runs, runtime: Runtime, run: str, name: str, source: str, canvas, index, s: dr.EditSettings,
              progress: gr.Progress, cancel: threading.Event | None = None):
-    """The input (and for inpainting its mask), the edited digit, the strip of steps, and the caption."""
-    run, model = part_a(runs, runtime, run)
-    engine, mask = dr.check(model, s)
+    """The input (and for inpainting its mask), its edit by model `name`, the strip of steps, and the caption."""
+    run, model = part_a(runs, runtime, run, name)
+    engine, mask, i_start = dr.check(model, s)
     ts = engine.grid
     x0, truth = input_of(runs, run, source, canvas, index)
     out, frames, labels = dr.edit(model, x0, s, cancel=cancel, on_step=lambda i, total: progress(
         (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
     inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
     region = f"the box {list(s.box)}" if s.drawn is None else f"the mask painted by hand ({int(mask.sum())} pixels)"
-    how = (f"SDEdit from i_start {s.i_start} ({engine.process.label(ts[s.i_start])})" if mask is None else
+    how = (f"SDEdit from {engine.process.start_title(s.start, ts[i_start])}" if mask is None else
            f"inpainting inside {region} (white in the mask)")
     toward = repr(s.prompt) if s.prompt else "no digit"
-    caption = (f"**{run}**: {how}, toward {toward}; {describe_engine(s.engine, engine)}."
+    caption = (f"**{run}** ({name}): {how}, toward {toward}; {describe_engine(s.engine, engine)}."
                + (f" The test digit's label: {truth}." if truth is not None else ""))
     judge = judge_or_none(runs, run)
     if judge is not None:
@@ -342,7 +360,7 @@ def cancel_button(cancels: Cancels, tab: str, elem_id: str) -> gr.Button:
 
 def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.Blocks:
     """The page: the Sample tab (one or two runs side by side, from the same noise), the Anagram tab and the Draw
-    tab (part A's engine on the run's class-conditioned DDPM)."""
+    tab (part A's engine on the run's class-conditioned DDPM or flow model)."""
     runtime = runtime or Runtime(runs.device, "fp32")
     cancels = Cancels()
     with gr.Blocks(title="difflab explorer", analytics_enabled=False) as demo:
@@ -415,22 +433,41 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
 
 
 def engine_fields(prefix: str) -> list:
-    """CFG scale, stride, seed, sampler and eta: part A's engine as parta.mnist.common sets it (stride 9 of T = 300:
-    34 steps)."""
+    """The model part A runs on (the run's class DDPM or class flow model) and its engine's fields, as
+    parta.mnist.common and parta.mnist_flow.common set them: the CFG scale and seed; a DDPM's stride (9 of T = 300:
+    34 steps), sampler and DDIM eta; a flow model's Euler step (0.02: 50 steps). Only the chosen model's fields
+    show; the others keep their values and go unread."""
     with gr.Row():
-        return [gr.Number(3.0, label="CFG scale", elem_id=f"{prefix}-scale"),
-                gr.Number(9, label="stride (timesteps T-1 .. 0 every stride-th)", precision=0,
-                          elem_id=f"{prefix}-stride"),
-                gr.Number(0, label="seed", precision=0, elem_id=f"{prefix}-seed"),
-                gr.Radio(list(PART_A_SAMPLERS), value="DDPM step", label="sampler", elem_id=f"{prefix}-sampler"),
-                gr.Number(0.0, label="DDIM eta", elem_id=f"{prefix}-eta")]
+        model = gr.Radio(list(an.PART_A_MODELS), value=an.PART_A_MODEL, label="model", elem_id=f"{prefix}-model")
+        scale = gr.Number(3.0, label="CFG scale", elem_id=f"{prefix}-scale")
+        stride = gr.Number(9, label="stride (timesteps T-1 .. 0 every stride-th)", precision=0,
+                           elem_id=f"{prefix}-stride")
+        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{prefix}-seed")
+        sampler = gr.Radio(list(PART_A_SAMPLERS), value="DDPM step", label="sampler", elem_id=f"{prefix}-sampler")
+        eta = gr.Number(0.0, label="DDIM eta", elem_id=f"{prefix}-eta")
+        step = gr.Number(0.02, label="Euler step h (1 / the number of steps)", visible=False,
+                         elem_id=f"{prefix}-step")
+
+    def on_model(name: str):
+        ddpm = an.PART_A_MODELS.get(name) != "flow"
+        return [gr.update(visible=ddpm)] * 3 + [gr.update(visible=not ddpm)]
+
+    model.change(on_model, model, [stride, sampler, eta, step], queue=False, show_progress="hidden",
+                 api_visibility="private")
+    return [model, scale, stride, seed, sampler, eta, step]
+
+
+def start_field(name: str):
+    """The Draw tab's SDEdit start field as model `name` reads it (SDEDIT_START)."""
+    value, label = SDEDIT_START[an.PART_A_MODELS.get(name, "ddpm")]
+    return gr.update(value=value, label=label)
 
 
 def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
     """Two or three digits, a view for each: the anagram through every view, with the judge's verdict."""
     with gr.Tab("Anagram"):
         gr.Markdown("One image that reads as digit k through view k (part A's visual anagrams, on the run's "
-                    "class-conditioned DDPM). The third digit and view are optional.")
+                    "class-conditioned DDPM or flow model). The third digit and view are optional.")
         run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="anagram-run")
         digits, views = [], []
         with gr.Row():
@@ -451,17 +488,18 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cance
 
         # the engine's fields by name, not *fields: Gradio hands the request and the progress tracker only to
         # parameters before any *args
-        def on_anagram(run, digit_1, view_1, digit_2, view_2, digit_3, view_3, samples, cfg_scale, stride, seed,
-                       sampler, eta, request: gr.Request, progress=gr.Progress()):
-            """Visual anagrams from `run`'s class-conditioned DDPM: digit k through view k (the third pair
-            optional: empty strings), with the judge's verdicts."""
+        def on_anagram(run, digit_1, view_1, digit_2, view_2, digit_3, view_3, samples, model, cfg_scale, stride,
+                       seed, sampler, eta, step, request: gr.Request, progress=gr.Progress()):
+            """Visual anagrams from `run`'s class-conditioned `model` (ddpm_class or flow_class): digit k through
+            view k (the third pair optional: empty strings), with the judge's verdicts."""
             with work(cancels, request, "Anagram") as flag:
                 pairs = [(d, v) for d, v in ((digit_1, view_1), (digit_2, view_2), (digit_3, view_3)) if d or v]
                 if any(not d or not v for d, v in pairs):
                     raise InputError(f"digits and views {pairs}; allowed: a digit and a view together")
                 s = an.AnagramSettings(tuple(integer("digit", d) for d, _ in pairs), tuple(v for _, v in pairs),
-                                       engine_of(cfg_scale, stride, seed, sampler, eta), integer("samples", samples))
-                return anagram_one(runs, runtime, run, s, progress, flag)
+                                       engine_of(cfg_scale, stride, seed, sampler, eta, step),
+                                       integer("samples", samples))
+                return anagram_one(runs, runtime, run, model, s, progress, flag)
 
         go.click(on_anagram, [run, digits[0], views[0], digits[1], views[1], digits[2], views[2], count, *engine],
                  [image, caption, table], concurrency_limit=1, api_name="anagram")
@@ -489,14 +527,14 @@ def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels
         caption = gr.Markdown(elem_id="bands-caption")
         table = gr.Dataframe(headers=BAND_HEADERS, label="the judge on each band", elem_id="bands-verdicts")
 
-        def on_bands(run, digits, blurs, samples, cfg_scale, stride, seed, sampler, eta, request: gr.Request,
-                     progress=gr.Progress()):
-            """Factorized diffusion over frequency bands from `run`'s class-conditioned DDPM: a digit per band, low
-            to high, with the judge's verdicts."""
+        def on_bands(run, digits, blurs, samples, model, cfg_scale, stride, seed, sampler, eta, step,
+                     request: gr.Request, progress=gr.Progress()):
+            """Factorized diffusion over frequency bands from `run`'s class-conditioned `model` (ddpm_class or
+            flow_class): a digit per band, low to high, with the judge's verdicts."""
             with work(cancels, request, "Bands") as flag:
-                e = engine_of(cfg_scale, stride, seed, sampler, eta)
+                e = engine_of(cfg_scale, stride, seed, sampler, eta, step)
                 s = bd.BandSettings(parse_digits(digits), blurs_of(blurs), e, integer("samples", samples))
-                return bands_one(runs, runtime, run, s, progress, flag)
+                return bands_one(runs, runtime, run, model, s, progress, flag)
 
         go.click(on_bands, [run, digits, blurs, count, *engine], [image, caption, table], concurrency_limit=1,
                  api_name="bands")
@@ -506,9 +544,10 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
     """A drawn digit or an MNIST test digit, edited by SDEdit or inpainting, with a strip of its steps."""
     with gr.Tab("Draw"):
         gr.Markdown("Draw a digit (or upload a picture, or pick a test digit of the run's data), then let the run's "
-                    "class-conditioned DDPM edit it: **SDEdit** noises it to step *i_start* of the strided schedule "
-                    "and denoises (small i_start = more noise, larger edits); **inpaint** redraws the box, or "
-                    "the region painted on the mask canvas.")
+                    "class-conditioned DDPM or flow model edit it: **SDEdit** noises it to its start and denoises "
+                    "from there (a DDPM's *i_start*, a step of its strided schedule; a flow model's *t_start*, a "
+                    "time on its Euler grid; either way small = more noise, larger edits); **inpaint** redraws the "
+                    "box, or the region painted on the mask canvas.")
         run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="draw-run")
         with gr.Row():
             source = gr.Radio(["canvas", "MNIST test digit"], value="canvas", label="input", elem_id="draw-source")
@@ -518,7 +557,8 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
                                                                   color_mode="fixed"), elem_id="draw-canvas")
         with gr.Row():
             mode = gr.Radio(list(dr.MODES), value="SDEdit", label="edit", elem_id="draw-mode")
-            i_start = gr.Number(10, label="SDEdit i_start (0 = pure noise)", precision=0, elem_id="draw-i-start")
+            value, label = SDEDIT_START["ddpm"]
+            start = gr.Number(value, label=label, elem_id="draw-start")
             region = gr.Radio(list(REGIONS), value="box", label="inpaint inside", elem_id="draw-region")
             box = gr.Textbox("0, 0.5, 0, 1", label="inpaint box: top, bottom, left, right (fractions)",
                              elem_id="draw-box")
@@ -546,15 +586,16 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
         strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
         caption = gr.Markdown(elem_id="draw-caption")
 
-        def on_edit(run, source, canvas, test_digit, mode, i_start, region, box, prompt, every, mask, cfg_scale,
-                    stride, seed, sampler, eta, request: gr.Request, progress=gr.Progress()):
-            """A drawn digit (`canvas`) or an MNIST test digit (`test_digit`) edited by SDEdit or inpainting (inside
-            the `box` or the `mask` painted by hand) by `run`'s class-conditioned DDPM."""
+        def on_edit(run, source, canvas, test_digit, mode, start, region, box, prompt, every, mask, model,
+                    cfg_scale, stride, seed, sampler, eta, step, request: gr.Request, progress=gr.Progress()):
+            """A drawn digit (`canvas`) or an MNIST test digit (`test_digit`) edited by SDEdit from `start` (a
+            DDPM's i_start, a flow model's t_start) or inpainting (inside the `box` or the `mask` painted by hand)
+            by `run`'s class-conditioned `model` (ddpm_class or flow_class)."""
             with work(cancels, request, "Draw") as flag:
-                s = dr.EditSettings(mode, engine_of(cfg_scale, stride, seed, sampler, eta), prompt or "",
-                                    integer("i_start", i_start), box_of(box), integer("every", every),
+                s = dr.EditSettings(mode, engine_of(cfg_scale, stride, seed, sampler, eta, step), prompt or "",
+                                    start_of(start), box_of(box), integer("every", every),
                                     region_of(mode, region, mask))
-                return edit_one(runs, runtime, run, source, canvas, test_digit, s, progress, flag)
+                return edit_one(runs, runtime, run, model, source, canvas, test_digit, s, progress, flag)
 
         def on_under(run, source, canvas, test_digit):
             """The input as the mask canvas' background, its strokes cleared: paint over the digit itself."""
@@ -566,7 +607,10 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
             return ({"background": picture_under, "layers": [], "composite": picture_under},
                     f"The input ({what}) is under the mask: paint over the region to redraw.")
 
-        go.click(on_edit, [run, source, canvas, index, mode, i_start, region, box, prompt, every, mask_canvas,
+        model_choice = engine[0]  # the start field speaks the chosen model's time
+        model_choice.change(start_field, model_choice, start, queue=False, show_progress="hidden",
+                            api_visibility="private")
+        go.click(on_edit, [run, source, canvas, index, mode, start, region, box, prompt, every, mask_canvas,
                            *engine], [shown, result, strip, caption], concurrency_limit=1, api_name="edit")
         under.click(on_under, [run, source, canvas, index], [mask_canvas, under_note], concurrency_limit=1,
                     api_name="under_the_mask")

@@ -1,8 +1,9 @@
 """The Draw tab's work, free of the page: a digit drawn on a canvas (or an MNIST test digit of the run's data) made
 a model input exactly as part A makes a user's image one (parta/images.load_image: centre crop, resize to 28 x 28,
 grey, light strokes on a dark ground), then edited by part A's engine as its experiments edit: SDEdit from a chosen
-i_start (A1.7: forward noising, then iterative_denoise down the strided schedule) or RePaint inpainting inside a
-box (A1.7.2: parta/images.make_mask, parta/algorithms.inpaint) or inside a mask painted by hand, guided by a digit or
+start in the model's time (A1.7: forward noising, then iterative denoising down the grid: a DDPM's i_start into its
+strided timesteps, a flow model's t_start on its Euler grid) or RePaint inpainting inside a box (A1.7.2:
+parta/images.make_mask, parta/algorithms.inpaint) or inside a mask painted by hand, guided by a digit or
 by none (""). Every k-th step is kept for a strip of the reverse process."""
 
 import tempfile
@@ -20,7 +21,6 @@ from difflab.errors import InputError
 from difflab.explore.anagram import EngineSettings, check_engine
 from difflab.explore.runs import RunError, Runs
 from difflab.explore.steps import stop_if
-from difflab.parta import algorithms as alg
 from difflab.parta.engine import Engine
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
@@ -35,13 +35,15 @@ MASK_COVER = 0.5  # a pixel of the 28 x 28 mask is redrawn when paint covers at 
 
 @dataclass(frozen=True)
 class EditSettings:
-    """One edit: SDEdit from timesteps[i_start] or inpainting inside `box` ([top, bottom, left, right] fractions of
+    """One edit: SDEdit from `start` or inpainting inside `box` ([top, bottom, left, right] fractions of
     the side: make_mask's box), or inside `drawn` where given (a (1, 1, 28, 28) mask of 0 and 1 painted by hand:
-    mask_from_strokes), guided toward `prompt`; every `every`-th step kept for the strip (0 = none)."""
+    mask_from_strokes), guided toward `prompt`; every `every`-th step kept for the strip (0 = none). `start` speaks
+    the model's time: a DDPM's i_start (an index into the strided timesteps: 0 = pure noise), a flow model's t_start
+    (a time i * step on its Euler grid: 0 = pure noise, e.g. 0.4)."""
     mode: str
     engine: EngineSettings
     prompt: str = ""
-    i_start: int = 10
+    start: float = 10
     box: tuple[float, float, float, float] = (0.0, 0.5, 0.0, 1.0)
     every: int = 0
     drawn: torch.Tensor | None = field(default=None, compare=False)
@@ -127,9 +129,9 @@ def mnist_digit(runs: Runs, run: str, index: int) -> tuple[torch.Tensor, int]:
     return x, label
 
 
-def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor | None]:
+def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor | None, int]:
     """Every setting checked before any work, each message naming the value and what is allowed; returns the
-    engine and, for inpainting, the mask (1 where new content goes)."""
+    engine, for inpainting the mask (1 where new content goes), and SDEdit's start as an index into the grid."""
     if s.mode not in MODES:
         raise InputError(f"mode {s.mode!r}; allowed: {', '.join(MODES)}")
     if s.prompt not in PROMPTS:
@@ -138,33 +140,32 @@ def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor 
     if s.every < 0:
         raise InputError(f"every={s.every}; allowed: 0 (no strip) or a step count >= 1")
     if s.mode == "SDEdit":
-        alg.check_i_start(engine.grid, s.i_start)
-        return engine, None
+        return engine, None, engine.index(s.start)
     if s.drawn is None:
-        return engine, make_mask(list(s.box), model.image_size).to(model.device)
+        return engine, make_mask(list(s.box), model.image_size).to(model.device), 0
     side = model.image_size
     if tuple(s.drawn.shape) != (1, 1, side, side) or not ((s.drawn == 0) | (s.drawn == 1)).all():
         raise InputError(f"a drawn mask of shape {tuple(s.drawn.shape)}; allowed: (1, 1, {side}, {side}) of 0 and 1")
     if not s.drawn.any():
         raise InputError("the mask is empty (nothing to redraw); allowed: strokes over the region to redraw")
-    return engine, s.drawn.to(model.device)
+    return engine, s.drawn.to(model.device), 0
 
 
 def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
          on_step: Callable[[int, int], None] | None = None,
          cancel: threading.Event | None = None) -> tuple[torch.Tensor, list[torch.Tensor], list[str]]:
-    """The edited image (1, 1, 28, 28), and the strip: the start (SDEdit: x0 noised to timesteps[i_start]) and
+    """The edited image (1, 1, 28, 28), and the strip: the start (SDEdit: x0 noised to the grid's time at `start`) and
     every `every`-th step after it, with their labels. on_step(i, total) after step i; once `cancel` is set the loop
     stops after the step under way (steps.Cancelled). SDEdit is the engine's forward noising and denoising, called
     here as parta/experiments.iterative calls them so that the steps can be watched; inpainting is its inpaint."""
-    engine, mask = check(model, s)
+    engine, mask, i_start = check(model, s)
     end, label = engine.process.end, engine.process.label
     x0 = x0.to(model.device)
     g = engine.generator()
     predictor = engine.guided(s.prompt)
     frames: list[torch.Tensor] = []
     labels: list[str] = []
-    total = len(engine.grid) - (s.i_start if mask is None else 0)
+    total = len(engine.grid) - i_start
     stop = stop_if(cancel, total)
 
     def keep(i: int, t_next, x: torch.Tensor) -> None:
@@ -176,10 +177,10 @@ def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
             stop(i, t_next, x)
 
     if mask is None:
-        t0 = engine.grid[s.i_start]
+        t0 = engine.grid[i_start]
         x_t = engine.noised(x0, t0, g)
         frames.append(x_t), labels.append(f"{label(t0)} (start)")
-        out = engine.denoise(x_t, s.i_start, predictor, g, on_step=keep)
+        out = engine.denoise(x_t, i_start, predictor, g, on_step=keep)
     else:
         step = iter(range(total))
         out = engine.inpaint(x0, mask, predictor, g, observe=lambda t, x: keep(next(step), t, x))
