@@ -3,11 +3,12 @@ column within the width it is given. DVC's JSON is written here in the shape `dv
 (tests/test_pipeline.py reads the real thing)."""
 
 import copy
+import re
 
 import pytest
 import yaml
 
-from difflab.reporting.compare import SHOWN, Run, changed, profile_params, render, runs
+from difflab.reporting.compare import SHOWN, Run, changed, columns_of, main, profile_params, render, runs
 
 BASE = "0123456789abcdef0123456789abcdef01234567"
 PAPER = {"profile": "paper", "seed": 2718, "denoiser": {"hidden": 128, "epochs": 5, "lr": 1e-3},
@@ -138,6 +139,32 @@ def test_narrower_than_the_numbers_each_run_is_a_paragraph():
     words = " ".join(text.split())
     assert "cfg-three (quick): psnr 20.47, fd_time 91.9, acc_cfg 0.995, fd_cfg 48.2; changed: ddpm_class." \
            "guidance_scale=3.0 longer (paper)" in words
+
+
+def test_the_part_a_columns_put_the_ddpm_beside_the_flow_model(tmp_path, capsys):
+    """--show parta: each part A rate of the class DDPM beside the class flow model's ("-" for a run from before the
+    flow model's part A), every row of the seed sweep's means too; a bad --show is refused naming what is allowed."""
+    rates = dict(HEADLINE, anagram=0.61, anagram_flow=0.7, hybrid=0.2, hybrid_flow=0.25, inpaint=0.5,
+                 inpaint_flow=0.55, sdedit=0.25, sdedit_flow=0.35)
+    base = dict(state(BASE, quick(), rates, "main"),
+                experiments=[exp("older", with_(quick(), denoiser={"lr": 1e-3}), HEADLINE)])
+    lines = render(runs([base], read), 120, columns_of("parta")).splitlines()
+    assert lines[0].split()[:10] == ["run", "profile", "anagram", "anagram_flow", "hybrid", "hybrid_flow", "inpaint",
+                                     "inpaint_flow", "sdedit", "sdedit_flow"]
+    row = {line.split()[0]: line.split()[1:10] for line in lines[2:] if line.startswith(("main", "  older"))}
+    assert row["main"] == ["quick", "0.610", "0.700", "0.200", "0.250", "0.500", "0.550", "0.250", "0.350"]
+    assert row["older"] == ["quick"] + ["-"] * 8
+    assert "anagram_flow: part A on the flow model: anagram success, mean over pairs" in " ".join(lines)
+    assert columns_of("models") == SHOWN and columns_of("psnr, acc_flow") == ("psnr", "acc_flow")
+    for bad, message in (("parts", "--show 'parts': parts; allowed: one of models, flow, parta, or headline"),
+                         ("psnr,profile", "--show 'psnr,profile': profile; allowed"),
+                         ("psnr,psnr", "--show 'psnr,psnr': a column twice; allowed")):
+        with pytest.raises(ValueError, match=re.escape(message)):
+            columns_of(bad)
+    (tmp_path / "params.yaml").write_text("seed: 1\n")
+    with pytest.raises(SystemExit) as stop:
+        main(["--params", str(tmp_path / "params.yaml"), "--show", "parts"])
+    assert stop.value.code == 2 and "--show 'parts': parts; allowed" in capsys.readouterr().err
 
 
 def with_intervals(fd_time, half, **more):

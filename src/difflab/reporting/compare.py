@@ -4,6 +4,8 @@ with, the models' headline numbers (reports/summary.json) and the params in whic
     python -m difflab.reporting.compare              # what `make compare` runs (and `make run` ends with)
     python -m difflab.reporting.compare -- -A        # anything after -- goes to `dvc exp show --json` (-A, -n 3, ...)
     python -m difflab.reporting.compare --width 80   # the table's width (default: the terminal's, or $COLUMNS, or 120)
+    python -m difflab.reporting.compare --show parta # other headline columns: part A's rates, the DDPM's beside the
+                                                     # flow model's (or any headline keys: --show psnr,acc_flow)
     python -m difflab.reporting.compare --dvc        # DVC's own table instead, narrowed to the same columns
     python -m difflab.reporting.compare --page A B   # a page with runs A and B side by side: headline and every
                                                      # figure (reporting/compare_page.py; A, B: git revisions,
@@ -39,10 +41,15 @@ from difflab.config.params import flatten
 from difflab.config.profiles import override_value, parse_overrides, with_overrides
 from difflab.reporting.summary import HEADLINE, difference
 
-# The headline columns shown: the quality of the three models. The rest of the headline (part A rates, the floor,
-# the judge, training seconds) stays in reports/summary.json and `dvc metrics diff`.
+# The headline columns shown by default: the quality of the three models. --show picks others: a group of COLUMNS
+# or any headline numbers; all of them are in reports/summary.json and `dvc metrics diff`.
 SHOWN = ("psnr", "fd_time", "acc_cfg", "fd_cfg")
-assert set(SHOWN) <= set(HEADLINE)
+COLUMNS = {"models": SHOWN,
+           "flow": ("fd_flow_time", "acc_flow", "fd_flow"),  # flow matching's time and class models
+           "parta": ("anagram", "anagram_flow", "hybrid", "hybrid_flow",  # part A's rates, the DDPM's beside the
+                     "inpaint", "inpaint_flow", "sdedit", "sdedit_flow")}  # flow model's
+NUMBERS = tuple(k for k, (_, decimals) in HEADLINE.items() if decimals is not None)
+assert all(set(c) <= set(NUMBERS) for c in COLUMNS.values())
 SUMMARY = "reports/summary.json"
 QUICK_FILE = "profiles/quick.txt"
 MIN_CHANGES_WIDTH = 24  # narrower than this, a run's changed params go on lines of their own below it
@@ -163,7 +170,7 @@ def seed_groups(experiments: list[Run]) -> list[Run]:
         if len(distinct) < 2 or len(distinct) != len(members):
             continue  # one seed, or one seed run twice: not a sweep over seeds
         means, spread = {}, {}
-        for key in SHOWN:
+        for key in NUMBERS:
             values = [m.metrics[key] for m in members if isinstance(m.metrics.get(key), (int, float))]
             if len(values) == len(members):
                 means[key] = sum(values) / len(values)
@@ -192,14 +199,27 @@ def _cell(key: str, value, run: Run | None = None) -> str:
     return "-" if value is None else str(value)
 
 
-def render(rows: list[Run], width: int) -> str:
-    """The rows as a table at most `width` columns wide: run, profile, the SHOWN headline numbers and, where any run
-    differs from its profile, its changed params wrapped in the last column (or below the run, indented, where the
-    last column would be narrower than MIN_CHANGES_WIDTH or than its longest item). No column is ever dropped."""
-    header = ["run", "profile", *SHOWN]
-    cells = [[r.name, r.profile, *(_cell(k, r.metrics.get(k), r) for k in SHOWN)] for r in rows]
+def columns_of(text: str) -> tuple[str, ...]:
+    """--show's value as headline keys: a group of COLUMNS, or headline numbers separated by commas; ValueError
+    naming what is not one and what is allowed."""
+    if text in COLUMNS:
+        return COLUMNS[text]
+    keys = tuple(k.strip() for k in text.split(","))
+    unknown = [k for k in keys if k not in NUMBERS]
+    if unknown or len(set(keys)) != len(keys):
+        raise ValueError(f"--show {text!r}: {', '.join(unknown) or 'a column twice'}; allowed: one of "
+                         f"{', '.join(COLUMNS)}, or headline numbers separated by commas ({', '.join(NUMBERS)})")
+    return keys
+
+
+def render(rows: list[Run], width: int, shown: tuple[str, ...] = SHOWN) -> str:
+    """The rows as a table at most `width` columns wide: run, profile, the `shown` headline numbers and, where any
+    run differs from its profile, its changed params wrapped in the last column (or below the run, indented, where
+    the last column would be narrower than MIN_CHANGES_WIDTH or than its longest item). No column is ever dropped."""
+    header = ["run", "profile", *shown]
+    cells = [[r.name, r.profile, *(_cell(k, r.metrics.get(k), r) for k in shown)] for r in rows]
     widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    right = [False, False] + [True] * len(SHOWN)  # numbers right-aligned
+    right = [False, False] + [True] * len(shown)  # numbers right-aligned
 
     def line(values: list[str]) -> str:
         return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right))
@@ -211,7 +231,7 @@ def render(rows: list[Run], width: int) -> str:
     inline = any_changes and room >= max(MIN_CHANGES_WIDTH, longest)
     if fixed > width:  # too narrow for a table: one paragraph per run
         return "\n".join(textwrap.fill(f"{r.name.strip()} ({r.profile}): " + ", ".join(
-            f"{k} {v}" for k, v in zip(SHOWN, c[2:])) + (f"; changed: {', '.join(r.changes)}" if r.changes else ""),
+            f"{k} {v}" for k, v in zip(shown, c[2:])) + (f"; changed: {', '.join(r.changes)}" if r.changes else ""),
             width, subsequent_indent="    ", break_on_hyphens=False)
             for r, c in zip(rows, cells))
 
@@ -230,7 +250,7 @@ def render(rows: list[Run], width: int) -> str:
     out.insert(1, "-" * max(map(len, out)))
     notes = [] if any_changes else [
         "No run differs from its profile (quick: profiles/quick.txt over params.yaml; paper: params.yaml)."]
-    notes += [f"{k}: {HEADLINE[k][0]}" for k in SHOWN] + ["-: not measured, or no results yet"]
+    notes += [f"{k}: {HEADLINE[k][0]}" for k in shown] + ["-: not measured, or no results yet"]
     if any(c[-1:] in ("*", "~") for line in cells for c in line[2:]):
         notes.append("* differs from its baseline beyond noise (95 % intervals apart); ~ within noise (they overlap)")
     if any(r.spread for r in rows):
@@ -251,10 +271,10 @@ def _alternatives(names) -> str:
     return "|".join(re.escape(n) for n in names)
 
 
-def show_args(param_keys: list[str], extra: list[str] = ()) -> list[str]:
-    """`dvc exp show` with the headline's columns, the changed params' columns and nothing else."""
-    shown, params = _alternatives(SHOWN), _alternatives(param_keys)
-    # DVC matches each pattern at the start of a column name (re.match). --keep protects the SHOWN columns from
+def show_args(param_keys: list[str], extra: list[str] = (), columns: tuple[str, ...] = SHOWN) -> list[str]:
+    """`dvc exp show` with the headline's `columns`, the changed params' columns and nothing else."""
+    shown, params = _alternatives(columns), _alternatives(param_keys)
+    # DVC matches each pattern at the start of a column name (re.match). --keep protects the shown columns from
     # --only-changed and --drop; --only-changed removes every column whose value all rows share; --drop removes
     # what is left apart from the headline and the params (named params.yaml:<key> where a metric has the same
     # name: `profile`).
@@ -270,6 +290,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
                         help="whose top-level keys are the params (default: %(default)s)")
     parser.add_argument("--width", type=int, help="the table's width in columns (default: the terminal's)")
+    parser.add_argument("--show", default="models", metavar="COLUMNS",
+                        help=f"the headline columns: {', '.join(COLUMNS)} (part A's rates, the DDPM's beside the flow "
+                             "model's), or headline keys separated by commas (default: %(default)s)")
     parser.add_argument("--dvc", action="store_true", help="DVC's own `dvc exp show` table, narrowed")
     parser.add_argument("--print", action="store_true", help="with --dvc: print the dvc command instead")
     parser.add_argument("--page", nargs=2, metavar=("A", "B"),
@@ -280,6 +303,10 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"{parser.prog}: error: {args.params} not found: run it in the project's root\n")
     if args.width is not None and args.width < 20:
         parser.exit(2, f"{parser.prog}: error: --width {args.width}; allowed: 20 columns or more\n")
+    try:
+        columns = columns_of(args.show)
+    except ValueError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
     if args.page:
         from difflab.reporting.compare_page import UnknownRun, render_comparison
         try:
@@ -288,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(2, f"{parser.prog}: error: {e}\n")
         return
     if args.dvc or args.print:
-        command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra)
+        command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra, columns)
         if args.print:
             print(shlex.join(command))
             return
@@ -298,7 +325,7 @@ def main(argv: list[str] | None = None) -> None:
     out = subprocess.run(command, capture_output=True, text=True)
     if out.returncode != 0:
         parser.exit(out.returncode, f"{shlex.join(command)} failed:\n{out.stderr}")
-    print(render(runs(json.loads(out.stdout)), table_width(args.width)))
+    print(render(runs(json.loads(out.stdout)), table_width(args.width), columns))
 
 
 if __name__ == "__main__":
