@@ -1,4 +1,4 @@
-"""Does the suite still bite? Seven plausible mistakes, each applied to a fresh clone of HEAD, and the tests of the
+"""Does the suite still bite? Eight plausible mistakes, each applied to a fresh clone of HEAD, and the tests of the
 fast tier (`pytest -m "not slow"`, what `make test-fast` runs) that fail on each: a mistake no test catches is a
 hole in the suite. Not a test itself (pytest collects test_*.py only); run it by hand after changing the tests:
 
@@ -35,6 +35,8 @@ MUTANTS = {
                  "return eta ** 2 * ((1 - alpha_bar_prev)", "DDIM's sigma wrong for 0 < eta < 1 (right at 0 and 1)"),
     "dvc_dep": ("dvc.yaml", "src/difflab/reporting,\n           src/difflab/training]", "src/difflab/reporting]",
                 "dvc.yaml: a role folder dropped from a stage that imports it (train_denoiser's src/difflab/training)"),
+    "flow_clean": ("src/difflab/core/processes.py", "return x_t + (1 - t) * estimate", "return x_t + t * estimate",
+                   "part A's clean estimate of a flow model with its time reversed (0 = the image)"),
     "runner_upstream": ("src/difflab/workflow/parallel.py", "if upstream[n] <= finished",
                         "if len(upstream[n] & finished) >= len(upstream[n]) - 1",
                         "the side-by-side runner starting a stage one upstream stage early"),
