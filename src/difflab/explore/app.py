@@ -261,10 +261,10 @@ def bands_one(runs: Runs, runtime: Runtime, run: str, name: str, s: bd.BandSetti
                 on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: bands", unit="steps"))
     names = bd.band_names(s.blurs)
     seen_as = [f"through the blur kernel {k}, sigma {sigma:g}" for k, sigma in s.blurs] + ["the image itself"]
-    what = "; ".join(f"{name} band {d} (seen {how})" for name, d, how in zip(names, s.digits, seen_as))
+    what = "; ".join(f"{band} band {d} (seen {how})" for band, d, how in zip(names, s.digits, seen_as))
     caption = (f"**{run}** ({name}): frequency bands: {what}; {describe_engine(s.engine, engine)}; {s.count} "
-               "sample(s). Row k: "
-               "every sample through band k's view, low (the widest blur, as from afar) to high (up close).")
+               "sample(s). Row k: every sample through band k's view, low (the widest blur, as from afar) to high "
+               "(up close).")
     shown = bd.seen(x, s.blurs)
     summary, table = judged_views(runs, run, shown, names, s.digits, s.count, "band")
     return picture(shown, s.count), caption + "  \n" + summary, table
