@@ -20,12 +20,14 @@ DIAMOND = {"a": set(), "b": {"a"}, "c": {"a"}, "d": {"b", "c"}, "e": set()}
 
 
 class Recorder:
-    """A fake run_stage: each stage "runs" for `seconds` (0.05 by default), recording when it started and ended and
-    how many ran at once."""
+    """A fake run_stage: each stage "runs" for `seconds` (0.05 by default), and past that until the stages `after`
+    names for it have started (at most 30 s: so that an overlap the schedule allows is not a race with the sleep on
+    a loaded machine), recording when it started and ended and how many ran at once."""
 
-    def __init__(self, seconds=None, codes=None):
-        self.seconds, self.codes = seconds or {}, codes or {}
+    def __init__(self, seconds=None, codes=None, after=None):
+        self.seconds, self.codes, self.after = seconds or {}, codes or {}, after or {}
         self.lock, self.running, self.most = threading.Lock(), 0, 0
+        self.started = threading.Condition(self.lock)
         self.spans: dict[str, tuple[float, float]] = {}
         self.order: list[str] = []
 
@@ -34,9 +36,11 @@ class Recorder:
             self.running += 1
             self.most = max(self.most, self.running)
             self.order.append(name)
+            self.started.notify_all()
         start = time.monotonic()
         time.sleep(self.seconds.get(name, 0.05))
         with self.lock:
+            self.started.wait_for(lambda: self.after.get(name, set()) <= set(self.order), timeout=30)
             self.running -= 1
             self.spans[name] = (start, time.monotonic())
         return self.codes.get(name, 0), False
@@ -50,7 +54,7 @@ def test_chain_lengths_by_hand():
 
 @pytest.mark.parametrize("jobs", [1, 2, 3])
 def test_a_stage_starts_after_all_it_needs_and_never_more_than_jobs_at_once(jobs):
-    stage = Recorder({"e": 0.3})
+    stage = Recorder({"e": 0.3}, after={"e": {"b", "c"}})  # e runs on until b and c have started
     run = schedule(DIAMOND, stage, jobs)
     assert run.ok and set(run.times()) == set(DIAMOND)
     assert stage.most == min(jobs, 3)  # a and e, then b, c and e can run together, never more
