@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rehearse bench/paper_run.sh on the CPU before a GPU lease is spent on it: the same script, on a fresh copy of
 # this checkout's HEAD, with MNIST handed over gzipped as the GPU machine gets it (MNIST_GZ), the paper params cut
-# to tiny sizes (SET), two stages at a time; then check that the eight files came back, each under 16 MiB, and that
+# to tiny sizes (SET), two stages at a time; then check that the nine files came back, each under 16 MiB, and that
 # every stage ran. Needs data/dataset (any earlier run's download_mnist) and the project's venv on PATH.
 #   bash bench/paper_rehearsal.sh            # about 3 minutes on 2 cores (187 s, 2026-11-29, AMD EPYC)
 #   KEEP=1 bash bench/paper_rehearsal.sh     # keep the copy and $OUT (printed) to look at
@@ -34,7 +34,7 @@ import json, sys
 from pathlib import Path
 out = Path(sys.argv[1])
 want = ["log.txt", "dvc.lock", "params.yaml", "stage_times.json", "metrics.tgz", "report.tgz", "nvidia-smi.txt",
-        "bench.txt"]
+        "bench.txt", "paper.cost.json"]
 files = sorted(p.name for p in out.iterdir())
 problems = [f"missing {name}" for name in want if name not in files and name != "nvidia-smi.txt"]
 problems += [f"unexpected {name}" for name in files if name not in want]
@@ -43,6 +43,11 @@ times = json.loads((out / "stage_times.json").read_text()) if (out / "stage_time
 bad = {n: t["status"] for n, t in times["stages"].items()  # download_mnist: done from MNIST_GZ before the DAG
        if t["status"] != "ran" and (n, t["status"]) != ("download_mnist", "skipped")}
 problems += [f"stage {n}: {s}" for n, s in sorted(bad.items())]
+if (out / "paper.cost.json").exists():  # the cost record: every timed stage, the probe of this machine
+    record = json.loads((out / "paper.cost.json").read_text())
+    if set(record["stages"]) | set(record.get("untimed", [])) != set(times["stages"]) or not record["probe_seconds"]:
+        problems.append(f"paper.cost.json does not hold the run: {sorted(record['stages'])}, probe "
+                        f"{record['probe_seconds']}")
 print(f"{len(times['stages'])} stages, wall {times.get('wall')} s with {times.get('jobs')} at a time; files: {files}")
 print("\n".join(problems) if problems else "rehearsal OK: every stage ran and every file came back")
 sys.exit(1 if problems or len(times["stages"]) < 41 else 0)

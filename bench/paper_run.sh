@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The paper reference run on one GPU in one call (issue 17): the whole paper DAG with its independent stages side
 # by side (python -m difflab.workflow.parallel: DVC's own `dvc repro` per stage, JOBS at a time), stopped cleanly
-# at a deadline if it must be, then everything packed into at most 8 files in $OUT, whatever happened:
+# at a deadline if it must be, then everything packed into at most 9 files in $OUT, whatever happened:
 #   log.txt            this script's log, every line stamped with the seconds since start
 #   dvc.lock           the run's lock file (every stage that finished)
 #   params.yaml        the params it ran with (the committed ones plus SET)
@@ -9,12 +9,15 @@
 #   metrics.tgz        every metric file (reports/**/*.json, DVCLive's plots) and each stage's own log
 #   report.tgz         reports/ whole (page, figures, GIFs); without the GIFs if that would pass 15 MiB
 #   nvidia-smi.txt     the GPU after the run (memory in use, clocks, processes)
+#   paper.cost.json    where every stage finished: the run as make run's cost record, with the probe timed on this
+#                      machine (python -m difflab.workflow.cost): drop-in for profiles/paper.cost.json
 #   bench.txt          bench/sample.py on the GPU in what time is left (fast path against fp32 eager)
 # Run from the repository root:
 #   OUT=/tmp/out bash bench/paper_run.sh
 # Environment:
 #   DEADLINE_S   seconds after start by which everything must be packed (default 560)
-#   JOBS         stages at a time (default 6); SET: params to override, space-separated (default "threads=2",
+#   JOBS         stages at a time (default 8, the measured case: one H200, 16 cores, 41 stages in 441 s,
+#                results/paper-h200-2026-12-04); SET: params to override, space-separated (default "threads=2",
 #                so that JOBS x threads stays within the machine's cores)
 #   BENCH_S      seconds kept for bench.txt after the pipeline (default 45; 0: none)
 #   WHEELS=dir   first install the wheels in dir into /tmp/site (a machine without dvc and no network); make them
@@ -32,7 +35,7 @@ set -u
 START=$(date +%s)
 DEADLINE_S=${DEADLINE_S:-560}
 BENCH_S=${BENCH_S:-45}
-JOBS=${JOBS:-6}
+JOBS=${JOBS:-8}
 SET=${SET:-threads=2}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
@@ -103,6 +106,8 @@ timeout -k 30 "$budget" python -m difflab.workflow.parallel --jobs "$JOBS" --kee
   --times "$OUT/stage_times.json" 2>&1 | stamp | tee -a "$LOG"
 say "the DAG -> exit ${PIPESTATUS[0]}"
 dvc status 2>&1 | stamp | tail -40 | tee -a "$LOG"
+python -m difflab.workflow.cost "$(python -c 'import yaml; print(yaml.safe_load(open("params.yaml"))["profile"])')" \
+  "$OUT/stage_times.json" --date "$(date -u +%F)" --probe --folder "$OUT" 2>&1 | stamp | tee -a "$LOG"
 nvidia-smi --query-gpu=memory.used,utilization.gpu --format=csv 2>&1 | tee -a "$LOG"
 
 # The sampling loop's fast path against fp32 eager, on the GPU, in what time is left.

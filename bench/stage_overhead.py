@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from difflab.workflow.run import machine
+from difflab.workflow.cost import machine
 
 
 def stage_commands(repo: Path, names: list[str]) -> dict[str, str]:

@@ -69,10 +69,10 @@ def test_every_relative_link_resolves(page):
 
 
 def test_the_pages_link_to_each_other():
-    """README reaches every page in docs/, so none is orphaned, and the overview picture is shown."""
+    """README reaches every page in docs/, so none is orphaned, and the picture of the quick and paper runs is shown."""
     linked = {(ROOT / t.partition("#")[0]).resolve() for t in relative_links(ROOT / "README.md")}
     assert [p.name for p in PAGES[1:] if p.resolve() not in linked] == []
-    assert (ROOT / "docs/images/overview.png").resolve() in linked
+    assert (ROOT / "docs/images/quick-vs-paper.png").resolve() in linked
 
 
 def test_readme_is_short():

@@ -13,7 +13,10 @@ with, the models' headline numbers (reports/summary.json) and the params in whic
 
 Each experiment's numbers are marked against its baseline commit's (the workspace's against the commit it is on):
 `*` where their 95 % intervals do not overlap (a difference beyond the noise of sampling), `~` where they do
-(within noise); no mark where either run has no interval, or where the two numbers are equal. Experiments under one baseline that differ only in `seed`
+(within noise); no mark where either run has no interval, or where the two numbers are equal. Where the baseline
+has no numbers of the run's profile (a fresh clone's commit has none), the run is marked against the published
+reference run of its profile instead (results/<name>/, reporting/reference.py: the paper run on one H200), which is
+shown last as a row of its own, marked "(reference)". Experiments under one baseline that differ only in `seed`
 get one more row: each number's mean and standard deviation over those seeds (`make seeds` runs such a sweep).
 
 A run's profile is the `profile` param it ran with; its reference is params.yaml of its baseline commit, with that
@@ -39,6 +42,7 @@ import yaml
 
 from difflab.config.params import flatten
 from difflab.config.profiles import override_value, parse_overrides, with_overrides
+from difflab.reporting.reference import Reference, of_profile, published
 from difflab.reporting.summary import HEADLINE, difference
 
 # The headline columns shown by default: the quality of the three models. --show picks others: a group of COLUMNS
@@ -64,6 +68,7 @@ class Run:
     reference: dict | None = None  # the headline of the run it is marked against (its baseline's), if any
     spread: dict = field(default_factory=dict)  # key -> standard deviation, for a row of means over seeds
     seed: object = None  # the `seed` param it ran with
+    published: bool = False  # a reference run of results/, not a run of this repository
 
 
 # -- what each run is compared with ------------------------------------------------------------------------------
@@ -121,18 +126,39 @@ def _short(rev: str) -> str:
     return rev[:7] if re.fullmatch(r"[0-9a-f]{40}", rev) else rev
 
 
-def runs(shown: list[dict], read=git_show) -> list[Run]:
-    """`dvc exp show --json` as rows: each baseline (the workspace first), then its experiments indented."""
-    references: dict[tuple[str, str], dict | None] = {}
+def marked_against(run: Run, baseline: dict, references: list[Reference]) -> dict | None:
+    """The headline a run's numbers are marked against: its baseline's where the baseline measured the run's profile
+    (a headline without a profile is taken to be of it), else the published reference of its profile, else none."""
+    if baseline and baseline.get("profile", run.profile) == run.profile:
+        return baseline
+    reference = of_profile(run.profile, references)
+    return reference.summary if reference else None
+
+
+def reference_rows(references: list[Reference], read=git_show) -> list[Run]:
+    """Each published reference as a row (named "<folder> (reference)"), with the params in which it differs from
+    its profile as committed at HEAD."""
+    rows = []
+    for ref in references:
+        reference = profile_params(ref.profile, "HEAD", read)
+        changes = changed(ref.params, reference) if reference is not None else ["(no params.yaml at HEAD)"]
+        rows.append(Run(f"{ref.name} (reference)", ref.profile, ref.summary, changes, published=True))
+    return rows
+
+
+def runs(shown: list[dict], read=git_show, references: list[Reference] = ()) -> list[Run]:
+    """`dvc exp show --json` as rows: each baseline (the workspace first), then its experiments indented, then the
+    published reference runs."""
+    references, params_of = list(references), {}
 
     def row(state: dict, baseline: str, name: str, note: str = "") -> Run:
         params, metrics = _data(state)
         if params is None:
             return Run(name + note, "?", metrics, ["(no params.yaml)"] if not note else [])
         profile = str(params.get("profile", "paper"))
-        if (profile, baseline) not in references:
-            references[profile, baseline] = profile_params(profile, baseline, read)
-        reference = references[profile, baseline]
+        if (profile, baseline) not in params_of:
+            params_of[profile, baseline] = profile_params(profile, baseline, read)
+        reference = params_of[profile, baseline]
         changes = changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
         return Run(name + note, profile, metrics, changes, seed=params.get("seed"))
 
@@ -140,8 +166,9 @@ def runs(shown: list[dict], read=git_show) -> list[Run]:
     for i, base in enumerate(shown):
         rev = base["rev"]
         baseline = row(base, rev, base.get("name") or _short(rev))
-        if rev == "workspace" and i + 1 < len(shown):  # the workspace against the commit it is on
-            baseline.reference = _data(shown[i + 1])[1]
+        if rev == "workspace":  # the workspace against the commit it is on
+            baseline.reference = marked_against(baseline, _data(shown[i + 1])[1] if i + 1 < len(shown) else {},
+                                                references)
         rows.append(baseline)
         experiments = []
         for exp in base.get("experiments") or []:
@@ -149,10 +176,10 @@ def runs(shown: list[dict], read=git_show) -> list[Run]:
             executor = exp.get("executor") or {}
             note = f" ({executor['state']})" if executor.get("state") in ("queued", "running", "failed") else ""
             experiment = row(state, rev, "  " + (exp.get("name") or state.get("name") or _short(state["rev"])), note)
-            experiment.reference = baseline.metrics
+            experiment.reference = marked_against(experiment, baseline.metrics, references)
             experiments.append(experiment)
         rows += experiments + seed_groups(experiments)
-    return rows
+    return rows + reference_rows(references, read)
 
 
 def seed_groups(experiments: list[Run]) -> list[Run]:
@@ -252,7 +279,13 @@ def render(rows: list[Run], width: int, shown: tuple[str, ...] = SHOWN) -> str:
         "No run differs from its profile (quick: profiles/quick.txt over params.yaml; paper: params.yaml)."]
     notes += [f"{k}: {HEADLINE[k][0]}" for k in shown] + ["-: not measured, or no results yet"]
     if any(c[-1:] in ("*", "~") for line in cells for c in line[2:]):
-        notes.append("* differs from its baseline beyond noise (95 % intervals apart); ~ within noise (they overlap)")
+        notes.append("* differs from its baseline beyond noise (95 % intervals apart); ~ within noise (they overlap)"
+                     + ("; a run whose baseline has no numbers of its profile is marked against the reference of "
+                        "that profile" if any(r.published for r in rows) else ""))
+    for r in rows:
+        if r.published:
+            notes.append(f"{r.name}: the published {r.profile} run in results/{r.name.split()[0]}/ (its README: "
+                         f"machine, software, commit), not a run of this clone")
     if any(r.spread for r in rows):
         notes.append("mean of N seeds: each number's mean +- its standard deviation over those runs")
     for note in notes:
@@ -325,7 +358,7 @@ def main(argv: list[str] | None = None) -> None:
     out = subprocess.run(command, capture_output=True, text=True)
     if out.returncode != 0:
         parser.exit(out.returncode, f"{shlex.join(command)} failed:\n{out.stderr}")
-    print(render(runs(json.loads(out.stdout)), table_width(args.width), columns))
+    print(render(runs(json.loads(out.stdout), references=published()), table_width(args.width), columns))
 
 
 if __name__ == "__main__":

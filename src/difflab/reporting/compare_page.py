@@ -18,6 +18,7 @@ import jinja2
 import yaml
 
 from difflab.config.params import Params, check
+from difflab.reporting.reference import of_profile, published
 from difflab.reporting.report import CAPTION_METRICS, fmt, sections
 from difflab.reporting.summary import HEADLINE, difference, interval
 
@@ -132,8 +133,12 @@ def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
         bounds = interval(s, key)
         return fmt(s[key]) + (f" [{fmt(bounds[0])}, {fmt(bounds[1])}]" if bounds else "")
 
+    # the published reference of B's profile (else of A's), a third column: what a run of that profile should reach
+    reference = of_profile(params[1].profile, published()) or of_profile(params[0].profile, published())
     headline = [{"key": key, "label": label, "values": [shown(s, key) for s in summaries],
-                 "difference": difference(summaries[1], summaries[0], key)}
+                 "difference": difference(summaries[1], summaries[0], key),
+                 "reference": shown(reference.summary, key) if reference else None,
+                 "against_reference": difference(summaries[1], reference.summary, key) if reference else None}
                 for key, (label, _) in HEADLINE.items()]
     figures = []
     for src, items in _figures(runs, params).items():
@@ -152,5 +157,6 @@ def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     page = out / "index.html"
     page.write_text(env.get_template("compare.html.j2").render(runs=runs, headline=headline, figures=figures,
-                                                               profiles=[p.profile for p in params]))
+                                                               profiles=[p.profile for p in params],
+                                                               reference=reference))
     return page

@@ -5,9 +5,18 @@ record (profiles/<profile>.cost.json), and that run's stage times scaled by the 
 The ratio carries the probe's noise and the probe's blind spots (process start-up, DVC's own work and the judge do
 not scale with it), so the estimate is given as a range: RANGE around the scaled figure. Two whole quick runs on
 machines of different makes (AMD EPYC, Intel Xeon with AMX) differed by 12 % in wall time; the range is wider than
-that on purpose."""
+that on purpose. A record whose machine was not probed (the paper run of 2026-12-04 on one H200: the probe was not
+timed there) is quoted as it was, unscaled, with the machine it was taken on.
 
+A run made outside `make run` (bench/paper_run.sh on a GPU: stage_times.json) becomes a record with
+
+    python -m difflab.workflow.cost paper stage_times.json --date 2026-12-04 --probe   # on that machine, after it
+"""
+
+import argparse
 import json
+import os
+import platform
 import time
 from pathlib import Path
 
@@ -45,6 +54,23 @@ def probe(params, repeats: int = 20, warmup: int = 5) -> float:
     return min(seconds)
 
 
+def machine() -> str:
+    """The machine by name, as every timing here is quoted: its core count and CPU (with the CPU's vector
+    extensions), and the GPU where CUDA has one."""
+    if torch.cuda.is_available():
+        gpu = torch.cuda.get_device_properties(0)
+        return f"{os.cpu_count()} cores, one {gpu.name} ({gpu.total_memory / 2 ** 30:.0f} GiB)"
+    name = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                name = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores, {name}, {torch.backends.cpu.get_cpu_capability()}"
+
+
 def reference_path(profile: str, folder: Path = Path("profiles")) -> Path:
     return folder / f"{profile}.cost.json"
 
@@ -54,11 +80,13 @@ def read_reference(profile: str, folder: Path = Path("profiles")) -> dict | None
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def estimate(reference: dict, probe_here: float) -> dict:
+def estimate(reference: dict, probe_here: float | None) -> dict:
     """The reference run's stage times scaled by probe_here / its probe, plus DVC's own time between stages as it
     was (it does not scale with the probe); for a run of stages side by side its whole wall time scaled.
-    `low`/`high` bound the likely total."""
-    scale = probe_here / reference["probe_seconds"]
+    `low`/`high` bound the likely total. Where either probe is missing (a record whose machine was not probed) the
+    scale is 1: the record as it was."""
+    probed = reference.get("probe_seconds")
+    scale = probe_here / probed if probe_here and probed else 1.0
     stages = {name: seconds * scale for name, seconds in reference["stages"].items()}
     if reference.get("jobs", 1) > 1:  # stages side by side: their sum is no wall time; the run's own is
         total = reference["wall"] * scale
@@ -67,35 +95,115 @@ def estimate(reference: dict, probe_here: float) -> dict:
     return {"scale": scale, "stages": stages, "total": total, "low": total * RANGE[0], "high": total * RANGE[1]}
 
 
-def describe(profile: str, reference: dict | None, probe_here: float | None, jobs_here: int | None = None) -> str:
-    """One paragraph for the start of `make run` (`jobs_here`: how many stages this run will run at a time)."""
+def _slowest(reference: dict) -> str:
+    return ", ".join(f"{n} {s:.0f} s" for n, s in sorted(reference["stages"].items(), key=lambda kv: -kv[1])[:3])
+
+
+def describe(profile: str, reference: dict | None, probe_here: float | None, jobs_here: int | None = None,
+             device_here: str | None = None) -> str:
+    """One paragraph for the start of `make run` (`jobs_here`: how many stages this run will run at a time;
+    `device_here`: "cpu" or "cuda", the device this run's stages use)."""
     if reference is None:
         return (f"No whole {profile} run is on record (profiles/{profile}.cost.json), so its cost here is not "
                 f"estimated; docs/results.md has what is known.")
     jobs = reference.get("jobs", 1)
     measured = reference["wall"] if jobs > 1 else sum(reference["stages"].values()) + reference.get("between_stages",
                                                                                                     0.0)
+    at_a_time = f", {jobs} stages at a time" if jobs > 1 else ""
+    differ = (f" That run ran {jobs} stage{'s' if jobs > 1 else ''} at a time, this one runs {jobs_here}: expect its "
+              f"cost to differ accordingly." if jobs_here is not None and jobs_here != jobs else "")
+    there = reference.get("device", "cpu")
+    if not reference.get("probe_seconds") or not probe_here:  # no probe to scale by: the record as it was
+        here = ""
+        if device_here is not None and device_here != there:
+            here = (f" That was on {'a GPU' if there == 'cuda' else 'a CPU'} and this run's stages use "
+                    f"{'a GPU' if device_here == 'cuda' else 'the CPU'}: docs/results.md says what to expect here"
+                    + (" (the paper profile on 2 CPU cores: about 15 hours in bf16, 35-40 in fp32)."
+                       if profile == "paper" and device_here == "cpu" else "."))
+        elif there == "cuda":
+            here = (" This GPU was not compared with it (the probe was not timed there): on a smaller GPU expect more "
+                    "(docs/results.md).")
+        untimed = reference.get("untimed", [])
+        return (f"Cost of the {profile} profile on the machine of record ({reference['machine']}, {reference['date']}, "
+                f"{reference['precision']}{at_a_time}): {measured / 60:.1f} minutes for "
+                f"{len(reference['stages']) + len(untimed)} stages"
+                + (f" ({', '.join(untimed)} handed over, not timed)" if untimed else "")
+                + f"; slowest stages there: {_slowest(reference)}.{here}{differ if not here else ''}")
     e = estimate(reference, probe_here)
     return (f"Expected cost of the {profile} profile here: about {e['total'] / 60:.0f} minutes "
             f"(likely {e['low'] / 60:.0f}-{e['high'] / 60:.0f}), for {len(reference['stages'])} stages. A probe of "
             f"training steps ran {1 / e['scale']:.2f}x as fast here as on the machine of record ({reference['machine']}, "
-            f"{reference['date']}, {reference['precision']}"
-            + (f", {jobs} stages at a time" if jobs > 1 else "")
-            + f": {measured / 60:.1f} minutes); slowest stages there: "
-            + ", ".join(f"{n} {s:.0f} s" for n, s in sorted(reference["stages"].items(), key=lambda kv: -kv[1])[:3])
-            + "."
-            + (f" That run ran {jobs} stage{'s' if jobs > 1 else ''} at a time, this one runs {jobs_here}: expect its "
-               f"cost to differ accordingly." if jobs_here is not None and jobs_here != jobs else ""))
+            f"{reference['date']}, {reference['precision']}{at_a_time}: {measured / 60:.1f} minutes); slowest stages "
+            f"there: {_slowest(reference)}.{differ}")
 
 
-def record(profile: str, times: dict[str, float], wall: float, probe_seconds: float, machine: str, precision: str,
-           date: str, jobs: int = 1, folder: Path = Path("profiles")) -> Path:
+def record(profile: str, times: dict[str, float], wall: float, probe_seconds: float | None, machine: str,
+           precision: str, date: str, jobs: int = 1, folder: Path = Path("profiles"), device: str = "cpu",
+           untimed: list[str] = ()) -> Path:
     """Keep a whole run's stage times, its wall time and how many stages ran at a time (and, one at a time, DVC's
     time between them: the wall time less the stages') as the profile's reference; only a run in which every stage
-    ran."""
+    ran (`untimed`: stages whose outputs were handed over instead, as download_mnist on a machine without network).
+    `probe_seconds` None: the machine was not probed (the record is then quoted unscaled)."""
     path = reference_path(profile, folder)
-    path.write_text(json.dumps({"profile": profile, "date": date, "machine": machine, "precision": precision,
-                                "probe_seconds": round(probe_seconds, 5), "jobs": jobs, "wall": round(wall, 1),
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"profile": profile, "date": date, "machine": machine, "device": device,
+                                "precision": precision,
+                                "probe_seconds": None if probe_seconds is None else round(probe_seconds, 5),
+                                "jobs": jobs, "wall": round(wall, 1),
                                 "between_stages": round(max(wall - sum(times.values()), 0.0), 1) if jobs == 1 else 0.0,
-                                "stages": {k: round(v, 1) for k, v in sorted(times.items())}}, indent=1) + "\n")
+                                "stages": {k: round(v, 1) for k, v in sorted(times.items())},
+                                **({"untimed": sorted(untimed)} if untimed else {})}, indent=1) + "\n")
     return path
+
+
+def record_stage_times(profile: str, stage_times: dict, probe_seconds: float | None, machine_name: str,
+                       precision: str, date: str, device: str, folder: Path = Path("profiles")) -> Path:
+    """A run of stages side by side that workflow/parallel.py timed (its --times file: each stage's status and
+    seconds, the jobs and the run's wall time) as the profile's record; refused unless every stage ran or was
+    handed over unchanged (download_mnist on a machine without network)."""
+    stages = stage_times["stages"]
+    bad = {n: s["status"] for n, s in stages.items() if s["status"] not in ("ran", "skipped")}
+    if bad:
+        raise ValueError(f"stages that did not finish: {bad}; allowed: a run in which every stage ran")
+    times = {n: s["seconds"] for n, s in stages.items() if s["status"] == "ran"}
+    return record(profile, times, stage_times["wall"], probe_seconds, machine_name, precision, date,
+                  stage_times["jobs"], folder, device, [n for n in stages if n not in times])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m difflab.workflow.cost", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("profile", help="the profile the run ran (its record: profiles/<profile>.cost.json)")
+    parser.add_argument("times", type=Path, help="the run's stage_times.json (python -m difflab.workflow.parallel "
+                                                 "--times)")
+    parser.add_argument("--date", required=True, help="the day the run ran (YYYY-MM-DD)")
+    parser.add_argument("--probe", action="store_true",
+                        help="time the probe here, so that other machines can scale the record (run it on the machine "
+                             "of the run, right after it, with the run's params.yaml)")
+    parser.add_argument("--machine", help="the machine it ran on (default: this one, as machine() names it)")
+    parser.add_argument("--device", choices=("cpu", "cuda"),
+                        help="the device its stages used (default: what params.yaml resolves to here)")
+    parser.add_argument("--precision", choices=("fp32", "bf16", "fp16"),
+                        help="the precision its stages used (default: what params.yaml resolves to here)")
+    parser.add_argument("--folder", type=Path, default=Path("profiles"))
+    args = parser.parse_args(argv)
+    import yaml
+
+    from difflab.config.params import check
+
+    params = yaml.safe_load(Path("params.yaml").read_text())
+    if args.device is None or args.precision is None or args.probe:
+        runtime = from_params(check(dict(params, **{k: v for k, v in (("device", args.device),
+                                                                       ("precision", args.precision)) if v})))
+        args.device, args.precision = runtime.device.type, runtime.precision
+    probe_seconds = probe(check(dict(params, device=args.device, precision=args.precision))) if args.probe else None
+    try:
+        path = record_stage_times(args.profile, json.loads(args.times.read_text()), probe_seconds,
+                                  args.machine or machine(), args.precision, args.date, args.device, args.folder)
+    except ValueError as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
+    print(f"recorded {path}")
+
+
+if __name__ == "__main__":
+    main()

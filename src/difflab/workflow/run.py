@@ -4,7 +4,7 @@
     python -m difflab.workflow.run paper             # params.yaml as committed
     python -m difflab.workflow.run quick --estimate  # only say what it would cost here
     python -m difflab.workflow.run quick --record    # after the run, keep its stage times as the profile's reference
-    python -m difflab.workflow.run paper --jobs 6 --set threads=2   # six stages at a time, e.g. on one GPU
+    python -m difflab.workflow.run paper --jobs 4    # four stages at a time (threads auto: each gets cores // 4)
 
 It checks the params the run would get (config/profiles.py's pre-flight), prints the cost estimate (workflow/cost.py),
 then runs `dvc exp run -S key=value ...` (the arguments as a list: no value is split by a shell) in a terminal of
@@ -13,7 +13,7 @@ of stage times, to logs/run-<UTC time>-<profile>.log. The log is git-ignored and
 nothing changed stays a no-op and seeded outputs stay byte-identical.
 
 With --jobs N > 1 (by default on a CPU when the run's `threads` param is pinned: as many as fit in the cores, so
-2 for the quick profile on 2 cores) the overrides are written into params.yaml as `-S` writes them, the stages run
+2 for the quick profile on 2 cores; on a GPU up to 8 at threads=2, the measured case: plan_jobs) the overrides are written into params.yaml as `-S` writes them, the stages run
 side by side (workflow/parallel.py: DVC's own `dvc repro` per stage, each stage's output in
 logs/run-<UTC time>-<profile>/<stage>.log), and then `dvc exp run -S ...`, finding every stage up to date, records
 the experiment as before. The outputs are those of a run one stage at a time with the same params.
@@ -22,7 +22,6 @@ the experiment as before. The outputs are those of a run one stage at a time wit
 import argparse
 import datetime
 import os
-import platform
 import re
 import shlex
 import subprocess
@@ -36,25 +35,11 @@ from difflab.config.profiles import PROFILES, preflight, set_args, with_override
 from difflab.config.params import Params, check
 from difflab.config.runtime import from_params
 from difflab.workflow import cost
+from difflab.workflow.cost import machine
 from difflab.workflow.parallel import run_side_by_side
 from difflab.workflow.stage_times import StageClock, table
 
 LOGS = Path("logs")
-
-
-def machine() -> str:
-    """The CPU by name, its core count and vector extensions (what every timing here is quoted with)."""
-    name = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                name = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    import torch
-
-    return f"{os.cpu_count()} cores, {name}, {torch.backends.cpu.get_cpu_capability()}"
 
 
 class NotBuiltWarnings:
@@ -141,14 +126,29 @@ def stream(command: list[str], log, clock: StageClock) -> int:
             os.close(owned)
 
 
-def auto_jobs(params: Params, cores: int | None = None) -> int:
-    """Stages at a time when --jobs is not given: on a CPU, as many as the pinned thread count fits in the cores
-    (threads: 1 on 2 cores: 2); one where threads is auto (each stage takes every core) or on CUDA (how many stages
-    share a GPU well is the user's call: --jobs)."""
-    threads = params.threads
-    if threads == "auto" or from_params(params).device.type != "cpu":
-        return 1
-    return max(1, (cores or os.cpu_count() or 1) // threads)
+# Stages side by side on one GPU: the measured case, 8 at threads=2 on 16 cores and one H200 (the paper run of
+# 2026-12-04, results/paper-h200-2026-12-04: 41 stages in 7 min 21 s). More at once was never tried on one GPU.
+GPU_JOBS = 8
+GPU_THREADS = 2
+
+
+def plan_jobs(device: str, cores: int, threads: str | int, jobs: int | None = None) -> tuple[int, str | int]:
+    """(stages at a time, CPU threads per stage) for a run whose stages use `device` ("cpu" or "cuda") on a machine
+    of `cores` cores, with the run's `threads` param; `jobs` where the user chose it (--jobs).
+
+    On a CPU the pinned thread count decides: as many stages as fit in the cores (threads 1 on 2 cores: 2), one at a
+    time where threads is auto (each stage takes every core). On a GPU the stages share the device and the CPU only
+    feeds it: up to GPU_JOBS, as many as the cores hold at GPU_THREADS threads each. Wherever more than one stage runs
+    with threads auto, the threads are pinned to the cores' share (cores // jobs; 2 for 8 stages on 16 cores):
+    stages that each take every core spin waiting for each other."""
+    if jobs is None:
+        if device == "cpu":
+            jobs = 1 if threads == "auto" else max(1, cores // threads)
+        else:
+            jobs = max(1, min(GPU_JOBS, cores // (GPU_THREADS if threads == "auto" else threads)))
+    if jobs > 1 and threads == "auto":
+        threads = max(1, cores // jobs)
+    return jobs, threads
 
 
 class Tee:
@@ -206,8 +206,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record", action="store_true",
                         help="keep this run's stage times as the profile's reference (profiles/<profile>.cost.json)")
     parser.add_argument("--jobs", default="auto",
-                        help="stages at a time (default auto: on a CPU with params' threads pinned, cores // threads; "
-                             "else 1)")
+                        help="stages at a time (default auto: on a CPU with params' threads pinned, cores // threads, "
+                             f"else 1; on a GPU up to {GPU_JOBS} at threads={GPU_THREADS}, as the cores allow)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a param to override beyond the profile's (as dvc exp run -S; repeatable)")
     args = parser.parse_args(argv)
@@ -222,10 +222,17 @@ def main(argv: list[str] | None = None) -> None:
         parser.exit(2, f"{parser.prog}: error: {problem}\n")
 
     params = check(with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments))
+    device = from_params(params).device.type
+    jobs, threads = plan_jobs(device, os.cpu_count() or 1, params.threads,
+                              None if args.jobs == "auto" else int(args.jobs))
+    if threads != params.threads:  # more than one stage at a time: each its share of the cores
+        set_arguments += ["-S", f"threads={threads}"]
+        params = check(with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments))
+        print(f"{jobs} stages at a time on {os.cpu_count()} cores: threads={threads} each (--set threads=N to choose; "
+              f"--jobs N for another number of stages)", flush=True)
     reference = cost.read_reference(args.profile)
-    probe = cost.probe(params) if reference or args.record else None
-    jobs = auto_jobs(params) if args.jobs == "auto" else int(args.jobs)
-    print(cost.describe(args.profile, reference, probe, jobs), flush=True)
+    probe = cost.probe(params) if (reference and reference.get("probe_seconds")) or args.record else None
+    print(cost.describe(args.profile, reference, probe, jobs, device), flush=True)
     if args.estimate:
         return
 
@@ -263,7 +270,7 @@ def main(argv: list[str] | None = None) -> None:
             parser.exit(2, f"{parser.prog}: not recorded: DVC skipped {len(skipped)} stages (unchanged or from "
                            f"the run cache); record a run in which every stage runs (a fresh clone)\n")
         kept = cost.record(args.profile, times, wall, probe, machine(), from_params(params).precision,
-                           started.strftime("%Y-%m-%d"), jobs)
+                           started.strftime("%Y-%m-%d"), jobs, device=device)
         print(f"recorded {kept}")
 
 
