@@ -281,3 +281,41 @@ def test_the_page_opens_each_run_once_for_all_its_files(monkeypatch):
     monkeypatch.setattr(compare_page, "_render_comparison", lambda a, b, out: within.append(compare_page._opened))
     compare_page.render_comparison("HEAD", "workspace")
     assert within and within[0] is not None and compare_page._opened is None
+
+
+def test_the_published_reference_is_a_row_of_its_own_and_marks_a_paper_run_without_a_paper_baseline(tmp_path):
+    """A user's paper run on their GPU, under a commit with no numbers (a fresh clone), is marked against the
+    published paper reference: fd_time 70.0 [65, 75] against 54.4 [40.8, 68.1] overlaps (~), psnr 19.50 [19.4, 19.6]
+    against 20.85 [20.81, 20.88] is apart (*). The quick run beside it is not marked against the paper reference, and
+    the reference's row shows its own numbers unmarked, with the knob it ran with beyond HEAD's params."""
+    import json
+
+    from difflab.reporting.reference import published
+
+    folder = tmp_path / "results" / "paper-h200-2026-12-04"
+    (folder / "reports").mkdir(parents=True)
+    paper_headline = {"profile": "paper", "psnr": 20.85, "psnr_lo": 20.81, "psnr_hi": 20.88, "fd_time": 54.4,
+                      "fd_time_lo": 40.8, "fd_time_hi": 68.1, "acc_cfg": 1.0, "fd_cfg": 53.6}
+    (folder / "reports" / "summary.json").write_text(json.dumps(paper_headline))
+    (folder / "params.yaml").write_text(yaml.safe_dump(dict(PAPER, threads=2)))
+    mine = {"profile": "paper", "psnr": 19.5, "psnr_lo": 19.4, "psnr_hi": 19.6, "fd_time": 70.0, "fd_time_lo": 65.0,
+            "fd_time_hi": 75.0, "acc_cfg": 0.99, "fd_cfg": 60.0}
+    base = dict(state(BASE, PAPER, None, "main"), experiments=[
+        exp("my-gpu-run", PAPER, mine), exp("quick-run", quick(), with_intervals(91.9, 5.0))])
+    rows = runs([base], read, published(tmp_path / "results"))
+    assert [r.name for r in rows] == ["main", "  my-gpu-run", "  quick-run", "paper-h200-2026-12-04 (reference)"]
+    text = render(rows, 120)
+    cells = {}
+    for line in text.splitlines()[2:]:  # the rows, then the notes (which may start with a run's name)
+        cells.setdefault(line.split()[0], line.split()[1:6])
+    assert cells["my-gpu-run"] == ["paper", "19.50*", "70.0~", "0.990", "60.0"]  # no interval: no mark
+    assert cells["quick-run"] == ["quick", "20.47", "91.9", "1.000", "48.2"]
+    assert cells["paper-h200-2026-12-04"] == ["(reference)", "paper", "20.85", "54.4", "1.000"]
+    assert "threads=2" in text.split("paper-h200-2026-12-04 (reference)")[1].splitlines()[0]
+    assert ("paper-h200-2026-12-04 (reference): the published paper run in results/paper-h200-2026-12-04/"
+            in " ".join(text.split()))
+    assert "marked against the reference of that profile" in " ".join(text.split())
+    # a paper baseline with numbers of its own stays what its experiments are marked against
+    base = dict(state(BASE, PAPER, dict(mine, psnr=19.45), "main"), experiments=[exp("my-gpu-run", PAPER, mine)])
+    rows = runs([base], read, published(tmp_path / "results"))
+    assert rows[1].reference["psnr"] == 19.45

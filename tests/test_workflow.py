@@ -75,9 +75,33 @@ def test_the_estimate_scales_the_run_of_record_by_the_probe():
 def test_a_recorded_run_is_the_next_estimates_reference(tmp_path):
     path = cost.record("quick", {"b": 2.04, "a": 1.0}, 4.0, 0.123456, "m", "fp32", "2026-11-29", folder=tmp_path)
     assert cost.read_reference("quick", tmp_path) == {"profile": "quick", "date": "2026-11-29", "machine": "m",
-                                                     "precision": "fp32", "probe_seconds": 0.12346, "jobs": 1,
+                                                     "device": "cpu", "precision": "fp32", "probe_seconds": 0.12346, "jobs": 1,
                                                      "wall": 4.0, "between_stages": 1.0, "stages": {"a": 1.0, "b": 2.0}}
     assert path.name == "quick.cost.json" and cost.read_reference("paper", tmp_path) is None
+
+
+def test_a_record_without_a_probe_is_quoted_as_it_was_with_its_gpu(tmp_path):
+    """The paper run of record was not probed on its H200: the cost is its own, named with the GPU, and a CPU is told
+    that it is a GPU's figure (and what a CPU takes), not a scaled guess."""
+    times = {"jobs": 8, "wall": 441.2, "stages": {"download_mnist": {"status": "skipped", "seconds": 0.0},
+                                                  "train": {"status": "ran", "seconds": 315.8},
+                                                  "report": {"status": "ran", "seconds": 9.7}}}
+    cost.record_stage_times("paper", times, None, "16 cores, one NVIDIA H200 (140 GiB)", "bf16", "2026-12-04",
+                            "cuda", tmp_path)
+    reference = cost.read_reference("paper", tmp_path)
+    assert reference["probe_seconds"] is None and reference["untimed"] == ["download_mnist"]
+    assert cost.estimate(reference, 0.05)["total"] == pytest.approx(441.2)  # nothing to scale by
+    on_gpu = cost.describe("paper", reference, None, 8, "cuda")
+    assert on_gpu.startswith("Cost of the paper profile on the machine of record (16 cores, one NVIDIA H200 "
+                             "(140 GiB), 2026-12-04, bf16, 8 stages at a time): 7.4 minutes for 3 stages "
+                             "(download_mnist handed over, not timed); slowest stages there: train 316 s, report 10 s.")
+    assert "This GPU was not compared with it" in on_gpu and "That run ran" not in on_gpu
+    assert "That run ran 8 stages at a time, this one runs 2" in cost.describe("paper", reference, None, 2, "cuda")
+    on_cpu = cost.describe("paper", reference, 0.05, 1, "cpu")
+    assert "That was on a GPU and this run's stages use the CPU" in on_cpu and "about 15 hours in bf16" in on_cpu
+    times["stages"]["report"]["status"] = "failed"
+    with pytest.raises(ValueError, match="stages that did not finish: {'report': 'failed'}; allowed: a run in"):
+        cost.record_stage_times("paper", times, None, "m", "bf16", "2026-12-04", "cuda", tmp_path)
 
 
 def test_a_run_of_stages_side_by_side_is_estimated_by_its_wall_time(tmp_path):
@@ -92,15 +116,20 @@ def test_a_run_of_stages_side_by_side_is_estimated_by_its_wall_time(tmp_path):
     assert table({"a": 300.0, "b": 200.0}, "t", 400.0, jobs=2).endswith("(6 min 40 s; up to 2 stages at a time)")
 
 
-@pytest.mark.parametrize("threads, device, cores, jobs", [
-    ("auto", "cpu", 2, 1),  # each stage takes every core: one at a time
-    (1, "cpu", 2, 2), (2, "cpu", 2, 1), (3, "cpu", 2, 1), (1, "cpu", 16, 16), (2, "cpu", 16, 8)])
-def test_stages_go_side_by_side_by_default_only_where_pinned_threads_fit_the_cores(threads, device, cores, jobs):
-    from difflab.workflow.run import auto_jobs
+@pytest.mark.parametrize("device, cores, threads, asked, planned", [
+    ("cpu", 2, "auto", None, (1, "auto")),  # each stage takes every core: one at a time
+    ("cpu", 2, 1, None, (2, 1)), ("cpu", 2, 2, None, (1, 2)), ("cpu", 2, 3, None, (1, 3)),
+    ("cpu", 16, 1, None, (16, 1)), ("cpu", 16, 2, None, (8, 2)),
+    ("cpu", 8, "auto", 2, (2, 4)),  # --jobs 2 with threads auto: each stage its half of the cores
+    ("cuda", 16, "auto", None, (8, 2)),  # the measured case: one H200, 16 cores
+    ("cuda", 32, "auto", None, (8, 4)),  # never more than 8 on one GPU; the cores shared out
+    ("cuda", 10, "auto", None, (5, 2)), ("cuda", 2, "auto", None, (1, "auto")),  # one at a time: threads untouched
+    ("cuda", 16, 4, None, (4, 4)), ("cuda", 16, 1, None, (8, 1)),  # a pinned thread count is kept
+    ("cuda", 16, "auto", 3, (3, 5)), ("cuda", 16, "auto", 1, (1, "auto")), ("cuda", 16, 2, 12, (12, 2))])
+def test_stages_and_threads_are_planned_from_device_cores_and_threads(device, cores, threads, asked, planned):
+    from difflab.workflow.run import plan_jobs
 
-    params = Params.model_construct(device=device, precision="fp32", channels_last="off", compile="off",
-                                    threads=threads)
-    assert auto_jobs(params, cores) == jobs
+    assert plan_jobs(device, cores, threads, asked) == planned
 
 
 @pytest.mark.parametrize("args, message", [(["--jobs", "0"], "--jobs '0': allowed: auto or an integer >= 1"),
@@ -146,8 +175,9 @@ def test_make_run_hands_dvc_an_argument_list_and_logs_each_stage(repo, tmp_path)
     out = run_make_run(repo, env, "paper")
     assert out.returncode == 0, out.stderr
     assert json.loads((tmp_path / "bin" / "argv.json").read_text()) == ["exp", "run", *profiles.set_args("paper")]
-    assert "No whole paper run is on record" in out.stdout  # said before dvc starts
-    assert out.stdout.index("on record") < out.stdout.index("Running stage")
+    assert "Cost of the paper profile on the machine of record (16 cores, one NVIDIA H200" in out.stdout
+    assert "this run's stages use the CPU" in out.stdout  # said before dvc starts
+    assert out.stdout.index("machine of record") < out.stdout.index("Running stage")
     logs = list((repo / "logs").glob("run-*-paper.log"))
     assert len(logs) == 1 and out.stdout.rstrip().endswith(f"(kept in logs/{logs[0].name})")
     assert set(stages_in(logs[0].read_text().split("\n\n")[-1])) == {"train_denoiser", "summary"}

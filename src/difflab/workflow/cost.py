@@ -114,8 +114,8 @@ def describe(profile: str, reference: dict | None, probe_here: float | None, job
               f"cost to differ accordingly." if jobs_here is not None and jobs_here != jobs else "")
     there = reference.get("device", "cpu")
     if not reference.get("probe_seconds") or not probe_here:  # no probe to scale by: the record as it was
-        here = ""
-        if device_here is not None and device_here != there:
+        here, elsewhere = "", device_here is not None and device_here != there
+        if elsewhere:
             here = (f" That was on {'a GPU' if there == 'cuda' else 'a CPU'} and this run's stages use "
                     f"{'a GPU' if device_here == 'cuda' else 'the CPU'}: docs/results.md says what to expect here"
                     + (" (the paper profile on 2 CPU cores: about 15 hours in bf16, 35-40 in fp32)."
@@ -128,7 +128,7 @@ def describe(profile: str, reference: dict | None, probe_here: float | None, job
                 f"{reference['precision']}{at_a_time}): {measured / 60:.1f} minutes for "
                 f"{len(reference['stages']) + len(untimed)} stages"
                 + (f" ({', '.join(untimed)} handed over, not timed)" if untimed else "")
-                + f"; slowest stages there: {_slowest(reference)}.{here}{differ if not here else ''}")
+                + f"; slowest stages there: {_slowest(reference)}.{here}{'' if elsewhere else differ}")
     e = estimate(reference, probe_here)
     return (f"Expected cost of the {profile} profile here: about {e['total'] / 60:.0f} minutes "
             f"(likely {e['low'] / 60:.0f}-{e['high'] / 60:.0f}), for {len(reference['stages'])} stages. A probe of "
