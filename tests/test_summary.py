@@ -305,3 +305,32 @@ def test_the_comparison_page_says_which_differences_are_more_than_noise(tmp_path
     assert row("psnr") == ("20.5 [20.1, 20.9]", "31.25 [30.5, 32]", "differs")
     assert row("fd_time") == ("80 [70, 90]", "75 [66, 84]", "within noise")
     assert row("fd_cfg") == ("not measured", "not measured", "")
+
+
+def test_the_comparison_page_shows_the_published_reference_of_the_runs_profile(tmp_path, monkeypatch):
+    """A results/<name>/ reference of run B's profile is a third column, with B's difference from it; none without."""
+    import json
+    import re
+
+    import yaml
+
+    from difflab.reporting import compare_page
+
+    base = yaml.safe_load((ROOT / "params.yaml").read_text())
+    runs = {"run-a": _run_files(base, 0.61, 20.5, 0.011, 0.71), "run-b": _run_files(base, 0.83, 31.25, 0.022, 0.92)}
+    runs["run-b"]["reports/summary.json"] = json.dumps({"psnr": 31.25, "psnr_lo": 30.5, "psnr_hi": 32.0})
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(compare_page, "read", lambda path, rev, mode="r": runs[rev].get(path))
+    page = compare_page.render_comparison("run-a", "run-b", tmp_path / "compare").read_text()
+    assert "(reference)" not in page
+    folder = tmp_path / "results" / "paper-gpu-2026-12-04"
+    (folder / "reports").mkdir(parents=True)
+    (folder / "reports" / "summary.json").write_text(json.dumps({"profile": base["profile"], "psnr": 20.85,
+                                                                 "psnr_lo": 20.81, "psnr_hi": 20.88}))
+    (folder / "params.yaml").write_text(yaml.safe_dump(base))
+    page = compare_page.render_comparison("run-a", "run-b", tmp_path / "compare").read_text()
+    assert "<th class=\"reference\">paper-gpu-2026-12-04 (reference)</th><th>run-b vs reference</th>" in page
+    row = re.search(r"<code>psnr</code></td>\s*<td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>\s*"
+                    r"<td class=\"reference\">(.*?)</td><td>(.*?)</td>", page).groups()
+    assert row == ("20.5", "31.25 [30.5, 32]", "", "20.85 [20.81, 20.88]", "differs")
+    assert "results/paper-gpu-2026-12-04/" in page

@@ -141,6 +141,22 @@ def test_bad_jobs_or_set_arguments_are_named(repo, tmp_path, args, message):  # 
 
 
 @pytest.mark.slow
+def test_stages_side_by_side_with_threads_auto_get_the_cores_share(repo, tmp_path):  # noqa: F811
+    """--jobs 2 on the paper profile (threads auto): make run says it pins threads to half the cores and estimates
+    with them; an explicit --set threads is kept as given."""
+    import os
+
+    out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "paper", "--jobs", "2", "--estimate")
+    share = max(1, os.cpu_count() // 2)
+    assert out.returncode == 0, out.stderr
+    assert f"2 stages at a time on {os.cpu_count()} cores: threads={share} each" in out.stdout
+    (tmp_path / "again").mkdir()
+    out = run_make_run(repo, fake_dvc(tmp_path / "again", "exit 0"), "paper", "--jobs", "2", "--set", "threads=1",
+                       "--estimate")
+    assert out.returncode == 0 and "stages at a time on" not in out.stdout
+
+
+@pytest.mark.slow
 def test_set_adds_its_override_to_the_profiles(repo, tmp_path):  # noqa: F811
     out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "paper", "--jobs", "1", "--set", "seed=7")
     assert out.returncode == 0, out.stderr
