@@ -12,8 +12,9 @@ model, for `dvc plots`), metrics.json and a figure.
 import json
 from pathlib import Path
 
-from difflab.config.params import SAMPLING, stage_params
+from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.evaluation.comparisons import OBJECTIVES, compare_objectives, objective_runs
 
@@ -21,14 +22,17 @@ OUT = Path("reports/objectives")
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.num_samples", "objectives", "ddpm.num_timesteps",
+    params, _ = stage_params(__doc__, (*SAMPLING, *DATA, "eval.num_samples", "objectives", "ddpm.num_timesteps",
                                        *(f"{o}_class.{k}" for o in OBJECTIVES for k in ("epochs", "guidance_scale")),
                                        "ddpm_class.snapshot_epoch", "flow_class.snapshot_epochs"))
+    rt = for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
     with exit_on_input_error("compare_objectives"):
         runs = objective_runs(params)
-    metrics = compare_objectives(params, runs, for_stage(params), OUT)
+    metrics = compare_objectives(params, runs, rt, OUT)
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("compare_objectives"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -11,8 +11,9 @@ import json
 from pathlib import Path
 
 from difflab.config import layout
-from difflab.config.params import SAMPLING, stage_params
+from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.evaluation.comparisons import check_step_counts, compare_samplers
 from difflab.models.checkpoints import load_model
@@ -21,9 +22,10 @@ OUT = Path("reports/samplers")
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "eval.num_samples", "samplers",
+    params, _ = stage_params(__doc__, (*SAMPLING, *DATA, "eval.num_samples", "samplers",
                                        "ddpm_class.guidance_scale"))
     rt, counts = for_stage(params), params.samplers.num_steps
+    check_dataset(params.data)  # the dataset on record, before any work
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)
     with exit_on_input_error(f"compare_samplers: samplers.num_steps={counts}"):
         check_step_counts(meta, counts)
@@ -32,4 +34,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("compare_samplers"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -4,9 +4,10 @@ digits denoised by the model after denoiser.snapshot_epoch and after the last ep
 import torch
 
 from difflab.config import layout
-from difflab.config.params import stage_params
+from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import use_threads
-from difflab.data.mnist import load_mnist
+from difflab.data.mnist import check_dataset, load_mnist
+from difflab.errors import exit_on_input_error
 from difflab.models.checkpoints import load_model
 from difflab.reporting.figures import image_rows
 from difflab.training.denoiser import add_gaussian_noise
@@ -14,9 +15,10 @@ from difflab.training.denoiser import add_gaussian_noise
 
 @torch.no_grad()
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "threads", "data.dir", "denoiser.sigma", "denoiser.sigmas",
+    params, _ = stage_params(__doc__, ("seed", "threads", *DATA, "denoiser.sigma", "denoiser.sigmas",
                                        "denoiser.num_digits"))
     use_threads(params.threads)
+    check_dataset(params.data)  # the dataset on record, before any work
     p = params.denoiser
     paths = layout.model_paths("denoiser")
     x, _ = load_mnist(params.data.dir, "test", p.num_digits)
@@ -36,4 +38,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("denoiser_figures"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -35,4 +35,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("embed_prompts"):  # a damaged input file or a bad value: one line, exit 2
+        main()

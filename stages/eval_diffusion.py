@@ -12,22 +12,27 @@ samples (seeded by `seed`), the test set fixed. The DDPMs sample with all T step
 import json
 
 from difflab.config import layout
-from difflab.config.params import CLASS_MODELS, DIFFUSION_MODELS, SAMPLING, stage_params
+from difflab.config.params import CLASS_MODELS, DATA, DIFFUSION_MODELS, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
+from difflab.errors import exit_on_input_error
 from difflab.evaluation.generative import judge_model
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*SAMPLING, "data.dir", "eval.num_samples", "eval.bootstrap_resamples",
+        __doc__, lambda a: (*SAMPLING, *DATA, "eval.num_samples", "eval.bootstrap_resamples",
                             *(("eval.guidance_scales",) if a.model in CLASS_MODELS else ()),
                             *((f"{a.model}.num_steps",) if a.model.startswith("flow") else ())),
         extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to judge"))
-    metrics = judge_model(params, args.model, for_stage(params))
+    rt = for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
+    metrics = judge_model(params, args.model, rt)
     out = layout.model_paths(args.model).reports / "eval.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
     print(json.dumps(metrics, indent=2, sort_keys=True))
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("eval_diffusion"):  # a damaged input file or a bad value: one line, exit 2
+        main()

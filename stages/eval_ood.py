@@ -7,18 +7,23 @@ For every sigma in denoiser.sigmas: test MSE and PSNR of the denoised digits bes
 import json
 
 from difflab.config import layout
-from difflab.config.params import SAMPLING, stage_params
+from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
+from difflab.errors import exit_on_input_error
 from difflab.evaluation.denoisers import out_of_distribution
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, "data.dir", "denoiser.sigmas", "denoiser.num_digits",
+    params, _ = stage_params(__doc__, (*SAMPLING, *DATA, "denoiser.sigmas", "denoiser.num_digits",
                                        "ood.test_limit"))
-    metrics = out_of_distribution(params, for_stage(params))
+    rt = for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
+    metrics = out_of_distribution(params, rt)
     out = layout.model_paths("denoiser").reports / "ood.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("eval_ood"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -14,8 +14,9 @@ Settings (sampler, CFG scale, pairs, masks, starts, prompts) are those of parta.
 import json
 from pathlib import Path
 
-from difflab.config.params import SAMPLING, stage_params
+from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, start_key, write_figures
 
@@ -24,11 +25,13 @@ OUT = {"mnist": Path("reports/eval_parta"), "mnist_flow": Path("reports/eval_par
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda args: (*SAMPLING, "data.dir", "eval.parta_seeds", f"parta.{args.model}"),
+        __doc__, lambda args: (*SAMPLING, *DATA, "eval.parta_seeds", f"parta.{args.model}"),
         extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=list(OUT),
                                             help="which parta section: the class DDPM (mnist) or flow model"))
+    rt = for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
     name = args.model
-    bench = load_bench(params, for_stage(params), name)
+    bench = load_bench(params, rt, name)
     with exit_on_input_error(f"eval_parta {name}"):
         views = checked_settings(bench)
     metrics, sdedit_rows = measure(bench, views, params.data.dir)
@@ -39,4 +42,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("eval_parta"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -7,8 +7,9 @@ grayscale / colour).
 import sys
 from pathlib import Path
 
-from difflab.config.params import stage_params
+from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import for_stage, seed_everything
+from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.deepfloyd import IFUnavailable
@@ -20,7 +21,7 @@ OUT_DIR = Path("reports/parta")
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", "data.dir", "parta.model",
+        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", *DATA, "parta.model",
                                *("parta.${parta.model}." + s for s in sections(args.experiment))),
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
     name = params.parta.model
@@ -29,6 +30,7 @@ def main() -> None:
             check_model_name(name)
             cfg = getattr(params.parta, name)
             rt = for_stage(params)
+            check_dataset(params.data)  # the dataset on record, before any work
             seed_everything(params.seed)
             conds = ConditionCache("data/prompt_conditions.safetensors", name, rt.device)
             engine = load_engine(name, cfg, rt, conds, params.seed)
@@ -40,4 +42,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("parta"):  # a damaged input file or a bad value: one line, exit 2
+        main()

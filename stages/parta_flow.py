@@ -8,8 +8,9 @@ conditions are one-hot class vectors made here (no embed_prompts stage).
 import sys
 from pathlib import Path
 
-from difflab.config.params import stage_params
+from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import for_stage, seed_everything
+from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.parta.experiments import EXPERIMENTS, Context, run
 from difflab.parta.load import load_engine
@@ -18,12 +19,13 @@ OUT_DIR = Path("reports/parta_flow")
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "device", "precision", "channels_last", "threads", "data.dir",
+    params, _ = stage_params(__doc__, ("seed", "device", "precision", "channels_last", "threads", *DATA,
                                        "parta.mnist_flow"))
     cfg = params.parta.mnist_flow
     try:
         with exit_on_input_error("parta_flow"):  # a prompt, view, image or value: one line, exit 2
             rt = for_stage(params)
+            check_dataset(params.data)  # the dataset on record, before any work
             seed_everything(params.seed)
             engine = load_engine("mnist_flow", cfg, rt, seed=params.seed)
             OUT_DIR.mkdir(parents=True, exist_ok=True)
@@ -34,4 +36,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("parta_flow"):  # a damaged input file or a bad value: one line, exit 2
+        main()

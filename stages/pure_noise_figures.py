@@ -9,14 +9,17 @@ image for every z: the mean training digit E[x]. The figure shows the model gett
 import json
 
 from difflab.config import layout
-from difflab.config.params import stage_params
+from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import use_threads
+from difflab.data.mnist import check_dataset
+from difflab.errors import exit_on_input_error
 from difflab.evaluation.denoisers import pure_noise_outputs
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "threads", "data.dir", "pure_noise"))
+    params, _ = stage_params(__doc__, ("seed", "threads", *DATA, "pure_noise"))
     use_threads(params.threads)
+    check_dataset(params.data)  # the dataset on record, before any work
     metrics = pure_noise_outputs(params)
     out = layout.model_paths("pure_noise").reports / "metrics.json"
     out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
@@ -24,4 +27,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("pure_noise_figures"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -1,13 +1,13 @@
 """Stage report: reports/index.html, a static page with every figure, the metrics tables, the parameters and the
 git revision (open it in a browser; its images are the pipeline's figures beside it)."""
 
-import json
 import subprocess
 from pathlib import Path
 
 import yaml
 
 from difflab.config.params import Params, stage_params
+from difflab.errors import exit_on_input_error, read_json
 from difflab.reporting.report import METRICS, REPORTS, SUMMARY, figure_sources, profile_text, render
 
 
@@ -35,13 +35,14 @@ def main() -> None:
     shown = yaml.safe_dump(yaml.safe_load(Path(args.params).read_text()), sort_keys=False)  # as the file holds it
     files = [*METRICS.values(), SUMMARY]
     _require([str(REPORTS / name) for name in files if not (REPORTS / name).is_file()])
-    metrics = {name: json.loads((REPORTS / name).read_text()) for name in METRICS.values()}
+    metrics = {name: read_json(REPORTS / name) for name in METRICS.values()}
     _require([src for src in figure_sources(params, metrics) if not (REPORTS / src).is_file()])
     out = REPORTS / "index.html"
-    out.write_text(render(params, metrics, json.loads((REPORTS / SUMMARY).read_text()), git_revision(),
+    out.write_text(render(params, metrics, read_json(REPORTS / SUMMARY), git_revision(),
                           profile_text(params.profile), shown))
     print(f"wrote {out}")
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("report"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -11,6 +11,7 @@ grid starts from the same noise, so the grids compare like with like.
 
 from difflab.config.params import DIFFUSION_MODELS, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
+from difflab.errors import exit_on_input_error
 from difflab.sampling.grids import sample_figures
 
 
@@ -22,4 +23,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("sample_diffusion"):  # a damaged input file or a bad value: one line, exit 2
+        main()

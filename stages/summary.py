@@ -4,6 +4,7 @@ metric files: what `make compare` (dvc exp show) and `dvc metrics diff` compare 
 import json
 
 from difflab.config.params import stage_params
+from difflab.errors import exit_on_input_error
 from difflab.reporting.summary import REPORTS, headline, read_metrics
 
 
@@ -19,4 +20,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("summary"):  # a damaged input file or a bad value: one line, exit 2
+        main()

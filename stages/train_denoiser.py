@@ -7,19 +7,23 @@ Writes the final weights and those after <model>.snapshot_epoch, the per-step lo
 An interrupted run resumes from checkpoints/<model>.
 """
 
-from difflab.config.params import RUNTIME, stage_params, training_keys
+from difflab.config.params import DATA, RUNTIME, stage_params, training_keys
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
+from difflab.errors import exit_on_input_error
 from difflab.training.single_step import train_denoiser
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*RUNTIME, "data.dir", *training_keys(a.model)),
+        __doc__, lambda a: (*RUNTIME, *DATA, *training_keys(a.model)),
         extra_args=lambda p: p.add_argument("model", nargs="?", default="denoiser", choices=("denoiser", "pure_noise"),
                                             help="which denoiser to train (default: %(default)s)"))
     for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
     train_denoiser(params, args.model)
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("train_denoiser"):  # a damaged input file or a bad value: one line, exit 2
+        main()

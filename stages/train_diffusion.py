@@ -11,19 +11,23 @@ Adam with ExponentialLR (gamma = lr_final_factor ** (1 / epochs), stepped per ep
 those after <model>.snapshot_epoch(s), the per-step loss (DVCLive) and its figure; resumes from checkpoints/<model>.
 """
 
-from difflab.config.params import DIFFUSION_MODELS, RUNTIME, stage_params, training_keys
+from difflab.config.params import DATA, DIFFUSION_MODELS, RUNTIME, stage_params, training_keys
 from difflab.config.runtime import for_stage
+from difflab.data.mnist import check_dataset
+from difflab.errors import exit_on_input_error
 from difflab.training.generative import train_diffusion
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*RUNTIME, "data.dir", "data.dataset", *(("ddpm",) if a.model.startswith("ddpm") else ()),
+        __doc__, lambda a: (*RUNTIME, *DATA, *(("ddpm",) if a.model.startswith("ddpm") else ()),
                             *training_keys(a.model)),
         extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to train"))
     for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
     train_diffusion(params, args.model)
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("train_diffusion"):  # a damaged input file or a bad value: one line, exit 2
+        main()

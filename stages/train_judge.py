@@ -4,17 +4,19 @@
 import json
 
 from difflab.config import layout
-from difflab.config.params import RUNTIME, stage_params
+from difflab.config.params import DATA, RUNTIME, stage_params
 from difflab.config.runtime import for_stage, resolve_device, seed_everything
-from difflab.data.mnist import load_mnist
+from difflab.data.mnist import check_dataset, load_mnist
+from difflab.errors import exit_on_input_error
 from difflab.models.checkpoints import discard_state, save_model
 from difflab.models.judge import Judge, judge_loss, judge_outputs
 from difflab.training.loop import config_from_params, fit
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*RUNTIME, "data.dir", "judge"))
+    params, _ = stage_params(__doc__, (*RUNTIME, *DATA, "judge"))
     for_stage(params)  # precision etc. checked against this device before any work
+    check_dataset(params.data)  # the dataset on record, before any work
     p = params.judge
     images, labels = load_mnist(params.data.dir, "train", p.train_limit)
     test_x, test_y = load_mnist(params.data.dir, "test")
@@ -38,4 +40,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    with exit_on_input_error("train_judge"):  # a damaged input file or a bad value: one line, exit 2
+        main()

@@ -226,8 +226,9 @@ def test_stage_refuses_bad_params_before_any_work(tmp_path):
 def test_missing_data_file_is_named(tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(committed()))
     out = run_stage(["train_diffusion.py", "ddpm_time", "--params", "params.yaml"], tmp_path)
-    assert out.returncode != 0
-    assert "data/dataset/train-images-idx3-ubyte: file not found" in out.stderr
+    assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr[-2000:]
+    assert out.stderr == ("train_diffusion: data/dataset/train-images-idx3-ubyte: not a readable mnist file (missing); "
+                          "restore it: dvc checkout --force data/dataset, or dvc repro download_mnist\n")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["params.yaml"]
 
 

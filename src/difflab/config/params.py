@@ -18,13 +18,13 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError, create_model
 
-from difflab.config.schema import (CLASS_MODELS, DIFFUSION_MODELS, PARTA_MODELS, RUNTIME, SAMPLING, Params, Section,
-                                   training_knobs)
+from difflab.config.schema import (CLASS_MODELS, DATA, DIFFUSION_MODELS, PARTA_MODELS, RUNTIME, SAMPLING, Params,
+                                   Section, training_knobs)
 from difflab.core.processes import FlowProcess
 from difflab.errors import InputError, ParamError
 
-__all__ = ["CLASS_MODELS", "DIFFUSION_MODELS", "RUNTIME", "SAMPLING", "ParamError", "Params", "check", "flatten",
-           "load", "stage_params", "training_keys"]
+__all__ = ["CLASS_MODELS", "DATA", "DIFFUSION_MODELS", "RUNTIME", "SAMPLING", "ParamError", "Params", "check",
+           "flatten", "load", "stage_params", "training_keys"]
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:

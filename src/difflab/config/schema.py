@@ -426,6 +426,9 @@ class Params(Section):
 # The knobs of how a stage runs (runtime.py): every training stage reads all of them, every sampling or evaluation
 # stage the second list (dvc.yaml's vars name the same).
 RUNTIME = ("seed", "device", "precision", "channels_last", "threads", "compile", "log_every")
+# What a stage that reads the dataset declares: where it is, which one, and its files' sha256 (data/mnist.py's
+# check_dataset compares them before the stage trains or judges)
+DATA = ("data.dir", "data.dataset", "data.${data.dataset}.sha256")
 SAMPLING = ("seed", "device", "precision", "channels_last", "threads", "sample_batch_size")
 # The generative UNets (stages train_<model>, sample_<model>, eval_<model>) and those conditioned on a class.
 DIFFUSION_MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")

@@ -75,11 +75,16 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def load_judge(path, device: torch.device | str = "cpu") -> Judge:
+    """The judge saved at `path`; DamagedFile (naming train_judge) where the file is not a judge's weights."""
     from pathlib import Path
 
+    from safetensors import SafetensorError
     from safetensors.torch import load_file
+
+    from difflab.errors import reading
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: judge not found (run the train_judge stage first)")
     judge = Judge()
-    judge.load_state_dict(load_file(str(path)))
+    with reading(path, "judge's weights file", (SafetensorError, RuntimeError), "train_judge"):
+        judge.load_state_dict(load_file(str(path)))
     return judge.to(device).eval()

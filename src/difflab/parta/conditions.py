@@ -10,11 +10,11 @@ import json
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from difflab.config.schema import Experiments
-from difflab.errors import PromptError
+from difflab.errors import PromptError, reading
 
 
 def save_conditions(path: Path, prompts: list[str], conds: torch.Tensor, model: str) -> None:
@@ -32,13 +32,15 @@ class ConditionCache:
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"{path}: no prompt conditions (run the embed_prompts stage first)")
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            meta = json.loads(f.metadata()["difflab"])
-            if meta["model"] != model:
-                raise PromptError(f"{path} holds conditions for {meta['model']!r}, not {model!r}: rerun embed_prompts")
-            prompts = meta["prompts"]
-            self.conds = {p: f.get_tensor(f"cond_{i}").to(device) for i, p in enumerate(prompts)}
-        self.path = path
+        with reading(path, "prompt conditions file", (SafetensorError, json.JSONDecodeError, UnicodeDecodeError,
+                                                      KeyError, TypeError), "embed_prompts"):
+            with safe_open(str(path), framework="pt", device="cpu") as f:
+                meta = json.loads(f.metadata()["difflab"])
+                found, prompts = meta["model"], meta["prompts"]
+                conds = {p: f.get_tensor(f"cond_{i}").to(device) for i, p in enumerate(prompts)}
+        if found != model:
+            raise PromptError(f"{path} holds conditions for {found!r}, not {model!r}: rerun embed_prompts")
+        self.conds, self.path = conds, path
 
     def __call__(self, *prompts: str) -> torch.Tensor:
         """Conditions for the prompts, stacked into one batch."""

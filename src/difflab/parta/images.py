@@ -127,8 +127,9 @@ def _open(ref: str, mnist_dir: Path) -> Image.Image:
     try:
         with Image.open(path) as img:
             return img.convert("RGB")
-    except OSError as e:
-        raise ImageError(f"image {ref!r}: not a readable image ({e})") from e
+    except OSError as e:  # not an image, or truncated (PIL's UnidentifiedImageError is an OSError)
+        raise ImageError(f"image {ref!r}: {path} is not a readable image ({e}); replace the file, or name another "
+                         f"image in params.yaml") from None
 
 
 def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/dataset")) -> torch.Tensor:
@@ -154,11 +155,15 @@ def make_mask(spec, size: int) -> torch.Tensor:
         path = Path(spec)
         if not path.is_file():
             raise ImageError(f"mask {spec!r}: file not found")
-        with Image.open(path) as img:
-            if img.size != (size, size):
-                raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, "
-                                 "the model's size")
-            m = (_tf().to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
+        try:
+            with Image.open(path) as img:
+                if img.size != (size, size):
+                    raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, "
+                                     "the model's size")
+                m = (_tf().to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
+        except OSError as e:
+            raise ImageError(f"mask {spec!r}: not a readable image ({e}); replace the file, or name another mask "
+                             f"in params.yaml") from None
     else:
         if not (isinstance(spec, (list, tuple)) and len(spec) == 4 and all(0 <= v <= 1 for v in spec)
                 and spec[0] < spec[1] and spec[2] < spec[3]):

@@ -41,6 +41,7 @@ from pathlib import Path
 import yaml
 
 from difflab.config.params import flatten
+from difflab.errors import DamagedFile, damaged, read_json
 from difflab.config.profiles import override_value, parse_overrides, with_overrides
 from difflab.reporting.reference import Reference, of_profile, published
 from difflab.reporting.summary import HEADLINE, difference
@@ -118,8 +119,13 @@ def changed(params: dict, reference: dict) -> list[str]:
 def _data(state: dict) -> tuple[dict | None, dict]:
     data = state.get("data") or {}
     params = (data.get("params") or {}).get("params.yaml", {}).get("data")
-    metrics = (data.get("metrics") or {}).get(SUMMARY, {}).get("data") or {}
-    return params, metrics
+    summary = (data.get("metrics") or {}).get(SUMMARY, {})
+    error = summary.get("error") or {}
+    if error and error.get("type") != "FileNotFoundError":  # there, but DVC could not read it
+        rev = state.get("rev", "workspace")
+        raise damaged(SUMMARY if rev == "workspace" else f"{SUMMARY} of {_short(rev)}", "metric file",
+                      f"{error.get('type')}: {error.get('msg')}", "summary", cached=False)
+    return params, summary.get("data") or {}
 
 
 def _short(rev: str) -> str:
@@ -354,11 +360,16 @@ def main(argv: list[str] | None = None) -> None:
             return
         sys.stdout.flush()
         os.execvp(command[0], command)
-    command = ["dvc", "exp", "show", "--json", *args.extra]
-    out = subprocess.run(command, capture_output=True, text=True)
-    if out.returncode != 0:
-        parser.exit(out.returncode, f"{shlex.join(command)} failed:\n{out.stderr}")
-    print(render(runs(json.loads(out.stdout), references=published()), table_width(args.width), columns))
+    try:
+        if Path(SUMMARY).is_file():  # the workspace's headline, read here first: DVC stops on some damage unnamed
+            read_json(SUMMARY, "metric file", "summary")
+        command = ["dvc", "exp", "show", "--json", *args.extra]
+        out = subprocess.run(command, capture_output=True, text=True)
+        if out.returncode != 0:
+            parser.exit(out.returncode, f"{shlex.join(command)} failed:\n{out.stderr}")
+        print(render(runs(json.loads(out.stdout), references=published()), table_width(args.width), columns))
+    except DamagedFile as e:
+        parser.exit(2, f"{parser.prog}: error: {e}\n")
 
 
 if __name__ == "__main__":

@@ -8,12 +8,12 @@ A reference folder holds the run's params.yaml and its metric files at their pat
 (reports/summary.json first among them), its dvc.lock and stage times, and the figures a reader wants.
 """
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
+from difflab.errors import read_json
 from difflab.reporting.summary import HEADLINE, goal_rows, interval
 
 RESULTS = Path("results")
@@ -37,7 +37,8 @@ def published(root: Path = RESULTS) -> list[Reference]:
     for folder in sorted(root.glob("*/")) if root.is_dir() else []:
         summary, params = folder / "reports" / "summary.json", folder / "params.yaml"
         if summary.is_file() and params.is_file():
-            out.append(Reference(folder.name, folder, json.loads(summary.read_text()),
+            out.append(Reference(folder.name, folder,
+                                 read_json(summary, "reference headline", restore=f"git checkout -- {summary}"),
                                  yaml.safe_load(params.read_text())))
     return out
 

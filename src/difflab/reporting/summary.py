@@ -9,10 +9,10 @@ numbers themselves), so that `dvc metrics diff` and `dvc exp show` show them too
 made).
 """
 
-import json
 from pathlib import Path
 
 from difflab.core.intervals import differs, verdict, wilson
+from difflab.errors import read_json
 
 REPORTS = Path("reports")
 SOURCES = {  # the metric files the headline is read from (the stage's deps)
@@ -201,7 +201,7 @@ def read_metrics(sources: dict[str, Path] = SOURCES) -> dict[str, dict]:
     missing = [str(p) for p in sources.values() if not Path(p).is_file()]
     if missing:
         raise FileNotFoundError(f"the headline needs {missing}: run the stages that make them first")
-    return {name: json.loads(Path(path).read_text()) for name, path in sources.items()}
+    return {name: read_json(path) for name, path in sources.items()}  # a damaged one: named, with its stage
 
 
 def goal_rows(summary: dict) -> list[dict]:

@@ -22,7 +22,7 @@ from torch import nn
 
 from difflab.config import runtime
 from difflab.config.schema import Params
-from difflab.models.checkpoints import load_state, save_state
+from difflab.models.checkpoints import UnreadableState, load_state, save_state
 from difflab.models.ema import Ema
 from difflab.progress import progress
 from difflab.training.precise_bn import precise_bn, seed_of
@@ -218,7 +218,12 @@ def _resume(run: _Run, checkpoint_path: Path) -> tuple[TrainResult, int]:
     """The result so far and the last finished epoch: restored from checkpoint_path when this very run (same
     fingerprint) wrote it, so the run continues where it stopped; otherwise an empty result and epoch 0."""
     result = TrainResult(state_dict={}, main=run.main)
-    state = load_state(checkpoint_path)
+    try:
+        state = load_state(checkpoint_path)
+    except UnreadableState as e:  # damaged, or not ours: nothing of it is used (and nothing in it ever ran)
+        if run.main:
+            print(f"{e}; starting from scratch (it is resume state, not an output)")
+        return result, 0
     if state is None:
         return result, 0
     if state["fingerprint"] != run.fingerprint:
