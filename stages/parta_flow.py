@@ -13,6 +13,7 @@ from difflab.config.runtime import for_stage, seed_everything
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.parta.experiments import EXPERIMENTS, Context, run
+from difflab.parta.images import reads_dataset
 from difflab.parta.load import load_engine
 
 OUT_DIR = Path("reports/parta_flow")
@@ -25,7 +26,8 @@ def main() -> None:
     try:
         with exit_on_input_error("parta_flow"):  # a prompt, view, image or value: one line, exit 2
             rt = for_stage(params)
-            check_dataset(params.data)  # the dataset on record, before any work
+            if reads_dataset(cfg):  # a test digit among its images: the dataset on record first
+                check_dataset(params.data)
             seed_everything(params.seed)
             engine = load_engine("mnist_flow", cfg, rt, seed=params.seed)
             OUT_DIR.mkdir(parents=True, exist_ok=True)

@@ -289,3 +289,14 @@ def test_the_dataset_check_names_a_missing_file(tmp_path, tiny_mnist):
     with pytest.raises(DamagedFile, match=r"t10k-labels-idx1-ubyte: not a readable mnist file \(missing\); restore "
                                           r"it: dvc checkout --force .*, or dvc repro download_mnist$"):
         check_dataset(data)
+
+
+def test_part_a_checks_the_dataset_only_where_its_images_come_from_it():
+    """The MNIST models' sections name test digits (mnist-test:<i>): checked; DeepFloyd IF's name none: a stage on IF
+    needs no dataset at all."""
+    from difflab.config.params import check
+    from difflab.parta.images import reads_dataset
+
+    parta = check(yaml.safe_load((ROOT / "params.yaml").read_text())).parta
+    assert reads_dataset(parta.mnist) and reads_dataset(parta.mnist_flow)
+    assert not reads_dataset(parta.deepfloyd_if)

@@ -39,7 +39,7 @@ def launched(request, tmp_path_factory) -> tuple[int, Path, list[dict], str]:
     n_train = request.param
     work = tmp_path_factory.mktemp(f"ddp{n_train}")
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
-    write_mnist_like(work / params["data"]["dir"], n_train, 8)
+    params["data"]["mnist"]["sha256"] = write_mnist_like(work / params["data"]["dir"], n_train, 8)  # on record
     params.update(device="cpu", precision="fp32", channels_last="off", compile="off", log_every=1)
     params["ddpm_class"].update(hidden=4, epochs=EPOCHS, batch_size=BATCH, snapshot_epoch=1, train_limit=0)
     (work / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))

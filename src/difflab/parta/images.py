@@ -106,6 +106,18 @@ BUILTINS = {"clipart": draw_clipart, "sketch_face": draw_sketch_face, "sketch_tr
             **{f"sketch_digit_{k}": (lambda k=k: draw_sketch_digit(k)) for k in _DIGIT_STROKES}}
 
 
+def reads_dataset(section) -> bool:
+    """Whether a part A params section names an image of the dataset's test split ("mnist-test:<index>"): the stage
+    then checks the dataset against its sha256 before it runs (data/mnist.py check_dataset)."""
+    def walk(node) -> bool:
+        if isinstance(node, dict):
+            return any(walk(v) for v in node.values())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return isinstance(node, str) and node.startswith("mnist-test:")
+    return walk(section.model_dump())
+
+
 def _open(ref: str, mnist_dir: Path) -> Image.Image:
     scheme, _, name = ref.partition(":")
     if scheme == "builtin":
