@@ -214,8 +214,9 @@ def test_a_stage_given_a_truncated_model_says_so_in_one_line(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["random", "truncated"])
-def test_summary_and_compare_name_a_damaged_metric_file(tmp_path, how):
+def test_summary_and_compare_name_a_damaged_metric_file(tmp_path):
+    """The summary stage on a truncated metric file; `make compare` on random bytes in reports/summary.json (where
+    DVC itself stops with an unnamed EncodingError): each one line, exit 2, naming the file and the stage."""
     import subprocess
     import sys
 
@@ -227,14 +228,14 @@ def test_summary_and_compare_name_a_damaged_metric_file(tmp_path, how):
         (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
         if not (tmp_path / path).exists():
             (tmp_path / path).write_text("{}")
-    _damage(metrics, how)
+    _damage(metrics, "truncated")
     out = run_stage(["summary.py"], tmp_path)
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr[-2000:]
-    assert out.stderr.startswith("summary: reports/ddpm_time/eval.json: not a readable metric file (")
-    assert not (tmp_path / "reports" / "summary.json").exists()
+    assert out.stderr.startswith("summary: reports/ddpm_time/eval.json: not a readable metric file (JSONDecodeError")
     summary = tmp_path / "reports" / "summary.json"
+    assert not summary.exists()
     summary.write_text(json.dumps({"profile": "quick", "psnr": 20.0}))
-    _damage(summary, how)
+    _damage(summary, "random")
     out = subprocess.run([sys.executable, "-m", "difflab.reporting.compare"], cwd=tmp_path, capture_output=True,
                          text=True)
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr[-2000:]
@@ -248,7 +249,8 @@ def test_summary_and_compare_name_a_damaged_metric_file(tmp_path, how):
 def test_a_flipped_byte_in_the_dataset_stops_training_before_its_first_step(tmp_path, tiny_mnist):
     """The judge's training stage run by itself (no download_mnist before it) on a dataset whose training images
     differ by one byte from their sha256 in params.yaml: one line naming the file and the way back, exit 2, and no
-    step taken (no checkpoint, no DVCLive log, no model)."""
+    step taken (no checkpoint, no DVCLive log, no model). (With the files on record the same stage trains: the tiny
+    DAG's train_judge, tests/test_pipeline.py.)"""
     source, sha = tiny_mnist
     params = yaml.safe_load((ROOT / "params.yaml").read_text())
     params.update(device="cpu", precision="fp32", threads=1)
@@ -271,10 +273,6 @@ def test_a_flipped_byte_in_the_dataset_stops_training_before_its_first_step(tmp_
                           f"restore it: dvc checkout --force data/dataset, or dvc repro download_mnist\n")
     assert not (tmp_path / "models").exists() and not (tmp_path / "checkpoints").exists()
     assert not (tmp_path / "reports").exists()
-    images.write_bytes((source / "train-images-idx3-ubyte").read_bytes())  # the data on record: it trains
-    out = run_stage(["train_judge.py"], tmp_path)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert (tmp_path / "models" / "judge" / "final.safetensors").is_file()
 
 
 def test_the_dataset_check_names_a_missing_file(tmp_path, tiny_mnist):
