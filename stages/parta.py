@@ -7,13 +7,14 @@ grayscale / colour).
 import sys
 from pathlib import Path
 
+from difflab.config.experiments import BY_NAME
 from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import for_stage, seed_everything
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import ConditionCache
 from difflab.parta.deepfloyd import IFUnavailable
-from difflab.parta.experiments import EXPERIMENTS, Context, run, sections
+from difflab.parta.experiments import EXPERIMENTS, Context, run
 from difflab.parta.images import reads_dataset
 from difflab.parta.load import check_model_name, load_engine
 
@@ -23,7 +24,7 @@ OUT_DIR = Path("reports/parta")
 def main() -> None:
     params, args = stage_params(
         __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", *DATA, "parta.model",
-                               *("parta.${parta.model}." + s for s in sections(args.experiment))),
+                               *("parta.${parta.model}." + s for s in BY_NAME[args.experiment].sections)),
         extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
     name = params.parta.model
     try:

@@ -133,15 +133,30 @@ def test_a_stage_reads_exactly_the_params_it_declares(name, stage, monkeypatch):
 
 def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
     """parta@<experiment> declares parta.<model>.common, .<experiment> and the section it shares with another
-    experiment: the sections the stage loads (an experiment reading any other fails in the stage tests)."""
-    from difflab.parta.experiments import EXPERIMENTS, sections
+    experiment: the sections the stage loads (an experiment reading any other fails in the stage tests). dvc.yaml's
+    list is config/experiments.py's, entry for entry; a missing or extra one is named."""
+    from difflab.config.experiments import PART_A
+    from difflab.parta.experiments import EXPERIMENTS
 
     parta = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["parta"]
-    assert list(parta["foreach"]) == list(EXPERIMENTS)
-    for experiment, shared in parta["foreach"].items():
-        assert {"common", experiment, shared} == set(sections(experiment)), experiment
+    declared = {e.name: e.shares or e.name for e in PART_A}
+    assert {k: v for k, v in declared.items() if parta["foreach"].get(k) != v} == {}, "missing from dvc.yaml's foreach"
+    assert [k for k in parta["foreach"] if k not in declared] == [], "in dvc.yaml's foreach, not in PART_A"
+    assert list(parta["foreach"]) == list(declared) == list(EXPERIMENTS)  # in the spec's order, each with its code
+    for e in PART_A:
+        assert {"common", e.name, parta["foreach"][e.name]} == set(e.sections), e.name
     assert {"parta.${parta.model}.common", "parta.${parta.model}.${key}",
             "parta.${parta.model}.${item}"} <= set(parta["do"]["params"])
+
+
+def test_the_report_stage_depends_on_every_part_a_figure_it_shows():
+    """Every figure config/experiments.py declares is a dep of the report stage (the DDPM's one by one, the flow
+    model's by its folder), so a new experiment's figure cannot be left off the page's inputs; a missing one is named."""
+    from difflab.config.experiments import PART_A
+
+    deps = set(STAGES["report"]["deps"])
+    assert [e.figure() for e in PART_A if f"reports/{e.figure()}" not in deps] == []
+    assert "reports/parta_flow" in deps
 
 
 @pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])

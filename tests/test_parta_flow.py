@@ -204,3 +204,47 @@ def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     assert labels == ["t = 0.40 (start)", "t = 0.60", "t = 0.80"]
     with pytest.raises(InputError, match="step=0.3; allowed: 1 / n"):
         an.check_engine(model, an.EngineSettings(3.0, 9, 5, step=0.3))
+
+
+# -- the course's 1.4 (2026), "visualizing velocity": the update to the clean image, predicted and true ----------
+
+def test_the_predicted_update_is_the_true_one_for_a_point_mass_on_either_process(model):
+    """Where the data are one image (s = 0) the exact estimate's update from x_t is exactly x1 - x_t: for the flow
+    (1 - t) u, for a DDPM x0_hat - x_t from the exact noise estimate; with spread it is E[x1 | x_t] - x_t. Catches
+    an update of t u instead of (1 - t) u, or the estimate itself returned (no "- x_t")."""
+    from difflab.core.ddpm import linear_alphas_cumprod
+    from difflab.core.processes import DDPMProcess
+
+    flow, g = FlowProcess(0.02), torch.Generator().manual_seed(4)
+    for t in (0.25, 0.5, 0.75):
+        x_t = alg.forward(flow, model.means[0:1], t, g)
+        spread = alg.predicted_update(flow, x_t, t, conditional(model, onehot(0)))
+        torch.testing.assert_close(spread, model.clean_mean(x_t, t, onehot(0)) - x_t)
+    model.s = 0.0
+    for t in (0.25, 0.5, 0.75):
+        x_t = alg.forward(flow, model.means[0:1], t, g)
+        torch.testing.assert_close(alg.predicted_update(flow, x_t, t, conditional(model, onehot(0))),
+                                   model.means[0:1] - x_t)
+    alphas = linear_alphas_cumprod(300, 1e-4, 0.02).double()
+    ddpm, x0 = DDPMProcess(alphas), model.means[1:2]
+
+    def exact_eps(x, t):  # the noise that took x0 to x: (x - sqrt(ab) x0) / sqrt(1 - ab)
+        ab = alphas[t].item()
+        return (x - math.sqrt(ab) * x0) / math.sqrt(1 - ab), None
+
+    for t in (75, 150, 225):
+        x_t = alg.forward(ddpm, x0, t, g)
+        torch.testing.assert_close(alg.predicted_update(ddpm, x_t, t, exact_eps), x0 - x_t)
+
+
+def test_the_update_figure_shares_one_symmetric_scale_across_times(tmp_path):
+    """update_rows: one limit L for both signed rows at every t (the largest |update| of any column), errors from 0
+    to the largest RMS error of any column; the figure is written."""
+    from difflab.reporting.figures import update_rows
+
+    predicted = torch.zeros(3, 1, 4, 4)
+    true = torch.zeros(3, 1, 4, 4)
+    predicted[0, 0, 0, 0], true[2, 0, 1, 1] = 0.5, -2.0  # the largest |update| in the last column, the true row
+    limit, worst = update_rows(torch.rand(3, 1, 4, 4), predicted, true, tmp_path / "v.png", "t",
+                               ["t = 0.25", "t = 0.50", "t = 0.75"])
+    assert limit == 2.0 and worst == 2.0 and (tmp_path / "v.png").stat().st_size > 0

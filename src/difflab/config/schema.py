@@ -354,6 +354,7 @@ class Experiments(Section):
     forward: Forward
     blur: Blur
     one_step: Prompt
+    velocity: Prompt
     iterative: Iterative
     sample_noise: Prompts
     cfg: Prompts

@@ -7,7 +7,9 @@ parta.mnist (stride, CFG scale, sampler, pairs, masks, i_start, prompts):
 - frequency bands (factorized items of kind bands): success = the widest blur judged as the low digit, the narrower
   one as the mid digit and the image itself as the high digit;
 - inpainting: how often the completed test digit keeps its label, per mask;
-- SDEdit faithfulness: how often the edited test digit keeps its label, per i_start (a curve).
+- SDEdit faithfulness: how often the edited test digit keeps its label, per i_start (a curve);
+- the predicted update (the course's 1.4, "visualizing velocity"): per time of the forward process, the mean over
+  test digits of the RMS error between the update the model predicts and the true one.
 
 Every measurement starts from the same seeded noise (one image per seed) and a generator seeded alike.
 """
@@ -152,6 +154,20 @@ def sdedit_faithfulness(bench: Bench, digits: torch.Tensor, truth: torch.Tensor)
     return rows
 
 
+def update_errors(bench: Bench, digits: torch.Tensor) -> dict:
+    """Per time t of parta.<model>.forward: the mean over the test digits of the RMS error (per image, over its
+    pixels) between the update to the clean image the model predicts from x_t (prompt parta.<model>.velocity) and
+    the true one, x0 - x_t."""
+    engine, cfg, metrics = bench.engine, bench.cfg, {}
+    _, g = bench.noise()
+    predictor = engine.conditional(cfg.velocity.prompt)
+    for t in cfg.forward.times:
+        x_t = engine.noised(digits, t, g)
+        error = engine.update(x_t, t, predictor) - (digits - x_t)
+        metrics[f"velocity_t_{key_of(t)}"] = {"rms_error": error.pow(2).mean((1, 2, 3)).sqrt().mean().item()}
+    return metrics
+
+
 @torch.no_grad()
 def measure(bench: Bench, views: list[list[View]], data_dir: str) -> tuple[dict, list[tuple[int, int, float]]]:
     """Every measurement in turn: the metrics (seeds, then anagrams, hybrids, bands, inpainting and SDEdit, the
@@ -161,6 +177,7 @@ def measure(bench: Bench, views: list[list[View]], data_dir: str) -> tuple[dict,
     digits, truth = digits.to(bench.engine.device), truth.to(bench.engine.device)
     metrics.update(inpainting(bench, digits, truth))
     rows = sdedit_faithfulness(bench, digits, truth)
+    metrics.update(update_errors(bench, digits))
     metrics.update({f"sdedit_{start_key(bench.cfg)}_{key_of(s)}": {"label_kept": kept} for s, _, kept in rows})
     return metrics, rows
 

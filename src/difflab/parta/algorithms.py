@@ -107,6 +107,13 @@ def one_step_denoise(process: Process, x_t: torch.Tensor, t, predictor: Predicto
     return process.clean(x_t, t, predictor(x_t, t)[0])
 
 
+def predicted_update(process: Process, x_t: torch.Tensor, t, predictor: Predictor) -> torch.Tensor:
+    """The update from x_t to the clean image that the predictor implies at t (the course's 1.4, "visualizing
+    velocity"): the one-step estimate less x_t, a flow's (1 - t) u_hat, a DDPM's x0_hat - x_t. The true update is
+    the clean image less x_t."""
+    return one_step_denoise(process, x_t, t, predictor) - x_t
+
+
 def iterative_denoise(process: Process, x_t: torch.Tensor, grid: Sequence, i_start: int, predictor: Predictor,
                       generator: torch.Generator, on_step: OnStep | None = None,
                       progress: str | None = None) -> torch.Tensor:

@@ -89,6 +89,9 @@ class Engine:
     def one_step(self, x_t: torch.Tensor, t, predictor: Predictor) -> torch.Tensor:
         return alg.one_step_denoise(self.process, x_t, t, predictor)
 
+    def update(self, x_t: torch.Tensor, t, predictor: Predictor) -> torch.Tensor:
+        return alg.predicted_update(self.process, x_t, t, predictor)
+
     def denoise(self, x_t: torch.Tensor, i_start: int, predictor: Predictor, g: torch.Generator,
                 on_step: OnStep | None = None, progress: str | None = None, grid: list | None = None) -> torch.Tensor:
         return alg.iterative_denoise(self.process, x_t, self.grid if grid is None else grid, i_start, predictor, g,

@@ -1,5 +1,6 @@
 """The part A experiments (SPEC A0 - A1.9): each runs the algorithms of algorithms.py on a DiffusionModel and lays
-out its figure. `run(name, ctx)` is what the stage calls; `EXPERIMENTS` lists them in the spec's order.
+out its figure. `run(name, ctx)` is what the stage calls; `EXPERIMENTS` holds the function of each experiment that
+config/experiments.py declares (its sections, figure, title and caption), in its order.
 
 Each experiment reads its own params section (ctx.cfg.<name>) and the model's common one (ctx.common), as the
 typed models of config/schema.py.
@@ -12,6 +13,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from difflab.config.experiments import PART_A
 from difflab.config.schema import Common, Experiments, Factorized, FlowCommon
 from difflab.core.predictor import Predictor
 from difflab.core.views import views_for
@@ -20,7 +22,7 @@ from difflab.parta import algorithms as alg
 from difflab.parta.engine import Engine, process_of
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
-from difflab.reporting.figures import image_rows
+from difflab.reporting.figures import image_rows, update_rows
 
 
 @dataclass
@@ -133,6 +135,20 @@ def one_step(ctx: Context) -> None:
     ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
              f"One-step denoising, prompt {ctx.quote(prompt)}", row_labels=["noisy", "one-step estimate", "original"],
              col_labels=[e.process.label(t) for t in ts])
+
+
+def velocity(ctx: Context) -> None:
+    """The course's 1.4 (2026), "visualizing velocity", on any process: at each time of the forward process the
+    update the model predicts from x_t to the clean image, process.clean(x_t, t, estimate) - x_t (a flow's
+    (1 - t) v_hat, a DDPM's x0_hat - x_t), against the true one, x0 - x_t, and their per-pixel RMS error."""
+    prompt, e = ctx.cfg.velocity.prompt, ctx.engine
+    x0, ts, noisy = _noisy_test_images(ctx)
+    predicted = torch.cat([e.update(noisy[i:i + 1], t, e.conditional(prompt)) for i, t in enumerate(ts)])
+    path = ctx.out_dir / f"{ctx.name}.png"
+    about = f"{ctx.model.name}, seed {e.seed}, {e.process.about}"
+    update_rows(ctx.show(noisy), predicted, x0 - noisy, path,
+                f"The update to the clean image, predicted ({e.process.clean_formula} less x_t) and true, prompt "
+                f"{ctx.quote(prompt)}\n[{about}]", [e.process.label(t) for t in ts])
 
 
 def iterative(ctx: Context) -> None:
@@ -324,16 +340,9 @@ def factorized(ctx: Context) -> None:
                          for e in p.items])
 
 
-EXPERIMENTS = {f.__name__: f for f in (sample, forward, blur, one_step, iterative, sample_noise, cfg, sdedit,
-                                        sdedit_drawings, inpaint, translate, anagram, hybrid, factorized)}
-# the section of parta.<model> an experiment shares with another (dvc.yaml's parta foreach declares it)
-SHARES = {"blur": "forward", "one_step": "forward", "iterative": "blur", "sdedit_drawings": "sdedit",
-          "translate": "sdedit"}
-
-
-def sections(name: str) -> tuple[str, ...]:
-    """The sections of parta.<model> that experiment `name` reads: common, its own and the one it SHARES."""
-    return tuple(dict.fromkeys(("common", name, SHARES.get(name, name))))
+# Each experiment of config/experiments.py's PART_A (its name, sections, figure, title and caption) and the function
+# of that name above that runs it, in the same order.
+EXPERIMENTS = {e.name: globals()[e.name] for e in PART_A}
 
 
 def run(name: str, ctx: Context) -> Path:

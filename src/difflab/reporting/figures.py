@@ -56,6 +56,44 @@ def image_rows(rows: Sequence[torch.Tensor], path: Path, title: str = "", row_la
     _save(fig, path)
 
 
+def update_rows(noisy: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor, path: Path, title: str,
+                col_labels: Sequence[str], cell: float = 1.6) -> tuple[float, float]:
+    """The course's "visualizing velocity": one column per time, rows the noisy image (`noisy`, [0, 1] for display),
+    the predicted update, the true update (signed, the channels' mean, on one symmetric scale -L .. L shared by both
+    rows and every column) and the per-pixel RMS error between them (over channels; 0 .. its largest, one scale for
+    every column). Returns (L, the largest error): the limits, the same at every t."""
+    predicted, true = predicted.detach().float().cpu(), true.detach().float().cpu()
+    signed = [predicted.mean(1), true.mean(1)]
+    error = (predicted - true).pow(2).mean(1).sqrt()
+    limit = max(float(x.abs().max()) for x in signed) or 1.0
+    worst = float(error.max()) or 1.0
+    ncols = len(col_labels)
+    fig, axes = plt.subplots(4, ncols, figsize=(cell * ncols + 1.6, cell * 4 + 0.6), squeeze=False)
+    rows = [("noisy x_t", None), ("predicted update", signed[0]), ("true update", signed[1]),
+            ("RMS error", error)]
+    shown = {}
+    for i, (label, values) in enumerate(rows):
+        for j in range(ncols):
+            ax = axes[i][j]
+            ax.set_xticks([]), ax.set_yticks([])
+            if values is None:
+                ax.imshow(_to_hwc(noisy[j]), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            elif label == "RMS error":
+                shown[i] = ax.imshow(values[j].numpy(), cmap="magma", vmin=0, vmax=worst, interpolation="nearest")
+            else:
+                shown[i] = ax.imshow(values[j].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                                     interpolation="nearest")
+            if j == 0:
+                ax.set_ylabel(label, fontsize=9)
+            if i == 0:
+                ax.set_title(col_labels[j], fontsize=9)
+    fig.colorbar(shown[2], ax=[axes[1][-1], axes[2][-1]], fraction=0.05, label="update (model units)")
+    fig.colorbar(shown[3], ax=[axes[3][-1]], fraction=0.05, label="RMS error")
+    fig.suptitle(title, fontsize=11)
+    _save(fig, path)
+    return limit, worst
+
+
 def grid(images: torch.Tensor, ncols: int) -> list[torch.Tensor]:
     """Split a batch into rows of ncols images, for image_rows."""
     return [images[i:i + ncols] for i in range(0, len(images), ncols)]

@@ -15,7 +15,8 @@ import jinja2
 
 from difflab.config.params import flatten
 from difflab.config.profiles import read_overrides
-from difflab.config.schema import Common, Factorized, Generative, Params
+from difflab.config.experiments import PART_A
+from difflab.config.schema import Generative, Params
 from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.reporting.summary import GOAL_SOURCES, NOT_MEASURED, goal_rows
 
@@ -64,36 +65,10 @@ def sections(params: Params, metrics: dict[str, dict]) -> list[dict]:
     says which are missing)."""
     name = params.parta.model
     a = getattr(params.parta, name)
-    c = a.common
     d, t, k = params.denoiser, params.ddpm_time, params.ddpm_class
 
     part_a = [
-        item("parta/sample.png", "A0. Sampling", f"Prompts {a.sample.prompts} at "
-             f"{a.sample.num_inference_steps} inference steps, CFG scale {c.guidance_scale}."),
-        item("parta/forward.png", "A1.1 Forward process", f"The test image {c.test_image} noised to t = "
-             f"{a.forward.timesteps}."),
-        item("parta/blur.png", "A1.2 Classical denoising", f"Gaussian blur, kernel {a.blur.kernel_size}, "
-             f"sigma {a.blur.sigma}."),
-        item("parta/one_step.png", "A1.3 One-step denoising", f"Prompt {a.one_step.prompt!r}."),
-        item("parta/iterative.png", "A1.4 Iterative denoising", f"Strided timesteps (stride {c.stride}) from "
-             f"i_start = {a.iterative.i_start}, every {a.iterative.show_every}th step; bottom row: "
-             f"original, iterative, one-step, blur. Every part A experiment steps by {stepping(c)}."),
-        item("parta/sample_noise.png", "A1.5 Sampling from noise", f"Prompts {a.sample_noise.prompts}, no "
-             "guidance."),
-        item("parta/cfg.png", "A1.6 Classifier-free guidance", f"Prompts {a.cfg.prompts}, scale "
-             f"{c.guidance_scale}."),
-        item("parta/sdedit.png", "A1.7 SDEdit", f"i_start {a.sdedit.i_start}, prompt {a.sdedit.prompt!r}."),
-        item("parta/sdedit_drawings.png", "A1.7.1 Web and hand-drawn images",
-             f"Inputs {a.sdedit_drawings.images}."),
-        item("parta/inpaint.png", "A1.7.2 Inpainting (RePaint)", f"Masks {a.inpaint.masks}."),
-        item("parta/translate.png", "A1.7.3 Text-conditional image-to-image",
-             f"SDEdit towards {a.translate.prompt!r}."),
-        item("parta/anagram.png", "A1.8 Visual anagrams", "Prompt k through view k: " + "; ".join(
-            " / ".join(f"{v} {p!r}" for v, p in zip(e.views, e.prompts)) for e in a.anagram.anagrams)
-             + ". The course's anagrams are identity / flip (upside down)."),
-        item("parta/hybrid.png", "A1.9 Hybrid images", f"Pairs {a.hybrid.pairs} (far / near), low-pass "
-             f"kernel {a.hybrid.kernel_size}, sigma {a.hybrid.sigma}."),
-        item("parta/factorized.png", "Beyond A1.9: factorized diffusion", factorized_sentence(a.factorized)),
+        *(item(e.figure(), e.title, e.caption(a)) for e in PART_A),
         item("eval_parta/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
              f"Over {params.eval.parta_seeds} seeds: bars, how often the image through every view (every band) "
              "is judged as its digit; dots, each view or band alone."),
@@ -133,15 +108,6 @@ def sections(params: Params, metrics: dict[str, dict]) -> list[dict]:
             {"id": "beyond", "title": "Beyond the course", "items": beyond_items(params, metrics)}]
 
 
-FLOW_FIGURES = {"sample": "A0. Sampling", "forward": "A1.1 Forward process (interpolation)",
-                "blur": "A1.2 Classical denoising", "one_step": "A1.3 One-step estimate",
-                "iterative": "A1.4 Iterative denoising (Euler)", "sample_noise": "A1.5 Sampling from noise",
-                "cfg": "A1.6 Classifier-free guidance", "sdedit": "A1.7 SDEdit",
-                "sdedit_drawings": "A1.7.1 Web and hand-drawn images", "inpaint": "A1.7.2 Inpainting (RePaint)",
-                "translate": "A1.7.3 Text-conditional image-to-image", "anagram": "A1.8 Visual anagrams",
-                "hybrid": "A1.9 Hybrid images", "factorized": "Beyond A1.9: factorized diffusion"}
-
-
 def part_a_flow_items(params: Params) -> list[dict]:
     """The flow model's part A (stage parta_flow) and its judged rates (eval_parta_flow), with the settings that
     differ from the DDPM's: time from noise at 0 to the image at 1, Euler steps, start times."""
@@ -149,8 +115,8 @@ def part_a_flow_items(params: Params) -> list[dict]:
     how = (f"Euler steps of h = {f.common.step:g} from noise (t = 0) to the image (t = 1), CFG {f.common.guidance_scale}"
            f"; forward at t = {f.forward.times}, iterative from t = {f.iterative.t_start}, SDEdit from "
            f"t_start {f.sdedit.t_start}.")
-    items = [item(f"parta_flow/{name}.png", title, how if name == "sample" else "")
-             for name, title in FLOW_FIGURES.items()]
+    items = [item(e.figure("parta_flow"), e.flow_title or e.title, how if e.name == "sample" else "")
+             for e in PART_A]
     return items + [
         item("eval_parta_flow/anagrams_hybrids.png", "Anagrams, hybrids and bands on the flow model, judged",
              f"Over {params.eval.parta_seeds} seeds, as for the DDPM."),
@@ -158,35 +124,10 @@ def part_a_flow_items(params: Params) -> list[dict]:
              f"How often SDEdit keeps a test digit's label, over {params.eval.parta_seeds} digits, by start time.")]
 
 
-def factorized_sentence(f: Factorized) -> str:
-    bands = [e.prompts for e in f.items if e.kind == "bands"]
-    colour = [e.prompts for e in f.items if e.kind == "color"]
-    parts = []
-    if bands:
-        (k1, k2), (s1, s2) = f.kernel_sizes, f.sigmas
-        parts.append(f"Three frequency bands (low / mid / high) {bands}: low = Gaussian blur (kernel {k1}, sigma "
-                     f"{s1}), mid = blur (kernel {k2}, sigma {s2}) minus it, high = the rest; the rows show the image "
-                     "up close, blurred as from a middle distance, and as from afar.")
-    if colour:
-        parts.append(f"Grayscale / colour {colour}: the grayscale image follows the first prompt, its colour the "
-                     "second.")
-    return " ".join(parts)
-
-
 def beyond_items(params: Params, metrics: dict[str, dict]) -> list[dict]:
     """What the course does not ask for: DDIM beside the DDPM step."""
     return [{"src": "samplers/samplers.png", "title": "DDIM against the DDPM step: digits per sampling step",
              "caption": _quoting(metrics, "samplers/metrics.json", samplers_sentence)}]
-
-
-def stepping(common: Common) -> str:
-    """How part A steps down its strided timesteps, in words, from parta.<model>.common."""
-    if common.sampler == "ddim":
-        return f"DDIM's step (eta {common.ddim_eta})"
-    noise = {"fixed_small": "the posterior's noise sqrt(beta_tilde)",
-             "fixed_large": "noise sqrt(beta) of the whole stride (grainy: beta far exceeds the posterior's)",
-             "learned_range": "the model's learned variance"}[common.variance]
-    return f"the DDPM posterior step with {noise}"
 
 
 def samplers_sentence(m: dict) -> str:
