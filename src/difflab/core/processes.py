@@ -34,6 +34,7 @@ class Process(Protocol):
     end: float
     forward_formula: str
     clean_formula: str
+    update_formula: str  # the update to the clean image, predicted against true (the course's 1.4)
 
     def grid(self, num_steps: int | None = None) -> list: ...
 
@@ -73,6 +74,7 @@ class DDPMProcess:
     end = -1
     forward_formula = "x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps"
     clean_formula = "x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)"
+    update_formula = "x0_hat - x_t against x0 - x_t"
 
     def __post_init__(self):
         ddpm.check_eta(self.eta)
@@ -130,6 +132,7 @@ class FlowProcess:
     end = 1.0
     forward_formula = "x_t = (1 - t) eps + t x1"
     clean_formula = "x1_hat = x_t + (1 - t) u_hat"
+    update_formula = "(1 - t) u_hat against x1 - x_t"
 
     def __post_init__(self):
         if not (0 < self.step <= 1 and math.isclose(1 / self.step, round(1 / self.step), abs_tol=1e-9)):

@@ -147,8 +147,8 @@ def velocity(ctx: Context) -> None:
     path = ctx.out_dir / f"{ctx.name}.png"
     about = f"{ctx.model.name}, seed {e.seed}, {e.process.about}"
     update_rows(ctx.show(noisy), predicted, x0 - noisy, path,
-                f"The update to the clean image, predicted ({e.process.clean_formula} less x_t) and true, prompt "
-                f"{ctx.quote(prompt)}\n[{about}]", [e.process.label(t) for t in ts])
+                f"The update to the clean image, predicted: {e.process.update_formula}, prompt {ctx.quote(prompt)}"
+                f"\n[{about}]", [e.process.label(t) for t in ts])
 
 
 def iterative(ctx: Context) -> None:
