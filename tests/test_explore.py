@@ -796,8 +796,10 @@ def test_the_explorer_as_an_api(batched, tmp_path):
         sdedit = dict(run="workspace", source="MNIST test digit", canvas=None, test_digit=2, mode="SDEdit", start=0.4,
                       region="box", box="0, 0.5, 0, 1", prompt="", every=0, mask=None, **flow_engine)
         _, edited, _, edit_caption = client.predict(**sdedit, api_name="/edit")
-        with pytest.raises(AppError, match=re.escape("t_start=0.33; allowed: a time i / 10 on the grid")):
-            client.predict(**{**sdedit, "start": 0.33}, api_name="/edit")
+        _, between, _, between_caption = client.predict(**{**sdedit, "start": 0.33}, api_name="/edit")  # off the grid
+        assert "SDEdit from t_start = 0.33," in between_caption
+        with pytest.raises(AppError, match=re.escape("t_start=1; allowed: a time in [0, 1)")):
+            client.predict(**{**sdedit, "start": 1.0}, api_name="/edit")
         with pytest.raises(AppError, match=re.escape("i_start=0.4; allowed: a whole number 0 .. 5")):
             client.predict(**{**sdedit, "model": "ddpm_class", "stride": 9}, api_name="/edit")
         client.close()

@@ -166,6 +166,48 @@ def test_a_flows_knobs_of_time_are_checked():
         process.index(1.0, process.grid())
 
 
+def test_euler_starts_anywhere_and_its_last_step_lands_on_one():
+    """walk(): on the grid, the grid itself from its index (the outputs of before); off it, h apart from the start,
+    the last step shortened to 1 (0.33 with h = 0.1: 0.33, 0.43, ..., 0.93, then 0.07); a start outside [0, 1)
+    refused. Euler along a constant field u = c then moves x by exactly (1 - t_start) c: no step too many or too
+    long, and the last one lands on 1."""
+    process = FlowProcess(0.1)
+    grid = process.grid()
+    assert process.walk(0.3, grid) == (grid, 3)
+    times, i = process.walk(0.33, grid)
+    assert i == 0 and times == pytest.approx([0.33, 0.43, 0.53, 0.63, 0.73, 0.83, 0.93])
+    assert process.walk(0.95, grid)[0] == pytest.approx([0.95])  # one step, of 0.05
+    for bad in (1.0, -0.1, 1.5):
+        with pytest.raises(InputError, match=rf"t_start={bad}; allowed: a time in \[0, 1\)"):
+            process.walk(bad, grid)
+    c = torch.full((2, 1, 8, 8), 0.5, dtype=torch.float64)
+    seen = []
+    for start in (0.33, 0.3, 0.0, 0.95):
+        times, i = process.walk(start, grid)
+        x = process.sample(lambda x, t: (c, None), torch.zeros_like(c), times, i, None,
+                           on_step=lambda k, t, x: seen.append(t))
+        torch.testing.assert_close(x, (1 - start) * c)
+        assert seen[-1] == 1.0
+    with pytest.raises(InputError, match="a flow's times must increase within"):
+        process.sample(lambda x, t: (c, None), c, [0.5, 0.4], 0, None)
+
+
+def test_sdedit_from_a_time_off_the_grid_lands_between_its_neighbours(model):
+    """The exact field of Gaussian data: SDEdit from t_start = 0.45 (between 0.4 and 0.5 of h = 0.1) keeps the
+    original's pull between the two starts on the grid, as a start between them should; the engine walks it."""
+    process = FlowProcess(0.1)
+    engine = Engine(model, process, lambda *p: onehot(*[int(q) for q in p]), 1.0, 5)
+    x0 = model.means[0:1].expand(400, -1, -1, -1)
+    predictor = conditional(model, onehot(1))
+
+    def kept(start):
+        grid, i = engine.walk(start)
+        out = engine.sdedit(x0, i, predictor, torch.Generator().manual_seed(5), grid=grid)
+        return (out.mean(0) - model.means[1]).abs().mean().item()  # how far from the prompt's mean: the input kept
+
+    assert kept(0.4) < kept(0.45) < kept(0.5)
+
+
 def test_the_engine_samples_a_flow_model_from_its_seeded_noise(model):
     """Engine.sample is Euler from the noise its seeded generator draws, the same for one seed, the step's end
     marker exactly 1 even where n (1 / n) is not 1 in floating point (n = 49)."""

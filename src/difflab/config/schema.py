@@ -270,7 +270,7 @@ class Iterative(Prompt):
 
 
 class FlowIterative(Prompt):
-    t_start: Time  # the time the test image is taken to, on the grid of Euler steps
+    t_start: Time  # the time the test image is taken to: on the grid of Euler steps or between
     show_every: PosInt
 
     @property

@@ -56,3 +56,20 @@ def euler_sample(predict: Predictor, x0: torch.Tensor, num_steps: int,
             replaced = on_step(k, 1.0 if i + 1 == num_steps else (i + 1) * dt, x)  # exactly 1 at the end
             x = x if replaced is None else replaced
     return x
+
+
+@torch.no_grad()
+def euler_over(predict: Predictor, x: torch.Tensor, times: list[float],
+               on_step: Callable[[int, float, torch.Tensor], torch.Tensor | None] | None = None,
+               progress: str | None = None) -> torch.Tensor:
+    """Integrate dx/dt = u(x, t) from x at times[0] through each of `times` (increasing, in [0, 1)) to t = 1: the
+    step from times[k] spans to times[k + 1], the last one to 1 exactly (a start off the grid of i / n: every step
+    h but the last, shortened to land on 1, as the course's reference Euler). on_step as for euler_sample."""
+    ends = [*times[1:], 1.0]
+    for k, (t, t_next) in enumerate(progress_bar(list(zip(times, ends)), desc=progress, disable=progress is None)):
+        out = predict(x, t)
+        x = x + (t_next - t) * (out[0] if isinstance(out, tuple) else out)
+        if on_step is not None:
+            replaced = on_step(k, t_next, x)
+            x = x if replaced is None else replaced
+    return x

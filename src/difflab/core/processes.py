@@ -7,7 +7,9 @@
 - `clean(x_t, t, estimate)`: the one-step estimate of the clean image from the model's output (noise, velocity);
 - `sample(predict, x, grid, i_start, generator, ...)`: the steps from grid[i_start] to the clean image (the DDPM
   posterior step or DDIM's; Euler's);
-- `index(start, grid)`: where a start knob (a DDPM's index i_start, a flow's time t_start) sits on the grid;
+- `index(start, grid)`: where a start knob (a DDPM's index i_start, a flow's time t_start) sits on the grid, and
+  `walk(start, grid)`: the grid a run from that start walks and where on it it begins (a flow from any time in
+  [0, 1): off the grid, its own times, the last step shortened to land on 1);
 - `label(t)` and `about`: how figures name a time and the sampler.
 
 A model's estimate at t combines linearly (guidance, anagram views, factorized components) in both: the clean
@@ -46,6 +48,8 @@ class Process(Protocol):
                on_step: OnStep | None = None, progress: str | None = None) -> torch.Tensor: ...
 
     def index(self, start, grid: Sequence) -> int: ...
+
+    def walk(self, start, grid: Sequence) -> tuple[list, int]: ...
 
     def label(self, t) -> str: ...
 
@@ -109,6 +113,10 @@ class DDPMProcess:
         check_i_start(grid, int(start))
         return int(start)
 
+    def walk(self, start: int, grid: Sequence[int]) -> tuple[list[int], int]:
+        """A DDPM starts on its strided grid: the grid and the index i_start."""
+        return list(grid), self.index(start, grid)
+
     def label(self, t: int) -> str:
         return f"t = {t}"
 
@@ -157,12 +165,16 @@ class FlowProcess:
 
     def sample(self, predict: Predictor, x: torch.Tensor, grid: Sequence[float], i_start: int, generator: Generators,
                on_step: OnStep | None = None, progress: str | None = None) -> torch.Tensor:
-        """Euler from grid[i_start] to 1 (deterministic: the generator is not used)."""
-        if list(grid) != self.grid(len(grid)):
-            raise InputError(f"a flow's grid must be i / n, i = 0 .. n - 1; got {list(grid)[:3]}...")
+        """Euler from grid[i_start] to 1 (deterministic: the generator is not used): on the grid of i / n, steps of
+        1 / n; on the times of walk() from a start off it, steps of h, the last one shortened to land on 1."""
+        grid = list(grid)
         if not 0 <= i_start < len(grid):
             raise InputError(f"i_start={i_start}; allowed: 0 .. {len(grid) - 1} (a grid of {len(grid)} times)")
-        return flow.euler_sample(predict, x, len(grid), on_step, progress, start=i_start)
+        if grid == self.grid(len(grid)):
+            return flow.euler_sample(predict, x, len(grid), on_step, progress, start=i_start)
+        if not (0 <= grid[0] and grid[-1] < 1 and all(a < b for a, b in zip(grid, grid[1:]))):
+            raise InputError(f"a flow's times must increase within [0, 1); got {grid[:3]}...")
+        return flow.euler_over(predict, x, grid[i_start:], on_step, progress)
 
     def index(self, start: float, grid: Sequence[float]) -> int:
         """A flow's start knob is a time t_start on the grid (0.02 = after one step of 0.02 from pure noise)."""
@@ -172,6 +184,19 @@ class FlowProcess:
             raise InputError(f"t_start={start}; allowed: a time i / {n} on the grid of Euler steps in [0, 1) "
                              f"(0, {1 / n:g}, {2 / n:g}, ..., {(n - 1) / n:g})")
         return i
+
+    def walk(self, start: float, grid: Sequence[float]) -> tuple[list[float], int]:
+        """Euler from any time t_start in [0, 1): on the grid (t_start = i / n) the grid itself from index i, as
+        before; off it, the times t_start, t_start + h, ... below 1, the last step shortened to land on 1 exactly
+        (the course's reference Euler: 0.33 with h = 0.1 steps through 0.43 ... 0.93, then 0.07 to 1)."""
+        if isinstance(start, bool) or not 0 <= start < 1:
+            raise InputError(f"t_start={start}; allowed: a time in [0, 1) (0 = pure noise; on the grid of Euler "
+                             f"steps {1 / len(grid):g}, or anywhere between, the last step then shortened)")
+        try:
+            return list(grid), self.index(start, grid)
+        except InputError:  # off the grid: its own times, h apart
+            times = [start + k * self.step for k in range(math.ceil((1 - start) / self.step) + 1)]
+            return [t for t in times if t < 1 - 1e-9], 0
 
     def label(self, t: float) -> str:
         return f"t = {t:.2f}"

@@ -147,10 +147,10 @@ def sdedit_faithfulness(bench: Bench, digits: torch.Tensor, truth: torch.Tensor)
     a DDPM's i_start and its timestep, a flow's t_start (twice)."""
     engine, sd, rows = bench.engine, bench.cfg.sdedit, []
     for start in sd.starts:
-        i = engine.index(start)
+        grid, i = engine.walk(start)
         _, g = bench.noise()
-        out = engine.sdedit(digits, i, engine.guided(sd.prompt), g, progress=f"SDEdit from {start}")
-        rows.append((start, engine.grid[i], _rate(bench.judged(out) == truth.cpu())))
+        out = engine.sdedit(digits, i, engine.guided(sd.prompt), g, progress=f"SDEdit from {start}", grid=grid)
+        rows.append((start, grid[i], _rate(bench.judged(out) == truth.cpu())))
     return rows
 
 

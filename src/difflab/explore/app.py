@@ -45,9 +45,9 @@ ANAGRAM_HEADERS = ["view", "sample", "asked", "judged", "confidence"]
 BAND_HEADERS = ["band", "sample", "asked", "judged", "confidence"]
 PART_A_SAMPLERS = ("DDPM step", "DDIM")  # part A's sampler: ddpm (the posterior step, fixed_small) | ddim (eta)
 # The Draw tab's SDEdit start by objective (its default and label): a DDPM's i_start into its strided timesteps, a
-# flow model's t_start on its Euler grid (the course's 0.4, of its 0.02 ... 0.5)
+# flow model's t_start, any time in [0, 1) (the course's 0.4, of its 0.02 ... 0.5)
 SDEDIT_START = {"ddpm": (10, "SDEdit i_start (0 = pure noise)"),
-                "flow": (0.4, "SDEdit t_start (0 = pure noise, 1 = the input; a multiple of the Euler step)")}
+                "flow": (0.4, "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))")}
 CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
 BRUSH = 22
 MASK_BRUSH = 40  # the mask canvas' brush: four MNIST pixels wide, to paint a region rather than a stroke
@@ -311,8 +311,7 @@ def edit_one(runs: Runs, runtime: Runtime, run: str, name: str, source: str, can
              progress: gr.Progress, cancel: threading.Event | None = None):
     """The input (and for inpainting its mask), its edit by model `name`, the strip of steps, and the caption."""
     run, model = part_a(runs, runtime, run, name)
-    engine, mask, i_start = dr.check(model, s)
-    ts = engine.grid
+    engine, mask, (ts, i_start) = dr.check(model, s)
     x0, truth = input_of(runs, run, source, canvas, index)
     out, frames, labels = dr.edit(model, x0, s, cancel=cancel, on_step=lambda i, total: progress(
         (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
@@ -546,7 +545,7 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
         gr.Markdown("Draw a digit (or upload a picture, or pick a test digit of the run's data), then let the run's "
                     "class-conditioned DDPM or flow model edit it: **SDEdit** noises it to its start and denoises "
                     "from there (a DDPM's *i_start*, a step of its strided schedule; a flow model's *t_start*, a "
-                    "time on its Euler grid; either way small = more noise, larger edits); **inpaint** redraws the "
+                    "time in [0, 1); either way small = more noise, larger edits); **inpaint** redraws the "
                     "box, or the region painted on the mask canvas.")
         run = gr.Dropdown(choices, value=choices[0], label="run", allow_custom_value=True, elem_id="draw-run")
         with gr.Row():

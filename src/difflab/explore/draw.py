@@ -2,7 +2,7 @@
 a model input exactly as part A makes a user's image one (parta/images.load_image: centre crop, resize to 28 x 28,
 grey, light strokes on a dark ground), then edited by part A's engine as its experiments edit: SDEdit from a chosen
 start in the model's time (A1.7: forward noising, then iterative denoising down the grid: a DDPM's i_start into its
-strided timesteps, a flow model's t_start on its Euler grid) or RePaint inpainting inside a box (A1.7.2:
+strided timesteps, a flow model's t_start anywhere in [0, 1)) or RePaint inpainting inside a box (A1.7.2:
 parta/images.make_mask, parta/algorithms.inpaint) or inside a mask painted by hand, guided by a digit or
 by none (""). Every k-th step is kept for a strip of the reverse process."""
 
@@ -39,7 +39,7 @@ class EditSettings:
     the side: make_mask's box), or inside `drawn` where given (a (1, 1, 28, 28) mask of 0 and 1 painted by hand:
     mask_from_strokes), guided toward `prompt`; every `every`-th step kept for the strip (0 = none). `start` speaks
     the model's time: a DDPM's i_start (an index into the strided timesteps: 0 = pure noise), a flow model's t_start
-    (a time i * step on its Euler grid: 0 = pure noise, e.g. 0.4)."""
+    (a time in [0, 1): 0 = pure noise, e.g. 0.4; off the grid of Euler steps, the last step is shortened)."""
     mode: str
     engine: EngineSettings
     prompt: str = ""
@@ -129,9 +129,10 @@ def mnist_digit(runs: Runs, run: str, index: int) -> tuple[torch.Tensor, int]:
     return x, label
 
 
-def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor | None, int]:
+def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor | None, tuple[list, int]]:
     """Every setting checked before any work, each message naming the value and what is allowed; returns the
-    engine, for inpainting the mask (1 where new content goes), and SDEdit's start as an index into the grid."""
+    engine, for inpainting the mask (1 where new content goes), and where the run starts: the grid it walks and the
+    index on it (SDEdit's start: Engine.walk, a flow's t_start anywhere in [0, 1); inpainting: the whole grid)."""
     if s.mode not in MODES:
         raise InputError(f"mode {s.mode!r}; allowed: {', '.join(MODES)}")
     if s.prompt not in PROMPTS:
@@ -140,15 +141,15 @@ def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor 
     if s.every < 0:
         raise InputError(f"every={s.every}; allowed: 0 (no strip) or a step count >= 1")
     if s.mode == "SDEdit":
-        return engine, None, engine.index(s.start)
+        return engine, None, engine.walk(s.start)
     if s.drawn is None:
-        return engine, make_mask(list(s.box), model.image_size).to(model.device), 0
+        return engine, make_mask(list(s.box), model.image_size).to(model.device), (engine.grid, 0)
     side = model.image_size
     if tuple(s.drawn.shape) != (1, 1, side, side) or not ((s.drawn == 0) | (s.drawn == 1)).all():
         raise InputError(f"a drawn mask of shape {tuple(s.drawn.shape)}; allowed: (1, 1, {side}, {side}) of 0 and 1")
     if not s.drawn.any():
         raise InputError("the mask is empty (nothing to redraw); allowed: strokes over the region to redraw")
-    return engine, s.drawn.to(model.device), 0
+    return engine, s.drawn.to(model.device), (engine.grid, 0)
 
 
 def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
@@ -158,14 +159,14 @@ def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
     every `every`-th step after it, with their labels. on_step(i, total) after step i; once `cancel` is set the loop
     stops after the step under way (steps.Cancelled). SDEdit is the engine's forward noising and denoising, called
     here as parta/experiments.iterative calls them so that the steps can be watched; inpainting is its inpaint."""
-    engine, mask, i_start = check(model, s)
+    engine, mask, (grid, i_start) = check(model, s)
     end, label = engine.process.end, engine.process.label
     x0 = x0.to(model.device)
     g = engine.generator()
     predictor = engine.guided(s.prompt)
     frames: list[torch.Tensor] = []
     labels: list[str] = []
-    total = len(engine.grid) - i_start
+    total = len(grid) - i_start
     stop = stop_if(cancel, total)
 
     def keep(i: int, t_next, x: torch.Tensor) -> None:
@@ -177,10 +178,10 @@ def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
             stop(i, t_next, x)
 
     if mask is None:
-        t0 = engine.grid[i_start]
+        t0 = grid[i_start]
         x_t = engine.noised(x0, t0, g)
         frames.append(x_t), labels.append(f"{label(t0)} (start)")
-        out = engine.denoise(x_t, i_start, predictor, g, on_step=keep)
+        out = engine.denoise(x_t, i_start, predictor, g, on_step=keep, grid=grid)
     else:
         step = iter(range(total))
         out = engine.inpaint(x0, mask, predictor, g, observe=lambda t, x: keep(next(step), t, x))

@@ -83,6 +83,11 @@ class Engine:
         """Where a start knob (a DDPM's i_start, a flow's t_start) sits on the grid; InputError naming it."""
         return self.process.index(start, self.grid)
 
+    def walk(self, start) -> tuple[list, int]:
+        """The grid a run from a start knob walks and where on it it begins (a flow's t_start may lie off the grid:
+        Process.walk); InputError naming it."""
+        return self.process.walk(start, self.grid)
+
     def noised(self, x0: torch.Tensor, t, g: torch.Generator) -> torch.Tensor:
         return alg.forward(self.process, x0, t, g)
 
@@ -104,8 +109,9 @@ class Engine:
         return self.denoise(self.noise(n, g), 0, predictor, g, on_step, progress, grid)
 
     def sdedit(self, x0: torch.Tensor, i_start: int, predictor: Predictor, g: torch.Generator | None = None,
-               progress: str | None = None) -> torch.Tensor:
-        return alg.sdedit(self.process, x0, self.grid, i_start, predictor, g or self.generator(), progress)
+               progress: str | None = None, grid: list | None = None) -> torch.Tensor:
+        return alg.sdedit(self.process, x0, self.grid if grid is None else grid, i_start, predictor,
+                          g or self.generator(), progress)
 
     def inpaint(self, x0: torch.Tensor, mask: torch.Tensor, predictor: Predictor, g: torch.Generator | None = None,
                 progress: str | None = None,

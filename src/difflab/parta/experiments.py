@@ -156,8 +156,8 @@ def iterative(ctx: Context) -> None:
     p, e = ctx.cfg.iterative, ctx.engine
     g = e.generator()
     x0 = ctx.image(ctx.common.test_image)
-    i_start = e.index(p.start)
-    t0 = e.grid[i_start]
+    grid, i_start = e.walk(p.start)  # a flow's t_start may lie off the grid of Euler steps
+    t0 = grid[i_start]
     x_t = e.noised(x0, t0, g)
     frames, labels = [x_t], [f"{e.process.label(t0)} (start)"]
 
@@ -166,7 +166,7 @@ def iterative(ctx: Context) -> None:
             frames.append(x), labels.append(e.process.label(t_next))
 
     predictor = e.conditional(p.prompt)
-    clean = e.denoise(x_t, i_start, predictor, g, on_step=every, progress="iterative denoising")
+    clean = e.denoise(x_t, i_start, predictor, g, on_step=every, progress="iterative denoising", grid=grid)
     one = e.one_step(x_t, t0, predictor)
     blurred = alg.gaussian_blur(x_t, ctx.cfg.blur.kernel_size, ctx.cfg.blur.sigma)
     ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p.prompt]),
@@ -197,16 +197,16 @@ def cfg(ctx: Context) -> None:
 def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> None:
     e = ctx.engine
     starts = ctx.cfg.sdedit.starts
-    indices = [e.index(s) for s in starts]
+    walks = [e.walk(s) for s in starts]  # (grid, index): a flow's t_start may lie off the grid of Euler steps
     rows = []
     for ref in images:
         x0 = ctx.image(ref)
         g = e.generator()
-        edits = [e.sdedit(x0, i, e.guided(prompt), g) for i in indices]
+        edits = [e.sdedit(x0, i, e.guided(prompt), g, grid=grid) for grid, i in walks]
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
     ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {e.scale}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
-             col_labels=[e.process.start_label(s, e.grid[i]) for s, i in zip(starts, indices)] + ["original"])
+             col_labels=[e.process.start_label(s, grid[i]) for s, (grid, i) in zip(starts, walks)] + ["original"])
 
 
 def sdedit(ctx: Context) -> None:
