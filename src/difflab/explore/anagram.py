@@ -11,12 +11,11 @@ from dataclasses import dataclass
 import torch
 
 from difflab.config.runtime import Runtime
-from difflab.core.processes import DDPMProcess, FlowProcess
 from difflab.core.views import VIEWS, View, views_for
 from difflab.errors import InputError
 from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES, UNet
-from difflab.parta.engine import Engine
+from difflab.parta.engine import Engine, process_for
 from difflab.parta.load import one_hot_conditions
 from difflab.parta.load import part_a_model as load_part_a_model
 from difflab.parta.model import DiffusionModel
@@ -66,10 +65,7 @@ def cond(model: DiffusionModel, prompt: str) -> torch.Tensor:
 def check_engine(model: DiffusionModel, e: EngineSettings) -> Engine:
     """The page's settings as part A's engine for the model, every one checked before any work (each message naming
     the value and what is allowed)."""
-    if model.objective == "flow":
-        process = FlowProcess(e.step)
-    else:
-        process = DDPMProcess(model.alphas_cumprod, e.stride, e.eta, e.variance)
+    process = process_for(model, e.stride, e.eta, e.variance, e.step)
     return Engine(model, process, one_hot_conditions(model), e.guidance_scale, e.seed)
 
 

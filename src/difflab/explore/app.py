@@ -29,10 +29,11 @@ from difflab.errors import InputError  # noqa: E402
 from difflab.explore import anagram as an  # noqa: E402
 from difflab.explore import bands as bd  # noqa: E402
 from difflab.explore import draw as dr  # noqa: E402
-from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs, known_experiments  # noqa: E402
+from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs  # noqa: E402
 from difflab.explore.sample import (SAMPLERS, Settings, batch_size_of, draw, parse_digits, picture,  # noqa: E402
                                     verdicts)
 from difflab.explore.steps import Cancelled, Cancels, Frames  # noqa: E402
+from difflab.reporting.compare_page import known_experiments  # noqa: E402
 from difflab.core.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
 

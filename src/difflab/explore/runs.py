@@ -7,8 +7,6 @@ models (4) and MAX_JUDGES judges (2) are kept, the least recently used dropped f
 when next asked for)."""
 
 import hashlib
-import subprocess
-import sys
 import tempfile
 import threading
 from collections import OrderedDict
@@ -23,6 +21,7 @@ from difflab.errors import InputError
 from difflab.models.checkpoints import load_model
 from difflab.models.judge import Judge, load_judge
 from difflab.models.unet import UNet
+from difflab.reporting.compare_page import known_experiments
 
 WORKSPACE = "workspace"
 # the generative models the explorer samples, with how the page names them
@@ -41,13 +40,6 @@ def rev_of(run: str) -> str | None:
     """dvc.api's rev for a run name: None for the workspace."""
     run = run.strip()
     return None if run in ("", WORKSPACE) else run
-
-
-def known_experiments(repo: Path) -> list[str]:
-    """The names of the experiments DVC knows in `repo` (every commit's), for the run picker and error messages."""
-    out = subprocess.run([sys.executable, "-m", "dvc", "exp", "ls", "--all-commits", "--name-only"], cwd=repo,
-                         capture_output=True, text=True)
-    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
 
 
 def how_to_get(run: str, path: str) -> str:

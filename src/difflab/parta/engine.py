@@ -21,13 +21,21 @@ from difflab.parta import algorithms as alg
 from difflab.parta.model import DiffusionModel
 
 
-def process_of(model: DiffusionModel, common) -> Process:
-    """The process a model samples by, as parta.<model>.common sets it: a DDPM's stride, sampler (ddpm | ddim),
-    ddim_eta and variance; a flow's Euler step."""
+def process_for(model: DiffusionModel, stride: int = 1, eta: float | None = None, variance: str = "fixed_small",
+                step: float = 0.02) -> Process:
+    """The process a model samples by: a flow's Euler step; a DDPM's stride of its timesteps, with the posterior step
+    (eta None, noise of `variance`) or DDIM's (eta in [0, 1]). The one place the model's objective picks it."""
     if getattr(model, "objective", "ddpm") == "flow":
-        return FlowProcess(common.step)
-    return DDPMProcess(model.alphas_cumprod, common.stride, None if common.sampler == "ddpm" else common.ddim_eta,
-                       common.variance)
+        return FlowProcess(step)
+    return DDPMProcess(model.alphas_cumprod, stride, eta, variance)
+
+
+def process_of(model: DiffusionModel, common) -> Process:
+    """The process as parta.<model>.common sets it: a DDPM's stride, sampler (ddpm | ddim), ddim_eta and variance;
+    a flow's Euler step."""
+    if getattr(model, "objective", "ddpm") == "flow":
+        return process_for(model, step=common.step)
+    return process_for(model, common.stride, None if common.sampler == "ddpm" else common.ddim_eta, common.variance)
 
 
 @dataclass

@@ -11,6 +11,7 @@ page), so they must be in the local cache (`dvc pull` / `dvc exp pull` first for
 import json
 import re
 import subprocess
+import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -29,8 +30,11 @@ class UnknownRun(ValueError):
     """A revision or experiment name that DVC does not know."""
 
 
-def known_experiments() -> list[str]:
-    out = subprocess.run(["dvc", "exp", "ls", "--all-commits", "--name-only"], capture_output=True, text=True)
+def known_experiments(repo: Path = Path(".")) -> list[str]:
+    """The names of the experiments DVC knows in `repo` (every commit's): for run pickers and error messages (this
+    page's and the explorer's). DVC as this Python's module, so no `dvc` need be on PATH."""
+    out = subprocess.run([sys.executable, "-m", "dvc", "exp", "ls", "--all-commits", "--name-only"], cwd=repo,
+                         capture_output=True, text=True)
     return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
 
 
