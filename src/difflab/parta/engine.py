@@ -33,9 +33,9 @@ def process_for(model: DiffusionModel, stride: int = 1, eta: float | None = None
 def process_of(model: DiffusionModel, common) -> Process:
     """The process as parta.<model>.common sets it: a DDPM's stride, sampler (ddpm | ddim), ddim_eta and variance;
     a flow's Euler step."""
-    if getattr(model, "objective", "ddpm") == "flow":
-        return process_for(model, step=common.step)
-    return process_for(model, common.stride, None if common.sampler == "ddpm" else common.ddim_eta, common.variance)
+    ddim = getattr(common, "sampler", "ddpm") == "ddim"  # a flow's section has its step alone, a DDPM's no step
+    return process_for(model, getattr(common, "stride", 1), common.ddim_eta if ddim else None,
+                       getattr(common, "variance", "fixed_small"), getattr(common, "step", 0.02))
 
 
 @dataclass
