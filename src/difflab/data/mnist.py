@@ -111,7 +111,7 @@ def check_dataset(data) -> None:
     params.yaml (data.<dataset>.sha256), the check download_mnist made when it fetched them, made again where they are
     used (a stage run by itself, the explorer or `accelerate launch` do not pass through download_mnist). `data` is
     params' data section holding dir, dataset and that dataset's sha256. DamagedFile naming the first file that
-    differs and how to restore it. About 0.1-0.2 s for MNIST's 55 MB (docs/working-with-it.md)."""
+    differs and how to restore it. About 0.04 s for MNIST's 55 MB (docs/working-with-it.md)."""
     expected = getattr(data, data.dataset).sha256
     restore = f"dvc checkout --force {data.dir}, or dvc repro download_mnist"
     for name in FILES:
