@@ -38,9 +38,10 @@ from difflab.errors import InputError
 from difflab.evaluation.parta import Bench
 from difflab.evaluation.parta import bands as library_bands
 from difflab.explore import bands
-from difflab.explore.anagram import AnagramSettings, EngineSettings, make, part_a_model, seen
+from difflab.explore.anagram import AnagramSettings, EngineSettings, make, seen
 from difflab.explore.draw import EditSettings, edit, from_drawing, mask_from_strokes, mnist_digit
 from difflab.explore.runs import MAX_JUDGES, MAX_MODELS, RunError, Runs
+from difflab.parta.load import part_a_model
 from difflab.reporting.compare_page import known_experiments
 from difflab.explore.sample import SCALE, Settings, batch_size_of, draw, parse_digits, picture, verdicts
 from difflab.explore.steps import Cancelled, Cancels, Frames

@@ -229,9 +229,10 @@ def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     from difflab.explore import anagram as an
     from difflab.explore import bands, draw
     from difflab.models.unet import UNet
+    from difflab.parta.load import part_a_model
 
     torch.manual_seed(0)
-    model = an.part_a_model(UNet(4, "class"), {"objective": "flow"}, Runtime(torch.device("cpu"), "fp32"))
+    model = part_a_model(UNet(4, "class"), {"objective": "flow"}, Runtime(torch.device("cpu"), "fp32"))
     e = an.EngineSettings(3.0, 9, 5, step=0.1)
     engine = an.check_engine(model, e)
     assert isinstance(engine.process, FlowProcess) and len(engine.grid) == 10

@@ -13,7 +13,7 @@ from helpers import ROOT
 from test_profiles import ENV, repo  # noqa: F401  (the fixture: a git + DVC repository with the project's files)
 
 from difflab.config import profiles
-from difflab.config.params import Params, check
+from difflab.config.params import check
 from difflab.workflow import cost
 from difflab.workflow.stage_times import StageClock, table
 

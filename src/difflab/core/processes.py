@@ -61,10 +61,11 @@ class Process(Protocol):
     def about(self) -> str: ...
 
 
-def check_i_start(grid: Sequence, i_start: int) -> None:
+def check_i_start(grid: Sequence, i_start: int, what: str = "strided timesteps") -> None:
+    """i_start indexes the grid (a DDPM's strided timesteps, a flow's times); InputError naming the grid otherwise."""
     if not 0 <= i_start < len(grid):
         raise InputError(f"i_start={i_start}; allowed: 0 .. {len(grid) - 1} "
-                         f"(the schedule has {len(grid)} strided timesteps, {grid[0]} .. {grid[-1]})")
+                         f"(the schedule has {len(grid)} {what}, {grid[0]:g} .. {grid[-1]:g})")
 
 
 @dataclass(frozen=True)
@@ -168,8 +169,7 @@ class FlowProcess:
         """Euler from grid[i_start] to 1 (deterministic: the generator is not used): on the grid of i / n, steps of
         1 / n; on the times of walk() from a start off it, steps of h, the last one shortened to land on 1."""
         grid = list(grid)
-        if not 0 <= i_start < len(grid):
-            raise InputError(f"i_start={i_start}; allowed: 0 .. {len(grid) - 1} (a grid of {len(grid)} times)")
+        check_i_start(grid, i_start, "times")
         if grid == self.grid(len(grid)):
             return flow.euler_sample(predict, x, len(grid), on_step, progress, start=i_start)
         if not (0 <= grid[0] and grid[-1] < 1 and all(a < b for a, b in zip(grid, grid[1:]))):

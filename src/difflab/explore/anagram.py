@@ -10,14 +10,12 @@ from dataclasses import dataclass
 
 import torch
 
-from difflab.config.runtime import Runtime
 from difflab.core.views import VIEWS, View, views_for
 from difflab.errors import InputError
 from difflab.explore.steps import stop_if, watched
-from difflab.models.unet import NUM_CLASSES, UNet
+from difflab.models.unet import NUM_CLASSES
 from difflab.parta.engine import Engine, process_for
 from difflab.parta.load import one_hot_conditions
-from difflab.parta.load import part_a_model as load_part_a_model
 from difflab.parta.model import DiffusionModel
 from difflab.sampling.labels import one_hot_prompts
 
@@ -46,15 +44,6 @@ class AnagramSettings:
     views: tuple[str, ...]
     engine: EngineSettings
     count: int = 1
-
-
-def part_a_model(unet: UNet, meta: dict, runtime: Runtime) -> DiffusionModel:
-    """The run's class DDPM or class flow model behind part A's interface, as parta/load.py builds it."""
-    objective = meta.get("objective", "ddpm")
-    if unet.conditioning != "class" or objective not in PART_A_MODELS.values():
-        raise InputError(f"part A runs on a class-conditioned model; this one is {unet.conditioning}-conditioned, "
-                         f"objective {objective!r} (allowed: {', '.join(PART_A_MODELS)})")
-    return load_part_a_model(unet, meta, runtime, objective)
 
 
 def cond(model: DiffusionModel, prompt: str) -> torch.Tensor:

@@ -33,6 +33,7 @@ from difflab.explore.runs import MODELS, WORKSPACE, RunError, Runs  # noqa: E402
 from difflab.explore.sample import (SAMPLERS, Settings, batch_size_of, draw, parse_digits, picture,  # noqa: E402
                                     verdicts)
 from difflab.explore.steps import Cancelled, Cancels, Frames  # noqa: E402
+from difflab.parta.load import part_a_model  # noqa: E402
 from difflab.reporting.compare_page import known_experiments  # noqa: E402
 from difflab.core.views import VIEWS  # noqa: E402
 from difflab.sampling.generate import steps_of  # noqa: E402
@@ -183,7 +184,7 @@ def part_a(runs: Runs, runtime: Runtime, run: str, name: str):
         raise InputError(f"model {name!r}; allowed: {', '.join(an.PART_A_MODELS)} (part A runs on the class models)")
     run = run.strip() or WORKSPACE
     unet, meta = runs.model(run, name)
-    return run, an.part_a_model(unet, meta, runtime)
+    return run, part_a_model(unet, meta, runtime)
 
 
 def judge_or_none(runs: Runs, run: str):

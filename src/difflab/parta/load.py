@@ -36,14 +36,21 @@ def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloyd
         stage_2_guidance_scale=common.stage_2_guidance_scale, stage_2_noise_level=common.stage_2_noise_level)
 
 
-def part_a_model(unet, meta: dict, runtime: Runtime, objective: str, where: str = "the model") -> DiffusionModel:
-    """A class-conditioned MNIST UNet of the objective asked for (ddpm | flow) behind part A's interface; InputError
-    naming what the checkpoint holds otherwise."""
+MNIST_MODELS = {"ddpm": MnistDiffusion, "flow": MnistFlow}  # a checkpoint's objective -> its part A model
+
+
+def part_a_model(unet, meta: dict, runtime: Runtime, objective: str | None = None,
+                 where: str = "the model") -> DiffusionModel:
+    """A class-conditioned MNIST UNet behind part A's interface: of the objective asked for (ddpm | flow), or of the
+    checkpoint's own where none is asked (the explorer's runs); InputError naming what the checkpoint holds
+    otherwise."""
     found = meta.get("objective", "ddpm")
-    if unet.conditioning != "class" or found != objective:
-        raise InputError(f"{where}: part A here needs the class-conditioned {objective} model; this one is "
-                         f"{unet.conditioning}-conditioned, objective {found!r}")
-    return (MnistDiffusion if objective == "ddpm" else MnistFlow)(unet, meta, runtime=runtime)
+    if unet.conditioning != "class" or found not in MNIST_MODELS or found != (objective or found):
+        wanted = (f"the class-conditioned {objective} model" if objective else
+                  f"a class-conditioned model ({' or '.join(MNIST_MODELS)})")
+        raise InputError(f"{where}: part A here needs {wanted}; this one is {unet.conditioning}-conditioned, "
+                         f"objective {found!r}")
+    return MNIST_MODELS[found](unet, meta, runtime=runtime)
 
 
 def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: list[str], device: torch.device,

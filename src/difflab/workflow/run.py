@@ -32,7 +32,7 @@ from pathlib import Path
 import yaml
 
 from difflab.config.profiles import PROFILES, preflight, set_args, with_overrides
-from difflab.config.params import Params, check
+from difflab.config.params import check
 from difflab.config.runtime import from_params
 from difflab.workflow import cost
 from difflab.workflow.cost import machine
