@@ -87,10 +87,6 @@ class Engine:
         return alg.factorized(self.model, [self.conds(*p) for p in prompts], self.null(n), self.scale, components)
 
     # ---- algorithms ---------------------------------------------------------------------------------------
-    def index(self, start) -> int:
-        """Where a start knob (a DDPM's i_start, a flow's t_start) sits on the grid; InputError naming it."""
-        return self.process.index(start, self.grid)
-
     def walk(self, start) -> tuple[list, int]:
         """The grid a run from a start knob walks and where on it it begins (a flow's t_start may lie off the grid:
         Process.walk); InputError naming it."""

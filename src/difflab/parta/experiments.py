@@ -72,11 +72,18 @@ class Context:
         size = self.model.display_size
         return x if x.shape[-1] == size else F.interpolate(x, size=size, mode=resize)
 
+    @property
+    def figure(self) -> Path:
+        """The running experiment's figure."""
+        return self.out_dir / f"{self.name}.png"
+
+    def titled(self, title: str) -> str:
+        """A figure's title with the line every part A figure ends with: model, seed, sampler."""
+        return f"{title}\n[{self.model.name}, seed {self.engine.seed}, {self.engine.process.about}]"
+
     def save(self, rows, title: str, **labels) -> Path:
-        path = self.out_dir / f"{self.name}.png"
-        about = f"{self.model.name}, seed {self.engine.seed}, {self.engine.process.about}"
-        image_rows(rows, path, title=f"{title}\n[{about}]", **labels)
-        return path
+        image_rows(rows, self.figure, title=self.titled(title), **labels)
+        return self.figure
 
 
 def _blank(shown: torch.Tensor) -> torch.Tensor:
@@ -144,11 +151,9 @@ def velocity(ctx: Context) -> None:
     prompt, e = ctx.cfg.velocity.prompt, ctx.engine
     x0, ts, noisy = _noisy_test_images(ctx)
     predicted = torch.cat([e.update(noisy[i:i + 1], t, e.conditional(prompt)) for i, t in enumerate(ts)])
-    path = ctx.out_dir / f"{ctx.name}.png"
-    about = f"{ctx.model.name}, seed {e.seed}, {e.process.about}"
-    update_rows(ctx.show(noisy), predicted, x0 - noisy, path,
-                f"The update to the clean image, predicted: {e.process.update_formula}, prompt {ctx.quote(prompt)}"
-                f"\n[{about}]", [e.process.label(t) for t in ts])
+    update_rows(ctx.show(noisy), predicted, x0 - noisy, ctx.figure,
+                ctx.titled(f"The update to the clean image, predicted: {e.process.update_formula}, prompt "
+                           f"{ctx.quote(prompt)}"), [e.process.label(t) for t in ts])
 
 
 def iterative(ctx: Context) -> None:

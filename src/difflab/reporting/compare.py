@@ -69,7 +69,7 @@ class Run:
     reference: dict | None = None  # the headline of the run it is marked against (its baseline's), if any
     spread: dict = field(default_factory=dict)  # key -> standard deviation, for a row of means over seeds
     seed: object = None  # the `seed` param it ran with
-    published: bool = False  # a reference run of results/, not a run of this repository
+    published: str | None = None  # the results/ folder of a published reference run (not a run of this clone)
 
 
 # -- what each run is compared with ------------------------------------------------------------------------------
@@ -148,7 +148,7 @@ def reference_rows(references: list[Reference], read=git_show) -> list[Run]:
     for ref in references:
         reference = profile_params(ref.profile, "HEAD", read)
         changes = changed(ref.params, reference) if reference is not None else ["(no params.yaml at HEAD)"]
-        rows.append(Run(f"{ref.name} (reference)", ref.profile, ref.summary, changes, published=True))
+        rows.append(Run(f"{ref.name} (reference)", ref.profile, ref.summary, changes, published=ref.name))
     return rows
 
 
@@ -290,7 +290,7 @@ def render(rows: list[Run], width: int, shown: tuple[str, ...] = SHOWN) -> str:
                         "that profile" if any(r.published for r in rows) else ""))
     for r in rows:
         if r.published:
-            notes.append(f"{r.name}: the published {r.profile} run in results/{r.name.split()[0]}/ (its README: "
+            notes.append(f"{r.name}: the published {r.profile} run in results/{r.published}/ (its README: "
                          f"machine, software, commit), not a run of this clone")
     if any(r.spread for r in rows):
         notes.append("mean of N seeds: each number's mean +- its standard deviation over those runs")
