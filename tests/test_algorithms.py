@@ -8,6 +8,7 @@ from diffusers import DDPMScheduler
 from gaussian import exact_moments
 
 from difflab.core import ddpm
+from difflab.core.objectives import DDPM
 from difflab.core.predictor import conditional, guided
 from difflab.core.processes import DDPMProcess
 from difflab.core.timesteps import timesteps
@@ -29,6 +30,7 @@ class GaussianModel:
                  learned_variance: float | None = None):
         self.means, self.s, self.null_mean = means, s, null_mean  # means: (K, 1, 8, 8)
         self.alphas_cumprod, self.num_train_timesteps = alphas_cumprod, len(alphas_cumprod)
+        self.objective = DDPM(alphas_cumprod)
         self.learned_variance = learned_variance
         self.calls = 0
 

@@ -256,11 +256,11 @@ def test_part_a_figures_name_the_class_a_label_stands_for(dataset, shown):
     from difflab.core.processes import DDPMProcess
     from difflab.parta.engine import Engine
     from difflab.parta.experiments import Context
-    from difflab.sampling.adapters import MnistDiffusion
+    from difflab.sampling.adapters import MnistModel
 
-    model = MnistDiffusion(UNet(4, "class"), {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02,
-                                              "dataset": dataset})
-    ctx = Context(Engine(model, DDPMProcess(model.alphas_cumprod), None, 3.0, 0), MnistExperiments.model_construct(),
+    model = MnistModel(UNet(4, "class"), {"num_timesteps": 10, "beta_start": 1e-4, "beta_end": 0.02,
+                                          "dataset": dataset})
+    ctx = Context(Engine(model, model.objective.process(), None, 3.0, 0), MnistExperiments.model_construct(),
                   out_dir=None)
     assert [ctx.quote(p) for p in ("6", "")] == shown
     if dataset == "fashion_mnist":

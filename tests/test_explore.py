@@ -329,8 +329,8 @@ def test_the_anagram_is_part_as_for_the_same_seed(repo):
         x_T = torch.randn((2, 1, 28, 28), generator=g)
         *conds, null = one_hot(*map(str, digits), "")
         predictor = alg.anagram(model, conds, null, 3.0, views_for(list(views), model))
-        want = alg.iterative_denoise(DDPMProcess(model.alphas_cumprod, eta=eta), x_T, timesteps(50, stride=10), 0,
-                                     predictor, g)
+        want = alg.iterative_denoise(DDPMProcess(model.objective.alphas_cumprod, eta=eta), x_T,
+                                     timesteps(50, stride=10), 0, predictor, g)
         got = make(model, s)
         assert torch.equal(got, want)
         shown = seen(got, views)

@@ -124,7 +124,7 @@ def test_ddpm_steps_are_spread_over_its_timesteps():
     for bad in (0, 301):
         with pytest.raises(ValueError, match=f"num_steps={bad}; allowed for a DDPM: 1 .. T \\(300\\)"):
             timesteps(300, bad)
-    meta = {"objective": "ddpm", "num_timesteps": 300}
+    meta = {"objective": "ddpm", "num_timesteps": 300, "beta_start": 1e-4, "beta_end": 0.02}
     assert steps_of(meta, None) == 300 and steps_of(meta, 20) == 20 and steps_of({**meta, "objective": "flow"}, 7) == 7
 
 
@@ -147,18 +147,18 @@ def test_part_a_refuses_a_model_of_the_other_objective_and_the_samplers_theirs(t
     from difflab.config.schema import MnistCommon
     from difflab.models.checkpoints import save_model
     from difflab.parta.load import load_diffusion_model
-    from difflab.sampling.adapters import MnistDiffusion, MnistFlow
+    from difflab.sampling.adapters import MnistModel
 
     unet, meta = flow_model()
     save_model(tmp_path / "flow.safetensors", unet.state_dict(), meta)
-    with pytest.raises(ValueError, match="part A here needs the class-conditioned ddpm model; this one is "
-                                         "class-conditioned, objective 'flow'"):
+    with pytest.raises(ValueError, match="part A here needs the class-conditioned model of parta.mnist; this one "
+                                         "is class-conditioned, objective 'flow'"):
         load_diffusion_model("mnist", MnistCommon.model_construct(checkpoint=tmp_path / "flow.safetensors"),
                              Runtime(torch.device("cpu"), "fp32"))
-    with pytest.raises(ValueError, match="not a DDPM"):
-        MnistDiffusion(unet, meta)
-    with pytest.raises(ValueError, match="not a flow-matching model"):
-        MnistFlow(unet, {**meta, "objective": "ddpm"})
+    with pytest.raises(ValueError, match="conditioning 'none' is a one-step denoiser"):
+        MnistModel(UNet(4, "none"), meta)
+    with pytest.raises(ValueError, match="objective 'score' in the model's metadata; allowed: ddpm, flow"):
+        MnistModel(unet, {**meta, "objective": "score"})
 
 
 class Constant(nn.Module):

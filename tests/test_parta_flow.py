@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from difflab.core.objectives import Flow
 from difflab.core.predictor import conditional, guided
 from difflab.core.processes import FlowProcess
 from difflab.core.views import VIEWS
@@ -20,7 +21,7 @@ class GaussianFlow:
     x_t = (1 - t) x0 + t x1. The exact velocity E[x1 - x0 | x_t] = (E[x1 | x_t] - x_t) / (1 - t), with
     E[x1 | x_t] = mu + t s^2 (x_t - t mu) / ((1 - t)^2 + t^2 s^2)."""
 
-    name, objective, channels, image_size, null_prompt = "gaussian-flow", "flow", 1, 8, ""
+    name, objective, channels, image_size, null_prompt = "gaussian-flow", Flow(), 1, 8, ""
     device, predicts_variance = torch.device("cpu"), False
 
     def __init__(self, means: torch.Tensor, s: float, null_mean: torch.Tensor):

@@ -17,11 +17,11 @@ META = {"hidden": 4, "conditioning": "time", "objective": "ddpm", "num_timesteps
 
 
 def test_a_class_grid_holds_rows_of_every_class_and_a_time_grid_its_samples():
-    g = grid_for(SimpleNamespace(conditioning="class"), {"epoch": 4, "dataset": "fashion_mnist"}, "flow_class",
+    g = grid_for(SimpleNamespace(conditioning="class"), {"epoch": 4, "dataset": "fashion_mnist", "objective": "flow"},
                  CLASS_SECTION, 7)
     assert g.digits == list(range(10)) * 2 and g.n == 20 and g.col_labels == list(CLASSES["fashion_mnist"])
     assert g.title == "Class-conditioned flow matching after epoch 4: 2 of each class, CFG scale 3.0, 7 steps"
-    g = grid_for(SimpleNamespace(conditioning="time"), {"epoch": 1}, "ddpm_time", TIME_SECTION, 300)
+    g = grid_for(SimpleNamespace(conditioning="time"), META, TIME_SECTION, 300)
     assert (g.digits, g.n, g.col_labels) == (None, 3, [])
     assert g.title == "Time-conditioned DDPM after epoch 1: 3 samples, 300 steps"
 

@@ -14,16 +14,17 @@ from difflab.config import layout
 from difflab.errors import ParamError
 from difflab.config.runtime import Runtime
 from difflab.config.schema import Params
+from difflab.core.objectives import objective_of
 from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference, write_steps_comparison
 from difflab.models.checkpoints import load_model
 from difflab.models.unet import UNet
 from difflab.sampling.generate import steps_of
 
-OBJECTIVES = ("ddpm", "flow")
+OBJECTIVES = ("ddpm", "flow")  # the class models compared: <objective>_class
 
 
 def objective_runs(params: Params) -> list[tuple[str, str, int, Path]]:
-    """(column, objective, epoch, weights) to judge: each model's final weights, and both at the latest epoch they
+    """(column, section, epoch, weights) to judge: each model's final weights, and both at the latest epoch they
     share (an error where they share none)."""
     saved = {o: {e: path for _, e, path in layout.saved_weights(f"{o}_class", getattr(params, f"{o}_class"))}
              for o in OBJECTIVES}
@@ -34,8 +35,8 @@ def objective_runs(params: Params) -> list[tuple[str, str, int, Path]]:
                          "first to flow_class.snapshot_epochs")
     equal = max(common)
     final = {o: getattr(params, f"{o}_class").epochs for o in OBJECTIVES}
-    return [*((f"{o}_final", o, final[o], saved[o][final[o]]) for o in OBJECTIVES),
-            *((f"{o}_equal_epochs", o, equal, saved[o][equal]) for o in OBJECTIVES)]
+    return [*((f"{o}_final", f"{o}_class", final[o], saved[o][final[o]]) for o in OBJECTIVES),
+            *((f"{o}_equal_epochs", f"{o}_class", equal, saved[o][equal]) for o in OBJECTIVES)]
 
 
 @torch.no_grad()
@@ -51,17 +52,18 @@ def compare_objectives(params: Params, runs: list[tuple[str, str, int, Path]], r
     table: dict[str, dict[int, dict]] = {}
     labels, epochs = {}, {}  # column -> line label, epoch
     judged: dict[Path, dict[int, dict]] = {}
-    for column, objective, epoch, path in runs:
-        scale = getattr(params, f"{objective}_class").guidance_scale
-        labels[column] = f"{'DDPM' if objective == 'ddpm' else 'flow matching'}, epoch {epoch}, CFG {scale}"
-        epochs[column] = epoch
+    for column, section, epoch, path in runs:
+        scale = getattr(params, section).guidance_scale
         if path not in judged:
             unet, meta = load_model(path, runtime.device)
-            steps = [k for k in steps_list if objective == "flow" or k <= params.ddpm.num_timesteps]
-            variance = {"variance": params.objectives.ddpm_variance} if objective == "ddpm" else {}
-            judged[path] = {k: judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, k,
-                                             f"{column}, {k} steps", **variance) for k in steps}
-        table[column] = judged[path]
+            objective = objective_of(meta)
+            steps = [k for k in steps_list if k <= (objective.max_steps or k)]  # a DDPM: counts up to its T
+            judged[path] = objective.title, {
+                k: judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, k,
+                                 f"{column}, {k} steps", variance=params.objectives.ddpm_variance) for k in steps}
+        title, table[column] = judged[path]
+        labels[column] = f"{title}, epoch {epoch}, CFG {scale}"
+        epochs[column] = epoch
     return write_steps_comparison(
         out, table, steps_list, labels, ref.floor, "objectives.png", "DDPM against flow matching, class-conditioned, "
         f"each at its CFG scale ({n} samples per point)",

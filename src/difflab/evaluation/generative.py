@@ -10,6 +10,7 @@ import torch
 from difflab.config import layout
 from difflab.config.schema import Params
 from difflab.config.runtime import Runtime
+from difflab.core.objectives import objective_of
 from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference
 from difflab.models.checkpoints import load_model
 from difflab.reporting.figures import metric_curve
@@ -23,8 +24,9 @@ def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
     the floor's too, comes with its 95 % interval from eval.bootstrap_resamples draws (<key>_lo, <key>_hi). Returns
     the metrics eval.json holds."""
     p, batch = params.eval, params.sample_batch_size
-    num_steps = getattr(params, section).num_steps if section.startswith("flow") else None  # flow: Euler steps
     unet, meta = load_model(layout.model_paths(section).final, runtime.device)
+    objective = objective_of(meta)
+    num_steps = objective.num_steps_of(getattr(params, section))  # a flow's Euler steps; None: a DDPM's T
     n = p.num_samples
     ref = run_reference(params, runtime, intervals=True)
     metrics = {"num_samples": n, "bootstrap_resamples": p.bootstrap_resamples, "fd_floor_train_vs_test": ref.floor,
@@ -40,9 +42,8 @@ def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
         digits = each_digit(n)
         sweep = {f"cfg_{s}": judged(digits, s, f"CFG {s}") for s in p.guidance_scales}
         metrics.update(sweep)
-        what = "DDPM" if section.startswith("ddpm") else "flow matching"
         write_cfg_sweep(layout.model_paths(section).reports, sweep, p.guidance_scales, ref.floor,
-                        f"Class-conditioned {what}", n)
+                        f"Class-conditioned {objective.title}", n)
     return metrics
 
 

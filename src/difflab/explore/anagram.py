@@ -14,7 +14,7 @@ from difflab.core.views import VIEWS, View, views_for
 from difflab.errors import InputError
 from difflab.explore.steps import stop_if, watched
 from difflab.models.unet import NUM_CLASSES
-from difflab.parta.engine import Engine, process_for
+from difflab.parta.engine import Engine
 from difflab.parta.load import one_hot_conditions
 from difflab.parta.model import DiffusionModel
 from difflab.sampling.labels import one_hot_prompts
@@ -54,7 +54,7 @@ def cond(model: DiffusionModel, prompt: str) -> torch.Tensor:
 def check_engine(model: DiffusionModel, e: EngineSettings) -> Engine:
     """The page's settings as part A's engine for the model, every one checked before any work (each message naming
     the value and what is allowed)."""
-    process = process_for(model, e.stride, e.eta, e.variance, e.step)
+    process = model.objective.process(e.stride, e.eta, e.variance, e.step)
     return Engine(model, process, one_hot_conditions(model), e.guidance_scale, e.seed)
 
 

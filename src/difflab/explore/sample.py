@@ -16,14 +16,14 @@ import torch
 from difflab.config.runtime import Runtime
 from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.core.noise import image_generators, randn
+from difflab.core.objectives import DDPM, Flow, objective_of
 from difflab.errors import InputError
 from difflab.explore.steps import SCALE, Frames, picture, stop_if, watched  # noqa: F401 (SCALE, picture: re-exported)
 from difflab.models.judge import Judge, judge_outputs
 from difflab.models.unet import UNet
 from difflab.sampling.generate import generate, steps_of
 
-# sampler name on the page -> what it asks of the model's objective
-SAMPLERS = {"DDPM step": "ddpm", "DDIM": "ddpm", "flow Euler": "flow"}
+SAMPLERS = (*DDPM.samplers, *Flow.samplers)  # the samplers on the page; each model takes its objective's
 MAX_ROWS = 10
 MAX_FLOW_STEPS = 1000  # flow matching has no T; the explorer stops here to stay responsive
 
@@ -61,17 +61,17 @@ def parse_digits(text: str) -> tuple[int, ...]:
 
 def check(s: Settings, meta: dict) -> None:
     """Every setting checked against the model before any work, each message naming the value and what is allowed."""
-    objective = meta.get("objective", "ddpm")
+    objective = objective_of(meta)
     if s.sampler not in SAMPLERS:
         raise InputError(f"sampler {s.sampler!r}; allowed: {', '.join(SAMPLERS)}")
-    if SAMPLERS[s.sampler] != objective:
-        fits = [name for name, o in SAMPLERS.items() if o == objective]
-        raise InputError(f"sampler {s.sampler!r} does not sample a {objective} model; allowed: {', '.join(fits)}")
+    if s.sampler not in objective.samplers:
+        raise InputError(f"sampler {s.sampler!r} does not sample a {objective.name} model; allowed: "
+                         f"{', '.join(objective.samplers)}")
     if not 1 <= s.rows <= MAX_ROWS:
         raise InputError(f"rows={s.rows}; allowed: 1 .. {MAX_ROWS}")
-    if objective == "flow" and not 1 <= s.num_steps <= MAX_FLOW_STEPS:
+    if objective.max_steps is None and not 1 <= s.num_steps <= MAX_FLOW_STEPS:
         raise InputError(f"steps={s.num_steps}; allowed for a flow-matching model: 1 .. {MAX_FLOW_STEPS}")
-    steps_of(meta, s.num_steps)  # a DDPM's 1 .. T
+    objective.steps(s.num_steps)  # a DDPM's 1 .. T
     if s.variance not in FIXED_VARIANCES:
         raise InputError(f"variance {s.variance!r}; allowed: {', '.join(FIXED_VARIANCES)}")
     if not 0 <= s.eta <= 1:

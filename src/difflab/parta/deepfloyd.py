@@ -20,6 +20,7 @@ tests/test_deepfloyd.py checks that the engine equals IFPipeline on a scheduler 
 
 import torch
 
+from difflab.core.objectives import DDPM
 from difflab.errors import InputError, ParamError
 
 HOW_TO_GET_ACCESS = (
@@ -73,7 +74,6 @@ class DeepFloydIF:
     """Stage I's UNet predicts eps (channels 0-2) and the learned-range variance (3-5) at 64 x 64, in [-1, 1]."""
 
     name = "deepfloyd_if"
-    objective = "ddpm"
     channels = 3
     null_prompt = ""
     predicts_variance = True  # learned range: the second three output channels
@@ -88,6 +88,7 @@ class DeepFloydIF:
         self.stage_2 = dict(num_inference_steps=stage_2_steps, guidance_scale=stage_2_guidance_scale,
                             noise_level=stage_2_noise_level)
         self.alphas_cumprod = scheduler_1.alphas_cumprod.to(torch.float64).cpu()
+        self.objective = DDPM(self.alphas_cumprod)  # the schedule of IF's own scheduler
         self.num_train_timesteps = scheduler_1.config.num_train_timesteps
         self.image_size = unet_1.config.sample_size
         self.display_size = self.image_size if unet_2 is None else unet_2.config.sample_size

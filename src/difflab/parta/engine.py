@@ -14,28 +14,19 @@ from dataclasses import dataclass, field
 import torch
 
 from difflab.core.predictor import Predictor, conditional, guided
-from difflab.core.processes import DDPMProcess, FlowProcess, OnStep, Process
+from difflab.core.processes import OnStep, Process
 from difflab.core.views import Transform, View
 from difflab.errors import InputError
 from difflab.parta import algorithms as alg
 from difflab.parta.model import DiffusionModel
 
 
-def process_for(model: DiffusionModel, stride: int = 1, eta: float | None = None, variance: str = "fixed_small",
-                step: float = 0.02) -> Process:
-    """The process a model samples by: a flow's Euler step; a DDPM's stride of its timesteps, with the posterior step
-    (eta None, noise of `variance`) or DDIM's (eta in [0, 1]). The one place the model's objective picks it."""
-    if getattr(model, "objective", "ddpm") == "flow":
-        return FlowProcess(step)
-    return DDPMProcess(model.alphas_cumprod, stride, eta, variance)
-
-
 def process_of(model: DiffusionModel, common) -> Process:
-    """The process as parta.<model>.common sets it: a DDPM's stride, sampler (ddpm | ddim), ddim_eta and variance;
-    a flow's Euler step."""
+    """The process as parta.<model>.common sets it (core/objectives.py): a DDPM's stride, sampler (ddpm | ddim),
+    ddim_eta and variance; a flow's Euler step."""
     ddim = getattr(common, "sampler", "ddpm") == "ddim"  # a flow's section has its step alone, a DDPM's no step
-    return process_for(model, getattr(common, "stride", 1), common.ddim_eta if ddim else None,
-                       getattr(common, "variance", "fixed_small"), getattr(common, "step", 0.02))
+    return model.objective.process(getattr(common, "stride", 1), common.ddim_eta if ddim else None,
+                                   getattr(common, "variance", "fixed_small"), getattr(common, "step", 0.02))
 
 
 @dataclass

@@ -5,6 +5,7 @@ from collections.abc import Sequence
 import torch
 
 from difflab.config.runtime import Runtime
+from difflab.core.objectives import objective_of
 from difflab.config.schema import PARTA_SECTIONS as MODELS
 from difflab.config.schema import DeepFloydCommon, FlowCommon, MnistCommon
 from difflab.data.mnist import CLASSES
@@ -12,7 +13,7 @@ from difflab.errors import InputError, ParamError
 from difflab.models.checkpoints import load_model
 from difflab.parta.engine import Engine, process_of
 from difflab.parta.model import DiffusionModel
-from difflab.sampling.adapters import MnistDiffusion, MnistFlow
+from difflab.sampling.adapters import MnistModel
 from difflab.sampling.labels import one_hot_prompts
 
 
@@ -28,7 +29,7 @@ def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloyd
     device = runtime.device
     if name in ("mnist", "mnist_flow"):
         unet, meta = load_model(common.checkpoint, device)
-        return part_a_model(unet, meta, runtime, "ddpm" if name == "mnist" else "flow", common.checkpoint)
+        return part_a_model(unet, meta, runtime, name, common.checkpoint)
     from difflab.parta.deepfloyd import DeepFloydIF
     return DeepFloydIF.from_pretrained(
         common.stage_1, common.stage_2, device, dtype=common.dtype, variant=common.variant,
@@ -36,21 +37,17 @@ def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloyd
         stage_2_guidance_scale=common.stage_2_guidance_scale, stage_2_noise_level=common.stage_2_noise_level)
 
 
-MNIST_MODELS = {"ddpm": MnistDiffusion, "flow": MnistFlow}  # a checkpoint's objective -> its part A model
-
-
-def part_a_model(unet, meta: dict, runtime: Runtime, objective: str | None = None,
+def part_a_model(unet, meta: dict, runtime: Runtime, section: str | None = None,
                  where: str = "the model") -> DiffusionModel:
-    """A class-conditioned MNIST UNet behind part A's interface: of the objective asked for (ddpm | flow), or of the
-    checkpoint's own where none is asked (the explorer's runs); InputError naming what the checkpoint holds
-    otherwise."""
-    found = meta.get("objective", "ddpm")
-    if unet.conditioning != "class" or found not in MNIST_MODELS or found != (objective or found):
-        wanted = (f"the class-conditioned {objective} model" if objective else
-                  f"a class-conditioned model ({' or '.join(MNIST_MODELS)})")
+    """A class-conditioned MNIST UNet behind part A's interface: the model parta.<section> asks for (mnist: the
+    DDPM, mnist_flow: the flow model), or whichever the checkpoint holds where no section asks (the explorer's runs);
+    InputError naming what the checkpoint holds otherwise."""
+    found = objective_of(meta)
+    if unet.conditioning != "class" or found.part_a != (section or found.part_a):
+        wanted = f"the class-conditioned model of parta.{section}" if section else "a class-conditioned model"
         raise InputError(f"{where}: part A here needs {wanted}; this one is {unet.conditioning}-conditioned, "
-                         f"objective {found!r}")
-    return MNIST_MODELS[found](unet, meta, runtime=runtime)
+                         f"objective {found.name!r}")
+    return MnistModel(unet, meta, runtime=runtime)
 
 
 def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: list[str], device: torch.device,

@@ -1,10 +1,10 @@
 """The model every part A algorithm is written against: DeepFloyd IF (deepfloyd.py) and part B's class DDPM and
 class flow model (sampling/adapters.py) implement it. How it noises and steps is its process (core/processes.py,
-built by engine.process_of from its objective), so the model itself only predicts.
+built by its objective: core/objectives.py), so the model itself only predicts.
 
 A diffusion model here is anything with
-- `objective`: "ddpm" (with `alphas_cumprod`, float64 on the CPU: its noise schedule) or "flow" (a linear flow,
-  time 0 = noise, 1 = image);
+- `objective`: a core.objectives.DDPM (with its noise schedule) or Flow (a linear flow, time 0 = noise,
+  1 = image): what it asks of a process;
 - `predict(x_t, t, cond) -> (estimate, predicted variance or None)`: batched over images and conditions; the
   estimate is the noise eps at timestep t (a DDPM) or the velocity at time t (a flow);
 - `predicts_variance`: whether predict's second output is a variance (IF's learned range) or None (MNIST);
@@ -18,10 +18,12 @@ from typing import Protocol
 
 import torch
 
+from difflab.core.objectives import DDPM, Flow
+
 
 class DiffusionModel(Protocol):
     name: str
-    objective: str
+    objective: DDPM | Flow
     image_size: int
     display_size: int
     channels: int

@@ -1,31 +1,25 @@
 """Sampling digits from a trained MNIST model of part B: a DDPM (SPEC B2/B3) by its posterior step over all T
-timesteps or num_steps of them, a flow-matching model by num_steps Euler steps. Class-conditioned models are guided
-through the part A engine's predictor (classifier-free guidance, both estimates in one batched call), whichever
-the objective. Used by the sampling figures, the evaluation stages and the DDPM-against-flow comparison."""
+timesteps or num_steps of them, a flow-matching model by num_steps Euler steps, each through the Process its
+objective gives (core/objectives.py), as part A samples. Class-conditioned models are guided through the part A
+engine's predictor (classifier-free guidance, both estimates in one batched call), whichever the objective. Used by the sampling figures, the evaluation stages and the DDPM-against-flow comparison."""
 
 from collections.abc import Callable
 
 import torch
 
 from difflab.config.runtime import Runtime
-from difflab.core import ddpm
-from difflab.core.flow import euler_sample
 from difflab.core.noise import Generators
+from difflab.core.objectives import objective_of
 from difflab.core.predictor import guided
-from difflab.core.timesteps import timesteps
 from difflab.errors import InputError
 from difflab.models.unet import UNet
-from difflab.sampling.adapters import MnistDiffusion, MnistFlow
+from difflab.sampling.adapters import MnistModel
 from difflab.sampling.labels import one_hot_prompts
 
 
 def steps_of(meta: dict, num_steps: int | None) -> int:
     """How many model calls (per image and CFG half) generate() makes for this model and num_steps."""
-    if meta.get("objective", "ddpm") == "flow":
-        if num_steps is None:
-            raise InputError("a flow-matching model needs num_steps, its number of Euler steps")
-        return num_steps
-    return len(timesteps(meta["num_timesteps"], num_steps))
+    return objective_of(meta).steps(num_steps)
 
 
 @torch.no_grad()
@@ -48,12 +42,8 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
     `runtime` sets device precision and memory format (default: fp32 on x_T's device).
     """
     runtime = runtime or Runtime(x_T.device, "fp32")
-    flow = meta.get("objective", "ddpm") == "flow"
-    steps_of(meta, num_steps)  # a bad num_steps or eta stops here, before any work
-    ddpm.check_eta(eta)
-    ddpm.check_variance(variance)
-    if flow and eta is not None:
-        raise InputError(f"eta={eta}: DDIM's eta applies to a DDPM; a flow-matching model samples by Euler steps")
+    model = MnistModel(unet, meta, runtime=runtime)
+    process, grid = model.objective.sampler(num_steps, eta, variance)  # a bad num_steps, eta or variance stops here
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size={batch_size}; allowed: an integer >= 1")
     batch_size = batch_size or len(x_T)
@@ -63,7 +53,6 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
                          "would depend on the batching; allowed: one generator per image (noise.image_generators)")
     if not one and len(generator) != len(x_T):
         raise ValueError(f"{len(generator)} generators for {len(x_T)} images; allowed: one generator per image")
-    model = MnistFlow(unet, meta, runtime=runtime) if flow else MnistDiffusion(unet, meta, runtime=runtime)
     if unet.conditioning == "class":
         if digits is None or len(digits) != len(x_T):
             raise ValueError(f"a class-conditioned model needs one digit per image; got {digits!r} for {len(x_T)}")
@@ -76,19 +65,10 @@ def generate(unet: UNet, meta: dict, x_T: torch.Tensor, generator: Generators,
         def predictor(lo: int, hi: int):
             return lambda x, t: model.predict(x, t, None)
 
-    if flow:
-        def integrate(predict, x: torch.Tensor, label: str | None, _g: Generators) -> torch.Tensor:
-            return euler_sample(predict, x, num_steps, on_step=on_step, progress=label)
-    else:
-        ts = timesteps(meta["num_timesteps"], num_steps)
-
-        def integrate(predict, x: torch.Tensor, label: str | None, g: Generators) -> torch.Tensor:
-            return ddpm.sample(predict, x, model.alphas_cumprod, g, ts, on_step=on_step, progress=label,
-                               eta=eta, variance=variance)
-
     out = []
     for lo in range(0, len(x_T), batch_size):
         hi = min(lo + batch_size, len(x_T))
         label = progress if progress is None or hi - lo == len(x_T) else f"{progress} [{lo}:{hi}]"
-        out.append(integrate(predictor(lo, hi), x_T[lo:hi], label, generator if one else generator[lo:hi]))
+        out.append(process.sample(predictor(lo, hi), x_T[lo:hi], grid, 0, generator if one else generator[lo:hi],
+                                  on_step, label))
     return torch.cat(out)

@@ -11,6 +11,7 @@ from difflab.config import layout
 from difflab.config.runtime import Runtime
 from difflab.config.schema import Generative, Params
 from difflab.core.noise import image_generators, randn
+from difflab.core.objectives import objective_of
 from difflab.data.mnist import classes_of
 from difflab.models.checkpoints import load_model
 from difflab.models.unet import UNet
@@ -30,10 +31,10 @@ class Grid:
     col_labels: list[str]
 
 
-def grid_for(unet: UNet, meta: dict, section: str, p: Generative, steps: int) -> Grid:
+def grid_for(unet: UNet, meta: dict, p: Generative, steps: int) -> Grid:
     """A class-conditioned model draws samples_per_class rows of the classes in order (row r holds 0..9) with
     classifier-free guidance; a time-conditioned one draws num_samples digits."""
-    what = "DDPM" if section.startswith("ddpm") else "flow matching"
+    what = objective_of(meta).title
     if unet.conditioning == "class":
         digits = list(range(10)) * p.samples_per_class
         title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p.samples_per_class} of each class, "
@@ -41,11 +42,6 @@ def grid_for(unet: UNet, meta: dict, section: str, p: Generative, steps: int) ->
         return Grid(digits, len(digits), title, list(classes_of(meta)))
     title = f"Time-conditioned {what} after epoch {meta['epoch']}: {p.num_samples} samples, {steps} steps"
     return Grid(None, p.num_samples, title, [])
-
-
-def num_steps_of(p: Generative) -> int | None:
-    """The flow models' Euler steps (<model>.num_steps); None for a DDPM, which steps through all T timesteps."""
-    return p.num_steps if "num_steps" in type(p).model_fields else None
 
 
 def draw(unet: UNet, meta: dict, g: Grid, scale: float, num_steps: int | None, seed: int, runtime: Runtime,
@@ -82,8 +78,8 @@ def sample_figures(params: Params, section: str, runtime: Runtime) -> None:
     for label, epoch, path in reversed(layout.saved_weights(section, p)):
         if epoch not in drawn:
             unet, meta = load_model(path, runtime.device)
-            num_steps = num_steps_of(p)
-            g = grid_for(unet, meta, section, p, steps_of(meta, num_steps))
+            num_steps = objective_of(meta).num_steps_of(p)
+            g = grid_for(unet, meta, p, steps_of(meta, num_steps))
             scale = p.guidance_scale if unet.conditioning == "class" else 1.0
             drawn[epoch] = g, draw(unet, meta, g, scale, num_steps, params.seed, runtime, params.sample_batch_size,
                                    f"sampling ({label}, epoch {meta['epoch']})", frames if label == "final" else None,
@@ -91,4 +87,4 @@ def sample_figures(params: Params, section: str, runtime: Runtime) -> None:
         g, x0 = drawn[epoch]
         image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=g.title, col_labels=g.col_labels, cell=0.9)
         if label == "final":
-            save_gif(frames, paths.reports / ("reverse.gif" if section.startswith("ddpm") else "trajectory.gif"))
+            save_gif(frames, paths.reports / objective_of(meta).gif)

@@ -5,8 +5,7 @@ from dataclasses import dataclass
 
 from difflab.config import layout
 from difflab.config.schema import Params
-from difflab.core.ddpm import ddpm_loss, linear_alphas_cumprod
-from difflab.core.flow import flow_loss
+from difflab.core.objectives import objective_of
 from difflab.models.checkpoints import save_model
 from difflab.training.loop import LossFn
 from difflab.training.sections import finish, fit_section
@@ -24,16 +23,12 @@ class Objective:
 
 def diffusion_objective(params: Params, section: str) -> Objective:
     """The loss of a generative section (<objective>_<conditioning>): the DDPM's noise prediction on the ddpm
-    section's schedule, or flow matching's velocity. A time-conditioned model has no class to drop, so its p_uncond
-    is 0."""
+    section's schedule, or flow matching's velocity (core/objectives.py, from the metadata its weights will
+    carry). A time-conditioned model has no class to drop, so its p_uncond is 0."""
     objective, conditioning = section.split("_")
     p_uncond = getattr(params, section).p_uncond if conditioning == "class" else 0.0
-    if objective == "ddpm":
-        sched = params.ddpm
-        loss = ddpm_loss(linear_alphas_cumprod(sched.num_timesteps, sched.beta_start, sched.beta_end),
-                         conditioning, p_uncond)
-        return Objective(loss, sched.model_dump(), f"DDPM, T={sched.num_timesteps}", p_uncond)
-    return Objective(flow_loss(conditioning, p_uncond), {}, "flow matching", p_uncond)
+    o = objective_of({"objective": objective, **params.ddpm.model_dump()})
+    return Objective(o.loss(conditioning, p_uncond), o.settings, o.what, p_uncond)
 
 
 def train_diffusion(params: Params, section: str) -> None:
