@@ -169,8 +169,8 @@ def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model
 
 
 def test_forward_timesteps_past_the_models_schedule_are_refused_before_any_work(model, tmp_path):
-    """The parta stage does not read ddpm.num_timesteps, so the engine checks forward.timesteps against the model's
-    own T (1000 here) and names the key, instead of an IndexError deep in the forward process."""
+    """The parta stage does not read ddpm.num_timesteps, so the experiment checks forward.timesteps against the
+    model's own T (1000 here) and names the key, instead of an IndexError deep in the forward process."""
     from difflab.errors import InputError
     from difflab.parta.experiments import Context, run
     cfg = MnistExperiments.model_construct(
@@ -178,6 +178,6 @@ def test_forward_timesteps_past_the_models_schedule_are_refused_before_any_work(
                                            guidance_scale=3.0, test_image="builtin:clipart"),
         forward=Forward(timesteps=[250, 1000]))
     with pytest.raises(InputError, match=r"parta.gaussian.forward.timesteps=\[250, 1000\] is not allowed; "
-                                         r"allowed: 0 .. 999"):
+                                         r"allowed: timesteps in 0 .. 999 \(T = 1000\)"):
         run("forward", Context.of(model, None, cfg, 0, tmp_path))
     assert not list(tmp_path.iterdir())

@@ -18,8 +18,8 @@ from typing import Any, get_args, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError, create_model
 
-from difflab.config.schema import (CLASS_MODELS, DATA, DIFFUSION_MODELS, PARTA_MODELS, RUNTIME, SAMPLING, Params,
-                                   Section, training_knobs)
+from difflab.config.schema import (CLASS_MODELS, DATA, DIFFUSION_MODELS, IF_TIMESTEPS, PARTA_MODELS, RUNTIME,
+                                   SAMPLING, Params, Section, training_knobs)
 from difflab.core.processes import FlowProcess
 from difflab.errors import InputError, ParamError
 
@@ -123,9 +123,12 @@ def _between(p: dict[str, Any]) -> None:
         raise ParamError(f"ddpm.beta_start={p['ddpm'].beta_start} is not allowed; allowed: <= ddpm.beta_end "
                          f"({p['ddpm'].beta_end})")
     if "parta" in p:
-        T = {"mnist": p["ddpm"].num_timesteps if "ddpm" in p else None, "deepfloyd_if": 1000}
+        T = {"mnist": p["ddpm"].num_timesteps if "ddpm" in p else None, "deepfloyd_if": IF_TIMESTEPS}
         for name in PARTA_MODELS:
-            _check_parta(name, getattr(p["parta"], name), T[name], active=p["parta"].model == name)
+            cfg = getattr(p["parta"], name)
+            _check_masks(name, cfg)
+            if T[name] is not None:
+                check_schedule(name, cfg, T[name], strided=p["parta"].model == name)
         if "mnist_flow" in type(p["parta"]).model_fields:
             _check_flow_parta(p["parta"].mnist_flow)
 
@@ -148,24 +151,36 @@ def _check_flow_parta(cfg) -> None:
                          "number n of Euler steps (0.02 = 50 steps)") from None
 
 
-def _check_parta(name: str, cfg, T: int | None, active: bool) -> None:
-    """i_start indexes the strided timesteps of the model part A runs on (T = ddpm.num_timesteps for the MNIST
-    model when the stage reads it, 1000 for DeepFloyd IF), forward.timesteps its alpha_bar; inpainting pairs its
-    masks, in order, with the test image and then each of inpaint.images."""
-    _check_masks(name, cfg)
-    if T is None:
+def _knob(cfg, *path: str):
+    """cfg's knob at path, None where the section does not hold it (a stage's section holds the keys it reads)."""
+    try:
+        for part in path:
+            cfg = getattr(cfg, part)
+        return cfg
+    except AttributeError:
+        return None
+
+
+def check_schedule(name: str, cfg, T: int, strided: bool = True) -> None:
+    """The knobs of parta.<name> that index a DDPM's schedule of T timesteps, each a ParamError naming it:
+    forward.timesteps (alpha_bar's), and where `strided` common.stride and the i_starts of iterative and sdedit
+    (into the strided timesteps). A knob the section does not hold is not checked. The one check: on the whole
+    params.yaml where T is known (ddpm.num_timesteps, IF_TIMESTEPS), and by part A's experiments on the model they
+    run on (its own T: a part A stage does not read ddpm.num_timesteps)."""
+    ts = _knob(cfg, "forward", "timesteps")
+    if ts is not None and not all(0 <= t < T for t in ts):
+        raise ParamError(f"parta.{name}.forward.timesteps={ts} is not allowed; allowed: timesteps in 0 .. {T - 1} "
+                         f"(T = {T})")
+    stride = _knob(cfg, "common", "stride")
+    if not strided or stride is None:
         return
-    if any(t >= T for t in cfg.forward.timesteps):
-        raise ParamError(f"parta.{name}.forward.timesteps={cfg.forward.timesteps} is not allowed; allowed: "
-                         f"timesteps in 0 .. {T - 1} (T = {T})")
-    if not active:
-        return
-    stride = cfg.common.stride
     if not stride < T:
         raise ParamError(f"parta.{name}.common.stride={stride} is not allowed; allowed: 1 .. {T - 1} (T = {T})")
     steps = len(range(stride * ((T - 1) // stride), -1, -stride))
-    for key, i in [("iterative.i_start", cfg.iterative.i_start), *(("sdedit.i_start", i) for i in cfg.sdedit.i_start)]:
-        if i >= steps:
+    starts = [("iterative.i_start", _knob(cfg, "iterative", "i_start")),
+              *(("sdedit.i_start", i) for i in _knob(cfg, "sdedit", "i_start") or [])]
+    for key, i in starts:
+        if i is not None and i >= steps:
             raise ParamError(f"parta.{name}.{key}={i} is not allowed; allowed: 0 .. {steps - 1} (the {steps} strided "
                              f"timesteps of T = {T} at stride {stride})")
 

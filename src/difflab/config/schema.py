@@ -219,6 +219,9 @@ class FlowCommon(Section):
     test_image: str
 
 
+IF_TIMESTEPS = 1000  # DeepFloyd IF stage I's T: params.check bounds its knobs before its weights load
+
+
 class DeepFloydCommon(Common):
     stage_1: str  # hub repositories (or local folders)
     stage_2: str | None  # null: no upsampler (figures at stage I's size)

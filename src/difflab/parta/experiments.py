@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from difflab.config.experiments import PART_A
+from difflab.config.params import check_schedule
 from difflab.config.schema import Common, Experiments, Factorized, FlowCommon
 from difflab.core.predictor import Predictor
 from difflab.core.views import views_for
@@ -34,6 +35,13 @@ class Context:
     out_dir: Path
     mnist_dir: Path = Path("data/dataset")
     name: str = ""  # the experiment running: names its figure
+
+    def __post_init__(self):
+        """The knobs that index a DDPM's schedule checked against the model's own T before any work (a part A stage
+        does not read ddpm.num_timesteps, so params.check could not)."""
+        T = self.model.objective.max_steps
+        if T is not None:
+            check_schedule(self.model.name, self.cfg, T)
 
     @classmethod
     def of(cls, model: DiffusionModel, conds, cfg: Experiments, seed: int, out_dir: Path, **kwargs) -> "Context":
@@ -107,10 +115,6 @@ def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list, torch.Tensor]:
     """The test image and the forward process's images of it at forward.timesteps (a DDPM) or forward.times (a
     flow), from one generator."""
     ts, e = ctx.cfg.forward.times, ctx.engine
-    T = getattr(e.process, "num_train_timesteps", None)
-    if T is not None and not all(0 <= t < T for t in ts):  # params.check knows T only where the stage reads it
-        raise InputError(f"parta.{ctx.model.name}.forward.timesteps={ts} is not allowed; allowed: 0 .. {T - 1} "
-                         f"(the {ctx.model.name} model's T = {T})")
     x0 = ctx.image(ctx.common.test_image)
     g = e.generator()
     return x0, ts, torch.cat([e.noised(x0, t, g) for t in ts])
