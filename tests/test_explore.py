@@ -48,7 +48,6 @@ from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
 from difflab.models.unet import UNet
-from difflab.core.processes import DDPMProcess
 from difflab.parta.engine import Engine
 from difflab.parta import algorithms as alg
 from difflab.parta.images import load_image, make_mask
@@ -329,7 +328,7 @@ def test_the_anagram_is_part_as_for_the_same_seed(repo):
         x_T = torch.randn((2, 1, 28, 28), generator=g)
         *conds, null = one_hot(*map(str, digits), "")
         predictor = alg.anagram(model, conds, null, 3.0, views_for(list(views), model))
-        want = alg.iterative_denoise(DDPMProcess(model.objective.alphas_cumprod, eta=eta), x_T,
+        want = alg.iterative_denoise(model.objective.process(eta=eta), x_T,
                                      timesteps(50, stride=10), 0, predictor, g)
         got = make(model, s)
         assert torch.equal(got, want)
@@ -349,7 +348,7 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         x_T = torch.randn((3, 1, 28, 28), generator=g)
         predictor = alg.factorized(model, one_hot(*map(str, digits)), one_hot_prompts([""]), 3.0,
                                    alg.frequency_bands(list(blurs)))
-        want = alg.iterative_denoise(DDPMProcess(model.alphas_cumprod, eta=eta), x_T, timesteps(50, stride=10), 0,
+        want = alg.iterative_denoise(model.objective.process(eta=eta), x_T, timesteps(50, stride=10), 0,
                                      predictor, g)
         got = bands.make(model, s)
         assert torch.equal(got, want)
@@ -359,7 +358,7 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         item = Factorization(kind="bands", prompts=list(map(str, digits)))
         cfg = MnistExperiments.model_construct(factorized=Factorized(kernel_sizes=[9, 3], sigmas=[2.0, 0.7],
                                                                      items=[item]))
-        engine = Engine(model, DDPMProcess(model.alphas_cumprod, stride=10, eta=eta),
+        engine = Engine(model, model.objective.process(stride=10, eta=eta),
                         lambda *p: one_hot_prompts(list(p)), 3.0, 5)
         bench = Bench(engine, judge, cfg, seeds=3, batch_size=8)
         measured = library_bands(bench)["bands_" + "_".join(map(str, digits))]
@@ -401,12 +400,12 @@ def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
     cond, null = one_hot("3", "")
     predictor = guided(model, cond, null, 3.0)
     out, frames, labels = edit(model, x0, EditSettings("SDEdit", e, "3", start=1, every=2))
-    assert torch.equal(out, alg.sdedit(DDPMProcess(model.alphas_cumprod), x0, ts, 1, predictor,
+    assert torch.equal(out, alg.sdedit(model.objective.process(), x0, ts, 1, predictor,
                                        torch.Generator().manual_seed(5)))
     assert len(frames) == 2 and labels == ["t = 30 (start)", "t = 10"]
     # inpainting inside a box: alg.inpaint with make_mask's box
     s = EditSettings("inpaint", EngineSettings(2.0, 10, 7, 0.0), "3", box=(0.0, 0.5, 0.0, 1.0))
-    want = alg.inpaint(DDPMProcess(model.alphas_cumprod, eta=0.0), x0, make_mask([0.0, 0.5, 0.0, 1.0], 28), ts,
+    want = alg.inpaint(model.objective.process(eta=0.0), x0, make_mask([0.0, 0.5, 0.0, 1.0], 28), ts,
                        guided(model, cond, null, 2.0), torch.Generator().manual_seed(7))
     got, frames, _ = edit(model, x0, s)
     assert torch.equal(got, want) and frames == []
@@ -433,7 +432,7 @@ def test_a_mask_painted_by_hand_is_inpainting_inside_it(repo):
     ts = timesteps(50, stride=10)
     for eta in (None, 0.0):
         s = EditSettings("inpaint", EngineSettings(2.0, 10, 7, eta), "3", box=(0.5, 1.0, 0.0, 1.0), drawn=mask)  # box unused
-        want = alg.inpaint(DDPMProcess(model.alphas_cumprod, eta=eta), x0, mask, ts,
+        want = alg.inpaint(model.objective.process(eta=eta), x0, mask, ts,
                            guided(model, *one_hot("3", ""), 2.0), torch.Generator().manual_seed(7))
         assert torch.equal(edit(model, x0, s)[0], want)
     for layers in (None, [], [np.zeros((280, 280, 4), np.uint8)]):
@@ -744,7 +743,7 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
         left = 1 + 28 * SCALE + 1  # the second tile's first column
         mask = torch.from_numpy(shown[1:1 + 28 * SCALE:SCALE, left:left + 28 * SCALE:SCALE] / 255).float()
         assert set(mask.unique().tolist()) == {0.0, 1.0} and mask[:14].sum() > 0 and mask[14:].sum() == 0
-        want = alg.inpaint(DDPMProcess(model.alphas_cumprod), digit, mask[None, None], timesteps(50, stride=10),
+        want = alg.inpaint(model.objective.process(), digit, mask[None, None], timesteps(50, stride=10),
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
         assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
         # the class flow model chosen: its Euler step shows in place of the DDPM's stride and sampler, and the

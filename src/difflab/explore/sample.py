@@ -15,13 +15,13 @@ import torch
 
 from difflab.config.runtime import Runtime
 from difflab.core.ddpm import FIXED_VARIANCES
-from difflab.core.noise import image_generators, randn
 from difflab.core.objectives import DDPM, Flow, objective_of
 from difflab.errors import InputError
 from difflab.explore.steps import SCALE, Frames, picture, stop_if, watched  # noqa: F401 (SCALE, picture: re-exported)
 from difflab.models.judge import Judge, judge_outputs
 from difflab.models.unet import UNet
-from difflab.sampling.generate import generate, steps_of
+from difflab.sampling.generate import steps_of
+from difflab.sampling.grids import draw_digits
 
 SAMPLERS = (*DDPM.samplers, *Flow.samplers)  # the samplers on the page; each model takes its objective's
 MAX_ROWS = 10
@@ -95,27 +95,22 @@ def batch_size_of(params: dict, run: str) -> int | None:
 def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime, batch_size: int | None = None,
          on_step: Callable[[int, float, torch.Tensor], None] | None = None,
          frames: Frames | None = None, cancel: threading.Event | None = None) -> torch.Tensor:
-    """The grid's digits, row r holding s.digits, from noise seeded as sampling/grids.py seeds it: image i's noise
-    and step noise from image_generators(seed, n)[i], the images going through generate() batch_size at a time
-    (None: all at once) as the sample stages take them sample_batch_size at a time, so that the grid is the
-    stage's, bit for bit, at the stage's batch size. on_step sees each batch in turn after each step. `frames` (if
+    """The grid's digits, row r holding s.digits, drawn as the sample stages draw theirs (sampling/grids.draw_digits:
+    image i's noise and step noise from image_generators(seed, n)[i], the images going through generate()
+    batch_size at a time, None: all at once), so that the grid is the stage's, bit for bit, at the stage's
+    sample_batch_size. on_step sees each batch in turn after each step. `frames` (if
     given) films the reverse process from that noise; its last picture is the grid's. Once `cancel` is set the loop
     stops after the step under way (steps.Cancelled)."""
     check(s, meta)
     if batch_size is not None and batch_size < 1:
         raise InputError(f"batch_size={batch_size}; allowed: an integer >= 1, or None (all at once)")
-    digits = list(s.digits) * s.rows if unet.conditioning == "class" else None
     n = len(s.digits) * s.rows
-    gens = image_generators(s.seed, n, runtime.device)
-    x_T = randn((n, 1, 28, 28), gens, runtime.device)
     total = steps_of(meta, s.num_steps)
-    if frames is not None:
-        frames.start(x_T, total)
-    scale = s.guidance_scale if unet.conditioning == "class" else 1.0
     stop = stop_if(cancel, total, math.ceil(n / (batch_size or n)))
-    return generate(unet, meta, x_T, gens, digits, scale, on_step=watched(frames, on_step, stop), runtime=runtime,
-                    batch_size=batch_size, num_steps=s.num_steps, eta=s.eta if s.sampler == "DDIM" else None,
-                    variance=s.variance)
+    return draw_digits(unet, meta, list(s.digits) * s.rows, n, s.seed, runtime, batch_size, s.guidance_scale,
+                       s.num_steps, s.eta if s.sampler == "DDIM" else None, s.variance,
+                       on_noise=None if frames is None else lambda x_T: frames.start(x_T, total),
+                       on_step=watched(frames, on_step, stop))
 
 
 def verdicts(judge: Judge, x: torch.Tensor) -> tuple[list[int], list[float]]:

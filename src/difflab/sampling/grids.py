@@ -2,6 +2,7 @@
 training saved weights after, and a GIF of the last model's path from noise to digits. Every grid starts from the
 same seeded noise, so the grids compare like with like."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -44,24 +45,42 @@ def grid_for(unet: UNet, meta: dict, p: Generative, steps: int) -> Grid:
     return Grid(None, p.num_samples, title, [])
 
 
+def draw_digits(unet: UNet, meta: dict, digits: list[int] | None, n: int, seed: int, runtime: Runtime,
+                batch_size: int | None, scale: float = 1.0, num_steps: int | None = None, eta: float | None = None,
+                variance: str = "fixed_small", on_noise: Callable[[torch.Tensor], None] | None = None,
+                on_step: Callable[[int, float, torch.Tensor], None] | None = None,
+                progress: str | None = None) -> torch.Tensor:
+    """n digits drawn from noise seeded with `seed`, as every sample figure and the explorer draw them: image i's
+    noise and step noise come from image_generators(seed, n)[i], so that digit i is the same whatever batch_size
+    the images go through generate() at (None: all at once). A class-conditioned model is asked for `digits` (one
+    per image) with CFG `scale`; a time-conditioned one draws its own. on_noise(x_T) sees the noise first."""
+    gens = image_generators(seed, n, runtime.device)
+    x_T = randn((n, 1, 28, 28), gens, runtime.device)
+    if on_noise is not None:
+        on_noise(x_T)
+    guided = unet.conditioning == "class"
+    return generate(unet, meta, x_T, gens, digits if guided else None, scale if guided else 1.0, on_step=on_step,
+                    progress=progress, runtime=runtime, batch_size=batch_size, num_steps=num_steps, eta=eta,
+                    variance=variance)
+
+
 def draw(unet: UNet, meta: dict, g: Grid, scale: float, num_steps: int | None, seed: int, runtime: Runtime,
          batch_size: int, progress: str, frames: list[np.ndarray] | None = None, gif_every: int = 1) -> torch.Tensor:
-    """The grid's digits, drawn from noise seeded with `seed` (digit i is the same whatever the batch size) and
-    guided at `scale` (a class-conditioned model). With a `frames` list, also the GIF's frames: the noise, then the
-    digits every `gif_every` steps and at the last."""
-    gens = image_generators(seed, g.n, runtime.device)
-    x_T = randn((g.n, 1, 28, 28), gens, runtime.device)
+    """The grid's digits (draw_digits), guided at `scale` (a class-conditioned model). With a `frames` list, also
+    the GIF's frames: the noise, then the digits every `gif_every` steps and at the last."""
     steps = steps_of(meta, num_steps)
 
     def keep_frame(i: int, _t, x: torch.Tensor) -> None:
         if (i + 1) % gif_every == 0 or i + 1 == steps:
             frames.append(tile(x.clamp(0, 1), NCOLS, scale=2))
 
-    if frames is not None:
+    def first_frame(x_T: torch.Tensor) -> None:
         frames.append(tile(x_T.clamp(0, 1), NCOLS, scale=2))
-    scale = scale if unet.conditioning == "class" else 1.0
-    return generate(unet, meta, x_T, gens, g.digits, scale, on_step=keep_frame if frames is not None else None,
-                    progress=progress, runtime=runtime, batch_size=batch_size, num_steps=num_steps)
+
+    filmed = frames is not None
+    return draw_digits(unet, meta, g.digits, g.n, seed, runtime, batch_size, scale, num_steps,
+                       on_noise=first_frame if filmed else None, on_step=keep_frame if filmed else None,
+                       progress=progress)
 
 
 @torch.no_grad()
