@@ -6,11 +6,12 @@ testing the objective's name. It says
 - what time the UNet is fed for a sampler's time t (`model_time`: a DDPM's t / T, a flow's t itself);
 - how it samples: `process(...)`, part A's Process from its knobs (a DDPM's stride and sampler, a flow's Euler
   step; each reads its own and ignores the other's), and `sampler(num_steps, eta, variance)`, part B's Process and
-  grid from a step count; `steps(num_steps)`, the model calls that makes; `max_steps`; `num_steps_of(section)`, the
-  step knob of its params section (a flow's num_steps; None for a DDPM, which steps through all T);
+  grid from a step count; `steps(num_steps)`, the model calls that makes; `max_steps`; `num_steps_of(params,
+  section)`, the step knob of its params section (a flow's num_steps; None for a DDPM, which steps through all T);
 - how figures and files name it: `title`, `gif`, `samplers` (the explorer's names), `part_a` (its parta section).
 
-`objective_of` is the one place the name in the metadata is read.
+`objective_of` is the one place the name in the metadata is read (training, before there is any, names it by its
+section: `OBJECTIVES[name].from_params(params)`).
 """
 
 from dataclasses import dataclass, field
@@ -39,6 +40,15 @@ class DDPM:
     def linear(cls, num_timesteps: int, beta_start: float, beta_end: float) -> "DDPM":
         return cls(ddpm.linear_alphas_cumprod(num_timesteps, beta_start, beta_end),
                    {"num_timesteps": num_timesteps, "beta_start": beta_start, "beta_end": beta_end})
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "DDPM":
+        return cls.linear(meta["num_timesteps"], meta["beta_start"], meta["beta_end"])
+
+    @classmethod
+    def from_params(cls, params) -> "DDPM":
+        """Part B's DDPMs train on params.yaml's ddpm schedule."""
+        return cls.linear(**params.ddpm.model_dump())
 
     @property
     def max_steps(self) -> int:
@@ -69,8 +79,8 @@ class DDPM:
     def steps(self, num_steps: int | None) -> int:
         return len(self.sampler(num_steps)[1])
 
-    def num_steps_of(self, section) -> None:
-        return None
+    def num_steps_of(self, params, section: str) -> None:
+        return None  # all T (its section has no step knob, and its stages do not read the section for it)
 
 
 @dataclass(frozen=True)
@@ -84,6 +94,14 @@ class Flow:
     settings = {}  # a flow has no schedule to record
     what = "flow matching"
     max_steps = None  # no T: any number of Euler steps
+
+    @classmethod
+    def from_meta(cls, meta: dict) -> "Flow":
+        return cls()
+
+    @classmethod
+    def from_params(cls, params) -> "Flow":
+        return cls()
 
     def loss(self, conditioning: str, p_uncond: float):
         return flow_loss(conditioning, p_uncond)
@@ -110,12 +128,11 @@ class Flow:
     def steps(self, num_steps: int | None) -> int:
         return len(self.sampler(num_steps)[1])
 
-    def num_steps_of(self, section) -> int:
-        return section.num_steps
+    def num_steps_of(self, params, section: str) -> int:
+        return getattr(params, section).num_steps
 
 
-OBJECTIVES = {"ddpm": lambda meta: DDPM.linear(meta["num_timesteps"], meta["beta_start"], meta["beta_end"]),
-              "flow": lambda meta: Flow()}
+OBJECTIVES = {"ddpm": DDPM, "flow": Flow}  # the name a checkpoint's metadata records -> its objective
 
 
 def objective_of(meta: dict) -> DDPM | Flow:
@@ -124,4 +141,4 @@ def objective_of(meta: dict) -> DDPM | Flow:
     name = meta.get("objective", "ddpm")
     if name not in OBJECTIVES:
         raise InputError(f"objective {name!r} in the model's metadata; allowed: {', '.join(OBJECTIVES)}")
-    return OBJECTIVES[name](meta)
+    return OBJECTIVES[name].from_meta(meta)

@@ -26,7 +26,7 @@ def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
     p, batch = params.eval, params.sample_batch_size
     unet, meta = load_model(layout.model_paths(section).final, runtime.device)
     objective = objective_of(meta)
-    num_steps = objective.num_steps_of(getattr(params, section))  # a flow's Euler steps; None: a DDPM's T
+    num_steps = objective.num_steps_of(params, section)  # a flow's Euler steps; None: a DDPM's T
     n = p.num_samples
     ref = run_reference(params, runtime, intervals=True)
     metrics = {"num_samples": n, "bootstrap_resamples": p.bootstrap_resamples, "fd_floor_train_vs_test": ref.floor,

@@ -97,7 +97,7 @@ def sample_figures(params: Params, section: str, runtime: Runtime) -> None:
     for label, epoch, path in reversed(layout.saved_weights(section, p)):
         if epoch not in drawn:
             unet, meta = load_model(path, runtime.device)
-            num_steps = objective_of(meta).num_steps_of(p)
+            num_steps = objective_of(meta).num_steps_of(params, section)
             g = grid_for(unet, meta, p, steps_of(meta, num_steps))
             scale = p.guidance_scale if unet.conditioning == "class" else 1.0
             drawn[epoch] = g, draw(unet, meta, g, scale, num_steps, params.seed, runtime, params.sample_batch_size,

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from difflab.config import layout
 from difflab.config.schema import Params
-from difflab.core.objectives import objective_of
+from difflab.core.objectives import OBJECTIVES
 from difflab.models.checkpoints import save_model
 from difflab.training.loop import LossFn
 from difflab.training.sections import finish, fit_section
@@ -23,11 +23,10 @@ class Objective:
 
 def diffusion_objective(params: Params, section: str) -> Objective:
     """The loss of a generative section (<objective>_<conditioning>): the DDPM's noise prediction on the ddpm
-    section's schedule, or flow matching's velocity (core/objectives.py, from the metadata its weights will
-    carry). A time-conditioned model has no class to drop, so its p_uncond is 0."""
+    section's schedule, or flow matching's velocity (core/objectives.py). A time-conditioned model has no class to drop, so its p_uncond is 0."""
     objective, conditioning = section.split("_")
     p_uncond = getattr(params, section).p_uncond if conditioning == "class" else 0.0
-    o = objective_of({"objective": objective, **params.ddpm.model_dump()})
+    o = OBJECTIVES[objective].from_params(params)
     return Objective(o.loss(conditioning, p_uncond), o.settings, o.what, p_uncond)
 
 
