@@ -145,7 +145,7 @@ def test_the_explorer_draws_the_runs_sample_batch_size(repo, batched):
     """The Sample tab takes the images sample_batch_size at a time as the run's params.yaml sets it (all at once
     where it has none), so its grid is the stage's (sampling/grids.draw at that batch size) bit for bit, the last
     frame of its film is that grid, and the caption says how it was batched; a bad sample_batch_size is named."""
-    from difflab.explore.app import sample_one
+    from difflab.explore.handlers import sample_one
 
     s = settings(sampler="DDPM step", num_steps=3)  # 6 images
     for r, batch_size, calls in ((batched, 2, [4] * 9), (repo, None, [12] * 3)):  # CFG: 2 x the batch, a call
@@ -227,7 +227,7 @@ def test_bad_input_is_named_with_what_is_allowed(repo):
 def test_every_number_the_page_takes_is_finite(repo):
     """inf and NaN typed in a field (or sent through the API) are named and refused before any work: an infinite
     CFG scale once passed the scale's check (>= 0), and an infinite row count crashed int() with no message."""
-    from difflab.explore.app import blurs_of, box_of, integer, number, settings_of
+    from difflab.explore.fields import blurs_of, box_of, integer, number, settings_of
 
     for bad in (math.inf, -math.inf, math.nan):
         with pytest.raises(InputError, match=re.escape(f"CFG scale={bad!r}; allowed: a finite number")):
@@ -475,7 +475,7 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
             from_drawing(empty)
     with pytest.raises(InputError, match=r"'mnist-test:3': allowed: mnist-test:0 .. mnist-test:2"):
         mnist_digit(runs, "workspace", 3)
-    from difflab.explore.app import part_a as page_model  # the page's model field: the run's class models only
+    from difflab.explore.handlers import part_a as page_model  # the page's model field: the run's class models only
 
     for name in ("ddpm_time", "judge", ""):
         with pytest.raises(InputError, match=re.escape(f"model {name!r}; allowed: ddpm_class, flow_class")):
