@@ -251,6 +251,24 @@ def test_every_number_the_page_takes_is_finite(repo):
         0.5, 2, ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
 
 
+def test_a_run_without_a_judge_shows_its_images_and_says_why(repo, tmp_path):
+    """No judge in the run: the Sample and Anagram tabs' images all the same, no verdicts, and the caption naming
+    what the run lacks (one way for every tab)."""
+    from difflab.explore.handlers import anagram_one, sample_one
+
+    r = tmp_path / "r"
+    shutil.copytree(repo, r)
+    shutil.rmtree(r / "models" / "judge")
+    runs = Runs(r)
+    why = "No judge in this run: the workspace has no models/judge/final.safetensors"
+    image, caption, table, _ = sample_one(runs, CPU, "workspace", "ddpm_class", settings(num_steps=2),
+                                          lambda *_, **__: None)
+    assert image is not None and why in caption and table == []
+    s = AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 25, 5), count=1)
+    image, caption, table = anagram_one(runs, CPU, "workspace", "ddpm_class", s, lambda *_, **__: None)
+    assert image is not None and why in caption and table == []
+
+
 def test_a_dvc_experiment_is_a_run_by_its_name(repo, tmp_path):
     """An experiment saved with `dvc exp save -n` while DVC tracks the model: the explorer reads that experiment's
     model by the experiment's name (through dvc.api, from the DVC cache), not the workspace's, retrained since."""

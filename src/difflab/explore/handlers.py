@@ -22,22 +22,20 @@ from difflab.parta.load import part_a_model
 from difflab.sampling.generate import steps_of
 
 
-def judge_or_none(runs: Runs, run: str) -> Judge | None:
-    """The run's judge, or None with a warning on the page saying why there are no verdicts."""
+def judge_of(runs: Runs, run: str) -> tuple[Judge | None, str]:
+    """The run's judge, or None and why there is none (also a warning on the page: the images show all the same)."""
     try:
-        return runs.judge(run)
+        return runs.judge(run), ""
     except RunError as e:
         gr.Warning(f"No verdicts: {e}")
-        return None
+        return None, str(e)
 
 
 def judged(runs: Runs, run: str, x: torch.Tensor, asked: list[int] | None, ncols: int) -> tuple[str, list[list]]:
     """The judge's summary line and its verdict on each digit (row, asked, judged, confidence)."""
-    try:
-        judge = runs.judge(run)
-    except RunError as e:
-        gr.Warning(f"No verdicts: {e}")
-        return f"No judge in this run: {e}", []
+    judge, why = judge_of(runs, run)
+    if judge is None:
+        return f"No judge in this run: {why}", []
     labels, confidence = sample.verdicts(judge, x)
     table = [[i // ncols + 1, "-" if asked is None else asked[i], label, round(c, 3)]
              for i, (label, c) in enumerate(zip(labels, confidence))]
@@ -53,9 +51,9 @@ def judged_views(runs: Runs, run: str, shown: torch.Tensor, names: list[str], di
     """The judge on each sample through each view (row k of `shown`: view k of every sample, asked to read as
     digit k): how many samples read as asked through every view, and the table (view, sample, asked, judged,
     confidence). `what` names the views on the page (view, band)."""
-    judge = judge_or_none(runs, run)
+    judge, why = judge_of(runs, run)
     if judge is None:
-        return "No judge in this run.", []
+        return f"No judge in this run: {why}", []
     labels, confidence = sample.verdicts(judge, shown)
     asked = [d for d in digits for _ in range(count)]
     table = [[names[k // count], k % count + 1, asked[k], label, round(c, 3)]
@@ -158,7 +156,7 @@ def edit_one(runs: Runs, runtime: Runtime, run: str, name: str, source: str, can
     inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
     start = engine.process.start_title(s.start, ts[i_start]) if mask is None else None
     caption = describe_edit(run, name, s, engine, mask, start, truth)
-    judge = judge_or_none(runs, run)
+    judge, _ = judge_of(runs, run)
     if judge is not None:
         (before, after), (c0, c1) = sample.verdicts(judge, torch.cat([x0.to(out.device), out]))
         caption += f"  \nThe judge: the input is a {before} ({c0:.2f}), the result a {after} ({c1:.2f})."
