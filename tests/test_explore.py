@@ -251,6 +251,38 @@ def test_every_number_the_page_takes_is_finite(repo):
         0.5, 2, ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
 
 
+def first_fields(demo) -> dict:
+    """The first value of each field of a built page, by its elem_id."""
+    return {b.elem_id: b.value for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+
+
+def test_the_page_starts_at_the_params_of_the_run_it_opens_on(repo, tmp_path):
+    """A run whose params.yaml says ddpm_class.guidance_scale 5 gives the page's CFG scale 5, and its other knobs
+    their fields (part A's stride and sampler, SDEdit's start in either model's time, the seed of every tab); a run
+    lacking them (HEAD: only ddpm_class's hidden and guidance_scale) and a run that is not there open on the
+    fallbacks, which are today's params.yaml values."""
+    from difflab.explore.defaults import first_values, page_defaults
+    from difflab.explore.page import build
+    from difflab.explore.part_a_tabs import start_field
+
+    r = tmp_path / "r"
+    shutil.copytree(repo, r)
+    (r / "params.yaml").write_text(
+        "seed: 7\nddpm_class:\n  hidden: 4\n  guidance_scale: 5\n  samples_per_class: 2\ndata:\n  dir: data/dataset\n"
+        "parta:\n  mnist:\n    common: {stride: 7, sampler: ddim, ddim_eta: 0.5}\n    iterative: {i_start: 3}\n"
+        "  mnist_flow:\n    iterative: {t_start: 0.3}\n")
+    shown = ("scale", "rows", "seed", "anagram-seed", "anagram-stride", "bands-sampler", "draw-eta", "draw-start",
+             "draw-every")
+    for runs, run, want in ((Runs(r), "workspace", (5, 2, 7, 7, 7, "DDIM", 0.5, 3, 5)),
+                            (Runs(repo), "HEAD", (3.0, 4, 2718, 2718, 9, "DDPM step", 0.0, 10, 5))):
+        fields = first_fields(build(runs, [run, "workspace"]))
+        assert tuple(fields[k] for k in shown) == want, run
+    assert start_field("flow_class", page_defaults(Runs(r), "workspace")) == {
+        "value": 0.3, "label": "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))"}
+    fallbacks = page_defaults(Runs(repo), "no-such-run")  # the page opens; the first click names the run
+    assert fallbacks == first_values({}, "no-such-run") and start_field("flow_class", fallbacks)["value"] == 0.5
+
+
 def test_a_run_without_a_judge_shows_its_images_and_says_why(repo, tmp_path):
     """No judge in the run: the Sample and Anagram tabs' images all the same, no verdicts, and the caption naming
     what the run lacks (one way for every tab)."""
@@ -766,11 +798,12 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
         assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
         # the class flow model chosen: its Euler step shows in place of the DDPM's stride and sampler, and the
-        # start field speaks its time (the API test checks its pixels)
+        # start field speaks its time, from parta.mnist_flow.iterative.t_start's fallback (the run's params have
+        # no parta section; the API test checks its pixels)
         page.locator("#draw-model").get_by_label("flow_class").check()
         expect(page.locator("#draw-step input")).to_be_visible(timeout=10_000)
         expect(page.locator("#draw-stride")).to_be_hidden()
-        expect(page.locator("#draw-start input")).to_have_value("0.4")
+        expect(page.locator("#draw-start input")).to_have_value("0.5")
         expect(page.locator("#draw-start")).to_contain_text("SDEdit t_start")
 
 

@@ -13,7 +13,8 @@ from difflab.explore.bands import Blur
 from difflab.explore.draw import mask_from_strokes
 from difflab.explore.sample import Settings, parse_digits
 
-PART_A_SAMPLERS = ("DDPM step", "DDIM")  # part A's sampler: ddpm (the posterior step, fixed_small) | ddim (eta)
+# part A's sampler on the page -> parta.mnist.common.sampler's name: the posterior step (fixed_small) | DDIM (eta)
+PART_A_SAMPLERS = {"DDPM step": "ddpm", "DDIM": "ddim"}
 REGIONS = ("box", "drawn mask")  # where inpainting redraws
 
 

@@ -1,13 +1,14 @@
 """The page's layout (Gradio Blocks): its tabs, their fields and buttons, each button wired to its handler
 (handlers.py). The Sample tab is here; the tabs of part A's engine (Anagram, Bands, Draw) are in part_a_tabs.py.
-Each button is also an endpoint of Gradio's API, its parameters named in words: the handlers' parameter names
-below are the API's."""
+The fields start at the params of the run the page opens on (defaults.py). Each button is also an endpoint of
+Gradio's API, its parameters named in words: the handlers' parameter names below are the API's."""
 
 import gradio as gr
 
 from difflab.config.runtime import Runtime
 from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.explore.clicks import cancel_button, work
+from difflab.explore.defaults import page_defaults
 from difflab.explore.fields import settings_of
 from difflab.explore.handlers import film_at, sample_one
 from difflab.explore.part_a_tabs import anagram_tab, bands_tab, draw_tab
@@ -21,20 +22,21 @@ VERDICT_HEADERS = ["row", "asked", "judged", "confidence"]
 def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.Blocks:
     """The page: the Sample tab (one or two runs side by side, from the same noise), and the Anagram, Bands and Draw
     tabs (part A's engine on the run's class-conditioned DDPM or flow model); `choices` are the runs the pickers
-    offer, the first one picked."""
+    offer, the first one picked, and the fields start at its params."""
     runtime = runtime or Runtime(runs.device, "fp32")
     cancels = Cancels()
+    defaults = page_defaults(runs, choices[0])
     with gr.Blocks(title="difflab explorer", analytics_enabled=False) as demo:
         gr.Markdown("# difflab explorer\nAny run's models: the workspace, a git revision or a DVC experiment "
                     "(`dvc exp show`). A run made elsewhere needs `dvc pull` / `dvc exp pull` first.")
-        sample_tab(runs, runtime, choices, cancels)
-        anagram_tab(runs, runtime, choices, cancels)
-        bands_tab(runs, runtime, choices, cancels)
-        draw_tab(runs, runtime, choices, cancels)
+        sample_tab(runs, runtime, choices, cancels, defaults)
+        anagram_tab(runs, runtime, choices, cancels, defaults)
+        bands_tab(runs, runtime, choices, cancels, defaults)
+        draw_tab(runs, runtime, choices, cancels, defaults)
     return demo
 
 
-def sample_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
+def sample_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels, defaults: dict) -> None:
     """A grid of digits from one run's model, or two runs' side by side from the same noise, with the judge's
     verdicts, and a slider over the frames of the reverse process."""
     with gr.Tab("Sample"):
@@ -45,15 +47,15 @@ def sample_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancel
             model = gr.Dropdown(list(MODELS), value="ddpm_class", label="model", elem_id="model")
         with gr.Row():
             digits = gr.Textbox("0-9", label="digits of a row (e.g. 0-9, 3 5 7)", elem_id="digits")
-            rows = gr.Number(4, label="rows", precision=0, elem_id="rows")
-            scale = gr.Number(3.0, label="CFG scale (class models)", elem_id="scale")
-            seed = gr.Number(2718, label="seed", precision=0, elem_id="seed")
+            rows = gr.Number(defaults["rows"], label="rows", precision=0, elem_id="rows")
+            scale = gr.Number(defaults["cfg_scale"], label="CFG scale (class models)", elem_id="scale")
+            seed = gr.Number(defaults["seed"], label="seed", precision=0, elem_id="seed")
         with gr.Row():
             sampler = gr.Radio(list(SAMPLERS), value="DDIM", label="sampler (flow models: flow Euler)",
                                elem_id="sampler")
             steps = gr.Number(20, label="steps", precision=0, elem_id="steps")
-            eta = gr.Number(0.0, label="DDIM eta (0 = deterministic)", elem_id="eta")
-            variance = gr.Dropdown(list(FIXED_VARIANCES), value="fixed_small", label="DDPM step variance",
+            eta = gr.Number(defaults["eta"], label="DDIM eta (0 = deterministic)", elem_id="eta")
+            variance = gr.Dropdown(list(FIXED_VARIANCES), value=defaults["variance"], label="DDPM step variance",
                                    elem_id="variance")
         with gr.Row():
             go = gr.Button("Sample", variant="primary", elem_id="sample")

@@ -20,31 +20,30 @@ from difflab.explore.steps import Cancels
 
 ANAGRAM_HEADERS = ["view", "sample", "asked", "judged", "confidence"]
 BAND_HEADERS = ["band", "sample", "asked", "judged", "confidence"]
-# The Draw tab's SDEdit start by objective (its default and label): a DDPM's i_start into its strided timesteps, a
-# flow model's t_start, any time in [0, 1) (the course's 0.4, of its 0.02 ... 0.5)
-SDEDIT_START = {"ddpm": (10, "SDEdit i_start (0 = pure noise)"),
-                "flow": (0.4, "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))")}
+# The Draw tab's SDEdit start by objective: the page's first values (defaults.KNOBS) it starts at, and its label: a
+# DDPM's i_start into its strided timesteps, a flow model's t_start, any time in [0, 1)
+SDEDIT_START = {"ddpm": ("i_start", "SDEdit i_start (0 = pure noise)"),
+                "flow": ("t_start", "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))")}
 CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
 BRUSH = 22
 MASK_BRUSH = 40  # the mask canvas' brush: four MNIST pixels wide, to paint a region rather than a stroke
 MASK_INK = "#ff3b30"  # red over the grey digit; only where it is painted counts, not its colour
 
 
-def engine_fields(prefix: str) -> list:
-    """The model part A runs on (the run's class DDPM or class flow model) and its engine's fields, as
-    parta.mnist.common and parta.mnist_flow.common set them: the CFG scale and seed; a DDPM's stride (9 of T = 300:
-    34 steps), sampler and DDIM eta; a flow model's Euler step (0.02: 50 steps). Only the chosen model's fields
-    show; the others keep their values and go unread."""
+def engine_fields(prefix: str, defaults: dict) -> list:
+    """The model part A runs on (the run's class DDPM or class flow model) and its engine's fields, starting where
+    the run's part A does (defaults.py): the CFG scale and seed; a DDPM's stride, sampler and DDIM eta; a flow
+    model's Euler step. Only the chosen model's fields show; the others keep their values and go unread."""
     with gr.Row():
         model = gr.Radio(list(PART_A_MODELS), value=PART_A_MODEL, label="model", elem_id=f"{prefix}-model")
-        scale = gr.Number(3.0, label="CFG scale", elem_id=f"{prefix}-scale")
-        stride = gr.Number(9, label="stride (timesteps T-1 .. 0 every stride-th)", precision=0,
+        scale = gr.Number(defaults["part_a_cfg_scale"], label="CFG scale", elem_id=f"{prefix}-scale")
+        stride = gr.Number(defaults["stride"], label="stride (timesteps T-1 .. 0 every stride-th)", precision=0,
                            elem_id=f"{prefix}-stride")
-        seed = gr.Number(0, label="seed", precision=0, elem_id=f"{prefix}-seed")
-        sampler = gr.Radio(list(PART_A_SAMPLERS), value="DDPM step", label="sampler",
+        seed = gr.Number(defaults["seed"], label="seed", precision=0, elem_id=f"{prefix}-seed")
+        sampler = gr.Radio(list(PART_A_SAMPLERS), value=defaults["part_a_sampler"], label="sampler",
                            elem_id=f"{prefix}-sampler")
-        eta = gr.Number(0.0, label="DDIM eta", elem_id=f"{prefix}-eta")
-        step = gr.Number(0.02, label="Euler step h (1 / the number of steps)", visible=False,
+        eta = gr.Number(defaults["part_a_eta"], label="DDIM eta", elem_id=f"{prefix}-eta")
+        step = gr.Number(defaults["step"], label="Euler step h (1 / the number of steps)", visible=False,
                          elem_id=f"{prefix}-step")
 
     def on_model(name: str):
@@ -56,7 +55,7 @@ def engine_fields(prefix: str) -> list:
     return [model, scale, stride, seed, sampler, eta, step]
 
 
-def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
+def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels, defaults: dict) -> None:
     """Two or three digits, a view for each: the anagram through every view, with the judge's verdict."""
     with gr.Tab("Anagram"):
         gr.Markdown("One image that reads as digit k through view k (part A's visual anagrams, on the run's "
@@ -71,7 +70,7 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cance
                 views.append(gr.Dropdown([*optional, *VIEWS], value=v, label=f"view {k + 1}",
                                          elem_id=f"anagram-view-{k + 1}"))
         count = gr.Number(4, label="samples", precision=0, elem_id="anagram-count")
-        engine = engine_fields("anagram")
+        engine = engine_fields("anagram", defaults)
         with gr.Row():
             go = gr.Button("Make anagrams", variant="primary", elem_id="anagram-go")
             cancel_button(cancels, "Anagram", "anagram-cancel")
@@ -97,7 +96,7 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cance
                  [image, caption, table], concurrency_limit=1, api_name="anagram")
 
 
-def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
+def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels, defaults: dict) -> None:
     """A digit per frequency band: the image through every band's view, with the judge's verdict."""
     with gr.Tab("Bands"):
         gr.Markdown("Factorized diffusion over frequency bands (part A's hybrids, with more bands): one image whose "
@@ -110,7 +109,7 @@ def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels
             blurs = gr.Textbox("9 2.0, 3 0.7", label="blurs: kernel size and sigma each, widest first",
                                elem_id="bands-blurs")
             count = gr.Number(4, label="samples", precision=0, elem_id="bands-count")
-        engine = engine_fields("bands")
+        engine = engine_fields("bands", defaults)
         with gr.Row():
             go = gr.Button("Make the bands", variant="primary", elem_id="bands-go")
             cancel_button(cancels, "Bands", "bands-cancel")
@@ -132,7 +131,7 @@ def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels
                  api_name="bands")
 
 
-def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels) -> None:
+def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels, defaults: dict) -> None:
     """A drawn digit or an MNIST test digit, edited by SDEdit or inpainting, with a strip of its steps."""
     with gr.Tab("Draw"):
         gr.Markdown("Draw a digit (or upload a picture, or pick a test digit of the run's data), then let the run's "
@@ -149,14 +148,13 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
                                                                   color_mode="fixed"), elem_id="draw-canvas")
         with gr.Row():
             mode = gr.Radio(list(MODES), value="SDEdit", label="edit", elem_id="draw-mode")
-            value, label = SDEDIT_START["ddpm"]
-            start = gr.Number(value, label=label, elem_id="draw-start")
+            start = gr.Number(elem_id="draw-start", **start_field(PART_A_MODEL, defaults))
             region = gr.Radio(list(REGIONS), value="box", label="inpaint inside", elem_id="draw-region")
             box = gr.Textbox("0, 0.5, 0, 1", label="inpaint box: top, bottom, left, right (fractions)",
                              elem_id="draw-box")
             prompt = gr.Dropdown(["", *map(str, range(10))], value="", label="toward digit ('' = none)",
                                  elem_id="draw-prompt")
-            every = gr.Number(5, label="strip: every k-th step (0 = none)", precision=0,
+            every = gr.Number(defaults["every"], label="strip: every k-th step (0 = none)", precision=0,
                               elem_id="draw-every")
         with gr.Accordion("the mask painted by hand (inpaint inside: drawn mask)", open=False):
             with gr.Row():
@@ -168,7 +166,7 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
                     under = gr.Button("put the input under the mask", elem_id="draw-mask-under")
                     under_note = gr.Markdown("Paint over the region to redraw (the red counts where it covers half "
                                              "a pixel or more).", elem_id="draw-mask-note")
-        engine = engine_fields("draw")
+        engine = engine_fields("draw", defaults)
         with gr.Row():
             go = gr.Button("Edit", variant="primary", elem_id="draw-go")
             cancel_button(cancels, "Draw", "draw-cancel")
@@ -200,15 +198,15 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels)
                     f"The input ({what}) is under the mask: paint over the region to redraw.")
 
         model_choice = engine[0]  # the start field speaks the chosen model's time
-        model_choice.change(start_field, model_choice, start, queue=False, show_progress="hidden",
-                            api_visibility="private")
+        model_choice.change(lambda name: gr.update(**start_field(name, defaults)), model_choice, start, queue=False,
+                            show_progress="hidden", api_visibility="private")
         go.click(on_edit, [run, source, canvas, index, mode, start, region, box, prompt, every, mask_canvas,
                            *engine], [shown, result, strip, caption], concurrency_limit=1, api_name="edit")
         under.click(on_under, [run, source, canvas, index], [mask_canvas, under_note], concurrency_limit=1,
                     api_name="under_the_mask")
 
 
-def start_field(name: str):
-    """The Draw tab's SDEdit start field as model `name` reads it (SDEDIT_START)."""
-    value, label = SDEDIT_START[PART_A_MODELS.get(name, "ddpm")]
-    return gr.update(value=value, label=label)
+def start_field(name: str, defaults: dict) -> dict:
+    """The Draw tab's SDEdit start field as model `name` reads it (SDEDIT_START): its first value and label."""
+    field, label = SDEDIT_START[PART_A_MODELS.get(name, "ddpm")]
+    return {"value": defaults[field], "label": label}
