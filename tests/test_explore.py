@@ -144,7 +144,7 @@ def test_the_explorer_draws_the_runs_sample_batch_size(repo, batched):
     """The Sample tab takes the images sample_batch_size at a time as the run's params.yaml sets it (all at once
     where it has none), so its grid is the stage's (sampling/grids.draw at that batch size) bit for bit, the last
     frame of its film is that grid, and the caption says how it was batched; a bad sample_batch_size is named."""
-    from difflab.explore.app import sample_one
+    from difflab.explore.handlers import sample_one
 
     s = settings(sampler="DDPM step", num_steps=3)  # 6 images
     for r, batch_size, calls in ((batched, 2, [4] * 9), (repo, None, [12] * 3)):  # CFG: 2 x the batch, a call
@@ -226,7 +226,7 @@ def test_bad_input_is_named_with_what_is_allowed(repo):
 def test_every_number_the_page_takes_is_finite(repo):
     """inf and NaN typed in a field (or sent through the API) are named and refused before any work: an infinite
     CFG scale once passed the scale's check (>= 0), and an infinite row count crashed int() with no message."""
-    from difflab.explore.app import blurs_of, box_of, integer, number, settings_of
+    from difflab.explore.fields import blurs_of, box_of, integer, number, settings_of
 
     for bad in (math.inf, -math.inf, math.nan):
         with pytest.raises(InputError, match=re.escape(f"CFG scale={bad!r}; allowed: a finite number")):
@@ -248,6 +248,56 @@ def test_every_number_the_page_takes_is_finite(repo):
         bands.check(part_a_model(unet, meta, CPU), bands.BandSettings((0, 7), ((9, math.inf),), EngineSettings(3.0, 10, 5)))
     assert (number("eta", 0.5), integer("rows", 2.0), blurs_of("9 2.0, 3 0.7"), box_of("0, 0.5, 0, 1")) == (
         0.5, 2, ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
+
+
+def first_fields(demo) -> dict:
+    """The first value of each field of a built page, by its elem_id."""
+    return {b.elem_id: b.value for b in demo.blocks.values() if getattr(b, "elem_id", None)}
+
+
+def test_the_page_starts_at_the_params_of_the_run_it_opens_on(repo, tmp_path):
+    """A run whose params.yaml says ddpm_class.guidance_scale 5 gives the page's CFG scale 5, and its other knobs
+    their fields (part A's stride and sampler, SDEdit's start in either model's time, the seed of every tab); a run
+    lacking them (HEAD: only ddpm_class's hidden and guidance_scale) and a run that is not there open on the
+    fallbacks, which are today's params.yaml values."""
+    from difflab.explore.defaults import first_values, page_defaults
+    from difflab.explore.page import build
+    from difflab.explore.part_a_tabs import start_field
+
+    r = tmp_path / "r"
+    shutil.copytree(repo, r)
+    (r / "params.yaml").write_text(
+        "seed: 7\nddpm_class:\n  hidden: 4\n  guidance_scale: 5\n  samples_per_class: 2\ndata:\n  dir: data/dataset\n"
+        "parta:\n  mnist:\n    common: {stride: 7, sampler: ddim, ddim_eta: 0.5}\n    iterative: {i_start: 3}\n"
+        "  mnist_flow:\n    iterative: {t_start: 0.3}\n")
+    shown = ("scale", "rows", "seed", "anagram-seed", "anagram-stride", "bands-sampler", "draw-eta", "draw-start",
+             "draw-every")
+    for runs, run, want in ((Runs(r), "workspace", (5, 2, 7, 7, 7, "DDIM", 0.5, 3, 5)),
+                            (Runs(repo), "HEAD", (3.0, 4, 2718, 2718, 9, "DDPM step", 0.0, 10, 5))):
+        fields = first_fields(build(runs, [run, "workspace"]))
+        assert tuple(fields[k] for k in shown) == want, run
+    assert start_field("flow_class", page_defaults(Runs(r), "workspace")) == {
+        "value": 0.3, "label": "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))"}
+    fallbacks = page_defaults(Runs(repo), "no-such-run")  # the page opens; the first click names the run
+    assert fallbacks == first_values({}, "no-such-run") and start_field("flow_class", fallbacks)["value"] == 0.5
+
+
+def test_a_run_without_a_judge_shows_its_images_and_says_why(repo, tmp_path):
+    """No judge in the run: the Sample and Anagram tabs' images all the same, no verdicts, and the caption naming
+    what the run lacks (one way for every tab)."""
+    from difflab.explore.handlers import anagram_one, sample_one
+
+    r = tmp_path / "r"
+    shutil.copytree(repo, r)
+    shutil.rmtree(r / "models" / "judge")
+    runs = Runs(r)
+    why = "No judge in this run: the workspace has no models/judge/final.safetensors"
+    image, caption, table, _ = sample_one(runs, CPU, "workspace", "ddpm_class", settings(num_steps=2),
+                                          lambda *_, **__: None)
+    assert image is not None and why in caption and table == []
+    s = AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 25, 5), count=1)
+    image, caption, table = anagram_one(runs, CPU, "workspace", "ddpm_class", s, lambda *_, **__: None)
+    assert image is not None and why in caption and table == []
 
 
 def test_a_dvc_experiment_is_a_run_by_its_name(repo, tmp_path):
@@ -474,7 +524,7 @@ def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
             from_drawing(empty)
     with pytest.raises(InputError, match=r"'mnist-test:3': allowed: mnist-test:0 .. mnist-test:2"):
         mnist_digit(runs, "workspace", 3)
-    from difflab.explore.app import part_a as page_model  # the page's model field: the run's class models only
+    from difflab.explore.handlers import part_a as page_model  # the page's model field: the run's class models only
 
     for name in ("ddpm_time", "judge", ""):
         with pytest.raises(InputError, match=re.escape(f"model {name!r}; allowed: ddpm_class, flow_class")):
@@ -747,11 +797,12 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
                            guided(model, *one_hot("", ""), 3.0), torch.Generator().manual_seed(3))
         assert np.array_equal(replaced(page, "#draw-result img", digit_result), picture(want, 1))
         # the class flow model chosen: its Euler step shows in place of the DDPM's stride and sampler, and the
-        # start field speaks its time (the API test checks its pixels)
+        # start field speaks its time, from parta.mnist_flow.iterative.t_start's fallback (the run's params have
+        # no parta section; the API test checks its pixels)
         page.locator("#draw-model").get_by_label("flow_class").check()
         expect(page.locator("#draw-step input")).to_be_visible(timeout=10_000)
         expect(page.locator("#draw-stride")).to_be_hidden()
-        expect(page.locator("#draw-start input")).to_have_value("0.4")
+        expect(page.locator("#draw-start input")).to_have_value("0.5")
         expect(page.locator("#draw-start")).to_contain_text("SDEdit t_start")
 
 

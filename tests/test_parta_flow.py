@@ -227,17 +227,17 @@ def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     """The tabs' work (explore/anagram.py, bands.py, draw.py) takes the run's class flow model as it takes the
     DDPM: the engine's Euler steps of EngineSettings.step, the same pixels as the engine's own sample / sdedit."""
     from difflab.config.runtime import Runtime
-    from difflab.explore import anagram as an
     from difflab.explore import bands, draw
+    from difflab.explore.anagram import AnagramSettings, EngineSettings, check_engine, make
     from difflab.models.unet import UNet
     from difflab.parta.load import part_a_model
 
     torch.manual_seed(0)
     model = part_a_model(UNet(4, "class"), {"objective": "flow"}, Runtime(torch.device("cpu"), "fp32"))
-    e = an.EngineSettings(3.0, 9, 5, step=0.1)
-    engine = an.check_engine(model, e)
+    e = EngineSettings(3.0, 9, 5, step=0.1)
+    engine = check_engine(model, e)
     assert isinstance(engine.process, FlowProcess) and len(engine.grid) == 10
-    got = an.make(model, an.AnagramSettings((6, 9), ("identity", "flip"), e, count=2))
+    got = make(model, AnagramSettings((6, 9), ("identity", "flip"), e, count=2))
     assert torch.equal(got, engine.sample(engine.anagram(["6", "9"], [VIEWS["identity"], VIEWS["flip"]]), 2))
     blurs = ((5, 1.0),)
     got = bands.make(model, bands.BandSettings((0, 7), blurs, e, count=2))
@@ -247,7 +247,7 @@ def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     assert torch.equal(out, engine.sdedit(x0, 4, engine.guided("3")))
     assert labels == ["t = 0.40 (start)", "t = 0.60", "t = 0.80"]
     with pytest.raises(InputError, match="step=0.3; allowed: 1 / n"):
-        an.check_engine(model, an.EngineSettings(3.0, 9, 5, step=0.3))
+        check_engine(model, EngineSettings(3.0, 9, 5, step=0.3))
 
 
 # -- the course's 1.4 (2026), "visualizing velocity": the update to the clean image, predicted and true ----------

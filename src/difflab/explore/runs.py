@@ -93,7 +93,7 @@ class Runs:
         import dvc.api
         from dvc.exceptions import (CheckoutError, FileMissingError, NotDvcRepoError, OutputNotFoundError,
                                     PathMissingError)
-        from dvc.scm import RevError
+        from dvc.scm import RevError, SCMError
 
         try:
             with dvc.api.open(path, repo=str(self.repo), rev=rev_of(run), mode="rb") as f:
@@ -105,6 +105,9 @@ class Runs:
         except NotDvcRepoError:
             raise RunError(f"{self.repo} is not a DVC repository; allowed: the difflab repository (or a clone of "
                            "it), started from its root or named with --repo") from None
+        except SCMError as e:  # after RevError, one of its kinds: git's own trouble, such as no git repository
+            raise RunError(f"{e}; allowed: the difflab repository (or a clone of it), started from its root or named "
+                           "with --repo") from None
         except (FileNotFoundError, PathMissingError, FileMissingError, OutputNotFoundError, CheckoutError):
             raise RunError(how_to_get(run, path)) from None
 
