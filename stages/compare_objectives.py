@@ -9,7 +9,6 @@ Frechet distance to the test set. Which gives better digits per model call: accu
 model, for `dvc plots`), metrics.json and a figure.
 """
 
-import json
 from pathlib import Path
 
 from difflab.config.params import DATA, SAMPLING, stage_params
@@ -30,7 +29,7 @@ def main() -> None:
     with exit_on_input_error("compare_objectives"):
         runs = objective_runs(params)
     metrics = compare_objectives(params, runs, rt, OUT)
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    print(metrics.text(), end="")
 
 
 if __name__ == "__main__":

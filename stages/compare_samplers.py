@@ -7,7 +7,6 @@ digits asked for and Frechet distance to the test set. What fewer model calls co
 fd.csv (one column per sampler, for `dvc plots`), metrics.json and a figure.
 """
 
-import json
 from pathlib import Path
 
 from difflab.config import layout
@@ -30,7 +29,7 @@ def main() -> None:
     with exit_on_input_error(f"compare_samplers: samplers.num_steps={counts}"):
         check_step_counts(meta, counts)
     metrics = compare_samplers(params, unet, meta, rt, OUT)
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    print(metrics.text(), end="")
 
 
 if __name__ == "__main__":

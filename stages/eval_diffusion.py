@@ -9,8 +9,6 @@ samples (seeded by `seed`), the test set fixed. The DDPMs sample with all T step
 <model>.num_steps Euler steps.
 """
 
-import json
-
 from difflab.config import layout
 from difflab.config.params import CLASS_MODELS, DATA, DIFFUSION_MODELS, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
@@ -28,9 +26,8 @@ def main() -> None:
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     metrics = judge_model(params, args.model, rt)
-    out = layout.model_paths(args.model).reports / "eval.json"
-    out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    metrics.write(layout.model_paths(args.model).reports / "eval.json")
+    print(metrics.text(), end="")
 
 
 if __name__ == "__main__":

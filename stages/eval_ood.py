@@ -4,8 +4,6 @@ For every sigma in denoiser.sigmas: test MSE and PSNR of the denoised digits bes
 (metrics for `dvc metrics`, a table for `dvc plots`), and a figure of a few digits at each sigma.
 """
 
-import json
-
 from difflab.config import layout
 from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
@@ -20,8 +18,7 @@ def main() -> None:
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     metrics = out_of_distribution(params, rt)
-    out = layout.model_paths("denoiser").reports / "ood.json"
-    out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    metrics.write(layout.model_paths("denoiser").reports / "ood.json")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ judged over many seeds (eval.parta_seeds); parta.mnist is the class DDPM, parta.
 Settings (sampler, CFG scale, pairs, masks, starts, prompts) are those of parta.<model>.
 """
 
-import json
 from pathlib import Path
 
 from difflab.config.params import DATA, SAMPLING, stage_params
@@ -37,8 +36,8 @@ def main() -> None:
     metrics, sdedit_rows = measure(bench, views, params.data.dir)
     model = "MNIST model" if name == "mnist" else f"MNIST {OBJECTIVES[name]}"
     write_figures(OUT[name], metrics, sdedit_rows, bench.seeds, bench.engine.scale, start_key(bench.cfg), model)
-    (OUT[name] / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    metrics.write(OUT[name] / "metrics.json")
+    print(metrics.text(), end="")
 
 
 if __name__ == "__main__":

@@ -6,8 +6,6 @@ The input z ~ N(0, I) says nothing about which digit x it was paired with, so th
 image for every z: the mean training digit E[x]. The figure shows the model getting there.
 """
 
-import json
-
 from difflab.config import layout
 from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import use_threads
@@ -21,9 +19,8 @@ def main() -> None:
     use_threads(params.threads)
     check_dataset(params.data)  # the dataset on record, before any work
     metrics = pure_noise_outputs(params)
-    out = layout.model_paths("pure_noise").reports / "metrics.json"
-    out.write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
-    print(json.dumps(metrics, indent=2, sort_keys=True))
+    metrics.write(layout.model_paths("pure_noise").reports / "metrics.json")
+    print(metrics.text(), end="")
 
 
 if __name__ == "__main__":

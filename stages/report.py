@@ -6,8 +6,9 @@ from pathlib import Path
 
 import yaml
 
+from difflab.config.metric_files import FILES, Summary
 from difflab.config.params import Params, stage_params
-from difflab.errors import exit_on_input_error, read_json
+from difflab.errors import exit_on_input_error
 from difflab.reporting.report import METRICS, REPORTS, SUMMARY, figure_sources, profile_text, render
 
 
@@ -35,10 +36,10 @@ def main() -> None:
     shown = yaml.safe_dump(yaml.safe_load(Path(args.params).read_text()), sort_keys=False)  # as the file holds it
     files = [*METRICS.values(), SUMMARY]
     _require([str(REPORTS / name) for name in files if not (REPORTS / name).is_file()])
-    metrics = {name: read_json(REPORTS / name) for name in METRICS.values()}
+    metrics = {name: FILES[name].read(REPORTS / name) for name in METRICS.values()}
     _require([src for src in figure_sources(params, metrics) if not (REPORTS / src).is_file()])
     out = REPORTS / "index.html"
-    out.write_text(render(params, metrics, read_json(REPORTS / SUMMARY), git_revision(),
+    out.write_text(render(params, metrics, Summary.read(REPORTS / SUMMARY).model_dump(), git_revision(),
                           profile_text(params.profile), shown))
     print(f"wrote {out}")
 

@@ -1,9 +1,8 @@
 """Stage train_judge: train the judge, a small classifier of the dataset (data.dataset) used only to measure results
 (never trained on generated images), and report its test accuracy."""
 
-import json
-
 from difflab.config import layout
+from difflab.config.metric_files import JudgeTest
 from difflab.config.params import DATA, RUNTIME, stage_params
 from difflab.config.runtime import for_stage, resolve_device, seed_everything
 from difflab.data.mnist import check_dataset, load_mnist
@@ -33,8 +32,7 @@ def main() -> None:
     judge.load_state_dict(result.state_dict)
     predicted, _ = judge_outputs(judge.to(device), test_x.to(device))
     accuracy = (predicted == test_y).float().mean().item()
-    (paths.reports / "metrics.json").write_text(json.dumps({"test_accuracy": accuracy, "n": len(test_y)},
-                                                           indent=2) + "\n")
+    JudgeTest(test_accuracy=accuracy, n=len(test_y)).write(paths.reports / "metrics.json")
     print(f"judge test accuracy: {accuracy:.4f}")
     discard_state(paths.checkpoint)  # the outputs are saved: nothing left to resume
 

@@ -1,6 +1,6 @@
 """What several test files need, in one place: the repository's root, a free port, headless Chromium with the
-project's flags, dvc.yaml's stages as DVC resolves them, a stage script run as dvc runs it, and the tiny
-class-conditioned training run (its digits, its configuration, the run itself).
+project's flags, dvc.yaml's stages as DVC resolves them, a stage script run as dvc runs it, a headline file, and
+the tiny class-conditioned training run (its digits, its configuration, the run itself).
 
 Plain functions and constants (fixtures belong in conftest.py). torch and difflab's training code are imported
 inside the functions that use them, so a test file that only wants ROOT does not pay for them."""
@@ -62,6 +62,15 @@ def run_stage(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedPro
     printed captured as text. The caller checks the return code."""
     return subprocess.run([sys.executable, str(ROOT / "stages" / args[0]), *args[1:]], cwd=cwd, capture_output=True,
                           text=True, env=dict(os.environ, **env))
+
+
+def headline_file(**values) -> str:
+    """reports/summary.json as the summary stage writes it: profile paper and every number None (not measured) but
+    `values` (a number's interval as <key>_lo, <key>_hi and <key>_n)."""
+    from difflab.config.metric_files import Summary
+    from difflab.reporting.summary import HEADLINE
+
+    return Summary.model_validate({**dict.fromkeys(HEADLINE), "profile": "paper", **values}).text()
 
 
 def digit_tensors(n: int = 96, seed: int = 0):

@@ -7,6 +7,7 @@ import re
 
 import pytest
 import yaml
+from helpers import headline_file
 
 from difflab.reporting.compare import SHOWN, Run, changed, columns_of, main, profile_params, render, runs
 
@@ -288,15 +289,13 @@ def test_the_published_reference_is_a_row_of_its_own_and_marks_a_paper_run_witho
     published paper reference: fd_time 70.0 [65, 75] against 54.4 [40.8, 68.1] overlaps (~), psnr 19.50 [19.4, 19.6]
     against 20.85 [20.81, 20.88] is apart (*). The quick run beside it is not marked against the paper reference, and
     the reference's row shows its own numbers unmarked, with the knob it ran with beyond HEAD's params."""
-    import json
-
     from difflab.reporting.reference import published
 
     folder = tmp_path / "results" / "paper-h200-2026-12-04"
     (folder / "reports").mkdir(parents=True)
-    paper_headline = {"profile": "paper", "psnr": 20.85, "psnr_lo": 20.81, "psnr_hi": 20.88, "fd_time": 54.4,
-                      "fd_time_lo": 40.8, "fd_time_hi": 68.1, "acc_cfg": 1.0, "fd_cfg": 53.6}
-    (folder / "reports" / "summary.json").write_text(json.dumps(paper_headline))
+    (folder / "reports" / "summary.json").write_text(headline_file(
+        psnr=20.85, fd_time=54.4, acc_cfg=1.0, fd_cfg=53.6, psnr_lo=20.81, psnr_hi=20.88, psnr_n=10000, fd_time_lo=40.8,
+        fd_time_hi=68.1, fd_time_n=1000))
     (folder / "params.yaml").write_text(yaml.safe_dump(dict(PAPER, threads=2)))
     mine = {"profile": "paper", "psnr": 19.5, "psnr_lo": 19.4, "psnr_hi": 19.6, "fd_time": 70.0, "fd_time_lo": 65.0,
             "fd_time_hi": 75.0, "acc_cfg": 0.99, "fd_cfg": 60.0}

@@ -12,7 +12,8 @@ import torch
 import yaml
 from helpers import ROOT, run_stage, train
 
-from difflab.errors import DamagedFile, exit_on_input_error, read_json
+from difflab.config.metric_files import TimeEval
+from difflab.errors import DamagedFile, exit_on_input_error
 from difflab.models.checkpoints import UnreadableState, load_state, save_model
 
 
@@ -126,10 +127,13 @@ def _conditions_file(folder):
     return path
 
 
-def _metric_file(folder):
-    path = folder / "reports" / "ddpm_time" / "eval.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"fd_to_test": 54.4, "fd_floor_train_vs_test": 17.7}))
+REFERENCE = ROOT / "results" / "paper-h200-2026-12-04"  # a real run's metric files
+
+
+def _metric_file(folder, name="ddpm_time/eval.json"):
+    path = folder / "reports" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text((REFERENCE / "reports" / name).read_text())
     return path
 
 
@@ -144,7 +148,7 @@ def _loaders():
                           "dvc checkout --force {path}, or where DVC's cache lacks it dvc repro train_judge"),
             "prompt conditions": (_conditions_file, lambda p: ConditionCache(p, "mnist"), "prompt conditions file",
                                   "dvc checkout --force {path}, or where DVC's cache lacks it dvc repro embed_prompts"),
-            "a metric file": (_metric_file, read_json, "metric file", "dvc repro eval_ddpm_time")}
+            "a metric file": (_metric_file, TimeEval.read, "metric file", "dvc repro eval_ddpm_time")}
 
 
 @pytest.mark.parametrize("how", ["random", "truncated"])
@@ -223,11 +227,9 @@ def test_summary_and_compare_name_a_damaged_metric_file(tmp_path):
     from difflab.reporting.summary import SOURCES
 
     (tmp_path / "params.yaml").write_text((ROOT / "params.yaml").read_text())
-    metrics = _metric_file(tmp_path)
-    for path in SOURCES.values():  # every other metric file there, intact
-        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
-        if not (tmp_path / path).exists():
-            (tmp_path / path).write_text("{}")
+    for path in SOURCES.values():  # every metric file there, intact
+        _metric_file(tmp_path, path.relative_to("reports").as_posix())
+    metrics = tmp_path / SOURCES["time"]
     _damage(metrics, "truncated")
     out = run_stage(["summary.py"], tmp_path)
     assert out.returncode == 2 and len(out.stderr.splitlines()) == 1, out.stderr[-2000:]

@@ -8,6 +8,7 @@ import pytest
 import torch
 from test_judge import PixelJudge
 
+from difflab.config.metric_files import AnagramRates, PartA
 from difflab.config.params import ParamError
 from difflab.config.schema import Anagram, Anagrams, Factorization, Factorized, MnistExperiments
 from difflab.data.mnist import CLASSES
@@ -61,12 +62,13 @@ def test_an_anagram_succeeds_only_where_every_view_is_judged_right(monkeypatch):
     monkeypatch.setattr(alg, "iterative_denoise", lambda *args, **kwargs: x.clone())
     b = bench([{"views": ["identity", "flip"], "prompts": ["3", "7"]}])
     got = anagrams(b, checked_settings(b))
-    assert got == {"anagram_identity-3_flip-7": {"success": 0.5, "ok_identity": 0.75, "ok_flip": 0.75}}
+    assert got == {"identity-3_flip-7": AnagramRates(success=0.5, ok={"identity": 0.75, "flip": 0.75})}
 
 
 def test_sdedit_rows_reach_the_table(tmp_path, monkeypatch):
     monkeypatch.setattr(parta, "success_bars", lambda *args, **kwargs: None)
     monkeypatch.setattr(parta, "metric_curve", lambda *args, **kwargs: None)
-    write_figures(tmp_path, {"seeds": 4}, [(2, 270, 0.25), (5, 120, 0.123456789)], 4, 3.0)
+    write_figures(tmp_path, PartA.model_construct(anagram={}, hybrid={}, bands={}), [(2, 270, 0.25),
+                                                                                     (5, 120, 0.123456789)], 4, 3.0)
     with open(tmp_path / "sdedit_faithfulness.csv") as f:
         assert list(csv.reader(f)) == [["i_start", "t", "label_kept"], ["2", "270", "0.25"], ["5", "120", "0.123457"]]

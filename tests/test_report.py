@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import ROOT, run_stage
+from helpers import ROOT, headline_file, run_stage
 
+from difflab.config.metric_files import FILES, JudgeTest
 from difflab.config.params import check
 from difflab.reporting.report import METRICS, SUMMARY, figure_sources, profile_text, render
 
@@ -17,19 +18,25 @@ PARAMS = check(RAW)
 SHOWN = yaml.safe_dump(RAW, sort_keys=False)  # params.yaml as the page shows it
 
 
-def run_metrics(ddim_accuracy: float, rms: float, flow_accuracy: float, judge_accuracy: float) -> dict[str, dict]:
-    """Every metric file the page shows (file relative to reports/ -> JSON), with numbers that name the run."""
-    metrics = {name: {"value": 1.0} for name in METRICS.values()}
-    metrics["samplers/metrics.json"] = {
-        "fixed_small": {"steps_5": {"judge_accuracy": 0.5, "fd_to_test": 99.0}},
-        "ddim": {"steps_5": {"judge_accuracy": ddim_accuracy, "fd_to_test": 42.0}},
-        "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.0, "num_samples": 200}
-    metrics["pure_noise/metrics.json"] = {"rms_output_to_mean_digit": rms, "rms_between_outputs": 0.001,
-                                          "rms_digit_to_mean_digit": 0.3}
-    metrics["objectives/metrics.json"] = {"ddpm_final": {"epoch": 1, "steps_5": {"judge_accuracy": 0.1}},
-                                          "flow_final": {"epoch": 1, "steps_5": {"judge_accuracy": flow_accuracy}},
-                                          "ddpm_equal_epochs": {"epoch": 1}, "flow_equal_epochs": {"epoch": 1}}
-    metrics["judge/metrics.json"] = {"test_accuracy": judge_accuracy}
+REFERENCE = ROOT / "results" / "paper-h200-2026-12-04" / "reports"  # a real run's metric files
+
+
+def run_metrics(ddim_accuracy: float, rms: float, flow_accuracy: float, judge_accuracy: float) -> dict:
+    """Every metric file the page shows (file relative to reports/ -> its model): the published reference run's,
+    those the captions quote and the judge's with numbers that name the run."""
+    metrics = {name: FILES[name].read(REFERENCE / name) for name in METRICS.values()}
+    steps = {"steps_5": {"judge_accuracy": 0.5, "fd_to_test": 99.0}}
+    metrics["samplers/metrics.json"] = FILES["samplers/metrics.json"].model_validate({
+        "fixed_small": steps, "ddim": {"steps_5": {"judge_accuracy": ddim_accuracy, "fd_to_test": 42.0}},
+        "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.0, "num_samples": 200})
+    metrics["pure_noise/metrics.json"] = FILES["pure_noise/metrics.json"].model_validate({
+        "rms_output_to_mean_digit": rms, "rms_between_outputs": 0.001, "rms_digit_to_mean_digit": 0.3,
+        "rms_output_to_mean_digit_epoch1": 0.05})
+    metrics["objectives/metrics.json"] = FILES["objectives/metrics.json"].model_validate({
+        "ddpm_final": {"epoch": 1, **steps}, "ddpm_equal_epochs": {"epoch": 1, **steps},
+        "flow_final": {"epoch": 1, "steps_5": {"judge_accuracy": flow_accuracy, "fd_to_test": 99.0}},
+        "flow_equal_epochs": {"epoch": 1, **steps}, "fd_floor_train_vs_test": 22.0, "num_samples": 200})
+    metrics["judge/metrics.json"] = JudgeTest(test_accuracy=judge_accuracy, n=10000)
     return metrics
 
 
@@ -78,7 +85,7 @@ def run_dir(tmp_path, monkeypatch):
     """A working directory holding one run: params.yaml, every metric file, the headline and every figure."""
     metrics = run_metrics(0.61, 0.011, 0.71, 0.9125)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(RAW, sort_keys=False))
-    files = {**{name: json.dumps(data) for name, data in metrics.items()}, SUMMARY: json.dumps({"psnr": 20.5}),
+    files = {**{name: m.text() for name, m in metrics.items()}, SUMMARY: headline_file(psnr=20.5),
              **{src: "figure" for src in figure_sources(PARAMS, metrics)}}
     for name, text in files.items():
         (tmp_path / "reports" / name).parent.mkdir(parents=True, exist_ok=True)
@@ -93,18 +100,19 @@ def test_the_report_stage_renders_the_workspace_run(run_dir):
     tmp_path, metrics = run_dir
     assert report_stage(tmp_path).returncode == 0
     assert (tmp_path / "reports/index.html").read_text() == render(
-        PARAMS, metrics, {"psnr": 20.5}, "unknown (not a git checkout)", profile_text(PARAMS.profile), SHOWN)
+        PARAMS, metrics, json.loads(headline_file(psnr=20.5)), "unknown (not a git checkout)",
+        profile_text(PARAMS.profile), SHOWN)
 
 
 def test_the_report_stage_names_every_missing_input(run_dir):
     """Missing metric files and headline are named together, then missing figures, so one run says what to make."""
-    tmp_path, _ = run_dir
+    tmp_path, metrics = run_dir
     for name in ("judge/metrics.json", SUMMARY):
         (tmp_path / "reports" / name).unlink()
     out = report_stage(tmp_path)
     assert out.returncode == 1 and "['reports/judge/metrics.json', 'reports/summary.json']" in out.stderr
-    (tmp_path / "reports/judge/metrics.json").write_text("{}")
-    (tmp_path / "reports" / SUMMARY).write_text("{}")
+    (tmp_path / "reports/judge/metrics.json").write_text(metrics["judge/metrics.json"].text())
+    (tmp_path / "reports" / SUMMARY).write_text(headline_file())
     for src in ("parta/blur.png", "samplers/samplers.png"):
         (tmp_path / "reports" / src).unlink()
     out = report_stage(tmp_path)

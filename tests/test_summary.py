@@ -4,41 +4,54 @@
 import re
 
 import pytest
-from helpers import ROOT
+from helpers import ROOT, headline_file
 
+from difflab.config.metric_files import FILES
 from difflab.reporting.compare import SHOWN, show_args
-from difflab.reporting.summary import HEADLINE, goal_rows, headline
+from difflab.reporting.summary import HEADLINE, REPORTS, SOURCES, goal_rows, headline
 
 
 def metric_files(scale_key="cfg_3.0", sigma_key="sigma_0.5"):
-    return {
-        "ood": {"sigma_0.2": {"psnr_db": 30.0},
-                sigma_key: {"psnr_db": 20.123456, "psnr_db_lo": 19.91, "psnr_db_hi": 20.338, "n": 2000}},
-        "time": {"fd_to_test": 44.44, "fd_to_test_lo": 40.04, "fd_to_test_hi": 48.84, "fd_floor_train_vs_test": 22.22,
-                 "fd_floor_train_vs_test_lo": 21.01, "fd_floor_train_vs_test_hi": 23.43, "num_samples": 200},
-        "class": {"cfg_0.0": {"judge_accuracy": 0.1, "fd_to_test": 130.0},
-                  scale_key: {"judge_accuracy": 0.99512, "fd_to_test": 51.06}, "num_samples": 200},
-        "flow_time": {"fd_to_test": 61.26, "fd_floor_train_vs_test": 22.22},
-        "flow_class": {"cfg_3.0": {"judge_accuracy": 0.5, "fd_to_test": 90.0},
-                       "cfg_5.0": {"judge_accuracy": 0.97049, "fd_to_test": 48.96}},
-        "parta": {"anagram_6_9": {"success": 0.5, "upright_ok": 1.0}, "anagram_2_5": {"success": 1.0},
-                  "hybrid_1_7": {"success": 0.0}, "hybrid_0_8": {"success": 0.25},
-                  "inpaint_mask_0": {"label_kept": 0.2, "mask": "[0, 1, 0, 1]"}, "inpaint_mask_1": {"label_kept": 0.6},
-                  "sdedit_i_start_1": {"label_kept": 0.1}, "sdedit_i_start_20": {"label_kept": 0.9},
-                  "seeds": 50},
-        "parta_flow": {"anagram_6_9": {"success": 0.9}, "anagram_2_5": {"success": 0.5},
-                       "hybrid_1_7": {"success": 0.0}, "inpaint_mask_0": {"label_kept": 0.4, "mask": "[0, 1, 0, 1]"},
-                       "sdedit_t_start_0p02": {"label_kept": 0.1}, "sdedit_t_start_0p5": {"label_kept": 0.7},
-                       "seeds": 20},
+    """The metric files the headline reads, each as its writer writes it (numbers chosen by hand), through its
+    model."""
+    def judged(accuracy, fd, lo, hi):
+        return {"judge_accuracy": accuracy, "fd_to_test": fd, "fd_to_test_lo": lo, "fd_to_test_hi": hi}
+
+    def denoised(psnr, lo, hi):
+        return {"mse": 0.01, "psnr_db": psnr, "psnr_db_lo": lo, "psnr_db_hi": hi, "n": 2000, "noisy_mse": 0.25,
+                "noisy_psnr_db": 6.02}
+
+    def part_a(anagrams, hybrids, masks, start, starts, seeds):
+        return {**{f"anagram_identity-{i}_flip-9": {"success": r, "ok_identity": 1.0, "ok_flip": r}
+                   for i, r in enumerate(anagrams)},
+                **{f"hybrid_{i}_7": {"success": r, "far_ok": 1.0, "near_ok": r} for i, r in enumerate(hybrids)},
+                "bands_1_2_3": {"success": 0.0, "low_ok": 1.0, "mid_ok": 0.5, "high_ok": 0.0},
+                **{f"inpaint_mask_{i}": {"label_kept": r, "mask": "[0.0, 1.0, 0.0, 1.0]"} for i, r in enumerate(masks)},
+                **{f"sdedit_{start}_{k}": {"label_kept": r} for k, r in starts.items()}, "seeds": seeds}
+
+    floor = {"fd_floor_train_vs_test": 22.22, "fd_floor_train_vs_test_lo": 21.01, "fd_floor_train_vs_test_hi": 23.43,
+             "num_samples": 200, "bootstrap_resamples": 200}
+    files = {
+        "ood": {"sigma_0.2": denoised(30.0, 29.9, 30.1), sigma_key: denoised(20.123456, 19.91, 20.338)},
+        "time": {"fd_to_test": 44.44, "fd_to_test_lo": 40.04, "fd_to_test_hi": 48.84, **floor},
+        "class": {"cfg_0.0": judged(0.1, 130.0, 120.0, 140.0), scale_key: judged(0.99512, 51.06, 46.06, 56.06),
+                  **floor},
+        "flow_time": {"fd_to_test": 61.26, "fd_to_test_lo": 55.0, "fd_to_test_hi": 67.52, **floor},
+        "flow_class": {"cfg_3.0": judged(0.5, 90.0, 80.0, 100.0), "cfg_5.0": judged(0.97049, 48.96, 44.0, 54.0),
+                       **floor},
+        "parta": part_a([0.5, 1.0], [0.0, 0.25], [0.2, 0.6], "i_start", {1: 0.1, 20: 0.9}, 50),
+        "parta_flow": part_a([0.9, 0.5], [0.0], [0.4], "t_start", {"0p02": 0.1, "0p5": 0.7}, 20),
         "judge": {"test_accuracy": 0.97589, "n": 10000},
         "train_denoiser": {"train": {"loss": 0.01, "seconds": 63.04}},
         "train_time": {"train": {"loss": 0.03, "seconds": 129.0}},
         "train_class": {"train": {"loss": 0.03}},  # a model trained before seconds were logged
     }
+    return {name: FILES[SOURCES[name].relative_to(REPORTS).as_posix()].model_validate(data)
+            for name, data in files.items()}
 
 
 def test_headline_reads_the_numbers_at_the_configured_sigma_and_scale():
-    h = headline(metric_files(), "quick", 0.5, 3, 5)
+    h = headline(metric_files(), "quick", 0.5, 3, 5).model_dump()
     assert list(h)[:len(HEADLINE)] == list(HEADLINE)
     assert {k: h[k] for k in HEADLINE} == {
         "profile": "quick", "psnr": 20.12, "fd_time": 44.4, "fd_floor": 22.2, "acc_cfg": 0.995, "fd_cfg": 51.1,
@@ -48,7 +61,7 @@ def test_headline_reads_the_numbers_at_the_configured_sigma_and_scale():
 
 
 def test_each_measurement_comes_with_its_interval_and_count():
-    h = headline(metric_files(), "quick", 0.5, 3, 5)
+    h = headline(metric_files(), "quick", 0.5, 3, 5).model_dump()
     extra = {k: v for k, v in h.items() if k not in HEADLINE}
     # what the metric files give, rounded as the number is
     assert {k: extra[k] for k in ("psnr_lo", "psnr_hi", "psnr_n")} == {"psnr_lo": 19.91, "psnr_hi": 20.34,
@@ -60,17 +73,19 @@ def test_each_measurement_comes_with_its_interval_and_count():
     assert (extra["acc_cfg_lo"], extra["acc_cfg_hi"], extra["acc_cfg_n"]) == (0.972, 0.999, 200)
     assert (extra["anagram_lo"], extra["anagram_hi"], extra["anagram_n"]) == (0.657, 0.825, 100)
     assert extra["inpaint_n"] == extra["sdedit_n"] == extra["hybrid_n"] == 100
-    # no interval where the metric files hold none (the flow models' here: written before there were intervals,
-    # and no count of samples), and none for the training times
-    assert not {k for k in extra if k.startswith(("fd_flow", "acc_flow", "fd_cfg", "s_"))}
+    assert (extra["fd_cfg_lo"], extra["fd_cfg_hi"], extra["fd_cfg_n"]) == (46.1, 56.1, 200)  # at the scale asked
+    assert (extra["fd_flow_time_lo"], extra["fd_flow_time_hi"]) == (55.0, 67.5)
+    assert not {k for k in extra if k.startswith("s_")}  # no interval for the training times
     # the judge's own accuracy on the 10,000 test digits: 9,759 right -> [0.9727, 0.9787] by hand
     assert (extra["judge_acc_lo"], extra["judge_acc_hi"], extra["judge_acc_n"]) == (0.973, 0.979, 10000)
 
 
 def test_numbers_the_run_did_not_measure_are_none():
-    h = headline(metric_files(scale_key="cfg_5.0", sigma_key="sigma_0.6"), "paper", 0.5, 3.0, 7.0)
+    h = headline(metric_files(scale_key="cfg_5.0", sigma_key="sigma_0.6"), "paper", 0.5, 3.0, 7.0).model_dump()
     assert h["acc_cfg"] is None and h["fd_cfg"] is None and h["psnr"] is None and h["anagram"] == 0.75
     assert h["acc_flow"] is None and h["fd_flow"] is None and h["fd_flow_time"] == 61.3
+    assert not {f"{k}_{end}" for k in ("acc_cfg", "fd_cfg", "psnr", "acc_flow", "fd_flow") for end in ("lo", "hi", "n")
+                } & set(h)  # nor their intervals
 
 
 @pytest.mark.parametrize("acc, fd, verdicts", [(0.995, 60.0, ("met", "met")), (0.98, 70.0, ("missed", "missed"))])
@@ -145,24 +160,22 @@ def test_the_report_says_what_the_quick_profile_cut():
 
 
 def test_the_report_says_which_objective_draws_better_digits_per_step():
+    from difflab.config.metric_files import Objectives, PureNoise
     from difflab.reporting.report import objectives_sentence, pure_noise_sentence
 
-    m = {"ddpm_final": {"epoch": 20, "steps_5": {"judge_accuracy": 0.104}, "steps_300": {"judge_accuracy": 0.991}},
-         "flow_final": {"epoch": 10, "steps_5": {"judge_accuracy": 0.93}, "steps_300": {"judge_accuracy": 0.985},
-                  "steps_400": {"judge_accuracy": 0.99}},
-         "ddpm_equal_epochs": {"epoch": 5}, "flow_equal_epochs": {"epoch": 5}, "num_samples": 1000}
+    m = Objectives.model_validate(_objectives({5: 0.104, 300: 0.991}, {5: 0.93, 300: 0.985, 400: 0.99}))
     text = objectives_sentence(m)
     assert "(DDPM after epoch 20, flow matching after epoch 10)" in text
     assert "5: DDPM 0.10 / flow 0.93; 300: DDPM 0.99 / flow 0.98; 400: flow 0.99." in text  # 400 > T: flow only
     assert "Dashed: both at epoch 5." in text
-    noise = pure_noise_sentence({"rms_output_to_mean_digit": 0.0123, "rms_between_outputs": 0.004,
-                                 "rms_digit_to_mean_digit": 0.29})
+    noise = pure_noise_sentence(PureNoise.model_validate(_pure_noise(0.0123, 0.004, 0.29)))
     assert "the outputs lie 0.012 (RMS per pixel) from that mean and 0.004 from each other" in noise
     assert "real digits lie 0.290 from it" in noise
 
 
 def test_the_report_says_what_each_sampler_gives_per_step():
     """One entry per column compare_samplers wrote (the DDPM step per variance, DDIM), each with its own numbers."""
+    from difflab.config.metric_files import Samplers
     from difflab.reporting.report import samplers_sentence
 
     m = {"fixed_small": {"steps_5": {"judge_accuracy": 0.96, "fd_to_test": 60.2},
@@ -172,13 +185,13 @@ def test_the_report_says_what_each_sampler_gives_per_step():
          "ddim": {"steps_5": {"judge_accuracy": 0.98, "fd_to_test": 39.1},
                   "steps_10": {"judge_accuracy": 0.975, "fd_to_test": 39.4}},
          "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.1, "num_samples": 200}
-    text = samplers_sentence(m)
+    text = samplers_sentence(Samplers.model_validate(m))
     assert "(noise fixed_small or fixed_large:" in text and "and by DDIM's (eta 0.0)" in text
     assert "(floor 22) on 200 digits" in text
     assert ("5 steps: DDPM fixed_small 0.96 / 60, DDPM fixed_large 0.97 / 156, DDIM 0.98 / 39; "
             "10 steps: DDPM fixed_small 0.99 / 45, DDPM fixed_large 1.00 / 50, DDIM 0.97 / 39.") in text
     del m["fixed_large"]  # samplers.variances: [fixed_small]
-    assert "10 steps: DDPM fixed_small 0.99 / 45, DDIM 0.97 / 39." in samplers_sentence(m)
+    assert "10 steps: DDPM fixed_small 0.99 / 45, DDIM 0.97 / 39." in samplers_sentence(Samplers.model_validate(m))
 
 
 def _samplers(ddim_accuracy: float) -> dict:
@@ -190,6 +203,23 @@ def _samplers(ddim_accuracy: float) -> dict:
             "ddim_eta": 0.0, "fd_floor_train_vs_test": 22.0, "num_samples": 200}
 
 
+def _objectives(ddpm: dict[int, float], flow: dict[int, float], equal_epoch: int = 5) -> dict:
+    """compare_objectives' metrics with these accuracies by step count after the last epoch (DDPM epoch 20, flow
+    epoch 10), and both at `equal_epoch` (accuracies 0.5)."""
+    def column(epoch, accuracies):
+        return {"epoch": epoch, **{f"steps_{k}": {"judge_accuracy": a, "fd_to_test": 50.0}
+                                   for k, a in accuracies.items()}}
+    return {"ddpm_final": column(20, ddpm), "flow_final": column(10, flow),
+            "ddpm_equal_epochs": column(equal_epoch, dict.fromkeys(ddpm, 0.5)),
+            "flow_equal_epochs": column(equal_epoch, dict.fromkeys(flow, 0.5)),
+            "fd_floor_train_vs_test": 22.0, "num_samples": 1000}
+
+
+def _pure_noise(to_mean: float, between: float, digit: float) -> dict:
+    return {"rms_output_to_mean_digit": to_mean, "rms_between_outputs": between, "rms_digit_to_mean_digit": digit,
+            "rms_output_to_mean_digit_epoch1": 2 * to_mean}
+
+
 def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow_accuracy: float) -> dict:
     """reports/ and params.yaml of one run, as compare_page.read would return them (text, figures as bytes)."""
     import json
@@ -199,15 +229,10 @@ def _run_files(params: dict, ddim_accuracy: float, psnr: float, rms: float, flow
     from difflab.config.params import check
     from difflab.reporting.report import sections
 
-    files = {"params.yaml": yaml.safe_dump(params), "reports/summary.json": json.dumps({"psnr": psnr}),
+    files = {"params.yaml": yaml.safe_dump(params), "reports/summary.json": headline_file(psnr=psnr),
              "reports/samplers/metrics.json": json.dumps(_samplers(ddim_accuracy)),
-             "reports/pure_noise/metrics.json": json.dumps({"rms_output_to_mean_digit": rms,
-                                                           "rms_between_outputs": 0.001,
-                                                           "rms_digit_to_mean_digit": 0.3}),
-             "reports/objectives/metrics.json": json.dumps({
-                 "ddpm_final": {"epoch": 1, "steps_5": {"judge_accuracy": 0.1}},
-                 "flow_final": {"epoch": 1, "steps_5": {"judge_accuracy": flow_accuracy}},
-                 "ddpm_equal_epochs": {"epoch": 1}, "flow_equal_epochs": {"epoch": 1}})}
+             "reports/pure_noise/metrics.json": json.dumps(_pure_noise(rms, 0.001, 0.3)),
+             "reports/objectives/metrics.json": json.dumps(_objectives({5: 0.1}, {5: flow_accuracy}))}
     for section in sections(check(params), {}):
         for item in section["items"]:
             files[f"reports/{item['src']}"] = f"{psnr} {item['src']}".encode()  # a figure that names its run
@@ -292,10 +317,10 @@ def test_the_comparison_page_says_which_differences_are_more_than_noise(tmp_path
 
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     runs = {"run-a": _run_files(base, 0.61, 20.5, 0.011, 0.71), "run-b": _run_files(base, 0.83, 31.25, 0.022, 0.92)}
-    runs["run-a"]["reports/summary.json"] = json.dumps({"psnr": 20.5, "psnr_lo": 20.1, "psnr_hi": 20.9,
-                                                        "fd_time": 80.0, "fd_time_lo": 70.0, "fd_time_hi": 90.0})
-    runs["run-b"]["reports/summary.json"] = json.dumps({"psnr": 31.25, "psnr_lo": 30.5, "psnr_hi": 32.0,
-                                                        "fd_time": 75.0, "fd_time_lo": 66.0, "fd_time_hi": 84.0})
+    runs["run-a"]["reports/summary.json"] = headline_file(psnr=20.5, fd_time=80.0, psnr_lo=20.1, psnr_hi=20.9,
+                                                          psnr_n=2000, fd_time_lo=70.0, fd_time_hi=90.0, fd_time_n=200)
+    runs["run-b"]["reports/summary.json"] = headline_file(psnr=31.25, fd_time=75.0, psnr_lo=30.5, psnr_hi=32.0,
+                                                          psnr_n=2000, fd_time_lo=66.0, fd_time_hi=84.0, fd_time_n=200)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(compare_page, "read", lambda path, rev, mode="r": runs[rev].get(path))
     page = compare_page.render_comparison("run-a", "run-b", tmp_path / "compare").read_text()
@@ -318,15 +343,15 @@ def test_the_comparison_page_shows_the_published_reference_of_the_runs_profile(t
 
     base = yaml.safe_load((ROOT / "params.yaml").read_text())
     runs = {"run-a": _run_files(base, 0.61, 20.5, 0.011, 0.71), "run-b": _run_files(base, 0.83, 31.25, 0.022, 0.92)}
-    runs["run-b"]["reports/summary.json"] = json.dumps({"psnr": 31.25, "psnr_lo": 30.5, "psnr_hi": 32.0})
+    runs["run-b"]["reports/summary.json"] = headline_file(psnr=31.25, psnr_lo=30.5, psnr_hi=32.0, psnr_n=2000)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(compare_page, "read", lambda path, rev, mode="r": runs[rev].get(path))
     page = compare_page.render_comparison("run-a", "run-b", tmp_path / "compare").read_text()
     assert "(reference)" not in page
     folder = tmp_path / "results" / "paper-gpu-2026-12-04"
     (folder / "reports").mkdir(parents=True)
-    (folder / "reports" / "summary.json").write_text(json.dumps({"profile": base["profile"], "psnr": 20.85,
-                                                                 "psnr_lo": 20.81, "psnr_hi": 20.88}))
+    (folder / "reports" / "summary.json").write_text(headline_file(profile=base["profile"], psnr=20.85,
+                                                                   psnr_lo=20.81, psnr_hi=20.88, psnr_n=10000))
     (folder / "params.yaml").write_text(yaml.safe_dump(base))
     page = compare_page.render_comparison("run-a", "run-b", tmp_path / "compare").read_text()
     assert "<th class=\"reference\">paper-gpu-2026-12-04 (reference)</th><th>run-b vs reference</th>" in page

@@ -86,11 +86,12 @@ def reading(path: str | Path, what: str, errors: tuple[type[BaseException], ...]
 
 
 def read_json(path: str | Path, what: str = "metric file", stage: str | None = None,
-              restore: str | None = None) -> dict:
+              restore: str | None = None, text: str | None = None) -> dict:
     """A JSON object from a file a stage wrote (a metric file: git-tracked, not in DVC's cache, so rerunning its
-    stage restores it); DamagedFile where it is not one."""
+    stage restores it), or from its `text` where it was read elsewhere (another run's, through DVC: `path` names
+    it); DamagedFile where it is not one."""
     with reading(path, what, (json.JSONDecodeError, UnicodeDecodeError), stage, False, restore):
-        data = json.loads(Path(path).read_text())
+        data = json.loads(Path(path).read_text() if text is None else text)
     if not isinstance(data, dict):
         raise damaged(path, what, f"a JSON {type(data).__name__}, not an object", stage, False, restore)
     return data

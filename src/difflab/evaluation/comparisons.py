@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
+from difflab.config.metric_files import Objectives, Samplers
 from difflab.errors import ParamError
 from difflab.config.runtime import Runtime
 from difflab.config.schema import Params
@@ -40,7 +41,8 @@ def objective_runs(params: Params) -> list[tuple[str, str, int, Path]]:
 
 
 @torch.no_grad()
-def compare_objectives(params: Params, runs: list[tuple[str, str, int, Path]], runtime: Runtime, out: Path) -> dict:
+def compare_objectives(params: Params, runs: list[tuple[str, str, int, Path]], runtime: Runtime,
+                       out: Path) -> Objectives:
     """Judge each of objective_runs' weights at every step count of objectives.num_steps (the DDPM strided over its
     T timesteps with objectives.ddpm_variance, only at counts up to T; flow matching with as many Euler steps) and
     write the comparison into `out`, the equal-epoch columns dashed. Weights two columns share are judged once.
@@ -68,7 +70,7 @@ def compare_objectives(params: Params, runs: list[tuple[str, str, int, Path]], r
         out, table, steps_list, labels, ref.floor, "objectives.png", "DDPM against flow matching, class-conditioned, "
         f"each at its CFG scale ({n} samples per point)",
         {"fd_floor_train_vs_test": ref.floor, "num_samples": n, **{c: {"epoch": e} for c, e in epochs.items()}},
-        dashed=[c for c in table if "equal" in c])
+        Objectives, dashed=[c for c in table if "equal" in c])
 
 
 def check_step_counts(meta: dict, counts: list[int]) -> None:
@@ -79,7 +81,7 @@ def check_step_counts(meta: dict, counts: list[int]) -> None:
 
 
 @torch.no_grad()
-def compare_samplers(params: Params, unet: UNet, meta: dict, runtime: Runtime, out: Path) -> dict:
+def compare_samplers(params: Params, unet: UNet, meta: dict, runtime: Runtime, out: Path) -> Samplers:
     """Judge the class-conditioned DDPM (unet, meta) at every count of samplers.num_steps, sampled by the DDPM step
     once per variance in samplers.variances and by DDIM (eta samplers.ddim_eta), all at ddpm_class.guidance_scale,
     and write the comparison into `out`, the fixed_large column dashed (the DDPM step's two noises share a colour).
@@ -98,4 +100,4 @@ def compare_samplers(params: Params, unet: UNet, meta: dict, runtime: Runtime, o
         out, table, p.num_steps, {c: f"{label}, CFG {scale}" for c, (_, label) in samplers.items()}, ref.floor,
         "samplers.png", f"Class-conditioned DDPM (epoch {meta['epoch']}) sampled by the DDPM step and by DDIM "
         f"({n} samples per point)", {"fd_floor_train_vs_test": ref.floor, "num_samples": n, "ddim_eta": p.ddim_eta},
-        dashed=[c for c in table if c == "fixed_large"])
+        Samplers, dashed=[c for c in table if c == "fixed_large"])

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
+from difflab.config.metric_files import ClassEval, TimeEval
 from difflab.config.schema import Params
 from difflab.config.runtime import Runtime
 from difflab.core.objectives import objective_of
@@ -17,7 +18,7 @@ from difflab.reporting.figures import metric_curve
 
 
 @torch.no_grad()
-def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
+def judge_model(params: Params, section: str, runtime: Runtime) -> TimeEval | ClassEval:
     """The section's final weights judged on eval.num_samples digits from the seeded noise (the DDPMs with all T
     steps, the flow models with <model>.num_steps Euler steps); a class-conditioned model asks for the digits 0-9
     in turn, once per CFG scale, and its sweep is written beside its reports (write_cfg_sweep). Every distance,
@@ -40,26 +41,26 @@ def judge_model(params: Params, section: str, runtime: Runtime) -> dict:
         metrics.update(judged(None, 1.0, "sampling"))
     else:
         digits = each_digit(n)
-        sweep = {f"cfg_{s}": judged(digits, s, f"CFG {s}") for s in p.guidance_scales}
-        metrics.update(sweep)
+        sweep = {s: judged(digits, s, f"CFG {s}") for s in p.guidance_scales}
+        metrics["cfg"] = sweep
         write_cfg_sweep(layout.model_paths(section).reports, sweep, p.guidance_scales, ref.floor,
                         f"Class-conditioned {objective.title}", n)
-    return metrics
+    return (TimeEval if unet.conditioning == "time" else ClassEval)(**metrics)
 
 
-def write_cfg_sweep(folder: Path, sweep: dict[str, dict], scales: list[float], floor: float, model: str,
+def write_cfg_sweep(folder: Path, sweep: dict[float, dict], scales: list[float], floor: float, model: str,
                     n: int) -> None:
     """cfg_sweep.csv (a row per CFG scale: accuracy and distance, for `dvc plots`), cfg_accuracy.png and cfg_fd.png
-    (the distance beside the floor), sweep["cfg_<scale>"] being judge_samples' result at that scale."""
+    (the distance beside the floor), sweep[scale] being judge_samples' result at that scale."""
     with open(folder / "cfg_sweep.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["guidance_scale", "judge_accuracy", "fd_to_test"])
         for s in scales:
-            w.writerow([s, f"{sweep[f'cfg_{s}']['judge_accuracy']:.6g}", f"{sweep[f'cfg_{s}']['fd_to_test']:.6g}"])
-    metric_curve(scales, {"judge accuracy": [sweep[f"cfg_{s}"]["judge_accuracy"] for s in scales]},
+            w.writerow([s, f"{sweep[s]['judge_accuracy']:.6g}", f"{sweep[s]['fd_to_test']:.6g}"])
+    metric_curve(scales, {"judge accuracy": [sweep[s]["judge_accuracy"] for s in scales]},
                  folder / "cfg_accuracy.png", f"{model}: judged accuracy vs CFG scale ({n} samples)",
                  "guidance scale", "fraction judged as the digit asked for")
-    metric_curve(scales, {"generated vs test": [sweep[f"cfg_{s}"]["fd_to_test"] for s in scales],
+    metric_curve(scales, {"generated vs test": [sweep[s]["fd_to_test"] for s in scales],
                           "floor: train vs test": [floor] * len(scales)},
                  folder / "cfg_fd.png", f"{model}: judge Frechet distance vs CFG scale ({n} samples)",
                  "guidance scale", "judge Frechet distance (lower is closer to MNIST)")

@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
+from difflab.config.metric_files import (AnagramRates, BandRates, HybridRates, Inpainted, Kept, PartA, PartAFlow,
+                                          UpdateError)
 from difflab.config.runtime import Runtime
 from difflab.config.schema import FlowExperiments, MnistExperiments, Params
 from difflab.core.views import View, views_for
@@ -85,24 +87,24 @@ def _rate(ok: torch.Tensor) -> float:
     return ok.float().mean().item()
 
 
-def anagrams(bench: Bench, views: list[list[View]]) -> dict:
-    """Per anagram: success (every view judged as its digit), ok_<view> (that view alone), and with three views
-    success_<a>_<b> for each pair."""
+def anagrams(bench: Bench, views: list[list[View]]) -> dict[str, AnagramRates]:
+    """Per anagram (<view>-<prompt>_...): success (every view judged as its digit), each view alone, and with three
+    views each pair (<a>_<b>)."""
     engine, metrics = bench.engine, {}
     for e, vs in zip(bench.cfg.anagram.anagrams, views):
         x_T, g = bench.noise()
         x = engine.denoise(x_T, 0, engine.anagram(e.prompts, vs), g, progress=f"anagram {'/'.join(e.views)}")
         right = {v.name: bench.judged(v(x)) == bench.label(p) for v, p in zip(vs, e.prompts)}
-        entry = {"success": _rate(torch.stack(list(right.values())).all(0)),
-                 **{f"ok_{name}": _rate(ok) for name, ok in right.items()}}
-        if len(vs) > 2:
-            entry.update({f"success_{a}_{b}": _rate(right[a] & right[b]) for a, b in itertools.combinations(right, 2)})
-        metrics["anagram_" + "_".join(f"{v}-{p}" for v, p in zip(e.views, e.prompts))] = entry
+        pairs = itertools.combinations(right, 2) if len(vs) > 2 else ()
+        metrics["_".join(f"{v}-{p}" for v, p in zip(e.views, e.prompts))] = AnagramRates(
+            success=_rate(torch.stack(list(right.values())).all(0)), ok={name: _rate(ok) for name, ok in right.items()},
+            pairs={f"{a}_{b}": _rate(right[a] & right[b]) for a, b in pairs})
     return metrics
 
 
-def hybrids(bench: Bench) -> dict:
-    """Per (far, near) pair: success (the blurred image judged as far and the image as near), far_ok, near_ok."""
+def hybrids(bench: Bench) -> dict[str, HybridRates]:
+    """Per (far, near) pair (<far>_<near>): success (the blurred image judged as far and the image as near), far_ok,
+    near_ok."""
     engine, h, metrics = bench.engine, bench.cfg.hybrid, {}
     for far, near in h.pairs:
         x_T, g = bench.noise()
@@ -110,13 +112,14 @@ def hybrids(bench: Bench) -> dict:
         x = engine.denoise(x_T, 0, predictor, g, progress=f"hybrid {far}/{near}")
         far_ok = bench.judged(alg.gaussian_blur(x, h.kernel_size, h.sigma)) == bench.label(far)
         near_ok = bench.judged(x) == bench.label(near)
-        metrics[f"hybrid_{far}_{near}"] = {"success": _rate(far_ok & near_ok), "far_ok": _rate(far_ok),
-                                           "near_ok": _rate(near_ok)}
+        metrics[f"{far}_{near}"] = HybridRates(success=_rate(far_ok & near_ok), far_ok=_rate(far_ok),
+                                               near_ok=_rate(near_ok))
     return metrics
 
 
-def bands(bench: Bench) -> dict:
-    """Per factorized item: success (the low, mid and high bands each judged as their digit) and <band>_ok."""
+def bands(bench: Bench) -> dict[str, BandRates]:
+    """Per factorized item (its prompts, _-joined): success (the low, mid and high bands each judged as their digit)
+    and <band>_ok."""
     engine, metrics = bench.engine, {}
     blurs = band_blurs(bench.cfg.factorized)
     for item in bench.cfg.factorized.items:
@@ -125,20 +128,19 @@ def bands(bench: Bench) -> dict:
         x = engine.denoise(x_T, 0, predictor, g, progress=f"bands {'/'.join(item.prompts)}")
         right = {band: bench.judged(seen) == bench.label(p)
                  for band, seen, p in zip(("low", "mid", "high"), alg.band_views(x, blurs), item.prompts)}
-        metrics["bands_" + "_".join(item.prompts)] = {
-            "success": _rate(torch.stack(list(right.values())).all(0)),
-            **{f"{band}_ok": _rate(ok) for band, ok in right.items()}}
+        metrics["_".join(item.prompts)] = BandRates(success=_rate(torch.stack(list(right.values())).all(0)),
+                                                    **{f"{band}_ok": _rate(ok) for band, ok in right.items()})
     return metrics
 
 
-def inpainting(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> dict:
-    """Per mask of parta.mnist.inpaint: how often the completed test digit keeps its label (label_kept)."""
+def inpainting(bench: Bench, digits: torch.Tensor, truth: torch.Tensor) -> dict[int, Inpainted]:
+    """Per mask of parta.mnist.inpaint, by its index: how often the completed test digit keeps its label."""
     engine, inpaint, metrics = bench.engine, bench.cfg.inpaint, {}
     for k, spec in enumerate(inpaint.masks):
         _, g = bench.noise()
         mask = make_mask(spec, 28).to(engine.device)
         out = engine.inpaint(digits, mask, engine.guided(inpaint.prompt), g, progress=f"inpainting, mask {k}")
-        metrics[f"inpaint_mask_{k}"] = {"label_kept": _rate(bench.judged(out) == truth.cpu()), "mask": str(spec)}
+        metrics[k] = Inpainted(label_kept=_rate(bench.judged(out) == truth.cpu()), mask=str(spec))
     return metrics
 
 
@@ -154,7 +156,7 @@ def sdedit_faithfulness(bench: Bench, digits: torch.Tensor, truth: torch.Tensor)
     return rows
 
 
-def update_errors(bench: Bench, digits: torch.Tensor) -> dict:
+def update_errors(bench: Bench, digits: torch.Tensor) -> dict[float, UpdateError]:
     """Per time t of parta.<model>.forward: the mean over the test digits of the RMS error (per image, over its
     pixels) between the update to the clean image the model predicts from x_t (prompt parta.<model>.velocity) and
     the true one, x0 - x_t."""
@@ -164,22 +166,23 @@ def update_errors(bench: Bench, digits: torch.Tensor) -> dict:
     for t in cfg.forward.times:
         x_t = engine.noised(digits, t, g)
         error = engine.update(x_t, t, predictor) - (digits - x_t)
-        metrics[f"velocity_t_{key_of(t)}"] = {"rms_error": error.pow(2).mean((1, 2, 3)).sqrt().mean().item()}
+        metrics[t] = UpdateError(rms_error=error.pow(2).mean((1, 2, 3)).sqrt().mean().item())
     return metrics
 
 
 @torch.no_grad()
-def measure(bench: Bench, views: list[list[View]], data_dir: str) -> tuple[dict, list[tuple[int, int, float]]]:
-    """Every measurement in turn: the metrics (seeds, then anagrams, hybrids, bands, inpainting and SDEdit, the
-    last two on the first `seeds` test digits) and SDEdit's curve as sdedit_faithfulness' rows."""
-    metrics = {"seeds": bench.seeds, **anagrams(bench, views), **hybrids(bench), **bands(bench)}
+def measure(bench: Bench, views: list[list[View]], data_dir: str) -> tuple[PartA, list[tuple[int, int, float]]]:
+    """Every measurement in turn: the metrics (anagrams, hybrids, bands, then inpainting, SDEdit and the predicted
+    update on the first `seeds` test digits; PartAFlow on a flow model) and SDEdit's curve as
+    sdedit_faithfulness' rows."""
+    found = {"anagram": anagrams(bench, views), "hybrid": hybrids(bench), "bands": bands(bench)}
     digits, truth = load_mnist(data_dir, "test", bench.seeds)
     digits, truth = digits.to(bench.engine.device), truth.to(bench.engine.device)
-    metrics.update(inpainting(bench, digits, truth))
+    found["inpaint"] = inpainting(bench, digits, truth)
     rows = sdedit_faithfulness(bench, digits, truth)
-    metrics.update(update_errors(bench, digits))
-    metrics.update({f"sdedit_{start_key(bench.cfg)}_{key_of(s)}": {"label_kept": kept} for s, _, kept in rows})
-    return metrics, rows
+    found["velocity"] = update_errors(bench, digits)
+    file = {"i_start": PartA, "t_start": PartAFlow}[start_key(bench.cfg)]
+    return file(seeds=bench.seeds, sdedit={s: Kept(label_kept=kept) for s, _, kept in rows}, **found), rows
 
 
 def start_key(cfg) -> str:
@@ -187,23 +190,18 @@ def start_key(cfg) -> str:
     return "t_start" if hasattr(cfg.sdedit, "t_start") else "i_start"
 
 
-def key_of(start) -> str:
-    """A start in a metric's name, without a dot (dvc metrics show nests keys at dots): 10, 0p02."""
-    return f"{start:g}".replace(".", "p") if isinstance(start, float) else str(start)
-
-
-def write_figures(out: Path, metrics: dict, rows: list[tuple[float, float, float]], seeds: int, scale: float,
+def write_figures(out: Path, metrics: PartA, rows: list[tuple[float, float, float]], seeds: int, scale: float,
                   start: str = "i_start", model: str = "MNIST model") -> None:
     """anagrams_hybrids.png (each item's success beside how often each of its parts is right),
     sdedit_faithfulness.csv (for `dvc plots`) and sdedit_faithfulness.png; `start` names SDEdit's start knob
     (start_key) and `model` the model in the titles."""
     out.mkdir(parents=True, exist_ok=True)
-    success_bars({name.replace("_", " "): (m["success"], {k.removesuffix("_ok").removeprefix("ok_"): v
-                                                          for k, v in m.items() if k.endswith("_ok") or
-                                                          k.startswith("ok_")})
-                  for name, m in metrics.items() if name.startswith(("anagram_", "hybrid_", "bands_"))},
-                 out / "anagrams_hybrids.png", f"Anagrams, hybrids and frequency bands on the {model} ({seeds} "
-                 f"seeds, CFG {scale})")
+    items = {**{f"anagram {k}": (m.success, m.ok) for k, m in metrics.anagram.items()},
+             **{f"hybrid {k}": (m.success, {"far": m.far_ok, "near": m.near_ok}) for k, m in metrics.hybrid.items()},
+             **{f"bands {k}": (m.success, {"low": m.low_ok, "mid": m.mid_ok, "high": m.high_ok})
+                for k, m in metrics.bands.items()}}
+    success_bars({name.replace("_", " "): rates for name, rates in items.items()}, out / "anagrams_hybrids.png",
+                 f"Anagrams, hybrids and frequency bands on the {model} ({seeds} seeds, CFG {scale})")
     with open(out / "sdedit_faithfulness.csv", "w", newline="") as f:
         w = csv.writer(f)
         w.writerow([start, "t", "label_kept"])

@@ -4,7 +4,6 @@ against them. Used by the evaluation stages and by the comparisons by sampling s
 DDPM against DDIM), which write their tables alike."""
 
 import csv
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import torch
 
 from difflab.config import layout
+from difflab.config.metric_files import Objectives, Samplers
 from difflab.config.runtime import Runtime
 from difflab.core.noise import image_generators, randn
 from difflab.data.mnist import load_mnist
@@ -114,11 +114,11 @@ def judge_samples(ref: Reference, unet: UNet, meta: dict, n: int, seed: int, run
 
 def write_steps_comparison(out_dir: Path, table: dict[str, dict[int, dict]], steps_list: list[int],
                            labels: dict[str, str], floor: float, figure: str, title: str, metrics: dict,
-                           dashed: Sequence[str] = ()) -> dict:
+                           file: type[Objectives | Samplers], dashed: Sequence[str] = ()) -> Objectives | Samplers:
     """What a comparison by sampling steps writes into out_dir, table[column][steps] being judge_samples' result
     (a column per sampler or model; a step count a column lacks stays empty): accuracy.csv and fd.csv for
     `dvc plots` (a row per step count), the figure (a line per column, named by labels[column]; the `dashed`
-    columns dashed) and metrics.json: `metrics` with each column's results as steps_<k> (beside what
+    columns dashed) and metrics.json, the `file` of `metrics` with each column's results as its steps (beside what
     metrics[column] holds). Returns what metrics.json holds."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for name, key in (("accuracy.csv", "judge_accuracy"), ("fd.csv", "fd_to_test")):
@@ -130,7 +130,6 @@ def write_steps_comparison(out_dir: Path, table: dict[str, dict[int, dict]], ste
     curves = {labels[c]: {k: (v["judge_accuracy"], v["fd_to_test"]) for k, v in rows.items()}
               for c, rows in table.items()}
     steps_curves(curves, floor, out_dir / figure, title, dashed=[labels[c] for c in dashed])
-    metrics = {**metrics, **{c: {**metrics.get(c, {}), **{f"steps_{k}": v for k, v in rows.items()}}
-                             for c, rows in table.items()}}
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+    metrics = file(**{**metrics, **{c: {**metrics.get(c, {}), "steps": rows} for c, rows in table.items()}})
+    metrics.write(out_dir / "metrics.json")
     return metrics

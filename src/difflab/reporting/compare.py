@@ -40,8 +40,9 @@ from pathlib import Path
 
 import yaml
 
+from difflab.config.metric_files import Summary
 from difflab.config.params import flatten
-from difflab.errors import DamagedFile, damaged, read_json
+from difflab.errors import DamagedFile, damaged
 from difflab.config.profiles import override_value, parse_overrides, with_overrides
 from difflab.reporting.reference import Reference, of_profile, published
 from difflab.reporting.summary import HEADLINE, difference
@@ -350,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
         from difflab.reporting.compare_page import UnknownRun, render_comparison
         try:
             print(f"wrote {render_comparison(*args.page)}")
-        except UnknownRun as e:
+        except (UnknownRun, DamagedFile) as e:  # a run's metric file damaged, or of another shape: named
             parser.exit(2, f"{parser.prog}: error: {e}\n")
         return
     if args.dvc or args.print:
@@ -362,7 +363,7 @@ def main(argv: list[str] | None = None) -> None:
         os.execvp(command[0], command)
     try:
         if Path(SUMMARY).is_file():  # the workspace's headline, read here first: DVC stops on some damage unnamed
-            read_json(SUMMARY, "metric file", "summary")
+            Summary.read(SUMMARY, "summary")
         command = ["dvc", "exp", "show", "--json", *args.extra]
         out = subprocess.run(command, capture_output=True, text=True)
         if out.returncode != 0:

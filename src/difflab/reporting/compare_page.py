@@ -8,7 +8,6 @@ page), so they must be in the local cache (`dvc pull` / `dvc exp pull` first for
     python -m difflab.reporting.compare --page main sorer-coos      # writes compare/main_vs_sorer-coos/index.html
 """
 
-import json
 import re
 import subprocess
 import sys
@@ -18,7 +17,9 @@ from pathlib import Path
 import jinja2
 import yaml
 
+from difflab.config.metric_files import FILES, MetricFile
 from difflab.config.params import Params, check
+from difflab.errors import maker
 from difflab.reporting.reference import of_profile, published
 from difflab.reporting.report import CAPTION_METRICS, fmt, sections
 from difflab.reporting.summary import HEADLINE, difference, interval
@@ -102,10 +103,16 @@ def _slug(rev: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "-", rev)
 
 
-def run_metrics(rev: str) -> dict[str, dict]:
+def _checked(name: str, text: str, rev: str) -> MetricFile:
+    """reports/`name` of run `rev`, from its text, through its model: DamagedFile naming it where it is not JSON or
+    not of the model's shape (a run older than the model)."""
+    return FILES[name].read(f"reports/{name} of {rev}", maker(f"reports/{name}"), text=text)
+
+
+def run_metrics(rev: str) -> dict[str, MetricFile]:
     """The metric files the report's captions quote (report.CAPTION_METRICS), as run `rev` measured them."""
     files = {name: read(f"reports/{name}", rev) for name in CAPTION_METRICS}
-    return {name: json.loads(text) for name, text in files.items() if text is not None}
+    return {name: _checked(name, text, rev) for name, text in files.items() if text is not None}
 
 
 def _figures(runs: list[str], params: list[Params]) -> dict[str, list[dict | None]]:
@@ -129,10 +136,11 @@ def _render_comparison(rev_a: str, rev_b: str, out_root: Path) -> Path:
     if any(p is None for p in params):
         raise UnknownRun(f"no params.yaml in {runs[params.index(None)]!r}")
     params = [check(yaml.safe_load(p)) for p in params]  # a run's params as its stages read them
-    summaries = [json.loads(s) if s else {} for s in (read("reports/summary.json", rev) for rev in runs)]
+    texts = [read("reports/summary.json", rev) for rev in runs]
+    summaries = [_checked("summary.json", text, rev).model_dump() if text else {} for text, rev in zip(texts, runs)]
     out = Path(out_root) / f"{_slug(rev_a)}_vs_{_slug(rev_b)}"
     def shown(s: dict, key: str) -> str:
-        if key not in s:
+        if s.get(key) is None:
             return "not measured"
         bounds = interval(s, key)
         return fmt(s[key]) + (f" [{fmt(bounds[0])}, {fmt(bounds[1])}]" if bounds else "")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import yaml
 
-from difflab.errors import read_json
+from difflab.config.metric_files import Summary
 from difflab.reporting.summary import HEADLINE, goal_rows, interval
 
 RESULTS = Path("results")
@@ -38,7 +38,7 @@ def published(root: Path = RESULTS) -> list[Reference]:
         summary, params = folder / "reports" / "summary.json", folder / "params.yaml"
         if summary.is_file() and params.is_file():
             out.append(Reference(folder.name, folder,
-                                 read_json(summary, "reference headline", restore=f"git checkout -- {summary}"),
+                                 Summary.read(summary, restore=f"git checkout -- {summary}").model_dump(),
                                  yaml.safe_load(params.read_text())))
     return out
 

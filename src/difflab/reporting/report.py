@@ -13,6 +13,7 @@ from pathlib import Path
 
 import jinja2
 
+from difflab.config.metric_files import MetricFile, Objectives, PureNoise, Samplers
 from difflab.config.params import flatten
 from difflab.config.profiles import read_overrides
 from difflab.config.experiments import PART_A
@@ -30,7 +31,7 @@ def fmt(value) -> str:
 
 
 # The metric files the page shows as tables: title -> file, relative to a run's reports/ folder. The layout
-# functions below are given them parsed (a dict file -> JSON) rather than reading them.
+# functions below are given them read (a dict file -> its model, config/metric_files.FILES) rather than reading them.
 METRICS = {
     "Denoiser: out-of-distribution test": "denoiser/ood.json",
     "Time-conditioned DDPM: sample quality": "ddpm_time/eval.json",
@@ -54,14 +55,14 @@ def item(src: str, title: str, caption: str) -> dict:
     return {"src": src, "title": title, "caption": caption}
 
 
-def _quoting(metrics: dict[str, dict], name: str, sentence) -> str:
+def _quoting(metrics: dict[str, MetricFile], name: str, sentence) -> str:
     """sentence(metrics[name]), or what is missing where the run lacks that file."""
     return sentence(metrics[name]) if name in metrics else f"(No reports/{name} in this run: its numbers are missing.)"
 
 
-def sections(params: Params, metrics: dict[str, dict]) -> list[dict]:
+def sections(params: Params, metrics: dict[str, MetricFile]) -> list[dict]:
     """The report's figures as sections of items {src, title, caption}: titles and captions from this run's params
-    and its metrics (file relative to reports/ -> parsed JSON; those of CAPTION_METRICS are quoted, and a caption
+    and its metrics (file relative to reports/ -> its model; those of CAPTION_METRICS are quoted, and a caption
     says which are missing)."""
     name = params.parta.model
     a = getattr(params.parta, name)
@@ -124,28 +125,27 @@ def part_a_flow_items(params: Params) -> list[dict]:
              f"How often SDEdit keeps a test digit's label, over {params.eval.parta_seeds} digits, by start time.")]
 
 
-def beyond_items(params: Params, metrics: dict[str, dict]) -> list[dict]:
+def beyond_items(params: Params, metrics: dict[str, MetricFile]) -> list[dict]:
     """What the course does not ask for: DDIM beside the DDPM step."""
     return [{"src": "samplers/samplers.png", "title": "DDIM against the DDPM step: digits per sampling step",
              "caption": _quoting(metrics, "samplers/metrics.json", samplers_sentence)}]
 
 
-def samplers_sentence(m: dict) -> str:
+def samplers_sentence(m: Samplers) -> str:
     """'The DDPM step (noise fixed_small, fixed_large) and DDIM (eta 0), same model and noise; judged accuracy /
     distance: 10 steps: DDPM fixed_small 0.95 / 60, DDPM fixed_large 0.52 / 180, DDIM 0.95 / 58; ...'."""
-    variances = [v for v in FIXED_VARIANCES if v in m]  # the columns compare_samplers wrote
-    columns = [(v, f"DDPM {v}") for v in variances] + [("ddim", "DDIM")]
-    steps = sorted(int(k.split("_")[1]) for k in m["ddim"] if k.startswith("steps_"))
-    parts = [f"{k} steps: " + ", ".join(f"{name} {m[c][f'steps_{k}']['judge_accuracy']:.2f} / "
-                                         f"{m[c][f'steps_{k}']['fd_to_test']:.0f}" for c, name in columns)
-             for k in steps]
+    variances = [v for v in FIXED_VARIANCES if v in m.ddpm]  # the columns compare_samplers wrote
+    columns = [(m.ddpm[v], f"DDPM {v}") for v in variances] + [(m.ddim, "DDIM")]
+    parts = [f"{k} steps: " + ", ".join(f"{name} {c.steps[k].judge_accuracy:.2f} / {c.steps[k].fd_to_test:.0f}"
+                                         for c, name in columns)
+             for k in sorted(m.ddim.steps)]
     return (f"The class-conditioned DDPM sampled over the same strided timesteps by its posterior step (noise "
             f"{' or '.join(variances)}: the posterior's, or sqrt(beta) of the whole stride) and by DDIM's "
-            f"(eta {m['ddim_eta']}), from the same noise; judged accuracy / judge Frechet distance (floor "
-            f"{m['fd_floor_train_vs_test']:.0f}) on {m['num_samples']} digits: {'; '.join(parts)}.")
+            f"(eta {m.ddim_eta}), from the same noise; judged accuracy / judge Frechet distance (floor "
+            f"{m.fd_floor_train_vs_test:.0f}) on {m.num_samples} digits: {'; '.join(parts)}.")
 
 
-def flow_items(params: Params, metrics: dict[str, dict]) -> list[dict]:
+def flow_items(params: Params, metrics: dict[str, MetricFile]) -> list[dict]:
     """The flow-matching models, the pure-noise denoiser and the DDPM-against-flow comparison, with captions that
     quote the measured numbers (metrics: as for sections)."""
     ft, fc, pn = params.flow_time, params.flow_class, params.pure_noise
@@ -182,33 +182,30 @@ def flow_items(params: Params, metrics: dict[str, dict]) -> list[dict]:
     ]
 
 
-def pure_noise_sentence(m: dict) -> str:
+def pure_noise_sentence(m: PureNoise) -> str:
     return ("The input z carries nothing about the digit it is paired with, so the L2 loss is minimised by the same "
             "image for every z, the mean training digit E[x]: the outputs lie "
-            f"{m['rms_output_to_mean_digit']:.3f} (RMS per pixel) from that mean and {m['rms_between_outputs']:.3f} "
-            f"from each other, while real digits lie {m['rms_digit_to_mean_digit']:.3f} from it.")
+            f"{m.rms_output_to_mean_digit:.3f} (RMS per pixel) from that mean and {m.rms_between_outputs:.3f} "
+            f"from each other, while real digits lie {m.rms_digit_to_mean_digit:.3f} from it.")
 
 
-def objectives_sentence(m: dict) -> str:
+def objectives_sentence(m: Objectives) -> str:
     """Who wins at each step count, final models: '5 steps: flow 0.93 / DDPM 0.12, ...'."""
-    steps = sorted({int(k.split("_")[1]) for c in ("ddpm_final", "flow_final") for k in m[c]
-                    if k.startswith("steps_")})
-    parts = []
-    for k in steps:
-        acc = {c: m[f"{c}_final"].get(f"steps_{k}", {}).get("judge_accuracy") for c in ("ddpm", "flow")}
-        parts.append(f"{k}: " + " / ".join(f"{'DDPM' if c == 'ddpm' else 'flow'} {v:.2f}" for c, v in acc.items()
-                                            if v is not None))
-    return (f"Judged accuracy of the final models (DDPM after epoch {m['ddpm_final']['epoch']}, flow matching "
-            f"after epoch {m['flow_final']['epoch']}) by sampling steps, {'; '.join(parts)}. Dashed: both at epoch "
-            f"{m['ddpm_equal_epochs']['epoch']}. Each step is one batched call for both CFG estimates.")
+    finals = {"DDPM": m.ddpm_final, "flow": m.flow_final}
+    parts = [f"{k}: " + " / ".join(f"{name} {c.steps[k].judge_accuracy:.2f}" for name, c in finals.items()
+                                   if k in c.steps)
+             for k in sorted({k for c in finals.values() for k in c.steps})]
+    return (f"Judged accuracy of the final models (DDPM after epoch {m.ddpm_final.epoch}, flow matching "
+            f"after epoch {m.flow_final.epoch}) by sampling steps, {'; '.join(parts)}. Dashed: both at epoch "
+            f"{m.ddpm_equal_epochs.epoch}. Each step is one batched call for both CFG estimates.")
 
 
-def metric_tables(metrics: dict[str, dict]) -> list[dict]:
-    """One table of flattened metric -> value per file of METRICS, in its order, from the parsed files (file
-    relative to reports/ -> JSON), titled with the file's path so a reader can find the full numbers."""
+def metric_tables(metrics: dict[str, MetricFile]) -> list[dict]:
+    """One table of flattened metric -> value per file of METRICS, in its order, from the files read (file
+    relative to reports/ -> its model), titled with the file's path so a reader can find the full numbers."""
     tables = []
     for title, name in METRICS.items():
-        flat = flatten(metrics[name])
+        flat = flatten(metrics[name].model_dump())
         tables.append({"title": f"{title} ({(REPORTS / name).as_posix()})", "header": ["metric", "value"],
                        "rows": [[k, fmt(v)] for k, v in sorted(flat.items())]})
     return tables
@@ -238,7 +235,7 @@ def headline_rows(summary: dict) -> list[dict]:
     return rows
 
 
-def figure_sources(params: Params, metrics: dict[str, dict]) -> list[str]:
+def figure_sources(params: Params, metrics: dict[str, MetricFile]) -> list[str]:
     """Every figure the page shows, relative to reports/: what must exist before it is rendered."""
     return [figure["src"] for section in sections(params, metrics) for figure in section["items"]]
 
@@ -258,12 +255,12 @@ def glance(params: Params, summary: dict) -> list[dict]:
                  f"distance {number('fd_cfg')}.")]
 
 
-def render(params: Params, metrics: dict[str, dict], summary: dict, revision: str, profile: dict,
+def render(params: Params, metrics: dict[str, MetricFile], summary: dict, revision: str, profile: dict,
            params_yaml: str) -> str:
     """The HTML of the report page of one run, from that run's params (checked, and as params.yaml holds them,
-    `params_yaml`), metric files (file relative to reports/ -> parsed JSON, every file of METRICS), headline
-    (summary.json), git revision and profile (profile_text): given, never read here, so the page shows exactly the
-    run its caller read."""
+    `params_yaml`), metric files (file relative to reports/ -> its model, every file of METRICS), headline
+    (summary.json's keys and values), git revision and profile (profile_text): given, never read here, so the page
+    shows exactly the run its caller read."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape(["html", "j2"]))
     return env.get_template("report.html.j2").render(

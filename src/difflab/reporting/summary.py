@@ -11,8 +11,8 @@ made).
 
 from pathlib import Path
 
+from difflab.config.metric_files import FILES, Interval, MetricFile, PartA, Summary
 from difflab.core.intervals import differs, verdict, wilson
-from difflab.errors import read_json
 
 REPORTS = Path("reports")
 SOURCES = {  # the metric files the headline is read from (the stage's deps)
@@ -53,6 +53,7 @@ HEADLINE = {
     "s_time": ("time model: training seconds", 1),
     "s_class": ("class model: training seconds", 1),
 }
+assert list(HEADLINE) == [k for k in Summary.model_fields if k != "intervals"]  # summary.json's keys, in its order
 
 # Why a headline number can be missing (None in summary.json)
 NOT_MEASURED = {
@@ -83,27 +84,13 @@ GOAL_SOURCES = {"quick": "set with the quick profile for a CPU run (issue 7)",
                 "paper": "the course's models at the course's sizes (issue 33)"}
 
 
-def _at(entries: dict, prefix: str, value: float) -> dict | None:
-    """The entry `<prefix><number>` whose number equals value (keys are written from YAML: 0.5, 3.0, 3)."""
-    for key, entry in entries.items():
-        if key.startswith(prefix):
-            try:
-                if float(key[len(prefix):]) == float(value):
-                    return entry
-            except ValueError:
-                continue
-    return None
-
-
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def _given(entry: dict | None, key: str, n: int | None) -> tuple | None:
-    """(lo, hi, n) where the metric file wrote the interval of `key` (as <key>_lo, <key>_hi), else None."""
-    if entry is None or entry.get(f"{key}_lo") is None or entry.get(f"{key}_hi") is None:
-        return None
-    return entry[f"{key}_lo"], entry[f"{key}_hi"], n
+def _given(lo: float | None, hi: float | None, n: int) -> tuple | None:
+    """(lo, hi, n) where both bounds were measured (a PSNR's is None where there is no error at all), else None."""
+    return (lo, hi, n) if lo is not None and hi is not None else None
 
 
 def _rate(value: float | None, n: int | None) -> tuple | None:
@@ -113,82 +100,70 @@ def _rate(value: float | None, n: int | None) -> tuple | None:
     return (*wilson(round(value * n), n), n)
 
 
-def headline(metrics: dict[str, dict], profile: str, sigma: float, guidance_scale: float,
-             flow_guidance_scale: float) -> dict:
-    """The headline from the metric files' contents (SOURCES' keys), then each measurement's 95 % interval and count
-    (<key>_lo, <key>_hi, <key>_n). A number that the run did not measure (the denoiser's sigma not among
-    denoiser.sigmas, a class model's CFG scale not among eval.guidance_scales) is None; an interval the metric
-    files do not hold (written before there were intervals) is left out.
+def _pooled(rates: list[float], seeds: int) -> tuple | None:
+    """(lo, hi, n): Wilson's interval of a mean of rates over items, each measured on `seeds` samples, on the
+    pooled count (every item's successes over all the samples)."""
+    if not rates or not seeds:
+        return None
+    n = seeds * len(rates)
+    return (*wilson(sum(round(r * seeds) for r in rates), n), n)
+
+
+def _part_a(m: PartA) -> dict[str, list[float]]:
+    """Each item's rate, for each of part A's headline numbers: anagram and hybrid success, the label kept by
+    inpainting and by SDEdit."""
+    return {"anagram": [a.success for a in m.anagram.values()], "hybrid": [h.success for h in m.hybrid.values()],
+            "inpaint": [i.label_kept for i in m.inpaint.values()], "sdedit": [k.label_kept for k in m.sdedit.values()]}
+
+
+def headline(metrics: dict[str, MetricFile], profile: str, sigma: float, guidance_scale: float,
+             flow_guidance_scale: float) -> Summary:
+    """The headline from the metric files (SOURCES' keys, each read through its model), then each measurement's
+    95 % interval and count. A number that the run did not measure (the denoiser's sigma not among
+    denoiser.sigmas, a class model's CFG scale not among eval.guidance_scales) is None, without an interval.
 
     The part A rates are means over items (anagram pairs, masks, i_start values) of rates over eval.parta_seeds
     samples each, so their interval is Wilson's on the pooled count: every item's successes over all the samples."""
-    ood = _at(metrics["ood"], "sigma_", sigma)
-    cfg = _at(metrics["class"], "cfg_", guidance_scale)
-    flow = _at(metrics["flow_class"], "cfg_", flow_guidance_scale)
-
-    def mean_of(prefix: str, key: str, source: str = "parta") -> float | None:
-        return _mean(items_of(prefix, key, source))
-
-    def items_of(prefix: str, key: str, source: str) -> list[float]:
-        return [v[key] for k, v in metrics[source].items() if k.startswith(prefix) and isinstance(v, dict)]
-
-    def pooled(prefix: str, key: str, source: str = "parta") -> tuple | None:
-        rates, seeds = items_of(prefix, key, source), metrics[source].get("seeds")
-        if not rates or not seeds:
-            return None
-        n = seeds * len(rates)
-        return (*wilson(sum(round(r * seeds) for r in rates), n), n)
-
+    time, flow_time, judge = metrics["time"], metrics["flow_time"], metrics["judge"]
+    ood = metrics["ood"].sigma.get(sigma)
+    cfg = metrics["class"].cfg.get(guidance_scale)
+    flow = metrics["flow_class"].cfg.get(flow_guidance_scale)
+    parta, parta_flow = _part_a(metrics["parta"]), _part_a(metrics["parta_flow"])
     values = {
         "profile": profile,
-        "psnr": ood["psnr_db"] if ood else None,
-        "fd_time": metrics["time"]["fd_to_test"],
-        "fd_floor": metrics["time"]["fd_floor_train_vs_test"],
-        "acc_cfg": cfg["judge_accuracy"] if cfg else None,
-        "fd_cfg": cfg["fd_to_test"] if cfg else None,
-        "fd_flow_time": metrics["flow_time"]["fd_to_test"],
-        "acc_flow": flow["judge_accuracy"] if flow else None,
-        "fd_flow": flow["fd_to_test"] if flow else None,
-        "anagram": mean_of("anagram_", "success"),
-        "hybrid": mean_of("hybrid_", "success"),
-        "inpaint": mean_of("inpaint_", "label_kept"),
-        "sdedit": mean_of("sdedit_", "label_kept"),
-        "anagram_flow": mean_of("anagram_", "success", "parta_flow"),
-        "hybrid_flow": mean_of("hybrid_", "success", "parta_flow"),
-        "inpaint_flow": mean_of("inpaint_", "label_kept", "parta_flow"),
-        "sdedit_flow": mean_of("sdedit_", "label_kept", "parta_flow"),
-        "judge_acc": metrics["judge"]["test_accuracy"],
-        "s_denoiser": metrics["train_denoiser"]["train"].get("seconds"),
-        "s_time": metrics["train_time"]["train"].get("seconds"),
-        "s_class": metrics["train_class"]["train"].get("seconds"),
+        "psnr": ood.psnr_db if ood else None,
+        "fd_time": time.fd_to_test,
+        "fd_floor": time.fd_floor_train_vs_test,
+        "acc_cfg": cfg.judge_accuracy if cfg else None,
+        "fd_cfg": cfg.fd_to_test if cfg else None,
+        "fd_flow_time": flow_time.fd_to_test,
+        "acc_flow": flow.judge_accuracy if flow else None,
+        "fd_flow": flow.fd_to_test if flow else None,
+        **{key: _mean(rates) for key, rates in parta.items()},
+        **{f"{key}_flow": _mean(rates) for key, rates in parta_flow.items()},
+        "judge_acc": judge.test_accuracy,
+        "s_denoiser": metrics["train_denoiser"].train.seconds,
+        "s_time": metrics["train_time"].train.seconds,
+        "s_class": metrics["train_class"].train.seconds,
     }
-    samples = {m: metrics[m].get("num_samples") for m in ("time", "class", "flow_time", "flow_class")}
+    n_class, n_flow = metrics["class"].num_samples, metrics["flow_class"].num_samples
     intervals = {
-        "psnr": _given(ood, "psnr_db", ood.get("n") if ood else None),
-        "fd_time": _given(metrics["time"], "fd_to_test", samples["time"]),
-        "fd_floor": _given(metrics["time"], "fd_floor_train_vs_test", samples["time"]),
-        "acc_cfg": _rate(values["acc_cfg"], samples["class"]),
-        "fd_cfg": _given(cfg, "fd_to_test", samples["class"]),
-        "fd_flow_time": _given(metrics["flow_time"], "fd_to_test", samples["flow_time"]),
-        "acc_flow": _rate(values["acc_flow"], samples["flow_class"]),
-        "fd_flow": _given(flow, "fd_to_test", samples["flow_class"]),
-        "anagram": pooled("anagram_", "success"),
-        "hybrid": pooled("hybrid_", "success"),
-        "inpaint": pooled("inpaint_", "label_kept"),
-        "sdedit": pooled("sdedit_", "label_kept"),
-        "anagram_flow": pooled("anagram_", "success", "parta_flow"),
-        "hybrid_flow": pooled("hybrid_", "success", "parta_flow"),
-        "inpaint_flow": pooled("inpaint_", "label_kept", "parta_flow"),
-        "sdedit_flow": pooled("sdedit_", "label_kept", "parta_flow"),
-        "judge_acc": _rate(values["judge_acc"], metrics["judge"].get("n")),
+        "psnr": _given(ood.psnr_db_lo, ood.psnr_db_hi, ood.n) if ood else None,
+        "fd_time": (time.fd_to_test_lo, time.fd_to_test_hi, time.num_samples),
+        "fd_floor": (time.fd_floor_train_vs_test_lo, time.fd_floor_train_vs_test_hi, time.num_samples),
+        "acc_cfg": _rate(values["acc_cfg"], n_class),
+        "fd_cfg": (cfg.fd_to_test_lo, cfg.fd_to_test_hi, n_class) if cfg else None,
+        "fd_flow_time": (flow_time.fd_to_test_lo, flow_time.fd_to_test_hi, flow_time.num_samples),
+        "acc_flow": _rate(values["acc_flow"], n_flow),
+        "fd_flow": (flow.fd_to_test_lo, flow.fd_to_test_hi, n_flow) if flow else None,
+        **{key: _pooled(rates, metrics["parta"].seeds) for key, rates in parta.items()},
+        **{f"{key}_flow": _pooled(rates, metrics["parta_flow"].seeds) for key, rates in parta_flow.items()},
+        "judge_acc": _rate(values["judge_acc"], judge.n),
     }
-    out = {k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()}
-    for key, given in intervals.items():
-        if given is not None and given[2]:
-            lo, hi, n = given
-            out.update({f"{key}_lo": round(lo, HEADLINE[key][1]), f"{key}_hi": round(hi, HEADLINE[key][1]),
-                        f"{key}_n": n})
-    return out
+    measured = {k: i for k, i in intervals.items() if i is not None and i[2]}
+    return Summary(**{k: round(v, HEADLINE[k][1]) if isinstance(v, float) else v for k, v in values.items()},
+                   intervals={k: Interval(lo=round(lo, HEADLINE[k][1]), hi=round(hi, HEADLINE[k][1]), n=n)
+                              for k, (lo, hi, n) in measured.items()})
 
 
 def interval(summary: dict, key: str) -> tuple[float, float] | None:
@@ -197,11 +172,13 @@ def interval(summary: dict, key: str) -> tuple[float, float] | None:
     return (lo, hi) if isinstance(lo, (int, float)) and isinstance(hi, (int, float)) else None
 
 
-def read_metrics(sources: dict[str, Path] = SOURCES) -> dict[str, dict]:
-    missing = [str(p) for p in sources.values() if not Path(p).is_file()]
+def read_metrics(root: Path = Path(".")) -> dict[str, MetricFile]:
+    """The files of SOURCES in the run under `root` (the workspace; a published reference's folder), each through
+    its model: a damaged one, or one of another shape, is named with the stage that makes it."""
+    missing = [str(root / p) for p in SOURCES.values() if not (root / p).is_file()]
     if missing:
         raise FileNotFoundError(f"the headline needs {missing}: run the stages that make them first")
-    return {name: read_json(path) for name, path in sources.items()}  # a damaged one: named, with its stage
+    return {name: FILES[path.relative_to(REPORTS).as_posix()].read(root / path) for name, path in SOURCES.items()}
 
 
 def goal_rows(summary: dict) -> list[dict]:
