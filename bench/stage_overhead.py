@@ -2,7 +2,7 @@
 `dvc repro --single-item --force <stage>` (what `make run` calls once per stage), alternating, in a repository where
 the pipeline has run (its outputs and dvc.lock present, e.g. a fresh clone after `make run`).
 
-    python bench/stage_overhead.py parta@cfg parta@forward          # twice each, bare then through DVC
+    python bench/stage_overhead.py parta eval_parta                 # twice each, bare then through DVC
     python bench/stage_overhead.py summary --repeat 3 --repo /tmp/run
 
 The difference is DVC's bookkeeping: loading dvc.yaml, params.yaml and dvc.lock, checking the stage, hashing and

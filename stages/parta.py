@@ -1,13 +1,18 @@
-"""Stage parta@<experiment>: one part A experiment (SPEC A0 - A1.9) on the model params.yaml names (parta.model),
-writing reports/parta/<experiment>.png. Experiments: sample, forward, blur, one_step, iterative, sample_noise,
-cfg, sdedit, sdedit_drawings, inpaint, translate, anagram, hybrid, and beyond the spec factorized (frequency bands,
-grayscale / colour).
+"""Stages parta and parta_flow: every part A experiment (SPEC A0 - A1.9, and beyond the spec factorized) on one
+model, one after another, each from the seed, writing reports/<stage>/<experiment>.png:
+
+    python stages/parta.py               # parta: the model params.yaml names (parta.model: the class DDPM or
+                                         # DeepFloyd IF), its prompts' conditions from the embed_prompts stage
+    python stages/parta.py mnist_flow    # parta_flow: the class flow model (parta.mnist_flow), time from noise at 0
+                                         # to the image at 1, Euler steps, SDEdit from start times t_start
+
+The experiments are config/experiments.py's PART_A, in its order. One stage per model, not one per experiment
+(docs/architecture.md says why).
 """
 
 import sys
 from pathlib import Path
 
-from difflab.config.experiments import BY_NAME
 from difflab.config.params import DATA, stage_params
 from difflab.config.runtime import for_stage, seed_everything
 from difflab.data.mnist import check_dataset
@@ -18,30 +23,35 @@ from difflab.parta.experiments import EXPERIMENTS, Context, run
 from difflab.parta.images import reads_dataset
 from difflab.parta.load import check_model_name, load_engine
 
-OUT_DIR = Path("reports/parta")
+FLOW = "mnist_flow"
+OUT_DIR = {None: Path("reports/parta"), FLOW: Path("reports/parta_flow")}
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", *DATA, "parta.model",
-                               *("parta.${parta.model}." + s for s in BY_NAME[args.experiment].sections)),
-        extra_args=lambda p: p.add_argument("experiment", choices=list(EXPERIMENTS), help="which experiment"))
-    name = params.parta.model
+        __doc__, lambda args: ("seed", "device", "precision", "channels_last", "threads", *DATA,
+                               *((f"parta.{FLOW}",) if args.model == FLOW else ("parta.model", "parta.${parta.model}"))),
+        extra_args=lambda p: p.add_argument("model", nargs="?", choices=[FLOW],
+                                            help="the flow model's part A (default: the model parta.model names)"))
+    name = args.model or params.parta.model
+    stage, out = "parta_flow" if args.model else "parta", OUT_DIR[args.model]
     try:
-        with exit_on_input_error(f"parta {args.experiment}"):  # a prompt, view, image or value: one line, exit 2
+        with exit_on_input_error(stage):  # a prompt, view, image or value: one line, exit 2
             check_model_name(name)
             cfg = getattr(params.parta, name)
             rt = for_stage(params)
             if reads_dataset(cfg):  # a test digit among its images: the dataset on record first
                 check_dataset(params.data)
-            seed_everything(params.seed)
-            conds = ConditionCache("data/prompt_conditions.safetensors", name, rt.device)
+            # the MNIST flow model's conditions are its one-hot classes; the others' come from embed_prompts' cache
+            conds = None if args.model else ConditionCache("data/prompt_conditions.safetensors", name, rt.device)
             engine = load_engine(name, cfg, rt, conds, params.seed)
-            OUT_DIR.mkdir(parents=True, exist_ok=True)
-            path = run(args.experiment, Context(engine, cfg, OUT_DIR, Path(params.data.dir)))
+            out.mkdir(parents=True, exist_ok=True)
+            for experiment in EXPERIMENTS:
+                seed_everything(params.seed)  # each as if it ran alone
+                path = run(experiment, Context(engine, cfg, out, Path(params.data.dir)))
+                print(f"{experiment} on {name} -> {path}")
     except (IFUnavailable, FileNotFoundError) as e:  # weights or an earlier stage's output not there
-        sys.exit(f"parta {args.experiment}: {e}")
-    print(f"{args.experiment} on {name} -> {path}")
+        sys.exit(f"{stage}: {e}")
 
 
 if __name__ == "__main__":

@@ -131,32 +131,19 @@ def test_a_stage_reads_exactly_the_params_it_declares(name, stage, monkeypatch):
     assert set(interpolated(keys_read(stage, monkeypatch), raw)) == set(param_keys(stage)), name
 
 
-def test_each_part_a_stage_declares_the_sections_its_experiment_reads():
-    """parta@<experiment> declares parta.<model>.common, .<experiment> and the section it shares with another
-    experiment: the sections the stage loads (an experiment reading any other fails in the stage tests). dvc.yaml's
-    list is config/experiments.py's, entry for entry; a missing or extra one is named."""
+def test_part_a_is_one_stage_per_model_declaring_its_whole_section_and_folder():
+    """Both part A stages run every experiment of config/experiments.py on their model: each declares its model's
+    whole parta section and its folder of figures, the report depends on both folders, and so dvc.yaml names no
+    experiment (a new one needs nothing here). The experiments run in PART_A's order, each with its function."""
     from difflab.config.experiments import PART_A
     from difflab.parta.experiments import EXPERIMENTS
 
-    parta = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["parta"]
-    declared = {e.name: e.shares or e.name for e in PART_A}
-    assert {k: v for k, v in declared.items() if parta["foreach"].get(k) != v} == {}, "missing from dvc.yaml's foreach"
-    assert [k for k in parta["foreach"] if k not in declared] == [], "in dvc.yaml's foreach, not in PART_A"
-    assert list(parta["foreach"]) == list(declared) == list(EXPERIMENTS)  # in the spec's order, each with its code
-    for e in PART_A:
-        assert {"common", e.name, parta["foreach"][e.name]} == set(e.sections), e.name
-    assert {"parta.${parta.model}.common", "parta.${parta.model}.${key}",
-            "parta.${parta.model}.${item}"} <= set(parta["do"]["params"])
-
-
-def test_the_report_stage_depends_on_every_part_a_figure_it_shows():
-    """Every figure config/experiments.py declares is a dep of the report stage (the DDPM's one by one, the flow
-    model's by its folder), so a new experiment's figure cannot be left off the page's inputs; a missing one is named."""
-    from difflab.config.experiments import PART_A
-
-    deps = set(STAGES["report"]["deps"])
-    assert [e.figure() for e in PART_A if f"reports/{e.figure()}" not in deps] == []
-    assert "reports/parta_flow" in deps
+    assert list(EXPERIMENTS) == [e.name for e in PART_A]
+    for stage, section, folder in (("parta", "parta.mnist", "reports/parta"),  # parta.model: mnist
+                                   ("parta_flow", "parta.mnist_flow", "reports/parta_flow")):
+        assert section in STAGES[stage]["params"] and STAGES[stage]["outs"] == [folder], stage
+        assert folder in STAGES["report"]["deps"], stage
+    assert not [d for d in STAGES["report"]["deps"] if d.startswith("reports/parta/")]
 
 
 @pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])

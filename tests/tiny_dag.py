@@ -113,7 +113,7 @@ def stages_run(log: str) -> set[str]:
 
 
 def declared_stages(repo: Path) -> dict[str, dict]:
-    """dvc.yaml's stages of `repo` as DVC resolves them, by the names DVC gives them (parta -> parta@sample, ...)."""
+    """dvc.yaml's stages of `repo` as DVC resolves them, by the names DVC gives them (a foreach item as <name>@<key>)."""
     return resolved_stages(repo)
 
 

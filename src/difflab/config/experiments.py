@@ -1,9 +1,9 @@
-"""Part A's experiments, declared once: each one's name, the params sections it reads, the figure it writes and how
-the report heads and captions it. Everything else about them is built from this list: the part A stage's choices
-and the sections it loads (stages/parta.py), the flow model's stage (stages/parta_flow.py), the report's part A
-sections on both models (reporting/report.py), and dvc.yaml's foreach list and report deps, which
-tests/test_dvc_yaml.py holds to it (naming the entry that is missing). The function that runs each is
-parta/experiments.py's of the same name. docs/architecture.md walks through adding one.
+"""Part A's experiments, declared once: each one's name (its function, figure and params section) and how the report
+heads and captions it. Everything else about them is built from this list: what the part A stages run, in this
+order, on each model (stages/parta.py; dvc.yaml declares each stage's whole parta.<model> section and its folder of
+figures, so it names no experiment), the report's part A sections on both models (reporting/report.py) and the
+report stage's deps (the two folders). The function that runs each is parta/experiments.py's of the same name.
+docs/architecture.md walks through adding one.
 
 Like layout.py, this is a declaration that the layers above share, so it lives at the bottom: captions are plain
 sentences on a parta.<model> section (schema.Experiments), and nothing here runs a model.
@@ -15,16 +15,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Experiment:
-    name: str  # the stage parta@<name>, the figure reports/parta/<name>.png, the params section parta.<model>.<name>
+    name: str  # its function in parta/experiments.py, figure reports/parta/<name>.png, section parta.<model>.<name>
     title: str  # the report's heading
     caption: Callable  # the DDPM report's caption: f(parta.<model> section) -> str
-    shares: str | None = None  # a section of parta.<model> it reads beside common and its own
     flow_title: str | None = None  # the heading on the flow model, where it differs
-
-    @property
-    def sections(self) -> tuple[str, ...]:
-        """The sections of parta.<model> it reads: common, its own and the one it shares."""
-        return tuple(dict.fromkeys(("common", self.name, self.shares or self.name)))
 
     def figure(self, folder: str = "parta") -> str:
         """Its figure relative to reports/: parta/<name>.png (the flow model's: parta_flow/<name>.png)."""
@@ -71,18 +65,18 @@ PART_A = (
                lambda a: f"The test image {a.common.test_image} noised to t = {a.forward.timesteps}.",
                flow_title="A1.1 Forward process (interpolation)"),
     Experiment("blur", "A1.2 Classical denoising",
-               lambda a: f"Gaussian blur, kernel {a.blur.kernel_size}, sigma {a.blur.sigma}.", shares="forward"),
-    Experiment("one_step", "A1.3 One-step denoising", lambda a: f"Prompt {a.one_step.prompt!r}.", shares="forward",
+               lambda a: f"Gaussian blur, kernel {a.blur.kernel_size}, sigma {a.blur.sigma}."),
+    Experiment("one_step", "A1.3 One-step denoising", lambda a: f"Prompt {a.one_step.prompt!r}.",
                flow_title="A1.3 One-step estimate"),
     Experiment("velocity", "A1.3.1 Visualizing the update (the course's 1.4, 2026)",
                lambda a: f"At each t of the forward process, prompt {a.velocity.prompt!r}: the update the model "
                "predicts from x_t to the clean image (x0_hat - x_t; a flow's (1 - t) v_hat) against the true one, "
-               "both on one symmetric scale at every t, and their per-pixel RMS error.", shares="forward",
+               "both on one symmetric scale at every t, and their per-pixel RMS error.",
                flow_title="A1.3.1 Visualizing velocity (the course's 1.4, 2026)"),
     Experiment("iterative", "A1.4 Iterative denoising",
                lambda a: f"Strided timesteps (stride {a.common.stride}) from i_start = {a.iterative.i_start}, every "
                f"{a.iterative.show_every}th step; bottom row: original, iterative, one-step, blur. Every part A "
-               f"experiment steps by {stepping(a.common)}.", shares="blur",
+               f"experiment steps by {stepping(a.common)}.",
                flow_title="A1.4 Iterative denoising (Euler)"),
     Experiment("sample_noise", "A1.5 Sampling from noise",
                lambda a: f"Prompts {a.sample_noise.prompts}, no guidance."),
@@ -90,13 +84,12 @@ PART_A = (
                lambda a: f"Prompts {a.cfg.prompts}, scale {a.common.guidance_scale}."),
     Experiment("sdedit", "A1.7 SDEdit", lambda a: f"i_start {a.sdedit.i_start}, prompt {a.sdedit.prompt!r}."),
     Experiment("sdedit_drawings", "A1.7.1 Web and hand-drawn images",
-               lambda a: f"Inputs {a.sdedit_drawings.images}.", shares="sdedit"),
+               lambda a: f"Inputs {a.sdedit_drawings.images}."),
     Experiment("inpaint", "A1.7.2 Inpainting (RePaint)", lambda a: f"Masks {a.inpaint.masks}."),
     Experiment("translate", "A1.7.3 Text-conditional image-to-image",
-               lambda a: f"SDEdit towards {a.translate.prompt!r}.", shares="sdedit"),
+               lambda a: f"SDEdit towards {a.translate.prompt!r}."),
     Experiment("anagram", "A1.8 Visual anagrams", _anagrams),
     Experiment("hybrid", "A1.9 Hybrid images", lambda a: f"Pairs {a.hybrid.pairs} (far / near), low-pass kernel "
                f"{a.hybrid.kernel_size}, sigma {a.hybrid.sigma}."),
     Experiment("factorized", "Beyond A1.9: factorized diffusion", lambda a: factorized_sentence(a.factorized)),
 )
-BY_NAME = {e.name: e for e in PART_A}

@@ -352,7 +352,7 @@ class Factorized(Section):
 
 
 class Experiments(Section):
-    """One section per part A experiment (stage parta@<experiment>), beside the model's common one."""
+    """One section per part A experiment (config/experiments.py), beside the model's common one."""
     sample: Sample
     forward: Forward
     blur: Blur
@@ -386,7 +386,7 @@ class FlowExperiments(Experiments):
     sdedit: FlowSDEdit
 
 
-PARTA_MODELS = ("mnist", "deepfloyd_if")  # what parta.model may name: the model of the parta@<experiment> stages
+PARTA_MODELS = ("mnist", "deepfloyd_if")  # what parta.model may name: the model of the parta stage
 # ... and every model with a parta section (parta/load.py builds them): the flow model's runs in its own stages
 PARTA_SECTIONS = (*PARTA_MODELS, "mnist_flow")
 
