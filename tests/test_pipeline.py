@@ -69,7 +69,7 @@ def test_stages_side_by_side_give_what_dvc_repro_gave_one_at_a_time(repo, tmp_pa
     """workflow/parallel.py in a fresh clone with a cache of its own (nothing to restore), two stages at a time, for
     what seven targets need: a stage of every script that computes (the data, a UNet's and the judge's training, the
     diffusion model's training, sampling and judged evaluation, the denoiser's figures and evaluation, the prompts,
-    a part A experiment and its evaluation, a comparison), 12 of the 39. Every output it records equals the
+    part A on the DDPM and its evaluation, a comparison), 12 of the 28. Every output it records equals the
     one-at-a-time run's, byte for byte, but the wall times in the training metrics. (What is left out only repeats
     these scripts with other params, or gathers their numbers: summary, report. The whole DAG side by side:
     bench/paper_rehearsal.sh.)"""
@@ -115,7 +115,7 @@ def test_a_first_quick_run_in_a_fresh_clone_reads_at_80_and_120_columns(repo, tm
     here), then `make compare` read in a terminal and as a log, 80 and 120 columns wide: the profile column, the
     headline, no knob (the run is its profile), no line over the width, nothing collapsed. The clone's branch holds
     the tiny run's dvc.lock and shares its cache, so `make run` (its stages side by side, then `dvc exp run`) runs
-    what the profile's two knobs touch and restores the rest: the table is the point here, not the 39 stages (the
+    what the profile's two knobs touch and restores the rest: the table is the point here, not the 28 stages (the
     build ran them; a clone with no lock reruns them all, as the side-by-side test's clone does its 12)."""
     clone = tmp_path / "clone"
     run(["git", "clone", "-q", str(repo), str(clone)], tmp_path)
