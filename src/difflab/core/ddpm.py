@@ -120,8 +120,9 @@ def sample(predict: Predictor, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, 
     clean); a tensor it returns replaces x (RePaint uses that). A `progress` label shows a progress bar.
     """
     ts = steps_of_schedule(len(alphas_cumprod)) if timesteps is None else list(timesteps)
-    if not ts or any(a <= b for a, b in zip(ts, ts[1:])) or not 0 <= ts[-1] <= ts[0] < len(alphas_cumprod):
-        raise InputError(f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}")
+    # the grid comes from timesteps() through a Process, checked where the user gave its knobs
+    assert ts and all(a > b for a, b in zip(ts, ts[1:])) and 0 <= ts[-1] <= ts[0] < len(alphas_cumprod), \
+        f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}"
     check_eta(eta)
     check_variance(variance)
     ab = alphas_cumprod.tolist()

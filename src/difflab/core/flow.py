@@ -11,7 +11,6 @@ import torch
 
 from difflab.core.guidance import one_hot_dropout
 from difflab.core.predictor import Predictor
-from difflab.errors import InputError
 from difflab.progress import progress as progress_bar
 
 
@@ -44,10 +43,9 @@ def euler_sample(predict: Predictor, x0: torch.Tensor, num_steps: int,
     on_step(k, t, x) runs after the k-th step taken (0 first, as ddpm.sample counts) with x now at time t (1.0
     after the last); a tensor it returns replaces x.
     A `progress` label shows a progress bar."""
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise InputError(f"num_steps={num_steps!r}; allowed: an integer >= 1")
-    if not isinstance(start, int) or not 0 <= start < num_steps:
-        raise InputError(f"start={start!r}; allowed: 0 .. {num_steps - 1}")
+    # checked where the user gave them (FlowProcess.grid, check_i_start)
+    assert isinstance(num_steps, int) and num_steps >= 1, f"num_steps={num_steps!r}; allowed: an integer >= 1"
+    assert isinstance(start, int) and 0 <= start < num_steps, f"start={start!r}; allowed: 0 .. {num_steps - 1}"
     x, dt = x0, 1.0 / num_steps
     for k, i in enumerate(progress_bar(range(start, num_steps), desc=progress, disable=progress is None)):
         out = predict(x, i * dt)

@@ -172,8 +172,8 @@ class FlowProcess:
         check_i_start(grid, i_start, "times")
         if grid == self.grid(len(grid)):
             return flow.euler_sample(predict, x, len(grid), on_step, progress, start=i_start)
-        if not (0 <= grid[0] and grid[-1] < 1 and all(a < b for a, b in zip(grid, grid[1:]))):
-            raise InputError(f"a flow's times must increase within [0, 1); got {grid[:3]}...")
+        assert 0 <= grid[0] and grid[-1] < 1 and all(a < b for a, b in zip(grid, grid[1:])), \
+            f"a flow's times (from walk) must increase within [0, 1); got {grid[:3]}..."
         return flow.euler_over(predict, x, grid[i_start:], on_step, progress)
 
     def index(self, start: float, grid: Sequence[float]) -> int:
