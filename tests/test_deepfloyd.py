@@ -277,7 +277,7 @@ def test_stages_embed_then_run_an_experiment(tiny, tmp_path):
     cache = ConditionCache(tmp_path / "data/prompt_conditions.safetensors", "deepfloyd_if")
     assert cache("a lithograph of a skull").shape == (1, 77, WIDTH)
     for experiment in ("anagram", "factorized"):  # every view (negate too: IF's range is [-1, 1]), every kind
-        out = run_stage(["parta.py", experiment], tmp_path)
+        out = run_stage(["parta.py", "--only", experiment], tmp_path)
         assert out.returncode == 0, out.stderr[-2000:]
         assert (tmp_path / f"reports/parta/{experiment}.png").stat().st_size > 5000
 

@@ -411,7 +411,7 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         engine = Engine(model, model.objective.process(stride=10, eta=eta),
                         lambda *p: one_hot_prompts(list(p)), 3.0, 5)
         bench = Bench(engine, judge, cfg, seeds=3, batch_size=8)
-        measured = library_bands(bench)["bands_" + "_".join(map(str, digits))]
+        measured = library_bands(bench)["_".join(map(str, digits))].model_dump()
         # each band's 3 images judged in one call, as bands() judges them (other shapes may round otherwise)
         right = torch.tensor([verdicts(judge, band)[0] for band in shown.split(3)]) == torch.tensor(digits)[:, None]
         rates = {f"{band}_ok": ok.float().mean().item() for band, ok in zip(("low", "mid", "high"), right)}
