@@ -20,8 +20,7 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from difflab.config.schema import (CLASS_MODELS, DATA, DIFFUSION_MODELS, IF_TIMESTEPS, PARTA_MODELS, RUNTIME,
                                    SAMPLING, Params, Section, training_knobs)
-from difflab.core.processes import FlowProcess
-from difflab.errors import InputError, ParamError
+from difflab.errors import ParamError
 
 __all__ = ["CLASS_MODELS", "DATA", "DIFFUSION_MODELS", "RUNTIME", "SAMPLING", "ParamError", "Params", "check",
            "flatten", "load", "stage_params", "training_keys"]
@@ -94,6 +93,8 @@ def _explain(error: ValidationError, key: str, raw: dict) -> ParamError:
         at = "".join(f"[{i}]" for i in loc if isinstance(i, int))
         return ParamError(f"{where}={node!r} is not allowed; allowed: {' or '.join(dict.fromkeys(texts))}"
                           + (f" (at {at})" if at else ""))
+    if re.match(r"\w+=", _allowed(first["msg"])):  # a rule between the section's knobs, said of the one it refuses
+        return ParamError(f"{where}.{_allowed(first['msg'])}")
     return ParamError(f"{where}={node!r} is not allowed; allowed: {_allowed(first['msg'])}")
 
 
@@ -111,44 +112,13 @@ def _validated(raw: dict, keys: Iterable[str]) -> dict[str, Any]:
 
 
 def _between(p: dict[str, Any]) -> None:
-    """The rules between knobs, for the sections present: snapshots within the epochs, the beta schedule in order,
-    part A's timesteps within its model's schedule, one inpainting mask per image."""
-    for name, section in p.items():
-        epochs = getattr(section, "epochs", None)
-        for key in ("snapshot_epoch", "snapshot_epochs"):
-            value = getattr(section, key, None)
-            if value is not None and any(e > epochs for e in (value if isinstance(value, list) else [value])):
-                raise ParamError(f"{name}.{key}={value} is not allowed; allowed: 1 .. {name}.epochs ({epochs})")
-    if "ddpm" in p and p["ddpm"].beta_start > p["ddpm"].beta_end:
-        raise ParamError(f"ddpm.beta_start={p['ddpm'].beta_start} is not allowed; allowed: <= ddpm.beta_end "
-                         f"({p['ddpm'].beta_end})")
+    """The one rule between sections (those within a section are its schema's): part A's timesteps within its
+    model's schedule, where the sections present say it (ddpm.num_timesteps; IF's T)."""
     if "parta" in p:
         T = {"mnist": p["ddpm"].num_timesteps if "ddpm" in p else None, "deepfloyd_if": IF_TIMESTEPS}
         for name in PARTA_MODELS:
-            cfg = getattr(p["parta"], name)
-            _check_masks(name, cfg)
             if T[name] is not None:
-                check_schedule(name, cfg, T[name], strided=p["parta"].model == name)
-        if "mnist_flow" in type(p["parta"]).model_fields:
-            _check_flow_parta(p["parta"].mnist_flow)
-
-
-def _check_masks(name: str, cfg) -> None:
-    if len(cfg.inpaint.masks) != 1 + len(cfg.inpaint.images):
-        raise ParamError(f"parta.{name}.inpaint.masks={cfg.inpaint.masks} is not allowed; allowed: "
-                         f"{1 + len(cfg.inpaint.images)} masks, one per image: the test image (common.test_image), "
-                         f"then each of inpaint.images ({len(cfg.inpaint.images)})")
-
-
-def _check_flow_parta(cfg) -> None:
-    """The flow model's step divides [0, 1] into whole steps (its start times may lie anywhere in [0, 1): the schema
-    checks that, and Euler's last step from a time off the grid is shortened to land on 1)."""
-    _check_masks("mnist_flow", cfg)
-    try:
-        FlowProcess(cfg.common.step)
-    except InputError:
-        raise ParamError(f"parta.mnist_flow.common.step={cfg.common.step} is not allowed; allowed: 1 / n for a whole "
-                         "number n of Euler steps (0.02 = 50 steps)") from None
+                check_schedule(name, getattr(p["parta"], name), T[name], strided=p["parta"].model == name)
 
 
 def _knob(cfg, *path: str):

@@ -8,6 +8,7 @@ every number is finite. The rules between knobs of different sections (a snapsho
 timesteps within the model's schedule) are params.py's, which also turns pydantic's errors into one line each.
 """
 
+import math
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -34,6 +35,12 @@ def _widest_first(v: list) -> list:
     if v[0] <= v[1]:
         raise ValueError("the first larger (the widest blur first)")
     return v
+
+
+def _whole_steps(step: float) -> float:
+    if not math.isclose(1 / step, round(1 / step), abs_tol=1e-9):
+        raise ValueError("1 / n for a whole number n of Euler steps (0.02 = 50 steps)")
+    return step
 
 
 def _box(m: list) -> list:
@@ -112,6 +119,14 @@ class Training(Section):
     lr: Num(gt=0)
     train_limit: Int  # train on the first N images; 0 = all
 
+    @model_validator(mode="after")
+    def _snapshots_within_epochs(self):
+        for key in ("snapshot_epoch", "snapshot_epochs"):
+            value = getattr(self, key, None)
+            if value is not None and any(e > self.epochs for e in (value if isinstance(value, list) else [value])):
+                raise ValueError(f"{key}={value} is not allowed; allowed: 1 .. epochs ({self.epochs})")
+        return self
+
 
 class UNetTraining(Training):
     hidden: PosInt  # D, the UNet's width
@@ -172,6 +187,12 @@ class Schedule(Section):
     beta_start: Num(gt=0, lt=1)
     beta_end: Num(gt=0, lt=1)
 
+    @model_validator(mode="after")
+    def _betas_in_order(self):
+        if self.beta_start > self.beta_end:
+            raise ValueError(f"beta_start={self.beta_start} is not allowed; allowed: <= beta_end ({self.beta_end})")
+        return self
+
 
 class Ood(Section):
     test_limit: Int  # the first N test digits; 0 = all
@@ -214,7 +235,7 @@ class MnistCommon(Common):
 class FlowCommon(Section):
     """The class flow model's: Euler steps of `step` (1 / n) from noise at t = 0 to the image at t = 1."""
     checkpoint: str  # the class-conditioned flow model of part B
-    step: Num(gt=0, le=1)  # h; 1 / step must be a whole number of steps (processes.FlowProcess)
+    step: Annotated[Num(gt=0, le=1), AfterValidator(_whole_steps)]  # h = 1 / n: n Euler steps
     guidance_scale: Scale
     test_image: str
 
@@ -307,6 +328,13 @@ class FlowSDEdit(Images):
 
 class Inpaint(Images):
     masks: NonEmpty(Box | str)  # [top, bottom, left, right] fractions, or an image file; one per image
+
+    @model_validator(mode="after")
+    def _one_mask_per_image(self):
+        if len(self.masks) != 1 + len(self.images):
+            raise ValueError(f"masks={self.masks} is not allowed; allowed: {1 + len(self.images)} masks, one per "
+                             f"image: the test image (common.test_image), then each of images ({len(self.images)})")
+        return self
 
 
 class Anagram(Section):
