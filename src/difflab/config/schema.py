@@ -4,71 +4,21 @@ The values themselves live once, in params.yaml (the spec's, docs/spec.md): no f
 missing from params.yaml is an error, not a silent fallback. Every list of allowed names is imported from the code
 that implements it (datasets, IDX files, variances, part A models, views, devices, precisions). Every model refuses
 unknown keys (extra="forbid") and takes values as YAML gives them (strict: "3" is not a number, true is not 1), and
-every number is finite. The rules between knobs of different sections (a snapshot epoch within the epochs, part A's
-timesteps within the model's schedule) are params.py's, which also turns pydantic's errors into one line each.
+every number is finite (the knob types: knobs.py). A rule between knobs of one section (a snapshot epoch within the
+epochs, one inpainting mask per image) is a validator of that section; the one between sections (part A's timesteps
+within its model's schedule) is params.py's, which also turns pydantic's errors into one line each.
 """
 
-import math
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from difflab.config.knobs import (Box, Fraction, Int, NonEmpty, Num, Odd, OneOf, PosInt, Scale, Sha256, distinct,
+                                  whole_steps, widest_first)
 from difflab.config.runtime import DEVICES, PRECISIONS, SWITCHES
 from difflab.core.ddpm import FIXED_VARIANCES, VARIANCES
 from difflab.core.views import VIEWS
 from difflab.data.mnist import DATASETS, FILES, SOURCES
-
-
-def _odd(v: int) -> int:
-    if v % 2 != 1:
-        raise ValueError("an odd integer")
-    return v
-
-
-def _distinct(v: list) -> list:
-    if len(set(v)) != len(v):
-        raise ValueError("different values")
-    return v
-
-
-def _widest_first(v: list) -> list:
-    if v[0] <= v[1]:
-        raise ValueError("the first larger (the widest blur first)")
-    return v
-
-
-def _whole_steps(step: float) -> float:
-    if not math.isclose(1 / step, round(1 / step), abs_tol=1e-9):
-        raise ValueError("1 / n for a whole number n of Euler steps (0.02 = 50 steps)")
-    return step
-
-
-def _box(m: list) -> list:
-    if not (m[0] < m[1] and m[2] < m[3]):
-        raise ValueError("[top, bottom, left, right] fractions with top < bottom and left < right")
-    return m
-
-
-def Num(**bounds) -> type[float]:  # noqa: N802 (a type)
-    """A finite number within `bounds` (ge, gt, le, lt); an int is taken as a float."""
-    return Annotated[float, Field(allow_inf_nan=False, **bounds)]
-
-
-def NonEmpty(item) -> type[list]:  # noqa: N802 (a type)
-    return Annotated[list[item], Field(min_length=1)]
-
-
-def OneOf(names: tuple[str, ...]):  # noqa: N802 (a type)
-    return Literal[names]
-
-
-Int = Annotated[int, Field(ge=0)]
-PosInt = Annotated[int, Field(ge=1)]
-Odd = Annotated[int, Field(ge=1), AfterValidator(_odd)]
-Fraction = Num(ge=0, le=1)
-Scale = Num(ge=0)  # a classifier-free guidance scale
-Sha256 = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
-Box = Annotated[list[Fraction], Field(min_length=4, max_length=4), AfterValidator(_box)]
 
 
 SAMPLING_ONLY = "sampling only"  # a knob's mark (pydantic metadata): read by the stages that use the trained model
@@ -205,7 +155,7 @@ class Objectives(Section):
 
 class Samplers(Section):
     num_steps: NonEmpty(PosInt)
-    variances: Annotated[NonEmpty(OneOf(FIXED_VARIANCES)), AfterValidator(_distinct)]
+    variances: Annotated[NonEmpty(OneOf(FIXED_VARIANCES)), AfterValidator(distinct)]
     ddim_eta: Fraction  # 0 = deterministic DDIM; 1 = the posterior's noise
 
 
@@ -235,7 +185,7 @@ class MnistCommon(Common):
 class FlowCommon(Section):
     """The class flow model's: Euler steps of `step` (1 / n) from noise at t = 0 to the image at t = 1."""
     checkpoint: str  # the class-conditioned flow model of part B
-    step: Annotated[Num(gt=0, le=1), AfterValidator(_whole_steps)]  # h = 1 / n: n Euler steps
+    step: Annotated[Num(gt=0, le=1), AfterValidator(whole_steps)]  # h = 1 / n: n Euler steps
     guidance_scale: Scale
     test_image: str
 
@@ -375,7 +325,7 @@ class Factorization(Section):
 
 class Factorized(Section):
     kernel_sizes: Annotated[list[Odd], Field(min_length=2, max_length=2)]  # two blurs, the widest first
-    sigmas: Annotated[list[Num(gt=0)], Field(min_length=2, max_length=2), AfterValidator(_widest_first)]
+    sigmas: Annotated[list[Num(gt=0)], Field(min_length=2, max_length=2), AfterValidator(widest_first)]
     items: NonEmpty(Factorization)
 
 
