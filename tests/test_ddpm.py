@@ -5,6 +5,7 @@ import torch
 from gaussian import eps_oracle, exact_moments
 
 from difflab.core import ddpm, guidance
+from difflab.core.processes import DDPMProcess
 from difflab.core.timesteps import timesteps
 
 
@@ -17,8 +18,9 @@ def test_linear_schedule_against_hand_values():
 
 
 @pytest.mark.parametrize("T, b0, b1", [(1, 1e-4, 0.02), (10, 0.0, 0.02), (10, 0.02, 0.01), (10, 1e-4, 1.0)])
-def test_bad_schedules_are_rejected(T, b0, b1):
-    with pytest.raises(ValueError):
+def test_bad_schedules_are_asserted_below_the_schema(T, b0, b1):
+    """The schema refuses each, naming the knob (test_params.py); a schedule built past it asserts."""
+    with pytest.raises(AssertionError):
         ddpm.linear_alphas_cumprod(T, b0, b1)
 
 
@@ -104,8 +106,10 @@ def test_a_step_of_one_timestep_is_the_specs_whichever_fixed_variance():
     large, _ = run_strided(list(range(299, -1, -1)), "fixed_large", n=50)
     assert torch.equal(small, large)
     with pytest.raises(ValueError, match="variance='fixed'; allowed: fixed_small, fixed_large, learned_range"):
+        DDPMProcess(ab, variance="fixed")  # the entry: a process, as the schema and the explorer build it
+    with pytest.raises(AssertionError):  # below it
         ddpm.sample(lambda x, t: x, torch.ones(1), ab, torch.Generator(), variance="fixed")
-    with pytest.raises(ValueError, match="learned_range' needs a model that predicts its variance"):
+    with pytest.raises(AssertionError, match="learned_range' needs a model that predicts its variance"):
         ddpm.sample(lambda x, t: x, torch.ones(1), ab, torch.Generator(), timesteps=[2, 1], variance="learned_range")
 
 
@@ -248,5 +252,14 @@ def test_ddim_step_by_hand():
 @pytest.mark.parametrize("eta", [-0.1, 1.5, "0", True])
 def test_bad_eta_is_rejected(eta):
     ab = ddpm.linear_alphas_cumprod(10, 1e-4, 0.02)
-    with pytest.raises(ValueError, match="eta="):
-        ddpm.sample(lambda x, t: x, torch.ones(1), ab, torch.Generator(), eta=eta)
+    with pytest.raises(ValueError, match=rf"eta={eta!r}; allowed: None \(the DDPM posterior step\) or a number in "
+                                         r"\[0, 1\] \(DDIM\)"):
+        DDPMProcess(ab, eta=eta)  # the entry (the schema and the explorer refuse it before, naming their field)
+
+
+
+@pytest.mark.parametrize("eta", [-0.1, 1.5])
+def test_eta_out_of_range_is_asserted_below_the_entry(eta):
+    with pytest.raises(AssertionError):
+        ddpm.sample(lambda x, t: x, torch.ones(1), ddpm.linear_alphas_cumprod(10, 1e-4, 0.02), torch.Generator(),
+                    eta=eta)

@@ -15,6 +15,7 @@ from difflab.data.mnist import CLASSES
 from difflab.evaluation import parta
 from difflab.evaluation.parta import Bench, anagrams, checked_settings, write_figures
 from difflab.core.ddpm import linear_alphas_cumprod
+from difflab.core.objectives import DDPM
 from difflab.core.processes import DDPMProcess
 from difflab.parta import algorithms as alg
 from difflab.parta.engine import Engine
@@ -23,7 +24,8 @@ from difflab.core.views import ViewError
 
 CPU = torch.device("cpu")
 MODEL = SimpleNamespace(classes=CLASSES["mnist"], image_size=28, channels=1, name="mnist", device=CPU,
-                        null_prompt="", to_model=lambda x: 2 * x - 1)
+                        null_prompt="", to_model=lambda x: 2 * x - 1, predicts_variance=False,
+                        objective=DDPM(linear_alphas_cumprod(10, 1e-4, 0.02)))
 BANDS = {"kind": "bands", "prompts": ["1", "2", "3"]}
 
 
@@ -45,8 +47,8 @@ def test_views_and_factorized_items_are_checked_before_any_sampling():
     with pytest.raises(ViewError, match=r"views \['spin'\]: unknown"):
         checked_settings(bench([{"views": ["identity", "spin"], "prompts": ["3", "7"]}]))
     colour = {"kind": "color", "prompts": ["1", "2"]}
-    with pytest.raises(ParamError, match=r"factorized items \[.*'color'.*\] need colour images; allowed on the MNIST "
-                                         r"model: kind bands"):
+    with pytest.raises(ParamError, match=r"factorized.items \[.*'color'.*\] need colour images; the .* model's have 1 "
+                                         r"channel\(s\), no colour; allowed there: kind 'bands'"):
         checked_settings(bench([], items=(BANDS, colour)))
 
 

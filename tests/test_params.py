@@ -60,6 +60,8 @@ def test_committed_params_are_the_spec():
     ("threads", "4", "'auto' or a valid integer"),
     ("seed", True, "a valid integer"),
     ("ddpm.num_timesteps", 1, "greater than or equal to 2"),
+    ("ddpm.beta_start", 0.0, "greater than 0"),
+    ("ddpm.beta_end", 1.0, "less than 1"),
     ("ddpm_class.guidance_scale", -1, "greater than or equal to 0"),
     ("ddpm_class.p_uncond", 1.5, "less than or equal to 1"),
     ("denoiser.lr", "fast", "a valid number"),

@@ -7,7 +7,9 @@ import pytest
 import torch
 from test_algorithms import GaussianModel, cosine_schedule, noise, onehot, three_means_model
 
-from difflab.config.schema import Anagram, Anagrams, Factorization, Factorized, Forward, MnistCommon, MnistExperiments
+from difflab.config.params import ParamError
+from difflab.config.schema import (Anagram, Anagrams, Blur, Factorization, Factorized, Forward, MnistCommon,
+                                   MnistExperiments)
 from difflab.parta import algorithms as alg
 from difflab.core.views import JIGSAW_PERMUTATION, VIEWS, ViewError, views_for
 
@@ -78,7 +80,7 @@ def test_a_three_view_anagram_averages_each_view_mapped_back(model):
     assert model.calls == 1
     by_hand = sum(v.inverse(alg.guided(model, c, null, 2.0)(v(x), 400)[0]) for v, c in zip(views, conds)) / 3
     torch.testing.assert_close(eps, by_hand)
-    with pytest.raises(ValueError, match="2 conditions for 3 views"):
+    with pytest.raises(AssertionError, match="2 conditions for 3 views"):
         alg.anagram(model, conds[:2], null, 2.0, views)
 
 
@@ -131,9 +133,9 @@ def test_three_bands_and_gray_color_by_hand():
     rgb = torch.tensor([0.2, 0.5, 0.8], dtype=torch.float64).reshape(1, 3, 1, 1).expand(1, 3, 2, 2)
     torch.testing.assert_close(gray(rgb), torch.full((1, 3, 2, 2), 0.5, dtype=torch.float64))
     torch.testing.assert_close(color(rgb)[0, :, 0, 0], torch.tensor([-0.3, 0.0, 0.3], dtype=torch.float64))
-    with pytest.raises(ValueError, match="sigmas must decrease"):
+    with pytest.raises(AssertionError, match="sigmas must decrease"):  # the schema and the explorer refuse them
         alg.frequency_bands([(3, 0.5), (7, 2.0)])
-    with pytest.raises(ValueError, match="1-channel images have no colour"):
+    with pytest.raises(AssertionError, match="1-channel images have no colour"):  # check_against_model refuses it
         gray(torch.zeros(1, 1, 4, 4))
 
 
@@ -150,21 +152,38 @@ def test_three_band_predictor_takes_each_band_from_its_prompt(model):
     torch.testing.assert_close(same, sources[1])
 
 
-def test_one_channel_models_refuse_colour_and_negation_before_any_sampling(model, tmp_path):
-    """On a [0, 1], one-channel model (the MNIST model's kind) the experiments stop with a clear error."""
-    from difflab.parta.experiments import Context, run
-    cfg = MnistExperiments.model_construct(
-        common=MnistCommon.model_construct(stride=100, sampler="ddpm", ddim_eta=0.0, variance="fixed_small",
-                                           guidance_scale=3.0),
-        factorized=Factorized(kernel_sizes=[5, 3], sigmas=[1.5, 0.5],
-                              items=[Factorization(kind="color", prompts=["1", "2"])]),
-        anagram=Anagrams(anagrams=[Anagram(views=["identity", "negate"], prompts=["1", "2"])]))
-    ctx = Context.of(model, None, cfg, 0, tmp_path)
+@pytest.mark.parametrize("section, error, message", [
+    ({"factorized": Factorized(kernel_sizes=[5, 3], sigmas=[1.5, 0.5],
+                               items=[Factorization(kind="color", prompts=["1", "2"])])},
+     ParamError, r"parta.gaussian.factorized.items \[.*'color'.*\] need colour images; the gaussian model's have 1 "
+                 r"channel\(s\), no colour; allowed there: kind 'bands'"),
+    ({"anagram": Anagrams(anagrams=[Anagram(views=["identity", "negate"], prompts=["1", "2"])])},
+     ViewError, "'negate' needs a value range symmetric about zero"),
+    ({"blur": Blur(kernel_size=17, sigma=2.0)},
+     ParamError, r"parta.gaussian.blur.kernel_size=17 is not allowed; allowed: an odd number below 16 for the "
+                 r"model's 8x8 images"),
+    ({"factorized": Factorized.model_construct(kernel_sizes=[21, 3], sigmas=[1.5, 0.5], items=[])},
+     ParamError, r"parta.gaussian.factorized.kernel_sizes=21 is not allowed"),
+    ({"common": MnistCommon.model_construct(stride=100, sampler="ddpm", ddim_eta=0.0, variance="learned_range",
+                                            guidance_scale=3.0)},
+     ParamError, r"parta.gaussian.common.variance='learned_range' is not allowed: the gaussian model predicts no "
+                 r"variance; allowed there: fixed_small, fixed_large"),
+])
+def test_what_only_the_model_can_judge_is_refused_before_any_work(section, error, message, tmp_path):
+    """On a [0, 1], one-channel 8 x 8 model that predicts no variance (the MNIST model's kind), part A's settings
+    that the model cannot take stop the run as its context is made, naming the key: before any experiment runs, so
+    no figure is half made (below that entry the algorithms only assert)."""
+    from difflab.parta.experiments import Context
+    model = three_means_model()
+    common = MnistCommon.model_construct(stride=100, sampler="ddpm", ddim_eta=0.0, variance="fixed_small",
+                                         guidance_scale=3.0)
+    fine = MnistExperiments.model_construct(common=common, blur=Blur(kernel_size=15, sigma=2.0),
+                                            anagram=Anagrams(anagrams=[Anagram(views=["identity", "flip"],
+                                                                               prompts=["1", "2"])]))
+    Context.of(model, None, fine, 0, tmp_path)  # the widest kernel an 8 x 8 image takes, views it can take
     model.calls = 0
-    with pytest.raises(ValueError, match="1 channel\\(s\\), no colour; allowed there: kind 'bands'"):
-        run("factorized", ctx)
-    with pytest.raises(ViewError, match="'negate' needs a value range symmetric about zero"):
-        run("anagram", ctx)
+    with pytest.raises(error, match=message):
+        Context.of(model, None, MnistExperiments.model_construct(**{"common": common, **section}), 0, tmp_path)
     assert model.calls == 0 and not list(tmp_path.iterdir())
 
 

@@ -121,7 +121,7 @@ def _between(p: dict[str, Any]) -> None:
                 check_schedule(name, getattr(p["parta"], name), T[name], strided=p["parta"].model == name)
 
 
-def _knob(cfg, *path: str):
+def knob_at(cfg, *path: str):
     """cfg's knob at path, None where the section does not hold it (a stage's section holds the keys it reads)."""
     try:
         for part in path:
@@ -137,18 +137,18 @@ def check_schedule(name: str, cfg, T: int, strided: bool = True) -> None:
     (into the strided timesteps). A knob the section does not hold is not checked. The one check: on the whole
     params.yaml where T is known (ddpm.num_timesteps, IF_TIMESTEPS), and by part A's experiments on the model they
     run on (its own T: a part A stage does not read ddpm.num_timesteps)."""
-    ts = _knob(cfg, "forward", "timesteps")
+    ts = knob_at(cfg, "forward", "timesteps")
     if ts is not None and not all(0 <= t < T for t in ts):
         raise ParamError(f"parta.{name}.forward.timesteps={ts} is not allowed; allowed: timesteps in 0 .. {T - 1} "
                          f"(T = {T})")
-    stride = _knob(cfg, "common", "stride")
+    stride = knob_at(cfg, "common", "stride")
     if not strided or stride is None:
         return
     if not stride < T:
         raise ParamError(f"parta.{name}.common.stride={stride} is not allowed; allowed: 1 .. {T - 1} (T = {T})")
     steps = len(range(stride * ((T - 1) // stride), -1, -stride))
-    starts = [("iterative.i_start", _knob(cfg, "iterative", "i_start")),
-              *(("sdedit.i_start", i) for i in _knob(cfg, "sdedit", "i_start") or [])]
+    starts = [("iterative.i_start", knob_at(cfg, "iterative", "i_start")),
+              *(("sdedit.i_start", i) for i in knob_at(cfg, "sdedit", "i_start") or [])]
     for key, i in starts:
         if i is not None and i >= steps:
             raise ParamError(f"parta.{name}.{key}={i} is not allowed; allowed: 0 .. {steps - 1} (the {steps} strided "

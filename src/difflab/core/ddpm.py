@@ -20,10 +20,8 @@ from difflab.progress import progress as progress_bar
 
 def linear_alphas_cumprod(num_timesteps: int, beta_start: float, beta_end: float) -> torch.Tensor:
     """alpha_bar_t = prod_{s<=t} (1 - beta_s), betas = linspace(beta_start, beta_end, T); float64 for accuracy."""
-    if num_timesteps < 2:
-        raise InputError(f"num_timesteps={num_timesteps}; allowed: an integer >= 2")
-    if not 0 < beta_start <= beta_end < 1:
-        raise InputError(f"betas ({beta_start}, {beta_end}); allowed: 0 < beta_start <= beta_end < 1")
+    # the schema's ddpm section refuses other knobs, naming them; a checkpoint records the knobs it trained with
+    assert num_timesteps >= 2 and 0 < beta_start <= beta_end < 1, (num_timesteps, beta_start, beta_end)
     betas = torch.linspace(beta_start, beta_end, num_timesteps, dtype=torch.float64)
     return torch.cumprod(1.0 - betas, dim=0)
 
@@ -69,13 +67,11 @@ def step_std(alpha_bar: float, alpha_bar_prev: float, variance: str = "fixed_sma
     strength and the model at t = 0 was trained to remove noise of std sqrt(1 - alpha_bar_0) = 0.01), so a strided
     DDPM with fixed_large leaves grain in its samples. That is why fixed_small is the default, as in diffusers.
     """
-    check_variance(variance)
+    assert variance in VARIANCES, variance
     beta = 1 - alpha_bar / alpha_bar_prev
     beta_tilde = max((1 - alpha_bar_prev) / (1 - alpha_bar) * beta, 1e-20)
-    if variance == "learned_range":
-        if predicted_variance is None:
-            raise InputError("variance='learned_range' needs a model that predicts its variance; this one predicts "
-                             f"none: allowed here: {', '.join(FIXED_VARIANCES)}")
+    if variance == "learned_range":  # on a model that predicts none, refused at part A's entry (check_against_model)
+        assert predicted_variance is not None, "variance='learned_range' needs a model that predicts its variance"
         frac = (predicted_variance + 1) / 2
         return torch.exp(0.5 * (frac * math.log(beta) + (1 - frac) * math.log(beta_tilde)))
     return (beta if variance == "fixed_large" or span == 1 else beta_tilde) ** 0.5
@@ -123,8 +119,7 @@ def sample(predict: Predictor, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, 
     # the grid comes from timesteps() through a Process, checked where the user gave its knobs
     assert ts and all(a > b for a, b in zip(ts, ts[1:])) and 0 <= ts[-1] <= ts[0] < len(alphas_cumprod), \
         f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}"
-    check_eta(eta)
-    check_variance(variance)
+    assert (eta is None or 0 <= eta <= 1) and variance in VARIANCES, (eta, variance)  # as a DDPMProcess checked them
     ab = alphas_cumprod.tolist()
     x = x_T
     for i, t in enumerate(progress_bar(ts, desc=progress, disable=progress is None)):

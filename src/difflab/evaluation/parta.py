@@ -28,11 +28,10 @@ from difflab.config.runtime import Runtime
 from difflab.config.schema import FlowExperiments, MnistExperiments, Params
 from difflab.core.views import View, views_for
 from difflab.data.mnist import load_mnist
-from difflab.errors import ParamError
 from difflab.models.judge import Judge, judge_outputs, load_judge
 from difflab.parta import algorithms as alg
 from difflab.parta.engine import Engine
-from difflab.parta.experiments import band_blurs
+from difflab.parta.experiments import band_blurs, check_against_model
 from difflab.parta.images import make_mask
 from difflab.parta.load import load_engine
 from difflab.reporting.figures import metric_curve, success_bars
@@ -74,13 +73,11 @@ def load_bench(params: Params, runtime: Runtime, name: str = "mnist") -> Bench:
 
 
 def checked_settings(bench: Bench) -> list[list[View]]:
-    """The views of every anagram, checked against the model, and the factorized items checked to be frequency
-    bands (the MNIST model's images have no colour), before any sampling. Raises ViewError or ParamError."""
-    views = [views_for(e.views, bench.engine.model) for e in bench.cfg.anagram.anagrams]
-    colour = [item.model_dump() for item in bench.cfg.factorized.items if item.kind != "bands"]
-    if colour:
-        raise ParamError(f"factorized items {colour} need colour images; allowed on the MNIST model: kind bands")
-    return views
+    """The views of every anagram, the settings checked against the model (parta/experiments.check_against_model:
+    the factorized items must be frequency bands on the MNIST model, whose images have no colour) before any
+    sampling. Raises ViewError or ParamError."""
+    check_against_model(bench.cfg, bench.engine.model)
+    return [views_for(e.views, bench.engine.model) for e in bench.cfg.anagram.anagrams]
 
 
 def _rate(ok: torch.Tensor) -> float:

@@ -40,9 +40,8 @@ def band_names(blurs: tuple[Blur, ...]) -> list[str]:
 
 
 def check(model: DiffusionModel, s: BandSettings) -> Engine:
-    """Every setting checked before any work, each message naming the value and what is allowed; returns the
-    engine. The blurs are tried on one blank image, so a kernel the image cannot hold is named here, not at the
-    first step."""
+    """Every setting checked before any work, each message naming the value and what is allowed (a kernel the image
+    cannot hold too: algorithms.kernel_fits, the rule part A's stages check); returns the engine."""
     if not 1 <= len(s.blurs) <= MAX_BLURS:
         raise InputError(f"{len(s.blurs)} blurs {list(s.blurs)}; allowed: 1 .. {MAX_BLURS} (kernel size, sigma), "
                          "widest first")
@@ -52,11 +51,16 @@ def check(model: DiffusionModel, s: BandSettings) -> Engine:
     bad = [d for d in s.digits if not 0 <= d < NUM_CLASSES]
     if bad:
         raise InputError(f"digits {bad}; allowed: 0 .. {NUM_CLASSES - 1}")
+    side = model.image_size
     for k, sigma in s.blurs:
         if not 0 < sigma < math.inf:
             raise InputError(f"blur ({k}, {sigma}): sigma={sigma}; allowed: a finite number > 0")
-    alg.frequency_bands(s.blurs)  # sigmas that do not decrease
-    alg.band_views(torch.zeros(1, model.channels, model.image_size, model.image_size), s.blurs)  # kernel sizes
+        if not alg.kernel_fits(k, side):
+            raise InputError(f"blur ({k}, {sigma}): kernel_size={k}; allowed: an odd number below {2 * side} for "
+                             f"{side}x{side} images")
+    if any(a[1] <= b[1] for a, b in zip(s.blurs, s.blurs[1:])):
+        raise InputError(f"blurs {list(s.blurs)}: sigmas must decrease; allowed: the widest blur (the lowest band) "
+                         "first")
     if not 1 <= s.count <= MAX_COUNT:
         raise InputError(f"samples={s.count}; allowed: 1 .. {MAX_COUNT}")
     return check_engine(model, s.engine)

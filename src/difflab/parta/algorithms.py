@@ -14,7 +14,6 @@ import torch
 from difflab.core.predictor import Prediction, Predictor, expand, guided
 from difflab.core.processes import OnStep, Process, check_i_start
 from difflab.core.views import Transform, View
-from difflab.errors import InputError
 from difflab.parta.model import DiffusionModel
 
 
@@ -25,11 +24,16 @@ def forward(process: Process, x0: torch.Tensor, t, generator: torch.Generator) -
     return process.noisy(x0, t, eps)
 
 
+def kernel_fits(kernel_size: int, side: int) -> bool:
+    """Whether a Gaussian blur of `kernel_size` applies to images of `side` x `side`: odd, and its half-width within
+    the image (what the reflection padding of torchvision's blur needs): an odd number below 2 * side."""
+    return kernel_size >= 1 and kernel_size % 2 == 1 and kernel_size // 2 < side
+
+
 def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
     """The classical denoiser (A1.2), and the low-pass filter of hybrid images (A1.9)."""
-    if kernel_size < 1 or kernel_size % 2 == 0 or kernel_size // 2 >= min(x.shape[-2:]):
-        raise InputError(f"kernel_size={kernel_size}; allowed: an odd number below {2 * min(x.shape[-2:])} "
-                         f"for {x.shape[-1]}x{x.shape[-2]} images")
+    assert kernel_fits(kernel_size, min(x.shape[-2:])), \
+        f"kernel_size={kernel_size} for {tuple(x.shape[-2:])} images (checked against the model at the entry)"
     import torchvision.transforms.functional as TF  # here, not at the top: only the stages that blur pay its import
 
     return TF.gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
@@ -40,8 +44,7 @@ def anagram(model: DiffusionModel, conds: Sequence[torch.Tensor], null: torch.Te
     """Visual anagrams (A1.8) over any orthogonal views: eps = mean_k view_k^-1(eps_cfg(view_k(x), p_k)), so that
     through view k the image follows prompt k; the guided estimates of all views in one batched model call (the
     course's anagram: views identity and flip). A predicted variance is averaged the same way, unsigned."""
-    if len(conds) != len(views):
-        raise ValueError(f"{len(conds)} conditions for {len(views)} views; allowed: one condition per view")
+    assert len(conds) == len(views), f"{len(conds)} conditions for {len(views)} views: one condition per view"
 
     def predict(x: torch.Tensor, t: int) -> Prediction:
         n, k = len(x), len(views)
@@ -58,8 +61,7 @@ def factorized(model: DiffusionModel, conds: Sequence[torch.Tensor], null: torch
     """Factorized diffusion (A1.9; Geng et al., "Factorized Diffusion", ECCV 2024): eps = sum_k f_k(eps_cfg(x, p_k))
     for linear components f_k that sum to the identity, so component k of the image follows prompt k; all guided
     estimates in one batched call. Hybrid images: frequency_bands with one blur (low pass, high pass)."""
-    if len(conds) != len(components):
-        raise ValueError(f"{len(conds)} conditions for {len(components)} components; allowed: one per component")
+    assert len(conds) == len(components), f"{len(conds)} conditions for {len(components)} components: one per component"
 
     def predict(x: torch.Tensor, t: int) -> Prediction:
         n, k = len(x), len(components)
@@ -74,8 +76,7 @@ def factorized(model: DiffusionModel, conds: Sequence[torch.Tensor], null: torch
 def frequency_bands(blurs: Sequence[tuple[int, float]]) -> list[Transform]:
     """Components from low to high frequencies for Gaussian blurs G_1, ..., G_m (kernel size, sigma), widest first:
     [G_1, G_2 - G_1, ..., G_m - G_(m-1), I - G_m]; one blur gives the hybrid's low pass and high pass."""
-    if any(a[1] <= b[1] for a, b in zip(blurs, blurs[1:])):
-        raise InputError(f"blurs {list(blurs)}: sigmas must decrease (the widest blur, the lowest band, first)")
+    assert all(a[1] > b[1] for a, b in zip(blurs, blurs[1:])), f"blurs {list(blurs)}: sigmas must decrease"
     low_passes = [lambda e, k=k, s=s: gaussian_blur(e, k, s) for k, s in blurs]
     bands = [low_passes[0]]
     bands += [lambda e, hi=hi, lo=lo: hi(e) - lo(e) for lo, hi in zip(low_passes, low_passes[1:])]
@@ -90,9 +91,7 @@ def band_views(x: torch.Tensor, blurs: Sequence[tuple[int, float]]) -> list[torc
 
 def grayscale(x: torch.Tensor) -> torch.Tensor:
     """The channel mean in every channel: the grayscale component of a colour image (its colour part is x - it)."""
-    if x.shape[1] < 2:
-        raise InputError(f"{x.shape[1]}-channel images have no colour: the grayscale / colour factorization needs "
-                         "colour images (DeepFloyd IF's, not the MNIST model's)")
+    assert x.shape[1] >= 2, f"{x.shape[1]}-channel images have no colour (checked against the model at the entry)"
     return x.mean(1, keepdim=True).expand_as(x)
 
 

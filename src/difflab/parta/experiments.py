@@ -14,16 +14,47 @@ import torch
 import torch.nn.functional as F
 
 from difflab.config.experiments import PART_A
-from difflab.config.params import check_schedule
+from difflab.config.params import check_schedule, knob_at
 from difflab.config.schema import Common, Experiments, Factorized, FlowCommon
+from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.core.predictor import Predictor
 from difflab.core.views import views_for
-from difflab.errors import InputError
+from difflab.errors import ParamError
 from difflab.parta import algorithms as alg
 from difflab.parta.engine import Engine, process_of
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
 from difflab.reporting.figures import image_rows, update_rows
+
+
+def check_against_model(cfg: Experiments, model: DiffusionModel) -> None:
+    """The knobs of parta.<model> that only the model can judge, before any work, each a ParamError (ViewError for a
+    view) naming the key, its value and what is allowed: the knobs that index a DDPM's schedule against its own T (a
+    part A stage does not read ddpm.num_timesteps, so params.check could not), the blurs' kernels against the image
+    size, the factorized items' kinds against its channels, a learned variance against what it predicts, and the
+    anagrams' views against its value range. A knob the section does not hold is not checked. Below this entry the
+    algorithms assert what it guarantees."""
+    name = model.name.replace("-", "_")  # its section: parta.mnist, parta.mnist_flow, parta.deepfloyd_if
+    T = model.objective.max_steps
+    if T is not None:
+        check_schedule(name, cfg, T)
+    side = model.image_size
+    kernels = [("blur.kernel_size", knob_at(cfg, "blur", "kernel_size")),
+               ("hybrid.kernel_size", knob_at(cfg, "hybrid", "kernel_size")),
+               *(("factorized.kernel_sizes", k) for k in knob_at(cfg, "factorized", "kernel_sizes") or [])]
+    for key, k in kernels:
+        if k is not None and not alg.kernel_fits(k, side):
+            raise ParamError(f"parta.{name}.{key}={k} is not allowed; allowed: an odd number below {2 * side} for "
+                             f"the model's {side}x{side} images")
+    colour = [item.model_dump() for item in knob_at(cfg, "factorized", "items") or [] if item.kind == "color"]
+    if colour and model.channels < 3:
+        raise ParamError(f"parta.{name}.factorized.items {colour} need colour images; the {model.name} model's have "
+                         f"{model.channels} channel(s), no colour; allowed there: kind 'bands'")
+    if knob_at(cfg, "common", "variance") == "learned_range" and not model.predicts_variance:
+        raise ParamError(f"parta.{name}.common.variance='learned_range' is not allowed: the {model.name} model "
+                         f"predicts no variance; allowed there: {', '.join(FIXED_VARIANCES)}")
+    for entry in knob_at(cfg, "anagram", "anagrams") or []:
+        views_for(entry.views, model)
 
 
 @dataclass
@@ -37,11 +68,7 @@ class Context:
     name: str = ""  # the experiment running: names its figure
 
     def __post_init__(self):
-        """The knobs that index a DDPM's schedule checked against the model's own T before any work (a part A stage
-        does not read ddpm.num_timesteps, so params.check could not)."""
-        T = self.model.objective.max_steps
-        if T is not None:
-            check_schedule(self.model.name, self.cfg, T)
+        check_against_model(self.cfg, self.model)
 
     @classmethod
     def of(cls, model: DiffusionModel, conds, cfg: Experiments, seed: int, out_dir: Path, **kwargs) -> "Context":
@@ -266,7 +293,7 @@ def anagram(ctx: Context) -> None:
     sample goes through the upsampler with prompt k, so each row is the view its prompt describes, not the view of
     an image upsampled for prompt 1 (stage II adds detail that follows its prompt)."""
     entries, engine = ctx.cfg.anagram.anagrams, ctx.engine
-    views = [views_for(e.views, ctx.model) for e in entries]  # every view checked before any sampling
+    views = [views_for(e.views, ctx.model) for e in entries]  # checked by check_against_model
     rows: list[list[torch.Tensor]] = [[] for _ in range(max(len(v) for v in views))]
     for e, vs in zip(entries, views):
         x = engine.sample(engine.anagram(e.prompts, vs), 1, progress=f"anagram {'/'.join(e.views)}")
@@ -316,9 +343,6 @@ def factorized(ctx: Context) -> None:
     p = ctx.cfg.factorized
     blurs = band_blurs(p)
     components = {"bands": alg.frequency_bands(blurs), "color": alg.gray_and_color()}
-    if any(e.kind == "color" for e in p.items) and ctx.model.channels < 3:
-        raise InputError(f"factorized item of kind 'color' on the {ctx.model.name} model: its images have "
-                         f"{ctx.model.channels} channel(s), no colour; allowed there: kind 'bands'")
     kinds = {e.kind for e in p.items}
     rows: list[list[torch.Tensor]] = [[], [], []] if "bands" in kinds else [[], []]
     for e in p.items:
