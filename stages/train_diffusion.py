@@ -13,6 +13,7 @@ those after <model>.snapshot_epoch(s), the per-step loss (DVCLive) and its figur
 
 from difflab.config.params import DATA, DIFFUSION_MODELS, RUNTIME, stage_params, training_keys
 from difflab.config.runtime import for_stage
+from difflab.core.objectives import of_section
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.training.generative import train_diffusion
@@ -20,7 +21,7 @@ from difflab.training.generative import train_diffusion
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*RUNTIME, *DATA, *(("ddpm",) if a.model.startswith("ddpm") else ()),
+        __doc__, lambda a: (*RUNTIME, *DATA, *of_section(a.model).training_params,
                             *training_keys(a.model)),
         extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to train"))
     for_stage(params)  # precision etc. checked against this device before any work

@@ -8,10 +8,12 @@ testing the objective's name. It says
   step; each reads its own and ignores the other's), and `sampler(num_steps, eta, variance)`, part B's Process and
   grid from a step count; `steps(num_steps)`, the model calls that makes; `max_steps`; `num_steps_of(params,
   section)`, the step knob of its params section (a flow's num_steps; None for a DDPM, which steps through all T);
+- which knobs it reads: `training_params` (a DDPM's schedule section), `sampling_params(section)` (what
+  num_steps_of reads), `process_knobs` (part A's knobs that `process` takes), `start_knob` (SDEdit's start);
 - how figures and files name it: `title`, `gif`, `samplers` (the explorer's names), `part_a` (its parta section).
 
-`objective_of` is the one place the name in the metadata is read (training, before there is any, names it by its
-section: `OBJECTIVES[name].from_params(params)`).
+`objective_of` is the one place the name in the metadata is read; `of_section`, the one place a part B section's
+name is (training, before there is any metadata, and the stages declaring what they read).
 """
 
 from dataclasses import dataclass, field
@@ -35,6 +37,9 @@ class DDPM:
     gif = "reverse.gif"  # the reverse process of the last model
     samplers = ("DDPM step", "DDIM")
     part_a = "mnist"
+    process_knobs = ("stride", "sampler", "ddim_eta", "variance")  # its part A section's common knobs of process()
+    start_knob = "i_start"  # where SDEdit starts: an index into the strided timesteps
+    training_params = ("ddpm",)  # the params section of part B's schedule (from_params)
 
     @classmethod
     def linear(cls, num_timesteps: int, beta_start: float, beta_end: float) -> "DDPM":
@@ -82,6 +87,11 @@ class DDPM:
     def num_steps_of(self, params, section: str) -> None:
         return None  # all T (its section has no step knob, and its stages do not read the section for it)
 
+    @staticmethod
+    def sampling_params(section: str) -> tuple[str, ...]:
+        """The params keys num_steps_of reads: none."""
+        return ()
+
 
 @dataclass(frozen=True)
 class Flow:
@@ -91,6 +101,9 @@ class Flow:
     gif = "trajectory.gif"  # the Euler trajectory of the last model
     samplers = ("flow Euler",)
     part_a = "mnist_flow"
+    process_knobs = ("step",)
+    start_knob = "t_start"  # any time in [0, 1)
+    training_params = ()  # no schedule
     settings = {}  # a flow has no schedule to record
     what = "flow matching"
     max_steps = None  # no T: any number of Euler steps
@@ -131,8 +144,17 @@ class Flow:
     def num_steps_of(self, params, section: str) -> int:
         return getattr(params, section).num_steps
 
+    @staticmethod
+    def sampling_params(section: str) -> tuple[str, ...]:
+        return (f"{section}.num_steps",)
+
 
 OBJECTIVES = {"ddpm": DDPM, "flow": Flow}  # the name a checkpoint's metadata records -> its objective
+
+
+def of_section(section: str) -> type[DDPM | Flow]:
+    """The objective a part B model's params section trains for: its name is <objective>_<conditioning>."""
+    return OBJECTIVES[section.split("_")[0]]
 
 
 def objective_of(meta: dict) -> DDPM | Flow:

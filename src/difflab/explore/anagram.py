@@ -20,7 +20,7 @@ from difflab.parta.model import DiffusionModel
 from difflab.sampling.labels import one_hot_prompts
 
 MAX_COUNT = 8  # anagrams drawn at once (one noise image each), so a page answers in seconds on a CPU
-PART_A_MODELS = {"ddpm_class": "ddpm", "flow_class": "flow"}  # the run's models part A runs on, and their objective
+PART_A_MODELS = ("ddpm_class", "flow_class")  # the run's models part A runs on (objectives.of_section: their objective)
 PART_A_MODEL = "ddpm_class"  # parta.mnist.common.checkpoint: the default
 
 

@@ -5,6 +5,7 @@ Bands and Draw, each with the engine's fields (engine_fields), a Cancel, and its
 import gradio as gr
 
 from difflab.config.runtime import Runtime
+from difflab.core.objectives import of_section
 from difflab.core.views import VIEWS
 from difflab.errors import InputError
 from difflab.explore.anagram import PART_A_MODEL, PART_A_MODELS, AnagramSettings
@@ -20,10 +21,11 @@ from difflab.explore.steps import Cancels
 
 ANAGRAM_HEADERS = ["view", "sample", "asked", "judged", "confidence"]
 BAND_HEADERS = ["band", "sample", "asked", "judged", "confidence"]
-# The Draw tab's SDEdit start by objective: the page's first values (defaults.KNOBS) it starts at, and its label: a
-# DDPM's i_start into its strided timesteps, a flow model's t_start, any time in [0, 1)
-SDEDIT_START = {"ddpm": ("i_start", "SDEdit i_start (0 = pure noise)"),
-                "flow": ("t_start", "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))")}
+# The Draw tab's SDEdit start field by the objective's start_knob (also the page's first value, defaults.KNOBS, it
+# starts at): a DDPM's i_start into its strided timesteps, a flow model's t_start, any time in [0, 1)
+SDEDIT_START = {"i_start": "SDEdit i_start (0 = pure noise)",
+                "t_start": "SDEdit t_start (0 = pure noise, 1 = the input; any time in [0, 1))"}
+ENGINE_KNOBS = ("stride", "sampler", "ddim_eta", "step")  # the knobs of engine_fields' objective-specific fields
 CANVAS = 280  # the drawing canvas' side: ten times MNIST's, so a brush of BRUSH pixels draws MNIST's stroke width
 BRUSH = 22
 MASK_BRUSH = 40  # the mask canvas' brush: four MNIST pixels wide, to paint a region rather than a stroke
@@ -47,8 +49,7 @@ def engine_fields(prefix: str, defaults: dict) -> list:
                          elem_id=f"{prefix}-step")
 
     def on_model(name: str):
-        ddpm = PART_A_MODELS.get(name) != "flow"
-        return [gr.update(visible=ddpm)] * 3 + [gr.update(visible=not ddpm)]
+        return [gr.update(visible=knob in objective(name).process_knobs) for knob in ENGINE_KNOBS]
 
     model.change(on_model, model, [stride, sampler, eta, step], queue=False, show_progress="hidden",
                  api_visibility="private")
@@ -206,7 +207,12 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels,
                     api_name="under_the_mask")
 
 
+def objective(name: str):
+    """The objective of part A's model `name` (the default model's for a name not among them: the handler says so)."""
+    return of_section(name if name in PART_A_MODELS else PART_A_MODEL)
+
+
 def start_field(name: str, defaults: dict) -> dict:
     """The Draw tab's SDEdit start field as model `name` reads it (SDEDIT_START): its first value and label."""
-    field, label = SDEDIT_START[PART_A_MODELS.get(name, "ddpm")]
-    return {"value": defaults[field], "label": label}
+    knob = objective(name).start_knob
+    return {"value": defaults[knob], "label": SDEDIT_START[knob]}

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 from difflab.config import layout
 from difflab.config.schema import Params
-from difflab.core.objectives import OBJECTIVES
+from difflab.core.objectives import of_section
 from difflab.models.checkpoints import save_model
 from difflab.training.loop import LossFn
 from difflab.training.sections import finish, fit_section
@@ -19,28 +19,29 @@ class Objective:
     settings: dict
     what: str
     p_uncond: float
+    name: str  # the objective's, recorded in the weights' metadata
 
 
 def diffusion_objective(params: Params, section: str) -> Objective:
     """The loss of a generative section (<objective>_<conditioning>): the DDPM's noise prediction on the ddpm
     section's schedule, or flow matching's velocity (core/objectives.py). A time-conditioned model has no class to drop, so its p_uncond is 0."""
-    objective, conditioning = section.split("_")
+    conditioning = section.split("_")[1]
     p_uncond = getattr(params, section).p_uncond if conditioning == "class" else 0.0
-    o = OBJECTIVES[objective].from_params(params)
-    return Objective(o.loss(conditioning, p_uncond), o.settings, o.what, p_uncond)
+    o = of_section(section).from_params(params)
+    return Objective(o.loss(conditioning, p_uncond), o.settings, o.what, p_uncond, o.name)
 
 
 def train_diffusion(params: Params, section: str) -> None:
     """Train one of the generative UNets and save its weights after every epoch layout.saved_weights names, with
     the metadata the sampling stages read (conditioning, objective, schedule, p_uncond, dataset). Under
     `accelerate launch` only the main process writes."""
-    objective, conditioning = section.split("_")
+    conditioning = section.split("_")[1]
     p = getattr(params, section)
     obj = diffusion_objective(params, section)
-    result = fit_section(params, section, conditioning, obj.loss, f"{objective}|{obj.settings}|p_uncond={obj.p_uncond}")
+    result = fit_section(params, section, conditioning, obj.loss, f"{obj.name}|{obj.settings}|p_uncond={obj.p_uncond}")
     if not result.main:
         return
-    meta = {"hidden": p.hidden, "conditioning": conditioning, "objective": objective, **obj.settings,
+    meta = {"hidden": p.hidden, "conditioning": conditioning, "objective": obj.name, **obj.settings,
             "p_uncond": obj.p_uncond, "dataset": params.data.dataset}
     for label, epoch, path in layout.saved_weights(section, p):
         weights = result.state_dict if label == "final" else result.snapshots[epoch]
