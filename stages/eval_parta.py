@@ -17,7 +17,7 @@ from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
-from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, start_key, write_figures
+from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, write_figures
 
 OUT = {"mnist": Path("reports/eval_parta"), "mnist_flow": Path("reports/eval_parta_flow")}
 
@@ -35,7 +35,7 @@ def main() -> None:
         views = checked_settings(bench)
     metrics, sdedit_rows = measure(bench, views, params.data.dir)
     model = "MNIST model" if name == "mnist" else f"MNIST {OBJECTIVES[name]}"
-    write_figures(OUT[name], metrics, sdedit_rows, bench.seeds, bench.engine.scale, start_key(bench.cfg), model)
+    write_figures(OUT[name], metrics, sdedit_rows, bench.seeds, bench.engine.scale, bench.start_knob, model)
     metrics.write(OUT[name] / "metrics.json")
     print(metrics.text(), end="")
 

@@ -53,6 +53,11 @@ class Bench:
     def label(self, prompt: str) -> int:
         return class_index(prompt, self.engine.model.classes)
 
+    @property
+    def start_knob(self) -> str:
+        """What SDEdit's start is called: i_start (a DDPM's index), t_start (a flow's time)."""
+        return self.engine.model.objective.start_knob
+
     def judged(self, x: torch.Tensor) -> torch.Tensor:
         """The judge's label of each image."""
         return judge_outputs(self.judge, x, self.batch_size)[0]
@@ -178,20 +183,15 @@ def measure(bench: Bench, views: list[list[View]], data_dir: str) -> tuple[PartA
     found["inpaint"] = inpainting(bench, digits, truth)
     rows = sdedit_faithfulness(bench, digits, truth)
     found["velocity"] = update_errors(bench, digits)
-    file = {"i_start": PartA, "t_start": PartAFlow}[start_key(bench.cfg)]
+    file = {"i_start": PartA, "t_start": PartAFlow}[bench.start_knob]
     return file(seeds=bench.seeds, sdedit={s: Kept(label_kept=kept) for s, _, kept in rows}, **found), rows
-
-
-def start_key(cfg) -> str:
-    """What SDEdit's start is called: i_start (a DDPM's index), t_start (a flow's time)."""
-    return "t_start" if hasattr(cfg.sdedit, "t_start") else "i_start"
 
 
 def write_figures(out: Path, metrics: PartA, rows: list[tuple[float, float, float]], seeds: int, scale: float,
                   start: str = "i_start", model: str = "MNIST model") -> None:
     """anagrams_hybrids.png (each item's success beside how often each of its parts is right),
     sdedit_faithfulness.csv (for `dvc plots`) and sdedit_faithfulness.png; `start` names SDEdit's start knob
-    (start_key) and `model` the model in the titles."""
+    (Bench.start_knob) and `model` the model in the titles."""
     out.mkdir(parents=True, exist_ok=True)
     items = {**{f"anagram {k}": (m.success, m.ok) for k, m in metrics.anagram.items()},
              **{f"hybrid {k}": (m.success, {"far": m.far_ok, "near": m.near_ok}) for k, m in metrics.hybrid.items()},
