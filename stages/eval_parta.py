@@ -8,7 +8,8 @@ judged over many seeds (eval.parta_seeds); parta.mnist is the class DDPM, parta.
   narrower one as the mid digit and the image itself as the high digit;
 - inpainting: how often the completed test digit keeps its label, per mask;
 - SDEdit faithfulness: how often the edited test digit keeps its label, per start (i_start; a flow's t_start).
-Settings (sampler, CFG scale, pairs, masks, starts, prompts) are those of parta.<model>.
+Settings (sampler, CFG scale, pairs, masks, starts, prompts) are those of parta.<model> (evaluation/parta.py's
+reads: the knobs the measurements use, not the figures' images or display knobs).
 """
 
 from pathlib import Path
@@ -17,14 +18,14 @@ from difflab.config.params import DATA, SAMPLING, stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
-from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, write_figures
+from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, reads, write_figures
 
 OUT = {"mnist": Path("reports/eval_parta"), "mnist_flow": Path("reports/eval_parta_flow")}
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda args: (*SAMPLING, *DATA, "eval.parta_seeds", f"parta.{args.model}"),
+        __doc__, lambda args: (*SAMPLING, *DATA, "eval.parta_seeds", *reads(args.model)),
         extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=list(OUT),
                                             help="which parta section: the class DDPM (mnist) or flow model"))
     rt = for_stage(params)  # precision etc. checked against this device before any work

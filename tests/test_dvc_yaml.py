@@ -1,6 +1,7 @@
-"""dvc.yaml is honest: every stage lists the stage script and the code that script imports (transitively; by
-folder, src/difflab/<role>), no code it does not, and every params.yaml key it names exists. The stages are read as
-DVC resolves them (helpers.resolved_stages: foreach, stage vars, YAML anchors and merge keys applied)."""
+"""dvc.yaml is honest: every stage lists the stage script and exactly the code that script imports (transitively,
+lazy imports and package __init__.py files included; a role folder src/difflab/<role> only where it imports every
+module in it), and every params.yaml key it names exists. The stages are read as DVC resolves them
+(helpers.resolved_stages: foreach, stage vars, YAML anchors and merge keys applied)."""
 
 import ast
 import functools
@@ -66,25 +67,43 @@ def covers(dep: str, path: Path | str) -> bool:
     return str(path) == dep or str(path).startswith(dep.rstrip("/") + "/")
 
 
+def covered(dep: str) -> set[Path]:
+    """The files a code dep names: itself, or every file in the folder (as DVC hashes it; .dvcignore leaves out
+    __pycache__)."""
+    path = ROOT / dep
+    if path.is_file():
+        return {Path(dep)}
+    return {p.relative_to(ROOT) for p in path.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
+
+
+def rendered(files) -> set[Path]:
+    """The templates (a "*.j2" name) the code of `files` renders."""
+    return {Path("src/difflab/reporting/templates") / node.value for f in files
+            for node in ast.walk(ast.parse((ROOT / f).read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".j2")}
+
+
 @pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
 def test_stage_deps_cover_the_code_it_runs(name, stage):
+    """Every module the script imports, transitively (a lazy import inside a function too), and every package
+    __init__.py on the way is a dep: an edit to any of them reruns the stage."""
     script = ROOT / stage["cmd"].split()[1]
     deps = [str(d) for d in stage["deps"]]
     assert str(script.relative_to(ROOT)) in deps
-    missing = [str(f) for f in sorted(closure(script))
-               if f.name != "__init__.py" and not any(covers(d, f) for d in deps)]
+    missing = [str(f) for f in sorted(closure(script)) if not any(covers(d, f) for d in deps)]
     assert not missing, f"stage {name} runs {missing} but does not list them in deps"
 
 
 @pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
 def test_stage_code_deps_are_code_it_runs(name, stage):
-    """A code dep is a module the script imports or a role folder holding one, never src/difflab whole: an edit to
-    code a stage does not run (the explorer, the runner, another role) does not rerun it."""
+    """Every file a code dep names is a module the script imports (or a template it renders): a folder only where
+    the stage imports all of it, so an edit to code a stage does not run (the explorer, the runner, make compare, a
+    module of the same folder it does not import) does not rerun it."""
     script = ROOT / stage["cmd"].split()[1]
-    code = [d for d in stage["deps"] if d.startswith("src/")]
-    assert not {"src", "src/difflab"} & {d.rstrip("/") for d in code}, f"stage {name} depends on all of src"
-    unused = [d for d in code if not any(covers(d, f) for f in closure(script))]
-    assert not unused, f"stage {name} lists {unused} in deps but runs none of it"
+    runs = closure(script) | rendered(closure(script))
+    unused = {d: sorted(str(f) for f in covered(d) - runs) for d in stage["deps"] if d.startswith("src/")}
+    unused = {d: files for d, files in unused.items() if files}
+    assert not unused, f"stage {name} lists in deps code it does not run: {unused}"
 
 
 def test_declared_params_exist():
@@ -131,19 +150,34 @@ def test_a_stage_reads_exactly_the_params_it_declares(name, stage, monkeypatch):
     assert set(interpolated(keys_read(stage, monkeypatch), raw)) == set(param_keys(stage)), name
 
 
-def test_part_a_is_one_stage_per_model_declaring_its_whole_section_and_folder():
-    """Both part A stages run every experiment of config/experiments.py on their model: each declares its model's
-    whole parta section and its folder of figures, the report depends on both folders, and so dvc.yaml names no
-    experiment (a new one needs nothing here). The experiments run in PART_A's order, each with its function."""
+def test_part_a_is_a_stage_per_experiment_on_each_model_as_the_registry_says():
+    """dvc.yaml's parta and parta_flow are a foreach over config/experiments.py's PART_A, each experiment with the
+    section it reads beside common and its own: a stage per experiment on each part A model, each declaring the
+    sections the experiment reads (and nothing of another experiment), its own figure, and (on the model parta.model
+    names) its own conditions file, so a changed prompt reruns that experiment alone. The report shows every figure."""
     from difflab.config.experiments import PART_A
     from difflab.parta.experiments import EXPERIMENTS
 
     assert list(EXPERIMENTS) == [e.name for e in PART_A]
-    for stage, section, folder in (("parta", "parta.mnist", "reports/parta"),  # parta.model: mnist
-                                   ("parta_flow", "parta.mnist_flow", "reports/parta_flow")):
-        assert section in STAGES[stage]["params"] and STAGES[stage]["outs"] == [folder], stage
-        assert folder in STAGES["report"]["deps"], stage
-    assert not [d for d in STAGES["report"]["deps"] if d.startswith("reports/parta/")]
+    raw = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for group in ("parta", "parta_flow"):
+        declared = raw[group]["foreach"]
+        registry = {e.name: e.reads for e in PART_A}
+        assert list(declared) == list(registry), (
+            f"dvc.yaml's {group} foreach lacks {sorted(set(registry) - set(declared))}, has "
+            f"{sorted(set(declared) - set(registry))} beyond config/experiments.py's PART_A, or orders them otherwise")
+        wrong = {k: (v, registry[k]) for k, v in declared.items() if v != registry[k]}
+        assert not wrong, f"dvc.yaml's {group} foreach reads (declared, registry's): {wrong}"
+    section = {"parta": "parta.mnist", "parta_flow": "parta.mnist_flow"}  # parta.model: mnist
+    for e in PART_A:
+        for group, folder in (("parta", "reports/parta"), ("parta_flow", "reports/parta_flow")):
+            stage = STAGES[f"{group}@{e.name}"]
+            parta_keys = {k for k in param_keys(stage) if k.startswith("parta.") and k != "parta.model"}
+            assert parta_keys == {f"{section[group]}.{s}" for s in e.sections}, f"{group}@{e.name}"
+            assert stage["outs"] == [f"{folder}/{e.name}.png"]
+            assert covers(folder, stage["outs"][0]) and folder in STAGES["report"]["deps"]
+        assert f"data/prompts/{e.name}.safetensors" in STAGES[f"parta@{e.name}"]["deps"]
+    assert STAGES["embed_prompts"]["outs"] == ["data/prompts"]
 
 
 @pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
@@ -151,10 +185,7 @@ def test_stage_deps_cover_the_templates_it_renders(name, stage):
     """A template a stage's code renders (a "*.j2" name in it) is a dep too (itself or its folder): an edited page
     layout reruns the stage."""
     script = ROOT / stage["cmd"].split()[1]
-    rendered = {node.value for f in closure(script) for node in ast.walk(ast.parse((ROOT / f).read_text()))
-                if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".j2")}
-    missing = sorted(t for t in rendered
-                     if not any(covers(d, f"src/difflab/reporting/templates/{t}") for d in stage["deps"]))
+    missing = sorted(str(t) for t in rendered(closure(script)) if not any(covers(d, t) for d in stage["deps"]))
     assert not missing, f"stage {name} renders {missing} but does not list them in deps"
 
 

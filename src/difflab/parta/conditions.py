@@ -2,19 +2,24 @@
 
 DeepFloyd IF's conditions are T5 v1.1 XXL embeddings (77 x 4096 each); the MNIST model's are one-hot class
 vectors (the zero vector for ""), a prompt naming a class of the dataset the model learned (data.dataset) by its
-label or its name. Either way the experiment stages only look them up, so the text encoder is
+label or its name. Either way the experiment stages only look them up, each in its own file, so the text encoder is
 loaded once, by one stage.
 """
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import torch
+from pydantic import BaseModel
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
+from difflab.config.experiments import PART_A, Experiment
 from difflab.config.schema import Experiments
 from difflab.errors import PromptError, reading
+
+CONDITIONS = Path("data/prompts")  # the embed_prompts stage's output: <experiment>.safetensors for each experiment
 
 
 def save_conditions(path: Path, prompts: list[str], conds: torch.Tensor, model: str) -> None:
@@ -47,22 +52,40 @@ class ConditionCache:
         missing = [p for p in prompts if p not in self.conds]
         if missing:
             raise PromptError(f"no cached condition for {missing!r} in {self.path}; prompts are collected from "
-                              "params.yaml (parta.<model>) by the embed_prompts stage: add them there and rerun it")
+                              "params.yaml (parta.<model>.<experiment>) by the embed_prompts stage: add them there "
+                              "and rerun it")
         return torch.stack([self.conds[p] for p in prompts])
 
 
-def prompts_in(section: Experiments) -> list[str]:
-    """Every prompt named in a parta.<model> section: the values of keys containing 'prompt', and 'pairs' lists."""
-    found: list[str] = []
+def conditions_file(experiment: str) -> Path:
+    """The embed_prompts stage's conditions of one experiment's prompts: one file per experiment, so that a changed
+    prompt reruns only the experiments that look it up (an unchanged file is the same bytes)."""
+    return CONDITIONS / f"{experiment}.safetensors"
 
-    def walk(node, key=""):
+
+def _plain(value):
+    """A knob's value as YAML gives it (a section or a list of them as dicts)."""
+    if isinstance(value, BaseModel):
+        return value.model_dump()
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def prompts_in(section: Experiments, experiments: Iterable[Experiment] = PART_A) -> list[str]:
+    """The prompts `experiments` of a parta.<model> section look up, sorted, with the null prompt "": the strings
+    under each one's prompt keys (Experiment.prompts; inside an anagram or a factorized item, its prompts, not its
+    views or kind). Reads only those keys, the ones embed_prompts declares."""
+    found: set[str] = {""}
+
+    def walk(node, is_prompt: bool) -> None:
         if isinstance(node, dict):
             for k, v in node.items():
-                walk(v, k)
+                walk(v, "prompt" in k)
         elif isinstance(node, list):
             for v in node:
-                walk(v, key)
-        elif isinstance(node, str) and ("prompt" in key or key == "pairs"):
-            found.append(node)
-    walk(section.model_dump())
-    return sorted(set(found) | {""})
+                walk(v, is_prompt)
+        elif isinstance(node, str) and is_prompt:
+            found.add(node)
+    for e in experiments:
+        for key in e.prompts:
+            walk(_plain(getattr(getattr(section, e.name), key)), True)
+    return sorted(found)

@@ -1,30 +1,19 @@
-"""Figures: labelled image grids, loss curves and GIFs of the reverse process. Images are (N, C, H, W) in [0, 1]."""
+"""Figures: labelled image grids, curves and GIFs of the reverse process. Images are (N, C, H, W) in [0, 1]."""
 
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
-
-# PNGs carry no timestamp, and the Software field is dropped so that the bytes depend on the pixels alone.
-_PNG_META = {"Software": None}
+from difflab.png import plt, save_png
 
 
 def _to_hwc(img: torch.Tensor) -> np.ndarray:
     img = img.detach().float().cpu().clamp(0, 1)
     return img[0].numpy() if img.shape[0] == 1 else img.permute(1, 2, 0).numpy()
-
-
-def _save(fig, path: Path) -> None:
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100, bbox_inches="tight", metadata=_PNG_META)
-    plt.close(fig)
 
 
 def image_rows(rows: Sequence[torch.Tensor], path: Path, title: str = "", row_labels: Sequence[str] = (),
@@ -53,7 +42,7 @@ def image_rows(rows: Sequence[torch.Tensor], path: Path, title: str = "", row_la
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def update_rows(noisy: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor, path: Path, title: str,
@@ -90,29 +79,13 @@ def update_rows(noisy: torch.Tensor, predicted: torch.Tensor, true: torch.Tensor
     fig.colorbar(shown[2], ax=[axes[1][-1], axes[2][-1]], fraction=0.05, label="update (model units)")
     fig.colorbar(shown[3], ax=[axes[3][-1]], fraction=0.05, label="RMS error")
     fig.suptitle(title, fontsize=11)
-    _save(fig, path)
+    save_png(fig, path)
     return limit, worst
 
 
 def grid(images: torch.Tensor, ncols: int) -> list[torch.Tensor]:
     """Split a batch into rows of ncols images, for image_rows."""
     return [images[i:i + ncols] for i in range(0, len(images), ncols)]
-
-
-def loss_curve(losses: Sequence[float], steps_per_epoch: int, path: Path, title: str) -> None:
-    steps = np.arange(1, len(losses) + 1)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    ax.plot(steps, losses, lw=0.6, alpha=0.5, label="per step")
-    window = max(1, min(50, len(losses) // 10))
-    if window > 1:
-        smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
-        ax.plot(steps[window - 1:], smooth, lw=1.5, label=f"moving mean ({window} steps)")
-    for e in range(steps_per_epoch, len(losses), steps_per_epoch):
-        ax.axvline(e, color="gray", lw=0.5, ls=":")
-    ax.set(yscale="log", xlabel="optimiser step (dotted lines: epochs)", ylabel="training loss (MSE)", title=title)
-    ax.legend()
-    fig.tight_layout()
-    _save(fig, path)
 
 
 def metric_curve(xs: Sequence[float], series: dict[str, Sequence[float]], path: Path, title: str, xlabel: str,
@@ -126,7 +99,7 @@ def metric_curve(xs: Sequence[float], series: dict[str, Sequence[float]], path: 
     ax.grid(alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def success_bars(rows: dict[str, tuple[float, dict[str, float]]], path: Path, title: str) -> None:
@@ -146,7 +119,7 @@ def success_bars(rows: dict[str, tuple[float, dict[str, float]]], path: Path, ti
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def steps_curves(curves: dict[str, dict[int, tuple[float, float]]], floor: float, path: Path, title: str,
@@ -174,7 +147,7 @@ def steps_curves(curves: dict[str, dict[int, tuple[float, float]]], floor: float
         ax.legend(fontsize=8)
     fig.suptitle(title, fontsize=11)
     fig.tight_layout()
-    _save(fig, path)
+    save_png(fig, path)
 
 
 def tile(images: torch.Tensor, ncols: int, scale: int = 3, pad: int = 1) -> np.ndarray:

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import jinja2
 
+from difflab.config.experiments import PART_A
 from difflab.config.metric_files import MetricFile, Objectives, PureNoise, Samplers
 from difflab.config.params import flatten
 from difflab.config.profiles import read_overrides
-from difflab.config.experiments import PART_A
 from difflab.config.schema import Generative, Params
 from difflab.core.ddpm import FIXED_VARIANCES
+from difflab.reporting.parta_captions import CAPTIONS
 from difflab.reporting.summary import GOAL_SOURCES, NOT_MEASURED, goal_rows
 
 REPORTS = Path("reports")
@@ -69,7 +70,7 @@ def sections(params: Params, metrics: dict[str, MetricFile]) -> list[dict]:
     d, t, k = params.denoiser, params.ddpm_time, params.ddpm_class
 
     part_a = [
-        *(item(e.figure(), e.title, e.caption(a)) for e in PART_A),
+        *(item(e.figure(), CAPTIONS[e.name].title, CAPTIONS[e.name].caption(a)) for e in PART_A),
         item("eval_parta/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
              f"Over {params.eval.parta_seeds} seeds: bars, how often the image through every view (every band) "
              "is judged as its digit; dots, each view or band alone."),
@@ -116,7 +117,8 @@ def part_a_flow_items(params: Params) -> list[dict]:
     how = (f"Euler steps of h = {f.common.step:g} from noise (t = 0) to the image (t = 1), CFG {f.common.guidance_scale}"
            f"; forward at t = {f.forward.times}, iterative from t = {f.iterative.t_start}, SDEdit from "
            f"t_start {f.sdedit.t_start}.")
-    items = [item(e.figure("parta_flow"), e.flow_title or e.title, how if e.name == "sample" else "")
+    items = [item(e.figure("parta_flow"), CAPTIONS[e.name].flow_title or CAPTIONS[e.name].title,
+                  how if e.name == "sample" else "")
              for e in PART_A]
     return items + [
         item("eval_parta_flow/anagrams_hybrids.png", "Anagrams, hybrids and bands on the flow model, judged",

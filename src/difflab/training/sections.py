@@ -8,8 +8,8 @@ from difflab.config.schema import Params, Training
 from difflab.data.mnist import load_mnist
 from difflab.models.checkpoints import discard_state
 from difflab.models.unet import UNet
-from difflab.reporting.figures import loss_curve
 from difflab.training.loop import LossFn, TrainResult, config_from_params, fit
+from difflab.training.loss_curve import loss_curve
 
 
 def fit_section(params: Params, section: str, conditioning: str, loss: LossFn, loss_settings: str) -> TrainResult:
