@@ -290,3 +290,17 @@ def test_guidance_at_scale_0_and_1_computes_only_the_half_it_needs(model):
     for scale in (1.0, 0.0, 2.0):
         guided(plain, cond, null, scale)(x, 300)
     assert seen == [3, 3, 6]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("kernel_size, sigma, shape", [(3, 1.0, (2, 1, 28, 28)), (7, 2.5, (1, 3, 16, 20)),
+                                                       (33, 2.0, (1, 3, 64, 64))])
+def test_gaussian_blur_is_torchvisions_to_the_bit(kernel_size, sigma, shape, dtype):
+    """The blur written out (a stage need not import torchvision) gives torchvision's bits: the same kernel (sum 1,
+    widest in the middle), reflection padding and grouped convolution; a constant image stays constant."""
+    import torchvision.transforms.functional as TF
+
+    x = torch.rand(shape, generator=torch.Generator().manual_seed(kernel_size)).to(dtype)
+    assert torch.equal(alg.gaussian_blur(x, kernel_size, sigma), TF.gaussian_blur(x, [kernel_size] * 2, [sigma] * 2))
+    flat = torch.full((1, 1, 9, 9), 0.25)
+    assert torch.allclose(alg.gaussian_blur(flat, 5, 1.0), flat)

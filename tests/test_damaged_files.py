@@ -122,7 +122,7 @@ def _judge_file(folder):
 def _conditions_file(folder):
     from difflab.parta.conditions import save_conditions
 
-    path = folder / "data" / "prompt_conditions.safetensors"
+    path = folder / "data" / "prompts" / "one_step.safetensors"
     save_conditions(path, ["", "3"], torch.eye(2, 10), "mnist")
     return path
 

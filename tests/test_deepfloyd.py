@@ -274,10 +274,11 @@ def test_stages_embed_then_run_an_experiment(tiny, tmp_path):
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     out = run_stage(["embed_prompts.py"], tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
-    cache = ConditionCache(tmp_path / "data/prompt_conditions.safetensors", "deepfloyd_if")
-    assert cache("a lithograph of a skull").shape == (1, 77, WIDTH)
+    cache = ConditionCache(tmp_path / "data/prompts/hybrid.safetensors", "deepfloyd_if")  # its own prompts alone
+    assert cache("a lithograph of a skull").shape == (1, 77, WIDTH) and set(cache.conds) == {
+        "", *(p for pair in params["parta"]["deepfloyd_if"]["hybrid"]["pairs"] for p in pair)}
     for experiment in ("anagram", "factorized"):  # every view (negate too: IF's range is [-1, 1]), every kind
-        out = run_stage(["parta.py", "--only", experiment], tmp_path)
+        out = run_stage(["parta.py", experiment], tmp_path)
         assert out.returncode == 0, out.stderr[-2000:]
         assert (tmp_path / f"reports/parta/{experiment}.png").stat().st_size > 5000
 

@@ -72,3 +72,22 @@ def test_mask_files_must_match_the_model_size(tmp_path):
     img.paste(255, (0, 0, 28, 10))
     img.save(tmp_path / "m28.png")
     assert make_mask(str(tmp_path / "m28.png"), 28).sum() == 28 * 10
+
+
+@pytest.mark.parametrize("w, h", [(40, 30), (31, 50), (64, 64)])
+def test_image_arithmetic_is_torchvisions_to_the_bit(w, h):
+    """to_tensor, to_pil_image and center_crop written out on PIL and numpy (a stage need not import torchvision)
+    give torchvision's bits: an RGB and a grey picture, an odd border, a float digit truncated to 8 bits."""
+    import numpy as np
+    import torchvision.transforms.functional as TF
+
+    from difflab.parta import images
+
+    rgb = Image.fromarray(np.random.default_rng(w).integers(0, 256, (h, w, 3), dtype=np.uint8))
+    for img in (rgb, rgb.convert("L")):
+        assert torch.equal(images._to_tensor(img), TF.to_tensor(img))
+        side = min(img.size)
+        assert images._center_square(img).tobytes() == TF.center_crop(img, [side, side]).tobytes()
+    digit = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(h))
+    assert images._to_pil(digit).tobytes() == TF.to_pil_image(digit).tobytes()
+    assert images._to_pil(digit).mode == TF.to_pil_image(digit).mode == "L"

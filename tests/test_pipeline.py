@@ -201,3 +201,15 @@ def test_seeded_rerun_gives_identical_outputs(repo):
     # so at most the headline (which shows training seconds, to 0.01 s) and the page showing it are out of date
     assert stages_run(run(["dvc", "repro"], repo)) <= {"summary", "report"}
     assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)
+
+
+def test_a_part_a_knob_reruns_only_the_experiments_that_read_it(repo):
+    """`dvc repro` after a part A edit: a changed prompt reruns embed_prompts, which rewrites every experiment's
+    conditions file, but only the changed experiment's differs, so that experiment alone reruns (and the report);
+    a flow model's knob of one experiment reruns that experiment's stage and the report, nothing else."""
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["parta"]["mnist"]["cfg"]["prompts"] = ["1", "7"]
+    params["parta"]["mnist_flow"]["iterative"]["t_start"] = 0.25
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    assert stages_run(run(["dvc", "repro"], repo)) == {"embed_prompts", "parta@cfg", "parta_flow@iterative", "report"}
+    assert "Data and pipelines are up to date" in run(["dvc", "repro"], repo)

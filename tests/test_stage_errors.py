@@ -69,3 +69,27 @@ def test_embed_prompts_bad_prompt_is_one_line_and_exit_2(workdir):
     assert out.stderr.startswith("embed_prompts: prompt 'Trouser': the model understands the labels")
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
     assert not (workdir / "data").exists()
+
+
+def test_embed_prompts_writes_a_file_per_experiment_and_a_changed_prompt_changes_only_its_own(workdir):
+    """embed_prompts writes each experiment's conditions (its prompts and the null prompt, not an anagram's views)
+    to a file of its own: after a changed prompt of one experiment the other files are the same bytes, so DVC reruns
+    only the experiment that looks the prompt up."""
+    from difflab.config.experiments import PART_A
+    from difflab.parta.conditions import ConditionCache
+
+    assert run_stage(["embed_prompts.py"], workdir).returncode == 0
+    files = {e.name: workdir / "data" / "prompts" / f"{e.name}.safetensors" for e in PART_A}
+    assert sorted(p.name for p in (workdir / "data" / "prompts").iterdir()) == sorted(p.name for p in files.values())
+    anagram = {p for entry in yaml.safe_load((workdir / "params.yaml").read_text())["parta"]["mnist"]["anagram"][
+        "anagrams"] for p in entry["prompts"]}
+    assert set(ConditionCache(files["anagram"], "mnist").conds) == {"", *anagram}  # its prompts, not its views
+    assert set(ConditionCache(files["forward"], "mnist").conds) == {""}  # no prompt: the null one alone
+    assert set(ConditionCache(files["cfg"], "mnist").conds) == {"", "0", "2", "4", "6", "8"}
+    before = {name: path.read_bytes() for name, path in files.items()}
+    params = yaml.safe_load((workdir / "params.yaml").read_text())
+    params["parta"]["mnist"]["cfg"]["prompts"] = ["1", "3"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(params))
+    assert run_stage(["embed_prompts.py"], workdir).returncode == 0
+    changed = [name for name, path in files.items() if path.read_bytes() != before[name]]
+    assert changed == ["cfg"] and set(ConditionCache(files["cfg"], "mnist").conds) == {"", "1", "3"}

@@ -10,6 +10,7 @@ and velocities alike (both linear in the clean estimate).
 from collections.abc import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 
 from difflab.core.predictor import Prediction, Predictor, expand, guided
 from difflab.core.processes import OnStep, Process, check_i_start
@@ -31,12 +32,19 @@ def kernel_fits(kernel_size: int, side: int) -> bool:
 
 
 def gaussian_blur(x: torch.Tensor, kernel_size: int, sigma: float) -> torch.Tensor:
-    """The classical denoiser (A1.2), and the low-pass filter of hybrid images (A1.9)."""
+    """The classical denoiser (A1.2), and the low-pass filter of hybrid images (A1.9), on a batch (N, C, H, W):
+    torchvision's gaussian_blur written out (its kernel, reflection padding and grouped convolution, so the same
+    bits; tests/test_algorithms.py compares the two), since importing torchvision costs a stage about 1.8 s."""
+    assert x.ndim == 4 and x.is_floating_point(), f"a float batch (N, C, H, W), not {x.dtype} {tuple(x.shape)}"
     assert kernel_fits(kernel_size, min(x.shape[-2:])), \
         f"kernel_size={kernel_size} for {tuple(x.shape[-2:])} images (checked against the model at the entry)"
-    import torchvision.transforms.functional as TF  # here, not at the top: only the stages that blur pay its import
-
-    return TF.gaussian_blur(x, [kernel_size, kernel_size], [sigma, sigma])
+    half = (kernel_size - 1) * 0.5
+    pdf = torch.exp(-0.5 * (torch.linspace(-half, half, steps=kernel_size, dtype=x.dtype, device=x.device)
+                            / sigma).pow(2))
+    k = pdf / pdf.sum()
+    kernel = torch.mm(k[:, None], k[None, :]).expand(x.shape[-3], 1, kernel_size, kernel_size)
+    pad = kernel_size // 2
+    return F.conv2d(F.pad(x, [pad, pad, pad, pad], mode="reflect"), kernel, groups=x.shape[-3])
 
 
 def anagram(model: DiffusionModel, conds: Sequence[torch.Tensor], null: torch.Tensor, scale: float,

@@ -24,11 +24,26 @@ class ImageError(InputError):
     """An input image or mask that cannot be used."""
 
 
-def _tf():
-    """torchvision's image functions, imported on first use: most stages that import this module load no image."""
-    import torchvision.transforms.functional as TF
+# torchvision's to_tensor, to_pil_image and center_crop, written out on PIL and numpy with the same arithmetic (so the
+# same bits; tests/test_images.py compares them): importing torchvision costs each part A stage about 1.8 s.
+def _to_tensor(img: Image.Image) -> torch.Tensor:
+    """An L or RGB image as a (C, H, W) float tensor in [0, 1]."""
+    a = np.array(img, np.uint8, copy=True)
+    a = a[:, :, None] if a.ndim == 2 else a
+    return torch.from_numpy(a).permute(2, 0, 1).contiguous().float().div(255)
 
-    return TF
+
+def _to_pil(x: torch.Tensor) -> Image.Image:
+    """A (1, H, W) float tensor in [0, 1] as an L image (truncated to 8 bits, as torchvision does)."""
+    return Image.fromarray((x[0].numpy(force=True) * 255).astype(np.uint8))
+
+
+def _center_square(img: Image.Image) -> Image.Image:
+    """The largest centred square of the image."""
+    w, h = img.size
+    side = min(w, h)
+    top, left = int(round((h - side) / 2.0)), int(round((w - side) / 2.0))
+    return img.crop((left, top, left + side, top + side))
 
 
 def _canvas(ground=(255, 255, 255)) -> tuple[Image.Image, ImageDraw.ImageDraw]:
@@ -129,7 +144,7 @@ def _open(ref: str, mnist_dir: Path) -> Image.Image:
         images, _ = load_mnist(mnist_dir, "test")
         if not name.isdigit() or int(name) >= len(images):
             raise ImageError(f"image {ref!r}: allowed: mnist-test:0 .. mnist-test:{len(images) - 1}")
-        return _tf().to_pil_image(images[int(name)])
+        return _to_pil(images[int(name)])
     if scheme == "matplotlib":
         import matplotlib
         ref = str(Path(matplotlib.get_data_path()) / "sample_data" / name)
@@ -146,17 +161,15 @@ def _open(ref: str, mnist_dir: Path) -> Image.Image:
 
 def load_image(ref: str, size: int, channels: int, mnist_dir: Path = Path("data/dataset")) -> torch.Tensor:
     """The referenced image as a (1, channels, size, size) tensor in [0, 1]."""
-    img = _open(ref, Path(mnist_dir))
-    side = min(img.size)
-    img = _tf().center_crop(img, [side, side]).resize((size, size), Image.Resampling.BICUBIC if size > 64 else
-                                                   Image.Resampling.LANCZOS)
+    img = _center_square(_open(ref, Path(mnist_dir))).resize(
+        (size, size), Image.Resampling.BICUBIC if size > 64 else Image.Resampling.LANCZOS)
     if channels == 1:
-        x = _tf().to_tensor(img.convert("L"))
+        x = _to_tensor(img.convert("L"))
         if x.mean() > 0.5:  # a light ground (a sketch on paper): MNIST digits are light on dark
             x = 1 - x
         return x.unsqueeze(0)
     if channels == 3:
-        return _tf().to_tensor(img.convert("RGB")).unsqueeze(0)
+        return _to_tensor(img.convert("RGB")).unsqueeze(0)
     raise ImageError(f"channels={channels}; allowed: 1 or 3")
 
 
@@ -172,7 +185,7 @@ def make_mask(spec, size: int) -> torch.Tensor:
                 if img.size != (size, size):
                     raise ImageError(f"mask {spec!r} is {img.size[0]}x{img.size[1]}; allowed: {size}x{size}, "
                                      "the model's size")
-                m = (_tf().to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
+                m = (_to_tensor(img.convert("L")) > 0.5).float().unsqueeze(0)
         except OSError as e:
             raise ImageError(f"mask {spec!r}: not a readable image ({e}); replace the file, or name another mask "
                              f"in params.yaml") from None
