@@ -59,12 +59,31 @@ def test_dvcs_commit_of_the_run_holds_the_published_files():
         assert at_commit(path) == (FOLDER / path).read_text(), path
 
 
-def test_the_paper_cost_record_is_the_published_runs_stage_times(tmp_path):
+def test_the_paper_cost_record_is_the_published_runs_stage_times_under_todays_names(tmp_path):
+    """profiles/paper.cost.json is the published run's stage times carried over to dvc.yaml's stages (cost.for_stages:
+    the run's time where it timed the stage, else the same experiment's on the other part A model, else a median of
+    its siblings): every stage of today's DAG has a cost, the run's wall time is kept."""
+    from helpers import resolved_stages
+
     record = json.loads((ROOT / "profiles" / "paper.cost.json").read_text())
     cost.record_stage_times("paper", json.loads((FOLDER / "stage_times.json").read_text()), None, record["machine"],
                             "bf16", "2026-12-04", "cuda", tmp_path)
-    assert json.loads((tmp_path / "paper.cost.json").read_text()) == record
+    stages = list(resolved_stages())
+    assert cost.for_stages(json.loads((tmp_path / "paper.cost.json").read_text()), stages) == record
+    assert set(record["stages"]) == set(stages) - {"download_mnist"}
     assert record["jobs"] == 8 and record["wall"] == 441.2 and record["untimed"] == ["download_mnist"]
+
+
+def test_a_record_is_carried_over_to_new_stage_names():
+    record = {"wall": 100.0, "stages": {"a": 5.0, "g@x": 1.0, "g@y": 3.0, "g@z": 2.0, "gone": 9.0},
+              "untimed": ["d"]}
+    carried = cost.for_stages(record, ["a", "d", "g@x", "g@new", "h@x", "h@y", "k@other"])
+    assert carried["stages"] == {"a": 5.0, "g@x": 1.0, "g@new": 2.0, "h@x": 1.0, "h@y": 3.0, "k@other": 2.0}
+    assert carried["derived"] == {"g@new": "the median of g@*", "h@x": "g@x", "h@y": "g@y",
+                                  "k@other": "the median of every @ stage"}
+    assert carried["wall"] == 100.0
+    with pytest.raises(ValueError, match="stage b: not timed"):
+        cost.for_stages(record, ["b"])
 
 
 def test_compare_finds_the_reference_of_each_profile(tmp_path):

@@ -117,3 +117,13 @@ def test_the_report_stage_names_every_missing_input(run_dir):
         (tmp_path / "reports" / src).unlink()
     out = report_stage(tmp_path)
     assert out.returncode == 1 and "['parta/blur.png', 'samplers/samplers.png']" in out.stderr
+
+
+def test_every_part_a_experiment_has_a_caption_and_no_caption_is_left_over():
+    """The report heads and captions each experiment of config/experiments.py from reporting/parta_captions.py: a new
+    experiment without its caption, or a caption of an experiment that is gone, fails here by name."""
+    from difflab.config.experiments import PART_A
+    from difflab.reporting.parta_captions import CAPTIONS
+
+    names = [e.name for e in PART_A]
+    assert [n for n in names if n not in CAPTIONS] == [] and [n for n in CAPTIONS if n not in names] == []

@@ -290,7 +290,7 @@ def test_the_comparison_page_shows_each_run_its_own_numbers_and_figures(tmp_path
 def test_the_part_a_caption_names_the_step_the_run_took():
     """A run with the old grainy step, or with DDIM, is not captioned as the default posterior-noise step."""
     from difflab.config.schema import Common
-    from difflab.config.experiments import stepping
+    from difflab.reporting.parta_captions import stepping
 
     def common(**knobs):
         return Common.model_construct(**knobs)

@@ -170,6 +170,34 @@ def record_stage_times(profile: str, stage_times: dict, probe_seconds: float | N
                   stage_times["jobs"], folder, device, [n for n in stages if n not in times])
 
 
+def for_stages(reference: dict, stages: list[str]) -> dict:
+    """A record of a run of an earlier DAG carried over to `stages` (today's stage names), so that the runner orders
+    and the estimate names every stage: a stage the run timed keeps its time; one it did not gets the time of the
+    same foreach item on another group (parta_flow@x: the run's parta@x), else the median of its own group's timed
+    items, else of every foreach item the run timed (an experiment added since). Names the run had that are gone (parta_flow, which ran every experiment in
+    one stage) are dropped, the run's wall time kept as measured; "derived" says which stages were carried over and
+    from what."""
+    times, derived = {}, {}
+    for name in stages:
+        group, _, item = name.partition("@")
+        if name in reference["stages"]:
+            times[name] = reference["stages"][name]
+            continue
+        same = sorted(n for n in reference["stages"] if item and n.endswith(f"@{item}"))
+        if same:
+            times[name], derived[name] = reference["stages"][same[0]], same[0]
+            continue
+        for among, pattern in ((f"{group}@", f"the median of {group}@*"), ("@", "the median of every @ stage")):
+            items = sorted(t for n, t in reference["stages"].items() if item and among in n)
+            if items:
+                times[name], derived[name] = items[len(items) // 2], pattern
+                break
+        else:
+            if name not in reference.get("untimed", []):
+                raise ValueError(f"stage {name}: not timed by the run of record, nor derivable from a stage it timed")
+    return {**reference, "stages": dict(sorted(times.items())), "derived": dict(sorted(derived.items()))}
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m difflab.workflow.cost", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
