@@ -254,3 +254,29 @@ def test_every_trained_model_is_an_artifact_at_its_final_weights():
         assert artifact["type"] == "model" and artifact["desc"].strip(), model
         assert artifact["path"] == layout.model_paths(model).final.as_posix(), model
         assert f"models/{model}" in STAGES[trained[model]]["outs"], model
+
+
+@pytest.mark.parametrize("model", ["mnist", "mnist_flow", "deepfloyd_if"])
+def test_each_experiment_declares_every_key_that_holds_its_prompts(model):
+    """config/experiments.py names the keys of each experiment's section that hold prompts (what embed_prompts
+    declares and embeds into the experiment's file): every prompt of the section is under one of them (a key naming a
+    prompt, hybrids' pairs), so no experiment looks up a prompt its file lacks."""
+    from difflab.config.experiments import PART_A
+    from difflab.config.params import load
+    from difflab.parta.conditions import prompts_in
+
+    section = getattr(load(ROOT / "params.yaml").parta, model)
+    for e in PART_A:
+        named: set[str] = {""}
+
+        def walk(node, key=""):
+            if isinstance(node, dict):
+                for k, v in node.items():
+                    walk(v, k)
+            elif isinstance(node, list):
+                for v in node:
+                    walk(v, key)
+            elif isinstance(node, str) and ("prompt" in key or key == "pairs"):
+                named.add(node)
+        walk(getattr(section, e.name).model_dump())
+        assert set(prompts_in(section, [e])) == named, f"parta.{model}.{e.name}: declare its prompt keys"
