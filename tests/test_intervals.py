@@ -1,10 +1,10 @@
-"""The 95 % intervals (difflab/core/intervals.py, evaluation/sample_quality.py: frechet_interval) against hand values
+"""The 95 % intervals (difflab/intervals.py, evaluation/sample_quality.py: frechet_interval) against hand values
 and, for the judge Frechet distance's bootstrap, against Gaussian features whose sampling spread the test simulates."""
 
 import pytest
 import torch
 
-from difflab.core.intervals import Z, differs, mean_interval, verdict, wilson
+from difflab.intervals import Z, differs, mean_interval, verdict, wilson
 from difflab.evaluation.sample_quality import bootstrap_distances, frechet_interval
 from difflab.models.judge import frechet_distance
 

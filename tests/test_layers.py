@@ -9,7 +9,7 @@ from helpers import ROOT
 
 PACKAGE = ROOT / "src" / "difflab"
 # bottom to top (docs/architecture.md draws the same order)
-LAYERS = [("errors", "progress", "png"), ("core",), ("data",), ("models",), ("config",), ("reporting",), ("training",),
+LAYERS = [("errors", "progress", "png", "intervals"), ("core",), ("data",), ("models",), ("config",), ("reporting",), ("training",),
           ("sampling",), ("parta",), ("evaluation",), ("workflow",), ("explore",)]
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}
 

@@ -15,7 +15,7 @@ from difflab.config.metric_files import Objectives, Samplers
 from difflab.config.runtime import Runtime
 from difflab.core.noise import image_generators, randn
 from difflab.data.mnist import load_mnist
-from difflab.core.intervals import Z
+from difflab.intervals import Z
 from difflab.models.judge import Judge, frechet_distance, judge_outputs, load_judge, sqrtm_psd
 from difflab.models.unet import UNet
 from difflab.reporting.figures import steps_curves

@@ -5,14 +5,14 @@ goals the project has set for them (README; the report page shows each figure be
 Keys are short and values rounded on purpose: they are the columns of `make compare` (difflab/compare.py) in a
 120-column terminal; the full-precision numbers stay in the files they come from. Each number that is a measurement
 comes with its 95 % interval and the count behind it, as three more keys (<key>_lo, <key>_hi, <key>_n, after the
-numbers themselves), so that `dvc metrics diff` and `dvc exp show` show them too (core/intervals.py says how each is
+numbers themselves), so that `dvc metrics diff` and `dvc exp show` show them too (intervals.py says how each is
 made).
 """
 
 from pathlib import Path
 
 from difflab.config.metric_files import FILES, Interval, MetricFile, PartA, Summary
-from difflab.core.intervals import differs, verdict, wilson
+from difflab.intervals import differs, verdict, wilson
 
 REPORTS = Path("reports")
 SOURCES = {  # the metric files the headline is read from (the stage's deps)

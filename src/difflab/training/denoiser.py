@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from difflab.config.runtime import Runtime
-from difflab.core.intervals import mean_interval
+from difflab.intervals import mean_interval
 
 
 def add_gaussian_noise(x: torch.Tensor, sigma: float, generator: torch.Generator) -> torch.Tensor:
