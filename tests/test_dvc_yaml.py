@@ -1,6 +1,6 @@
 """dvc.yaml is honest: every stage lists the stage script and exactly the code that script imports (transitively,
-lazy imports and package __init__.py files included; a role folder src/difflab/<role> only where it imports every
-module in it), and every params.yaml key it names exists. The stages are read as DVC resolves them
+lazy imports included, package __init__.py files where they run code; a role folder src/difflab/<role> only where
+it imports every module in it), and every params.yaml key it names exists. The stages are read as DVC resolves them
 (helpers.resolved_stages: foreach, stage vars, YAML anchors and merge keys applied)."""
 
 import ast
