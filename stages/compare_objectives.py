@@ -11,19 +11,17 @@ model, for `dvc plots`), metrics.json and a figure.
 
 from pathlib import Path
 
-from difflab.config.params import DATA, SAMPLING, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
-from difflab.evaluation.comparisons import OBJECTIVES, compare_objectives, objective_runs
+from difflab.evaluation.comparisons import compare_objectives, objective_runs
 
 OUT = Path("reports/objectives")
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, *DATA, "eval.num_samples", "objectives", "ddpm.num_timesteps",
-                                       *(f"{o}_class.{k}" for o in OBJECTIVES for k in ("epochs", "guidance_scale")),
-                                       "ddpm_class.snapshot_epoch", "flow_class.snapshot_epochs"))
+    params, _ = stage_params(__doc__)
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     with exit_on_input_error("compare_objectives"):

@@ -10,7 +10,7 @@ fd.csv (one column per sampler, for `dvc plots`), metrics.json and a figure.
 from pathlib import Path
 
 from difflab.config import layout
-from difflab.config.params import DATA, SAMPLING, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
@@ -21,8 +21,7 @@ OUT = Path("reports/samplers")
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, *DATA, "eval.num_samples", "samplers",
-                                       "ddpm_class.guidance_scale"))
+    params, _ = stage_params(__doc__)
     rt, counts = for_stage(params), params.samplers.num_steps
     check_dataset(params.data)  # the dataset on record, before any work
     unet, meta = load_model(layout.model_paths("ddpm_class").final, rt.device)

@@ -4,7 +4,7 @@ digits denoised by the model after denoiser.snapshot_epoch and after the last ep
 import torch
 
 from difflab.config import layout
-from difflab.config.params import DATA, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import use_threads
 from difflab.data.mnist import check_dataset, load_mnist
 from difflab.errors import exit_on_input_error
@@ -15,8 +15,7 @@ from difflab.training.denoiser import add_gaussian_noise
 
 @torch.no_grad()
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "threads", *DATA, "denoiser.sigma", "denoiser.sigmas",
-                                       "denoiser.num_digits"))
+    params, _ = stage_params(__doc__)
     use_threads(params.threads)
     check_dataset(params.data)  # the dataset on record, before any work
     p = params.denoiser

@@ -9,7 +9,7 @@ from difflab.errors import exit_on_input_error
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("data",))
+    params, _ = stage_params(__doc__)
     try:
         with exit_on_input_error("download_mnist"):  # a bad data section: one line, exit 2
             fetch_mnist(params.data.dir, dataset_config(params.data))

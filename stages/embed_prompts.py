@@ -19,14 +19,9 @@ from difflab.parta.conditions import CONDITIONS, conditions_file, prompts_in, sa
 from difflab.parta.deepfloyd import IFUnavailable
 from difflab.parta.load import check_model_name, encode_prompts
 
-SECTION = "parta.${parta.model}"
-# The keys it reads: the model, its common section (IF's text encoder, dtype and variant) and each experiment's prompts
-KEYS = ("device", "threads", "data.dataset", "parta.model", f"{SECTION}.common",
-        *(f"{SECTION}.{e.name}.{key}" for e in PART_A for key in e.prompts))
-
 
 def main() -> None:
-    params, _ = stage_params(__doc__, KEYS)
+    params, _ = stage_params(__doc__)
     use_threads(params.threads)
     name = params.parta.model
     try:

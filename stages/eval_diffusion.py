@@ -10,9 +10,8 @@ samples (seeded by `seed`), the test set fixed. The DDPMs sample with all T step
 """
 
 from difflab.config import layout
-from difflab.config.params import CLASS_MODELS, DATA, DIFFUSION_MODELS, SAMPLING, stage_params
+from difflab.config.params import DIFFUSION_MODELS, stage_params
 from difflab.config.runtime import for_stage
-from difflab.core.objectives import of_section
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.evaluation.generative import judge_model
@@ -20,10 +19,7 @@ from difflab.evaluation.generative import judge_model
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*SAMPLING, *DATA, "eval.num_samples", "eval.bootstrap_resamples",
-                            *(("eval.guidance_scales",) if a.model in CLASS_MODELS else ()),
-                            *of_section(a.model).sampling_params(a.model)),
-        extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to judge"))
+        __doc__, extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to judge"))
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     metrics = judge_model(params, args.model, rt)

@@ -5,7 +5,7 @@ For every sigma in denoiser.sigmas: test MSE and PSNR of the denoised digits bes
 """
 
 from difflab.config import layout
-from difflab.config.params import DATA, SAMPLING, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
@@ -13,8 +13,7 @@ from difflab.evaluation.denoisers import out_of_distribution
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*SAMPLING, *DATA, "denoiser.sigmas", "denoiser.num_digits",
-                                       "ood.test_limit"))
+    params, _ = stage_params(__doc__)
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     metrics = out_of_distribution(params, rt)

@@ -14,19 +14,18 @@ reads: the knobs the measurements use, not the figures' images or display knobs)
 
 from pathlib import Path
 
-from difflab.config.params import DATA, SAMPLING, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
-from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, reads, write_figures
+from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, write_figures
 
 OUT = {"mnist": Path("reports/eval_parta"), "mnist_flow": Path("reports/eval_parta_flow")}
 
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda args: (*SAMPLING, *DATA, "eval.parta_seeds", *reads(args.model)),
-        extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=list(OUT),
+        __doc__, extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=list(OUT),
                                             help="which parta section: the class DDPM (mnist) or flow model"))
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work

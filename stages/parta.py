@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from difflab.config.experiments import BY_NAME
-from difflab.config.params import DATA, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage, seed_everything
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
@@ -30,16 +30,8 @@ def arguments(parser) -> None:
                         help=f"on the class flow model (parta.{FLOW}) instead of the model parta.model names")
 
 
-def keys(args) -> tuple[str, ...]:
-    """The params the experiment reads: the sections of its model's part A section that it reads (Experiment.sections)
-    and, on the model parta.model names, that switch (dvc.yaml's parta and parta_flow declare the same)."""
-    switch, section = ((), f"parta.{FLOW}") if args.flow else (("parta.model",), "parta.${parta.model}")
-    return ("seed", "device", "precision", "channels_last", "threads", *DATA, *switch,
-            *(f"{section}.{s}" for s in BY_NAME[args.experiment].sections))
-
-
 def main() -> None:
-    params, args = stage_params(__doc__, keys, extra_args=arguments)
+    params, args = stage_params(__doc__, extra_args=arguments)
     name, experiment = FLOW if args.flow else params.parta.model, args.experiment
     stage = f"{'parta_flow' if args.flow else 'parta'}@{experiment}"
     out = Path("reports/parta_flow" if args.flow else "reports/parta")

@@ -7,7 +7,7 @@ image for every z: the mean training digit E[x]. The figure shows the model gett
 """
 
 from difflab.config import layout
-from difflab.config.params import DATA, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import use_threads
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
@@ -15,7 +15,7 @@ from difflab.evaluation.denoisers import pure_noise_outputs
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("seed", "threads", *DATA, "pure_noise"))
+    params, _ = stage_params(__doc__)
     use_threads(params.threads)
     check_dataset(params.data)  # the dataset on record, before any work
     metrics = pure_noise_outputs(params)

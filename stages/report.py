@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 
 from difflab.config.metric_files import FILES, Summary
-from difflab.config.params import Params, stage_params
+from difflab.config.params import stage_params
 from difflab.errors import exit_on_input_error
 from difflab.reporting.report import METRICS, REPORTS, SUMMARY, figure_sources, profile_text, render
 
@@ -32,7 +32,7 @@ def _require(paths: list[str]) -> None:
 def main() -> None:
     """Read this run's params, metric files, headline and git revision (the one place the report's inputs are read)
     and write the page that report.render lays out from them."""
-    params, args = stage_params(__doc__, Params.model_fields)  # the page shows params.yaml whole
+    params, args = stage_params(__doc__)  # the page shows params.yaml whole
     shown = yaml.safe_dump(yaml.safe_load(Path(args.params).read_text()), sort_keys=False)  # as the file holds it
     files = [*METRICS.values(), SUMMARY]
     _require([str(REPORTS / name) for name in files if not (REPORTS / name).is_file()])

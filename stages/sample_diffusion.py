@@ -9,7 +9,7 @@ models draw samples_per_class of every digit 0-9 with classifier-free guidance (
 grid starts from the same noise, so the grids compare like with like.
 """
 
-from difflab.config.params import DIFFUSION_MODELS, SAMPLING, stage_params
+from difflab.config.params import DIFFUSION_MODELS, stage_params
 from difflab.config.runtime import for_stage
 from difflab.errors import exit_on_input_error
 from difflab.sampling.grids import sample_figures
@@ -17,8 +17,7 @@ from difflab.sampling.grids import sample_figures
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*SAMPLING, a.model),
-        extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to sample"))
+        __doc__, extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to sample"))
     sample_figures(params, args.model, for_stage(params))
 
 

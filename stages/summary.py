@@ -7,8 +7,7 @@ from difflab.reporting.summary import REPORTS, headline, read_metrics
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, ("profile", "denoiser.sigma", "ddpm_class.guidance_scale",
-                                       "flow_class.guidance_scale"))
+    params, _ = stage_params(__doc__)
     summary = headline(read_metrics(), params.profile, params.denoiser.sigma,
                        params.ddpm_class.guidance_scale, params.flow_class.guidance_scale)
     out = REPORTS / "summary.json"

@@ -7,7 +7,7 @@ Writes the final weights and those after <model>.snapshot_epoch, the per-step lo
 An interrupted run resumes from checkpoints/<model>.
 """
 
-from difflab.config.params import DATA, RUNTIME, stage_params, training_keys
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
@@ -16,8 +16,7 @@ from difflab.training.single_step import train_denoiser
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*RUNTIME, *DATA, *training_keys(a.model)),
-        extra_args=lambda p: p.add_argument("model", nargs="?", default="denoiser", choices=("denoiser", "pure_noise"),
+        __doc__, extra_args=lambda p: p.add_argument("model", nargs="?", default="denoiser", choices=("denoiser", "pure_noise"),
                                             help="which denoiser to train (default: %(default)s)"))
     for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work

@@ -11,9 +11,8 @@ Adam with ExponentialLR (gamma = lr_final_factor ** (1 / epochs), stepped per ep
 those after <model>.snapshot_epoch(s), the per-step loss (DVCLive) and its figure; resumes from checkpoints/<model>.
 """
 
-from difflab.config.params import DATA, DIFFUSION_MODELS, RUNTIME, stage_params, training_keys
+from difflab.config.params import DIFFUSION_MODELS, stage_params
 from difflab.config.runtime import for_stage
-from difflab.core.objectives import of_section
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
 from difflab.training.generative import train_diffusion
@@ -21,9 +20,7 @@ from difflab.training.generative import train_diffusion
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, lambda a: (*RUNTIME, *DATA, *of_section(a.model).training_params,
-                            *training_keys(a.model)),
-        extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to train"))
+        __doc__, extra_args=lambda p: p.add_argument("model", choices=DIFFUSION_MODELS, help="which model to train"))
     for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     train_diffusion(params, args.model)

@@ -3,7 +3,7 @@
 
 from difflab.config import layout
 from difflab.config.metric_files import JudgeTest
-from difflab.config.params import DATA, RUNTIME, stage_params
+from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage, resolve_device, seed_everything
 from difflab.data.mnist import check_dataset, load_mnist
 from difflab.errors import exit_on_input_error
@@ -13,7 +13,7 @@ from difflab.training.loop import config_from_params, fit
 
 
 def main() -> None:
-    params, _ = stage_params(__doc__, (*RUNTIME, *DATA, "judge"))
+    params, _ = stage_params(__doc__)
     for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
     p = params.judge

@@ -3,6 +3,7 @@ lazy imports included, package __init__.py files where they run code; a role fol
 it imports every module in it), and every params.yaml key it names exists. The stages are read as DVC resolves them
 (helpers.resolved_stages: foreach, stage vars, YAML anchors and merge keys applied)."""
 
+import argparse
 import ast
 import functools
 from pathlib import Path
@@ -133,12 +134,12 @@ def test_declared_params_exist():
 
 
 class _Read(Exception):
-    """What stage_params was asked to read, raised in place of reading it."""
+    """What a stage was handed to read, raised in place of reading it."""
 
 
-def keys_read(stage: dict, monkeypatch) -> set[str]:
-    """The params keys a stage's script asks stage_params for, with the stage's own command line: the script run
-    in this process up to that point (config.params.load replaced by a recorder, so no work starts)."""
+def keys_read(stage: dict, monkeypatch, params_file: Path = ROOT / "params.yaml") -> list[str]:
+    """The params keys a stage's script is handed, with the stage's own command line: the script run in this
+    process up to that point (config.params.load replaced by a recorder, so no work starts)."""
     import runpy
     import sys
 
@@ -149,47 +150,65 @@ def keys_read(stage: dict, monkeypatch) -> set[str]:
 
     script, *args = stage["cmd"].split()[1:]
     monkeypatch.setattr(params, "load", record)
-    monkeypatch.setattr(sys, "argv", [script, *args])
+    monkeypatch.setattr(sys, "argv", [script, *args, "--params", str(params_file)])
     with pytest.raises(_Read) as read:
         runpy.run_path(str(ROOT / script), run_name="__main__")
-    return set(read.value.args[0])
+    return read.value.args[0]
 
 
 @pytest.mark.parametrize("name, stage", stages(), ids=[n for n, _ in stages()])
-def test_a_stage_reads_exactly_the_params_it_declares(name, stage, monkeypatch):
-    """The keys a stage's script reads (and receives: params.load gives a stage nothing else, so code reading an
-    undeclared knob fails) are the keys dvc.yaml declares for it: a knob read but not declared would leave the stage
-    up to date when it changes; one declared but not read would rerun it for nothing."""
-    from difflab.config.params import interpolated
+def test_a_stage_is_handed_the_params_its_own_entry_declares(name, stage, monkeypatch):
+    """dvc.yaml is the one declaration of what a stage reads: each script finds its own entry (the one whose cmd it
+    runs, among the stages sharing its script) and is handed exactly the keys DVC resolves for it (and no other:
+    test_params shows reading an undeclared knob fails)."""
+    assert set(keys_read(stage, monkeypatch)) == set(param_keys(stage)), name
+
+
+def test_the_declared_keys_follow_the_params_file_the_stage_reads(tmp_path, monkeypatch):
+    """A stage's ${...} in dvc.yaml are resolved from the params file it reads (--params), as DVC resolves them from
+    the params.yaml beside dvc.yaml: another parta.model there, another section declared; a command no stage runs
+    is a ParamError naming the script."""
+    from difflab.config.params import ParamError, declared_params
 
     raw = yaml.safe_load((ROOT / "params.yaml").read_text())
-    assert set(interpolated(keys_read(stage, monkeypatch), raw)) == set(param_keys(stage)), name
+    raw["parta"]["model"] = "deepfloyd_if"
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(raw))
+    keys = keys_read(STAGES["parta@sdedit"], monkeypatch, tmp_path / "other.yaml")
+    assert {"parta.deepfloyd_if.common", "parta.deepfloyd_if.sdedit"} <= set(keys)
+    assert not any(k.startswith("parta.mnist") for k in keys)
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--params", default=str(ROOT / "params.yaml"))
+    parser.add_argument("model")
+    with pytest.raises(ParamError, match="no stage running train_diffusion.py with these arguments"):
+        declared_params(parser, parser.parse_args(["ddpm_noise"]), "stages/train_diffusion.py")
+    assert declared_params(parser, parser.parse_args(["flow_class"]), "stages/train_diffusion.py")[0] == \
+        "train_flow_class"
 
 
-def test_part_a_is_a_stage_per_experiment_on_each_model_as_the_registry_says():
-    """dvc.yaml's parta and parta_flow are a foreach over config/experiments.py's PART_A, each experiment with the
-    section it reads beside common and its own: a stage per experiment on each part A model, each declaring the
-    sections the experiment reads (and nothing of another experiment), its own figure, and (on the model parta.model
-    names) its own conditions file, so a changed prompt reruns that experiment alone. The report shows every figure."""
+def test_part_a_is_a_stage_per_experiment_on_each_model():
+    """dvc.yaml's parta and parta_flow are a foreach over config/experiments.py's experiments, in its order, each
+    naming the section of parta.<model> it reads beside common and its own: a stage per experiment on each part A
+    model, each declaring those sections (and nothing of another experiment), its own figure, and (on the model
+    parta.model names) its own conditions file, so a changed prompt reruns that experiment alone. The report shows
+    every figure."""
     from difflab.config.experiments import PART_A
     from difflab.parta.experiments import EXPERIMENTS
 
-    assert list(EXPERIMENTS) == [e.name for e in PART_A]
+    names = [e.name for e in PART_A]
+    assert list(EXPERIMENTS) == names
     raw = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
     for group in ("parta", "parta_flow"):
         declared = raw[group]["foreach"]
-        registry = {e.name: e.reads for e in PART_A}
-        assert list(declared) == list(registry), (
-            f"dvc.yaml's {group} foreach lacks {sorted(set(registry) - set(declared))}, has "
-            f"{sorted(set(declared) - set(registry))} beyond config/experiments.py's PART_A, or orders them otherwise")
-        wrong = {k: (v, registry[k]) for k, v in declared.items() if v != registry[k]}
-        assert not wrong, f"dvc.yaml's {group} foreach reads (declared, registry's): {wrong}"
+        assert list(declared) == names, (
+            f"dvc.yaml's {group} foreach lacks {sorted(set(names) - set(declared))}, has "
+            f"{sorted(set(declared) - set(names))} beyond config/experiments.py's PART_A, or orders them otherwise")
     section = {"parta": "parta.mnist", "parta_flow": "parta.mnist_flow"}  # parta.model: mnist
     for e in PART_A:
         for group, folder in (("parta", "reports/parta"), ("parta_flow", "reports/parta_flow")):
             stage = STAGES[f"{group}@{e.name}"]
             parta_keys = {k for k in param_keys(stage) if k.startswith("parta.") and k != "parta.model"}
-            assert parta_keys == {f"{section[group]}.{s}" for s in e.sections}, f"{group}@{e.name}"
+            reads = {"common", e.name, raw[group]["foreach"][e.name]}
+            assert parta_keys == {f"{section[group]}.{s}" for s in reads}, f"{group}@{e.name}"
             assert stage["outs"] == [f"{folder}/{e.name}.png"]
             assert covers(folder, stage["outs"][0]) and folder in STAGES["report"]["deps"]
         assert f"data/prompts/{e.name}.safetensors" in STAGES[f"parta@{e.name}"]["deps"]

@@ -3,9 +3,8 @@ import json
 
 import pytest
 import torch
-from helpers import ROOT, class_config, train
+from helpers import ROOT, class_config, param_keys, resolved_stages, train
 
-from difflab.config.params import RUNTIME
 from difflab.models.checkpoints import load_model, load_state, save_model
 from difflab.training import loop as training
 from difflab.training.loop import TrainConfig
@@ -141,6 +140,7 @@ def test_a_declared_knob_is_read_never_defaulted(tmp_path):
     assert (judge.ema_decay, judge.lr_final_factor, judge.snapshot_epochs, judge.precise_bn_batches) == (0.0, 1.0, (),
                                                                                                           0)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    runtime = [k for k in param_keys(resolved_stages()["train_ddpm_time"]) if not k.startswith(("ddpm_time", "data"))]
     for knob in ("ema_decay", "precise_bn_batches"):
         missing = yaml.safe_load(yaml.safe_dump(raw))
         del missing["ddpm_time"][knob]
@@ -148,4 +148,4 @@ def test_a_declared_knob_is_read_never_defaulted(tmp_path):
             check(missing)
         undeclared = [f"ddpm_time.{k}" for k in raw["ddpm_time"] if k != knob]
         with pytest.raises(AttributeError, match=knob):
-            training.config_from_params(load(tmp_path / "params.yaml", (*RUNTIME, *undeclared)), "ddpm_time")
+            training.config_from_params(load(tmp_path / "params.yaml", (*runtime, *undeclared)), "ddpm_time")

@@ -11,19 +11,21 @@ import argparse
 import difflib
 import functools
 import re
+import shlex
+import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, get_args, get_origin
 
 import yaml
 from pydantic import BaseModel, ValidationError, create_model
 
-from difflab.config.schema import (CLASS_MODELS, DATA, DIFFUSION_MODELS, IF_TIMESTEPS, PARTA_MODELS, RUNTIME,
-                                   SAMPLING, Params, Section, training_knobs)
+from difflab.config.schema import CLASS_MODELS, DIFFUSION_MODELS, IF_TIMESTEPS, PARTA_MODELS, Params, Section
 from difflab.errors import ParamError
 
-__all__ = ["CLASS_MODELS", "DATA", "DIFFUSION_MODELS", "RUNTIME", "SAMPLING", "ParamError", "Params", "check",
-           "flatten", "load", "stage_params", "training_keys"]
+__all__ = ["CLASS_MODELS", "DIFFUSION_MODELS", "ParamError", "Params", "check", "declared_params", "flatten", "load",
+           "stage_params"]
 
 
 def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
@@ -35,12 +37,6 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, Any]:
         else:
             flat[key] = v
     return flat
-
-
-def training_keys(section: str) -> tuple[str, ...]:
-    """The dotted keys of a model's section that its training stage reads (schema.training_knobs): dvc.yaml's
-    train_<model> declares the same."""
-    return tuple(f"{section}.{knob}" for knob in training_knobs(Params.model_fields[section].annotation))
 
 
 def _is_section(t) -> bool:
@@ -181,29 +177,15 @@ def check(raw: dict) -> Params:
     return Params.model_construct(**validated)
 
 
-def interpolated(keys: Iterable[str], raw: dict) -> list[str]:
-    """`keys` with each "${dotted.key}" replaced by that knob's value in `raw`, as DVC interpolates dvc.yaml's
-    params ("parta.${parta.model}.common" -> "parta.mnist.common")."""
-    def value(m: re.Match) -> str:
-        path = m.group(1).split(".")
-        if not _has(raw, path):
-            raise ParamError(f"params.yaml lacks {m.group(1)}")
-        node = raw
-        for part in path:
-            node = node[part]
-        return str(node)
-    return [re.sub(r"\$\{([\w.]+)\}", value, key) for key in keys]
-
-
 def load(path: str | Path = "params.yaml", keys: Iterable[str] | None = None) -> Params:
     """params.yaml checked whole (`keys` None) or as a stage reads it: only `keys` (top-level knobs, sections or
-    dotted keys such as "flow_class.num_steps", as dvc.yaml declares them; "${parta.model}" stands for that knob's
-    value), each section they touch checked whole, the rest of the file unread."""
+    dotted keys such as "flow_class.num_steps", as DVC resolves a stage's params), each section they touch checked
+    whole, the rest of the file unread."""
     with open(path) as f:
         raw = yaml.safe_load(f)
     if keys is None:
         return check(raw)
-    paths = [k.split(".") for k in interpolated(keys, raw)]
+    paths = [k.split(".") for k in keys]
     missing = [".".join(p) for p in paths if not _has(raw, p)]
     if missing:
         raise ParamError(f"{path} lacks {', '.join(missing)}")
@@ -221,20 +203,48 @@ def _has(raw: dict, path: list[str]) -> bool:
     return True
 
 
-def stage_params(description: str, keys: Iterable[str] | Callable[[argparse.Namespace], Iterable[str]],
-                 argv: list[str] | None = None,
+def _dvc_yaml() -> Path:
+    """The dvc.yaml DVC runs a stage from (the working directory's), else this checkout's (a stage run by hand)."""
+    here = Path("dvc.yaml")
+    return here if here.exists() else Path(__file__).resolve().parents[3] / "dvc.yaml"
+
+
+def declared_params(parser: argparse.ArgumentParser, args: argparse.Namespace, argv0: str) -> tuple[str, list[str]]:
+    """The stage of dvc.yaml that this command runs (the one whose cmd runs the same script with the same arguments,
+    --params aside) and the params.yaml keys it declares, as DVC resolves them: YAML anchors, `vars` and every ${...}
+    (parta.${parta.model} from the params file the stage reads)."""
+    from dvc.fs import LocalFileSystem
+    from dvc.parsing import DEFAULT_PARAMS_FILE, DataResolver
+
+    params_file = Path(args.params).resolve()
+    spec = yaml.safe_load(_dvc_yaml().read_text())
+    if params_file.name != DEFAULT_PARAMS_FILE:
+        spec["vars"] = [params_file.name, *spec.get("vars", [])]
+    local = SimpleNamespace(fs=LocalFileSystem(), config={})  # what DVC's resolver asks of a repository
+    stages = DataResolver(local, str(params_file.parent), spec).resolve()["stages"]
+    wanted = {**vars(args), "params": None}
+    for name, stage in stages.items():
+        _, script, *argv = shlex.split(stage["cmd"])
+        if Path(script).name == Path(argv0).name and {**vars(parser.parse_args(argv)), "params": None} == wanted:
+            entries = [[e] if isinstance(e, str) else e[DEFAULT_PARAMS_FILE] for e in stage.get("params", [])]
+            return name, list(dict.fromkeys(key for entry in entries for key in entry))
+    raise ParamError(f"{_dvc_yaml()} has no stage running {Path(argv0).name} with these arguments")
+
+
+def stage_params(description: str, argv: list[str] | None = None,
                  extra_args: Callable[[argparse.ArgumentParser], None] | None = None
                  ) -> tuple[Params, argparse.Namespace]:
     """The CLI every stage shares: --help says what the stage does, --params picks the file (default params.yaml).
 
-    `keys` are the params the stage reads, as its dvc.yaml entry declares them (a function of the parsed arguments
-    where they decide); a bad value ends the stage with one line and exit status 2, before any work."""
+    The stage receives the params its dvc.yaml entry declares and no other (reading another is an AttributeError);
+    a bad value ends the stage with one line and exit status 2, before any work."""
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--params", default="params.yaml", help="parameters file (default: %(default)s)")
     if extra_args is not None:
         extra_args(parser)
     args = parser.parse_args(argv)
     try:
-        return load(args.params, keys(args) if callable(keys) else keys), args
+        _, keys = declared_params(parser, args, sys.argv[0])
+        return load(args.params, keys), args
     except ParamError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")

@@ -41,15 +41,6 @@ OBJECTIVES = {"mnist": "DDPM", "mnist_flow": "flow model"}  # the parta sections
 START = {"mnist": "i_start", "mnist_flow": "t_start"}  # their SDEdit starts: a DDPM's indices, a flow's times
 
 
-def reads(name: str) -> tuple[str, ...]:
-    """The knobs of parta.<name> the measurements read, as eval_parta and eval_parta_flow declare them: the
-    engine's common section, then what the anagrams, hybrids, bands, inpainting, SDEdit and the predicted update
-    use (not the figures' images, step counts or display knobs)."""
-    return tuple(f"parta.{name}.{key}" for key in (
-        "common", "forward", "velocity.prompt", "anagram", "hybrid.pairs", "hybrid.kernel_size", "hybrid.sigma",
-        "factorized", "inpaint.prompt", "inpaint.masks", "sdedit.prompt", f"sdedit.{START[name]}"))
-
-
 @dataclass
 class Bench:
     """What every measurement shares beside the engine (the MNIST model, its process, one-hot conditions, CFG
