@@ -14,18 +14,16 @@ reads: the knobs the measurements use, not the figures' images or display knobs)
 
 from pathlib import Path
 
+from difflab.config.experiments import JUDGED, PART_A_MODELS
 from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset
 from difflab.errors import exit_on_input_error
-from difflab.evaluation.parta import OBJECTIVES, checked_settings, load_bench, measure, write_figures
-
-OUT = {"mnist": Path("reports/eval_parta"), "mnist_flow": Path("reports/eval_parta_flow")}
-
+from difflab.evaluation.parta import checked_settings, load_bench, measure, write_figures
 
 def main() -> None:
     params, args = stage_params(
-        __doc__, extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=list(OUT),
+        __doc__, extra_args=lambda p: p.add_argument("model", nargs="?", default="mnist", choices=[m.section for m in JUDGED],
                                             help="which parta section: the class DDPM (mnist) or flow model"))
     rt = for_stage(params)  # precision etc. checked against this device before any work
     check_dataset(params.data)  # the dataset on record, before any work
@@ -34,9 +32,10 @@ def main() -> None:
     with exit_on_input_error(f"eval_parta {name}"):
         views = checked_settings(bench)
     metrics, sdedit_rows = measure(bench, views, params.data.dir)
-    model = "MNIST model" if name == "mnist" else f"MNIST {OBJECTIVES[name]}"
-    write_figures(OUT[name], metrics, sdedit_rows, bench.seeds, bench.engine.scale, bench.start_knob, model)
-    metrics.write(OUT[name] / "metrics.json")
+    model = PART_A_MODELS[name]
+    write_figures(Path("reports", model.evaluation), metrics, sdedit_rows, bench.seeds, bench.engine.scale,
+                  bench.start_knob, model.label)
+    metrics.write(Path("reports", model.metrics))
     print(metrics.text(), end="")
 
 

@@ -10,7 +10,7 @@ PART_A; dvc.yaml's foreach runs each as a stage of its own, so a changed knob re
 import sys
 from pathlib import Path
 
-from difflab.config.experiments import BY_NAME
+from difflab.config.experiments import BY_NAME, PART_A_MODELS
 from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage, seed_everything
 from difflab.data.mnist import check_dataset
@@ -19,25 +19,22 @@ from difflab.parta.conditions import ConditionCache, conditions_file
 from difflab.parta.deepfloyd import IFUnavailable
 from difflab.parta.experiments import Context, run
 from difflab.parta.images import reads_dataset
-from difflab.parta.load import check_model_name, load_engine
-
-FLOW = "mnist_flow"
+from difflab.parta.load import load_engine
 
 
 def arguments(parser) -> None:
     parser.add_argument("experiment", choices=list(BY_NAME), help="the experiment to run")
     parser.add_argument("--flow", action="store_true",
-                        help=f"on the class flow model (parta.{FLOW}) instead of the model parta.model names")
+                        help="on the class flow model (parta.mnist_flow) instead of the model parta.model names")
 
 
 def main() -> None:
     params, args = stage_params(__doc__, extra_args=arguments)
-    name, experiment = FLOW if args.flow else params.parta.model, args.experiment
-    stage = f"{'parta_flow' if args.flow else 'parta'}@{experiment}"
-    out = Path("reports/parta_flow" if args.flow else "reports/parta")
+    name, experiment = "mnist_flow" if args.flow else params.parta.model, args.experiment
+    stage = f"{PART_A_MODELS[name].stage}@{experiment}"
+    out = Path("reports", PART_A_MODELS[name].stage)
     try:
         with exit_on_input_error(stage):  # a prompt, view, image or value: one line, exit 2
-            check_model_name(name)
             cfg = getattr(params.parta, name)
             rt = for_stage(params)
             if reads_dataset(cfg):  # a test digit among its images: the dataset on record first

@@ -37,8 +37,6 @@ from difflab.parta.load import load_engine
 from difflab.reporting.figures import metric_curve, success_bars
 from difflab.sampling.labels import class_index
 
-OBJECTIVES = {"mnist": "DDPM", "mnist_flow": "flow model"}  # the parta sections measured, as figures name them
-START = {"mnist": "i_start", "mnist_flow": "t_start"}  # their SDEdit starts: a DDPM's indices, a flow's times
 
 
 @dataclass

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jinja2
 
-from difflab.config.experiments import PART_A
+from difflab.config.experiments import PART_A, PART_A_MODELS
 from difflab.config.metric_files import MetricFile, Objectives, PureNoise, Samplers
 from difflab.config.params import flatten
 from difflab.config.profiles import read_overrides
@@ -65,16 +65,16 @@ def sections(params: Params, metrics: dict[str, MetricFile]) -> list[dict]:
     """The report's figures as sections of items {src, title, caption}: titles and captions from this run's params
     and its metrics (file relative to reports/ -> its model; those of CAPTION_METRICS are quoted, and a caption
     says which are missing)."""
-    name = params.parta.model
+    name, m = params.parta.model, PART_A_MODELS["mnist"]  # judged on MNIST whichever model parta.model names
     a = getattr(params.parta, name)
     d, t, k = params.denoiser, params.ddpm_time, params.ddpm_class
 
     part_a = [
-        *(item(e.figure(), CAPTIONS[e.name].title, CAPTIONS[e.name].caption(a)) for e in PART_A),
-        item("eval_parta/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
+        *(item(f"{m.stage}/{e.name}.png", CAPTIONS[e.name].title, CAPTIONS[e.name].caption(a)) for e in PART_A),
+        item(f"{m.evaluation}/anagrams_hybrids.png", "Anagrams, hybrids and bands on MNIST, judged",
              f"Over {params.eval.parta_seeds} seeds: bars, how often the image through every view (every band) "
              "is judged as its digit; dots, each view or band alone."),
-        item("eval_parta/sdedit_faithfulness.png", "Part A on MNIST, judged",
+        item(f"{m.evaluation}/sdedit_faithfulness.png", "Part A on MNIST, judged",
              f"How often SDEdit keeps a test digit's label, over {params.eval.parta_seeds} digits."),
     ]
     part_b = [
@@ -113,17 +113,17 @@ def sections(params: Params, metrics: dict[str, MetricFile]) -> list[dict]:
 def part_a_flow_items(params: Params) -> list[dict]:
     """The flow model's part A (stage parta_flow) and its judged rates (eval_parta_flow), with the settings that
     differ from the DDPM's: time from noise at 0 to the image at 1, Euler steps, start times."""
-    f = params.parta.mnist_flow
+    f, m = params.parta.mnist_flow, PART_A_MODELS["mnist_flow"]
     how = (f"Euler steps of h = {f.common.step:g} from noise (t = 0) to the image (t = 1), CFG {f.common.guidance_scale}"
            f"; forward at t = {f.forward.times}, iterative from t = {f.iterative.t_start}, SDEdit from "
            f"t_start {f.sdedit.t_start}.")
-    items = [item(e.figure("parta_flow"), CAPTIONS[e.name].flow_title or CAPTIONS[e.name].title,
+    items = [item(f"{m.stage}/{e.name}.png", CAPTIONS[e.name].flow_title or CAPTIONS[e.name].title,
                   how if e.name == "sample" else "")
              for e in PART_A]
     return items + [
-        item("eval_parta_flow/anagrams_hybrids.png", "Anagrams, hybrids and bands on the flow model, judged",
+        item(f"{m.evaluation}/anagrams_hybrids.png", "Anagrams, hybrids and bands on the flow model, judged",
              f"Over {params.eval.parta_seeds} seeds, as for the DDPM."),
-        item("eval_parta_flow/sdedit_faithfulness.png", "Part A on the flow model, judged",
+        item(f"{m.evaluation}/sdedit_faithfulness.png", "Part A on the flow model, judged",
              f"How often SDEdit keeps a test digit's label, over {params.eval.parta_seeds} digits, by start time.")]
 
 

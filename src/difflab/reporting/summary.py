@@ -11,6 +11,7 @@ made).
 
 from pathlib import Path
 
+from difflab.config.experiments import JUDGED
 from difflab.config.metric_files import FILES, Interval, MetricFile, PartA, Summary
 from difflab.intervals import differs, verdict, wilson
 
@@ -21,8 +22,7 @@ SOURCES = {  # the metric files the headline is read from (the stage's deps)
     "class": REPORTS / "ddpm_class/eval.json",
     "flow_time": REPORTS / "flow_time/eval.json",
     "flow_class": REPORTS / "flow_class/eval.json",
-    "parta": REPORTS / "eval_parta/metrics.json",
-    "parta_flow": REPORTS / "eval_parta_flow/metrics.json",
+    **{m.stage: REPORTS / m.metrics for m in JUDGED},  # parta, parta_flow
     "judge": REPORTS / "judge/metrics.json",
     "train_denoiser": REPORTS / "denoiser/train/metrics.json",
     "train_time": REPORTS / "ddpm_time/train/metrics.json",
