@@ -8,7 +8,7 @@ from helpers import CPU_FP32, ROOT, class_config, run_stage, train
 from safetensors.torch import load_file
 
 from difflab.config import runtime
-from difflab.config.params import ParamError, Params
+from difflab.config.params import ParamError, Params, check
 from difflab.core.noise import image_generators, randn
 from difflab.models.checkpoints import save_model
 from difflab.models.unet import UNet
@@ -53,12 +53,11 @@ def test_a_precision_this_device_lacks_stops_with_what_it_allows(monkeypatch):
         runtime.resolve("cpu", "bf16")
     with pytest.raises(ParamError, match=r"precision='fp16' is not available.*allowed here: auto, fp32"):
         runtime.resolve("cpu", "fp16")
-    with pytest.raises(ParamError, match=r"precision='fp8' is not allowed; allowed: auto, fp32, bf16, fp16"):
-        runtime.resolve("cpu", "fp8")
-    with pytest.raises(ParamError, match=r"channels_last='yes' is not allowed; allowed: auto, on, off"):
-        runtime.resolve("cpu", "fp32", channels_last="yes")
-    with pytest.raises(ParamError, match=r"compile='maybe' is not allowed"):
-        runtime.resolve("cpu", "fp32", compile="maybe")
+    for key, value, allowed in (("precision", "fp8", "'auto', 'fp32', 'bf16' or 'fp16'"),
+                                ("channels_last", "yes", "'auto', 'on' or 'off'"),
+                                ("compile", "maybe", "'auto', 'on' or 'off'"), ("device", "tpu", "'auto', 'cpu' or 'cuda'")):
+        with pytest.raises(ParamError, match=f"^{key}='{value}' is not allowed; allowed: {allowed}$"):
+            check({**yaml.safe_load((ROOT / "params.yaml").read_text()), key: value})  # the schema's rule, once
 
 
 def test_a_stage_runs_on_the_thread_count_its_params_name():

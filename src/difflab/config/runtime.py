@@ -40,8 +40,8 @@ def seed_everything(seed: int) -> None:
 
 
 def resolve_device(device: str) -> torch.device:
-    if device not in DEVICES:
-        raise ParamError(f"device={device!r} is not allowed; allowed: {', '.join(DEVICES)}")
+    """The device `device` (one of DEVICES: the schema's rule) names; a ParamError where it is not here."""
+    assert device in DEVICES, device
     if device == "cuda" and not torch.cuda.is_available():
         raise ParamError("device='cuda' but no CUDA device is visible; allowed here: auto, cpu")
     if device == "auto":
@@ -79,9 +79,9 @@ def allowed_precisions(device: torch.device) -> list[str]:
 
 
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision a stage runs in; a clear error where this device cannot compute the one asked for."""
-    if precision not in PRECISIONS:
-        raise ParamError(f"precision={precision!r} is not allowed; allowed: {', '.join(PRECISIONS)}")
+    """The precision a stage runs in (one of PRECISIONS: the schema's rule); a clear error where this device cannot
+    compute the one asked for."""
+    assert precision in PRECISIONS, precision
     allowed = allowed_precisions(device)
     if precision not in allowed:
         raise ParamError(f"precision={precision!r} is not available on this device ({describe(device)}); "
@@ -95,12 +95,6 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"CUDA, {torch.cuda.get_device_name(device)}"
     return f"CPU, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()}"
-
-
-def _switch(key: str, value: str) -> str:
-    if value not in SWITCHES:
-        raise ParamError(f"{key}={value!r} is not allowed; allowed: {', '.join(SWITCHES)}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -145,11 +139,11 @@ class Runtime:
 
 def resolve(device: str = "auto", precision: str = "auto", channels_last: str = "auto",
             compile: str = "auto") -> Runtime:
-    """Everything checked before any work: an unknown value or one this device cannot honour is a ParamError."""
+    """The runtime of values the schema allows (its sections' rules); one this device cannot honour is a
+    ParamError, before any work."""
+    assert channels_last in SWITCHES and compile in SWITCHES, (channels_last, compile)
     dev = resolve_device(device)
     prec = resolve_precision(precision, dev)
-    channels_last = _switch("channels_last", channels_last)
-    compile = _switch("compile", compile)
     return Runtime(dev, prec, channels_last, compile == "on" or (compile == "auto" and dev.type == "cuda"))
 
 
