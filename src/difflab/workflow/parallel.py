@@ -315,6 +315,10 @@ def run_side_by_side(jobs: int, logs: Path, targets: list[str] | None = None,
                     keep_going=keep_going)
 
 
+STOPPED = ("stopped; the stages that finished are recorded in dvc.lock, an interrupted training resumes from its "
+           "checkpoint: run it again to go on")
+
+
 def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
@@ -340,8 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     except KeyboardInterrupt:
-        parser.exit(130, f"{parser.prog}: stopped; the stages that finished are recorded in dvc.lock, an "
-                         f"interrupted training resumes from its checkpoint on the next run\n")
+        parser.exit(130, f"{parser.prog}: {STOPPED}\n")
     if not result.ok:
         failed = [n for n, o in result.outcomes.items() if o.status == "failed"]
         parser.exit(1, f"{parser.prog}: failed: {', '.join(failed)}\n")

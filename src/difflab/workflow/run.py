@@ -36,7 +36,7 @@ from difflab.config.profiles import PROFILES, preflight, set_args, with_override
 from difflab.config.runtime import from_params
 from difflab.workflow import cost
 from difflab.workflow.cost import machine
-from difflab.workflow.parallel import Run, run_side_by_side
+from difflab.workflow.parallel import STOPPED, Run, run_side_by_side
 
 LOGS = Path("logs")
 
@@ -186,8 +186,7 @@ def _run(parser: argparse.ArgumentParser, profile: str, set_arguments: list[str]
         try:
             status, result = run_stages(set_arguments, jobs, path.with_suffix(""), log, expected)
         except KeyboardInterrupt:
-            parser.exit(130, f"\n{parser.prog}: stopped; the stages that finished are recorded in dvc.lock, an "
-                             f"interrupted training resumes from its checkpoint: run it again to go on\n")
+            parser.exit(130, f"\n{parser.prog}: {STOPPED}\n")
         wall = time.monotonic() - start
         title = (f"Stage wall times of this run ({profile} profile, {machine()}, {from_params(params).precision}, "
                  f"{jobs} stage{'s' if jobs > 1 else ''} at a time, {started:%Y-%m-%d}):")
