@@ -38,8 +38,8 @@ MUTANTS = {
                 "dvc.yaml: a module dropped from a stage that imports it (train_denoiser's training/loss_curve.py)"),
     "flow_clean": ("src/difflab/core/processes.py", "return x_t + (1 - t) * estimate", "return x_t + t * estimate",
                    "part A's clean estimate of a flow model with its time reversed (0 = the image)"),
-    "runner_upstream": ("src/difflab/workflow/parallel.py", "if upstream[n] <= finished",
-                        "if len(upstream[n] & finished) >= len(upstream[n]) - 1",
+    "runner_upstream": ("src/difflab/workflow/parallel.py", "TopologicalSorter(upstream)",
+                        "TopologicalSorter({n: sorted(deps)[1:] for n, deps in upstream.items()})",
                         "the side-by-side runner starting a stage one upstream stage early"),
 }
 

@@ -85,6 +85,17 @@ def test_two_slots_finish_the_diamond_in_the_time_of_its_critical_path():
     assert e0 < a1 and a0 < e1  # e beside a, not after the chain
 
 
+def test_each_stage_is_timed_by_the_runners_clock_around_its_call():
+    """A stage's seconds are the runner's own clock's from its call to its return (no output of DVC's is read)."""
+    now = [0.0]
+
+    def stage(name: str) -> tuple[int, bool]:
+        now[0] += {"a": 30.0, "b": 7.0}.get(name, 1.0)
+        return 0, name == "e"  # e: DVC skipped it
+    run = schedule(DIAMOND, stage, 1, clock=lambda: now[0])
+    assert run.times() == {"a": 30.0, "b": 7.0, "c": 1.0, "d": 1.0} and run.skipped() == {"e"}
+
+
 def test_after_a_failure_nothing_new_starts_and_what_needs_it_is_not_started():
     stage = Recorder(codes={"b": 3})
     run = schedule(DIAMOND, stage, 1)

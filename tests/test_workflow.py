@@ -1,5 +1,5 @@
 """`make run` (difflab/workflow): the arguments it hands DVC, the pre-flight that stops it, the cost it announces and
-the stage times it reads from DVC's output, with a fake `dvc` (the real one runs in tests/test_pipeline.py)."""
+the stage times it reports, with a fake `dvc` (the real one runs in tests/test_pipeline.py)."""
 
 import json
 import subprocess
@@ -15,39 +15,13 @@ from test_profiles import ENV, repo  # noqa: F401  (the fixture: a git + DVC rep
 from difflab.config import profiles
 from difflab.config.params import check
 from difflab.workflow import cost
-from difflab.workflow.stage_times import StageClock, table
+from difflab.workflow.run import table
 
 
 def stages_in(text: str) -> dict[str, float]:
     """The stage rows of a table() (name, seconds, share)."""
     return {name: float(seconds) for name, seconds, share in
             (line.split() for line in text.splitlines()[2:] if len(line.split()) == 3 and line.endswith("%"))}
-
-
-class FakeClock:
-    def __init__(self):
-        self.now = 0.0
-
-    def __call__(self):
-        return self.now
-
-
-def test_each_stage_runs_until_dvc_locks_it():
-    clock = FakeClock()
-    times = StageClock(clock)
-    for now, line in [(0, "Stage 'download_mnist' didn't change, skipping"),
-                      (1, "Running stage 'train_denoiser':"), (1, "> python stages/train.py denoiser"),
-                      (31, "Updating lock file 'dvc.lock'"),
-                      (33, "Running stage 'eval_ood':"),  # 2 s of DVC between them: in no stage
-                      (40, "Running stage 'summary':"),  # no lock line: the next stage ends it
-                      (41, "Stage 'report' is cached - skipping run, checking out outputs"),
-                      (45, "Running stage 'report':")]:
-        clock.now = now
-        times.feed(line)
-    clock.now = 50
-    times.stop()  # the run ended
-    assert times.times == {"train_denoiser": 30, "eval_ood": 7, "summary": 1, "report": 5}
-    assert times.skipped == {"download_mnist", "report"}
 
 
 def test_the_table_puts_the_slowest_first():
@@ -160,7 +134,7 @@ def test_stages_side_by_side_with_threads_auto_get_the_cores_share(repo, tmp_pat
 def test_set_adds_its_override_to_the_profiles(repo, tmp_path):  # noqa: F811
     out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "paper", "--jobs", "1", "--set", "seed=7")
     assert out.returncode == 0, out.stderr
-    assert json.loads((tmp_path / "bin" / "argv.json").read_text()) == ["exp", "run", *profiles.set_args("paper"),
+    assert calls(tmp_path)[-1] == ["exp", "run", *profiles.set_args("paper"),
                                                                          "-S", "seed=7"]
 
 
@@ -170,13 +144,19 @@ def test_the_probe_times_a_training_step():
 
 
 def fake_dvc(tmp_path: Path, script: str) -> dict:
-    """PATH with a `dvc` that records its arguments in argv.json and then runs `script` (shell)."""
+    """PATH with a `dvc` that appends its arguments to calls.txt (a line a call, tab-separated: calls() reads them)
+    and then runs `script` (shell)."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    (bin_dir / "dvc").write_text(f"#!/bin/sh\n{sys.executable} -c 'import json, sys; "
-                                 f"json.dump(sys.argv[1:], open(\"{bin_dir}/argv.json\", \"w\"))' \"$@\"\n{script}\n")
+    (bin_dir / "dvc").write_text(f"#!/bin/sh\nprintf '%s\\t' \"$@\" >> {bin_dir}/calls.txt\necho >> {bin_dir}/calls.txt\n"
+                                 f"{script}\n")
     (bin_dir / "dvc").chmod(0o755)
     return dict(ENV, PATH=f"{bin_dir}:{ENV['PATH']}")
+
+
+def calls(tmp_path: Path) -> list[list[str]]:
+    """The fake dvc's calls, each as its arguments."""
+    return [line.split("\t")[:-1] for line in (tmp_path / "bin" / "calls.txt").read_text().splitlines()]
 
 
 def run_make_run(repo: Path, env: dict, *args: str) -> subprocess.CompletedProcess:
@@ -185,25 +165,37 @@ def run_make_run(repo: Path, env: dict, *args: str) -> subprocess.CompletedProce
 
 
 @pytest.mark.slow
-def test_make_run_hands_dvc_an_argument_list_and_logs_each_stage(repo, tmp_path):  # noqa: F811
-    env = fake_dvc(tmp_path, "echo \"Running stage 'train_denoiser':\"; echo '> python stages/train.py'; "
-                             "echo \"Updating lock file 'dvc.lock'\"; echo \"Running stage 'summary':\"")
-    out = run_make_run(repo, env, "paper")
+def test_make_run_calls_dvc_per_stage_in_order_and_times_each_call(repo, tmp_path):  # noqa: F811
+    """The outputs in the cache checked out, one `dvc repro --single-item` per stage, each after the stages it reads
+    from, then `dvc exp run` with the profile's argument list to record the experiment; every stage's time in the
+    table after, as the runner's clock took it around the call (DVC's words are not read: the fake prints none)."""
+    from difflab.workflow.parallel import stage_graph
+
+    upstream = stage_graph(repo)
+    out = run_make_run(repo, fake_dvc(tmp_path, "sleep 0.1"), "paper")
     assert out.returncode == 0, out.stderr
-    assert json.loads((tmp_path / "bin" / "argv.json").read_text()) == ["exp", "run", *profiles.set_args("paper")]
+    made = calls(tmp_path)
+    assert made[0][0] == "checkout" and made[-1] == ["exp", "run", *profiles.set_args("paper")]
+    order = [c[-1] for c in made[1:-1]]
+    assert all(c[:-1] == ["--wait-for-lock", "repro", "--single-item"] for c in made[1:-1])
+    assert sorted(order) == sorted(upstream)
+    assert all(order.index(dep) < order.index(name) for name, deps in upstream.items() for dep in deps)
     assert "Cost of the paper profile on the machine of record (16 cores, one NVIDIA H200" in out.stdout
     assert "this run's stages use the CPU" in out.stdout  # said before dvc starts
-    assert out.stdout.index("machine of record") < out.stdout.index("Running stage")
+    assert out.stdout.index("machine of record") < out.stdout.index(f"{len(upstream)} stages, 0 of them up to date")
     logs = list((repo / "logs").glob("run-*-paper.log"))
     assert len(logs) == 1 and out.stdout.rstrip().endswith(f"(kept in logs/{logs[0].name})")
-    assert set(stages_in(logs[0].read_text().split("\n\n")[-1])) == {"train_denoiser", "summary"}
+    times = stages_in(logs[0].read_text().split("\n\n")[-1])
+    assert set(times) == set(upstream) and min(times.values()) >= 0.1
 
 
 @pytest.mark.slow
 def test_a_failed_run_still_reports_its_stage_times_and_exit_status(repo, tmp_path):  # noqa: F811
-    env = fake_dvc(tmp_path, "echo \"Running stage 'train_denoiser':\"; echo boom >&2; exit 3")
+    env = fake_dvc(tmp_path, 'case "$*" in *train_denoiser) echo boom >&2; exit 3;; esac')
     out = run_make_run(repo, env, "paper")
-    assert out.returncode == 3 and "boom" in out.stdout and "train_denoiser" in out.stdout.split("Stage wall")[-1]
+    assert out.returncode == 3 and "train_denoiser: FAILED (exit 3)" in out.stdout and "boom" in out.stdout
+    assert "download_mnist" in stages_in(out.stdout.split("Stage wall")[-1])  # it ran before the failure
+    assert calls(tmp_path)[-1][-1] == "train_denoiser"  # nothing started after it, no experiment recorded
 
 
 @pytest.mark.slow
@@ -211,7 +203,7 @@ def test_the_cost_of_record_is_announced(repo, tmp_path):  # noqa: F811
     (repo / "profiles" / "quick.cost.json").write_text(json.dumps(REFERENCE))
     out = run_make_run(repo, fake_dvc(tmp_path, "exit 0"), "quick", "--estimate")
     assert out.returncode == 0 and "Expected cost of the quick profile here: about" in out.stdout
-    assert not (tmp_path / "bin" / "argv.json").exists()  # --estimate runs nothing
+    assert not (tmp_path / "bin" / "calls.txt").exists()  # --estimate runs nothing
 
 
 @pytest.mark.slow
@@ -236,24 +228,14 @@ def test_a_bad_value_left_in_params_yaml_is_named_before_dvc_runs(repo, tmp_path
 
 @pytest.mark.slow
 def test_in_a_terminal_dvc_gets_a_terminal_too(repo, tmp_path):  # noqa: F811
-    """Run from a terminal, `make run` gives DVC a pseudo-terminal of its own, so the stages' progress bars stay live
-    (tqdm draws them only on a terminal) while their output is still read for the stage times."""
-    env = fake_dvc(tmp_path, "if [ -t 1 ]; then echo \"Running stage 'on_a_terminal':\"; fi")
+    """Run from a terminal one stage at a time, `make run` gives each stage's DVC call a pseudo-terminal of its own
+    and shows its output as it comes, so the stages' progress bars stay live (tqdm draws them only on a terminal);
+    the stage's log keeps it too."""
+    env = fake_dvc(tmp_path, 'case "$*" in *download_mnist) [ -t 1 ] && echo "on a terminal";; esac')
     out = in_a_terminal([sys.executable, "-m", "difflab.workflow.run", "paper"], repo, 100, env)
-    assert "on_a_terminal" in out.split("Stage wall times")[-1]
-
-
-def test_dvcs_warnings_about_outputs_never_built_become_one_line():
-    from difflab.workflow.run import NotBuiltWarnings
-
-    quiet = NotBuiltWarnings()
-    warning = b"WARNING: No file hash info found for '/c/models/%d'. It won't be created.\r\n"
-    out = quiet.feed(b"Reproducing experiment 'x'\r\n" + warning % 1 + (warning % 2)[:30])  # the 2nd in two pieces
-    out += quiet.feed((warning % 2)[30:] + warning % 3 + b"Running stage 'a':\r\n" + b"\repoch 1/1:  10%|#")
-    out += quiet.feed(b"\repoch 1/1:  20%|##") + quiet.feed(b"\r\ndone") + quiet.flush()
-    assert out == (b"Reproducing experiment 'x'\r\nDVC: 3 outputs have no hash in dvc.lock yet (never built in this "
-                   b"clone; the warnings are in the log); the stages build them now.\nRunning stage 'a':\r\n"
-                   b"\repoch 1/1:  10%|#\repoch 1/1:  20%|##\r\ndone")
+    assert out.index("on a terminal") < out.index("download_mnist: done in") < out.index("Stage wall times")
+    [log] = (repo / "logs").glob("run-*-paper/download_mnist.log")
+    assert log.read_text() == "on a terminal\n"
 
 
 def test_seeds_queues_one_experiment_per_seed_then_starts_the_queue():

@@ -106,9 +106,7 @@ def describe(profile: str, reference: dict | None, probe_here: float | None, job
     if reference is None:
         return (f"No whole {profile} run is on record (profiles/{profile}.cost.json), so its cost here is not "
                 f"estimated; docs/results.md has what is known.")
-    jobs = reference.get("jobs", 1)
-    measured = reference["wall"] if jobs > 1 else sum(reference["stages"].values()) + reference.get("between_stages",
-                                                                                                    0.0)
+    jobs, measured = reference.get("jobs", 1), estimate(reference, None)["total"]  # unscaled: as it was measured
     at_a_time = f", {jobs} stages at a time" if jobs > 1 else ""
     differ = (f" That run ran {jobs} stage{'s' if jobs > 1 else ''} at a time, this one runs {jobs_here}: expect its "
               f"cost to differ accordingly." if jobs_here is not None and jobs_here != jobs else "")

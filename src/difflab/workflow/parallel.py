@@ -3,21 +3,25 @@
     python -m difflab.workflow.parallel --jobs 2           # the whole DAG, two stages at a time
     python -m difflab.workflow.parallel --jobs 4 report    # what `report` needs
 
-DVC runs a pipeline's stages one after another. Its documented way to run independent ones in parallel is one
-`dvc repro --single-item <stage>` per stage: DVC releases the repository lock while a stage's command runs, and
-`--wait-for-lock` makes the other calls queue for it (it is held while each call checks its stage and writes
-dvc.lock) instead of failing. This module schedules those calls over the DAG: a stage starts once every stage it
-depends on has finished, at most `jobs` at once, the one with the longest chain of work still behind it first. Each
-call is DVC's own, so the result is plain `dvc repro`'s: an unchanged stage is skipped, one that ran before is
-restored from the run cache, outputs are removed before a stage runs, its outputs are cached and dvc.lock records
-them (tests/test_pipeline.py compares the two on tiny data, byte for byte). What DVC's own `dvc status` finds up to
-date, with nothing changed upstream of it, is skipped without a call (out_of_date): after a change of one knob a
-run of the 39 stages makes a call for the few it touches, not 39 calls of 3-5 s each that find nothing to do.
+Why this module exists: DVC runs a pipeline's stages one after another (`dvc repro` has no --jobs; its experiment
+queue runs whole experiments side by side, not the stages of one). Its documented way to run independent stages in
+parallel is one `dvc repro --single-item <stage>` per stage: DVC releases the repository lock while a stage's command
+runs, and `--wait-for-lock` makes the other calls queue for it (it is held while each call checks its stage and
+writes dvc.lock) instead of failing. This module schedules those calls over DVC's own graph of the stages
+(`repo.index.graph`, loaded as workflow/reruns.py loads it) with `graphlib.TopologicalSorter`: a stage starts once
+every stage it depends on has finished, at most `jobs` at once, the one with the longest chain of work still behind
+it first; each call is timed by the runner's own clock. Each call is DVC's own, so the result is plain `dvc repro`'s:
+an unchanged stage is skipped, one that ran before is restored from the run cache, outputs are removed before a stage
+runs, its outputs are cached and dvc.lock records them (tests/test_pipeline.py compares the two on tiny data, byte
+for byte). What DVC's own `dvc status` finds up to date, with nothing changed upstream of it, is skipped without a
+call (out_of_date): after a change of one knob a run of the 39 stages makes a call for the few it touches, not 39
+calls of 3-5 s each that find nothing to do.
 
 On a CPU, run stages side by side only with a thread count pinned so that jobs x threads <= cores (params.yaml
 `threads`; two 2-thread stages on 2 cores ran 15x slower than one after the other, as their threads spin waiting for
 each other); on a GPU the stages share the device. Each stage's output goes to its own log file (shown whole when
-the stage fails); the terminal gets a line per stage and a status line of what runs.
+the stage fails); the terminal gets a line per stage and a status line of what runs, or, one stage at a time on a
+terminal, the stage's own output as it comes (its progress bars live, on a pseudo-terminal of its own).
 """
 
 import argparse
@@ -33,48 +37,27 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from graphlib import TopologicalSorter
 from pathlib import Path
 
+import networkx as nx
+
+from difflab.workflow.reruns import stage_reads, with_downstream
+
+# DVC's one word on whether it ran a stage's command; the stage's time is the runner's own clock's, not DVC's
 SKIPPED = re.compile(r"Stage '[^']+' (?:didn't change|is cached)")
 
 
 def stage_graph(root: Path | str = ".", targets: list[str] | None = None) -> dict[str, set[str]]:
     """Every pipeline stage of the repository at `root` (a foreach stage's items as `name@key`), or those `targets`
-    need, each with the stages whose outputs it depends on: the graph `dvc repro` walks."""
-    from dvc.repo import Repo
-    from dvc.stage import PipelineStage
-
-    with contextlib.chdir(root), Repo(".") as repo:  # a stage's address is relative to the working directory
-        graph = repo.index.graph  # an edge runs from a stage to a stage that makes one of its deps
-        stages = {stage: stage.addressing for stage in graph if isinstance(stage, PipelineStage)}
-        upstream = {stages[s]: {stages[d] for d in graph.successors(s) if d in stages} for s in stages}
+    need, each with the stages whose outputs it depends on: the graph `dvc repro` walks, as graphlib takes it."""
+    graph, _ = stage_reads(root)
     if targets:
-        unknown = sorted(set(targets) - set(upstream))
+        unknown = sorted(set(targets) - set(graph))
         if unknown:
-            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(sorted(upstream))}")
-        needed = _reachable(targets, upstream)
-        upstream = {name: deps for name, deps in upstream.items() if name in needed}
-    return upstream
-
-
-def _reachable(start, edges: dict[str, set[str]]) -> set[str]:
-    """The stages in `start` and every stage reached from them along `edges`."""
-    seen, todo = set(), list(start)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo += edges[name]
-    return seen
-
-
-def _downstream(upstream: dict[str, set[str]]) -> dict[str, set[str]]:
-    """Each stage with the stages that depend on it: stage_graph's edges turned round."""
-    downstream: dict[str, set[str]] = {name: set() for name in upstream}
-    for name, deps in upstream.items():
-        for dep in deps:
-            downstream[dep].add(name)
-    return downstream
+            raise ValueError(f"unknown stage(s) {', '.join(unknown)}; known: {', '.join(sorted(graph))}")
+        graph = graph.subgraph(set(targets).union(*(nx.descendants(graph, t) for t in targets)))
+    return {name: set(graph.successors(name)) for name in graph}
 
 
 def out_of_date(upstream: dict[str, set[str]], root: Path | str = ".") -> set[str]:
@@ -85,23 +68,16 @@ def out_of_date(upstream: dict[str, set[str]], root: Path | str = ".") -> set[st
 
     with contextlib.chdir(root), Repo(".") as repo:
         changed = set(repo.status()) & set(upstream)
-    return _reachable(changed, _downstream(upstream))
+    return set(with_downstream(nx.DiGraph(upstream), changed))
 
 
 def chain_lengths(upstream: dict[str, set[str]], cost: dict[str, float] | None = None) -> dict[str, float]:
     """Each stage's own cost plus the longest chain of costs of the stages that wait for it (1 per stage where no
     cost is known): started longest first, the stages on the critical path never wait for a slot."""
-    downstream = _downstream(upstream)
-    length: dict[str, float] = {}
-
-    def visit(name: str) -> float:
-        if name not in length:
-            own = (cost or {}).get(name, 1.0)
-            length[name] = own + max((visit(d) for d in downstream[name]), default=0.0)
-        return length[name]
-
-    for name in upstream:
-        visit(name)
+    graph, length = nx.DiGraph(upstream), {}
+    for name in nx.topological_sort(graph):  # the stages waiting for a stage come before it
+        waiting = (length[w] for w in graph.predecessors(name))
+        length[name] = (cost or {}).get(name, 1.0) + max(waiting, default=0.0)
     return length
 
 
@@ -129,6 +105,13 @@ class Run:
         return {n for n, o in self.outcomes.items() if o.status == "skipped"}
 
 
+def _timed(run_stage: Callable[[str], tuple[int, bool]], name: str, clock: Callable[[], float]) -> Outcome:
+    """One call of run_stage, as an Outcome timed by the runner's clock around it."""
+    start = clock()
+    code, skipped = run_stage(name)
+    return Outcome("failed" if code else "skipped" if skipped else "ran", clock() - start, code)
+
+
 def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int, bool]], jobs: int,
              priority: dict[str, float] | None = None, on_event: Callable[[str, str, Run], None] | None = None,
              clock: Callable[[], float] = time.monotonic, interrupt: Callable[[], None] | None = None,
@@ -140,43 +123,41 @@ def schedule(upstream: dict[str, set[str]], run_stage: Callable[[str], tuple[int
     SIGTERM, made one by main) `interrupt()` tells the running stages to stop, and they are waited for."""
     if jobs < 1:
         raise ValueError(f"jobs={jobs}; allowed: an integer >= 1")
-    priority = priority or chain_lengths(upstream)
-    result, running, started = Run(), {}, {}
-    waiting = set(upstream)
-    failed = False
+    order, rank = TopologicalSorter(upstream), priority or chain_lengths(upstream)
+    order.prepare()
+    result, ready, running = Run(), [], {}
+    tell = on_event or (lambda kind, name, run: None)
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         try:
-            while waiting or running:
-                finished = {n for n, o in result.outcomes.items() if o.status in ("ran", "skipped")}
-                ready = sorted((n for n in waiting if upstream[n] <= finished), key=lambda n: (-priority.get(n, 0.0), n))
-                while ready and len(running) < jobs and not failed:
+            while True:
+                ready = sorted([*ready, *order.get_ready()], key=lambda n: (-rank.get(n, 0.0), n))
+                while ready and len(running) < jobs and (keep_going or result.ok):
                     name = ready.pop(0)
-                    waiting.discard(name)
-                    started[name] = clock()
-                    running[pool.submit(run_stage, name)] = name
-                    if on_event:
-                        on_event("start", name, result)
+                    running[pool.submit(_timed, run_stage, name, clock)] = name
+                    tell("start", name, result)
                 if not running:
                     break  # what still waits depends on a failed stage
-                done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
-                if on_event and not done:
-                    on_event("tick", "", result)
-                for future in done:
-                    name = running.pop(future)
-                    code, skipped = future.result()
-                    result.outcomes[name] = Outcome("failed" if code else "skipped" if skipped else "ran",
-                                                    clock() - started[name], code)
-                    failed = failed or (bool(code) and not keep_going)
-                    if on_event:
-                        on_event("end", name, result)
+                _collect(running, order, result, tell)
         except KeyboardInterrupt:
             if interrupt:
                 interrupt()
             _wait_for(running)
             raise
-    for name in waiting:
-        result.outcomes[name] = Outcome("not started")
-    return result
+    return Run({**result.outcomes, **{n: Outcome("not started") for n in upstream if n not in result.outcomes}})
+
+
+def _collect(running: dict[Future, str], order: TopologicalSorter, result: Run, tell: Callable) -> None:
+    """Wait up to a second for running stages to end; record each that did (a stage that failed is never done, so
+    nothing that depends on it becomes ready)."""
+    done, _ = wait(list(running), timeout=1.0, return_when=FIRST_COMPLETED)
+    if not done:
+        tell("tick", "", result)
+    for future in done:
+        name = running.pop(future)
+        result.outcomes[name] = future.result()
+        if not result.outcomes[name].code:
+            order.done(name)
+        tell("end", name, result)
 
 
 def _wait_for(running: dict[Future, str]) -> None:
@@ -194,25 +175,31 @@ def log_file(logs: Path, name: str) -> Path:
 
 
 class DvcRepro:
-    """run_stage for schedule(): `dvc --wait-for-lock repro --single-item <stage>`, its output in logs/<stage>.log.
-    Each call runs in a process group of its own, so a terminal's Ctrl+C reaches only the runner, and stop() sends
-    the groups still running SIGINT (what Ctrl+C would have sent them: the stage's command stops, a training keeps
-    its checkpoint, DVC leaves the lock file as it was), then kills what has not ended after `grace` seconds."""
+    """run_stage for schedule(): `dvc --wait-for-lock repro --single-item <stage>`, its output in logs/<stage>.log
+    (with `echo`, also on this terminal as it comes: see _copy). Each call runs in a process group of its own, so a
+    terminal's Ctrl+C reaches only the runner, and stop() sends the groups still running SIGINT (what Ctrl+C would
+    have sent them: the stage's command stops, a training keeps its checkpoint, DVC leaves the lock file as it was),
+    then kills what has not ended after `grace` seconds."""
 
-    def __init__(self, logs: Path, env: dict[str, str] | None = None, grace: float = 20.0):
+    def __init__(self, logs: Path, env: dict[str, str] | None = None, grace: float = 20.0, echo: bool = False):
         logs.mkdir(parents=True, exist_ok=True)
-        self.logs, self.env, self.grace = logs, env, grace
+        self.logs, self.env, self.grace, self.echo = logs, env, grace, echo
         self.live: set[subprocess.Popen] = set()
         self.lock = threading.Lock()
 
     def __call__(self, name: str) -> tuple[int, bool]:
         path = log_file(self.logs, name)
-        with path.open("w") as log, self.lock:
-            proc = subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", name],
-                                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
-                                    start_new_session=True)  # its own group: stop() signals DVC and the command
-            self.live.add(proc)
-        code = proc.wait()
+        with path.open("wb") as log:
+            master, out = _terminal() if self.echo else (None, log)
+            with self.lock:
+                proc = subprocess.Popen(["dvc", "--wait-for-lock", "repro", "--single-item", name],
+                                        stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=self.env,
+                                        start_new_session=True)  # its own group: stop() signals DVC and the command
+                self.live.add(proc)
+            if master is not None:
+                os.close(out)
+                _copy(master, log)
+            code = proc.wait()
         with self.lock:
             self.live.discard(proc)
         return code, bool(SKIPPED.search(path.read_text(errors="replace")))
@@ -230,6 +217,32 @@ class DvcRepro:
                 _signal_group(proc, signal.SIGKILL)
 
 
+def _terminal() -> tuple[int, int]:
+    """A pseudo-terminal the size of this one: (its master, its slave) for a call's output."""
+    import fcntl
+    import pty
+    import termios
+
+    master, slave = pty.openpty()
+    with contextlib.suppress(OSError):
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
+    return master, slave
+
+
+def _copy(master: int, log) -> None:
+    """A call's output from its pseudo-terminal to this terminal and its log as it comes, until it closes: on a
+    terminal the stage's progress bars stay live (tqdm draws them only on one)."""
+    try:
+        while chunk := os.read(master, 65536):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            log.write(chunk.replace(b"\r\n", b"\n"))
+    except OSError:  # EIO: the pseudo-terminal's other side closed
+        pass
+    finally:
+        os.close(master)
+
+
 def _signal_group(proc: subprocess.Popen, signum: int) -> None:
     try:
         os.killpg(proc.pid, signum)
@@ -238,13 +251,13 @@ def _signal_group(proc: subprocess.Popen, signum: int) -> None:
 
 
 class Console:
-    """A line per stage's start and end; where stdout is a terminal also a status line, redrawn each second, of the
-    stages running and for how long."""
+    """A line per stage's start and end; where stdout is a terminal (and no stage's output is shown there, `live`)
+    also a status line, redrawn each second, of the stages running and for how long."""
 
-    def __init__(self, total: int, jobs: int, logs: Path, out=sys.stdout, clock=time.monotonic):
+    def __init__(self, total: int, jobs: int, logs: Path, out=sys.stdout, clock=time.monotonic, live: bool = True):
         self.total, self.jobs, self.logs, self.out, self.clock = total, jobs, logs, out, clock
         self.since: dict[str, float] = {}
-        self.live = out.isatty()
+        self.live = live and out.isatty()
 
     def __call__(self, kind: str, name: str, run: Run) -> None:
         if kind == "start":
@@ -280,12 +293,14 @@ def run_side_by_side(jobs: int, logs: Path, targets: list[str] | None = None,
                      keep_going: bool = False) -> Run:
     """The DAG (or what `targets` need) through schedule() and DvcRepro, reported on `out`; with `times`, each
     stage's outcome and seconds and the wall time so far are written there as JSON after every stage (so that a
-    run stopped at a deadline keeps what it did)."""
+    run stopped at a deadline keeps what it did). One stage at a time on a terminal, each stage's output is shown."""
     upstream = stage_graph(".", targets)
     stale = out_of_date(upstream)
     print(f"{len(upstream)} stages, {len(upstream) - len(stale)} of them up to date (dvc status), up to {jobs} at a "
           f"time (each stage's output: {logs}/<stage>.log)", file=out, flush=True)
-    console, repro, start = Console(len(upstream), jobs, logs, out), DvcRepro(logs), time.monotonic()
+    echo = jobs == 1 and out.isatty()
+    console, repro = Console(len(upstream), jobs, logs, out, live=not echo), DvcRepro(logs, echo=echo)
+    start = time.monotonic()
 
     def run_stage(name: str) -> tuple[int, bool]:
         return repro(name) if name in stale else (0, True)  # up to date: skipped, as DVC would
@@ -298,6 +313,10 @@ def run_side_by_side(jobs: int, logs: Path, targets: list[str] | None = None,
                 indent=1) + "\n")
     return schedule(upstream, run_stage, jobs, chain_lengths(upstream, cost), on_event, interrupt=repro.stop,
                     keep_going=keep_going)
+
+
+STOPPED = ("stopped; the stages that finished are recorded in dvc.lock, an interrupted training resumes from its "
+           "checkpoint: run it again to go on")
 
 
 def _interrupt(signum, frame):
@@ -325,8 +344,7 @@ def main(argv: list[str] | None = None) -> None:
     except ValueError as e:
         parser.exit(2, f"{parser.prog}: error: {e}\n")
     except KeyboardInterrupt:
-        parser.exit(130, f"{parser.prog}: stopped; the stages that finished are recorded in dvc.lock, an "
-                         f"interrupted training resumes from its checkpoint on the next run\n")
+        parser.exit(130, f"{parser.prog}: {STOPPED}\n")
     if not result.ok:
         failed = [n for n, o in result.outcomes.items() if o.status == "failed"]
         parser.exit(1, f"{parser.prog}: failed: {', '.join(failed)}\n")

@@ -33,13 +33,14 @@ def leaves(tree: dict, prefix: str = "") -> list[str]:
 
 
 def stage_reads(root: Path | str = ".") -> tuple[nx.DiGraph, dict[str, tuple[set[str], set[str]]]]:
-    """DVC's graph of the stages (by name, an edge from a stage to one whose output it reads) and each stage's
-    declared (params keys, file and folder deps)."""
+    """DVC's graph of the pipeline stages of the repository at `root` (by name, in dvc.yaml's order, an edge from a
+    stage to one whose output it reads) and each stage's declared (params keys, file and folder deps): the one
+    loading of DVC's graph, for this table and for workflow/parallel.py's runner."""
     from dvc.dependency.param import ParamsDependency
     from dvc.repo import Repo
     from dvc.stage import PipelineStage
 
-    with contextlib.chdir(root), Repo(".") as repo:
+    with contextlib.chdir(root), Repo(".") as repo:  # a stage's address is relative to the working directory
         graph = repo.index.graph
         stages = [s for s in graph if isinstance(s, PipelineStage)]
         names = {s: s.addressing for s in stages}
@@ -60,8 +61,12 @@ def reruns(graph: nx.DiGraph, reads: dict, *, knob: str | None = None, path: str
         if knob is not None:
             return any(knob == k or knob.startswith(k + ".") or k.startswith(knob + ".") for k in params)
         return any(path == p or path.startswith(p + "/") for p in paths)
-    direct = {s for s in reads if declares(s)}
-    return frozenset(direct.union(*(nx.ancestors(graph, s) for s in direct)))
+    return with_downstream(graph, {s for s in reads if declares(s)})
+
+
+def with_downstream(graph: nx.DiGraph, stages: set[str]) -> frozenset[str]:
+    """`stages` and every stage downstream of one of them (`graph`'s edges point to the stages a stage reads from)."""
+    return frozenset(set(stages).union(*(nx.ancestors(graph, s) for s in stages)))
 
 
 def _collapsed(keys: list[str], every: list[str], sep: str) -> list[str]:

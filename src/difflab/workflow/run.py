@@ -6,17 +6,17 @@
     python -m difflab.workflow.run quick --record    # after the run, keep its stage times as the profile's reference
     python -m difflab.workflow.run paper --jobs 4    # four stages at a time (threads auto: each gets cores // 4)
 
-It checks the params the run would get (config/profiles.py's pre-flight), prints the cost estimate (workflow/cost.py),
-then runs `dvc exp run -S key=value ...` (the arguments as a list: no value is split by a shell) in a terminal of
-its own where it has one, so the stages' progress bars stay live, and writes everything DVC printed, then the table
-of stage times, to logs/run-<UTC time>-<profile>.log. The log is git-ignored and no DVC output: a rerun with
-nothing changed stays a no-op and seeded outputs stay byte-identical.
+It checks the params the run would get (config/profiles.py's pre-flight) and prints the cost estimate
+(workflow/cost.py). Then the profile's overrides are written into params.yaml as `dvc exp run -S key=value` writes
+them, the stages run through workflow/parallel.py (DVC's own `dvc repro` per stage, each timed by the runner's clock
+around its call, each stage's output in logs/run-<UTC time>-<profile>/<stage>.log; one at a time on a terminal, also
+shown there as it comes, progress bars live), and `dvc exp run -S ...`, finding every stage up to date, records the
+experiment. What it printed and the table of stage times go to logs/run-<UTC time>-<profile>.log. The logs are
+git-ignored and no DVC output: a rerun with nothing changed stays a no-op and seeded outputs stay byte-identical.
 
-With --jobs N > 1 (by default on a CPU when the run's `threads` param is pinned: as many as fit in the cores, so
-2 for the quick profile on 2 cores; on a GPU up to 8 at threads=2, the measured case: plan_jobs) the overrides are written into params.yaml as `-S` writes them, the stages run
-side by side (workflow/parallel.py: DVC's own `dvc repro` per stage, each stage's output in
-logs/run-<UTC time>-<profile>/<stage>.log), and then `dvc exp run -S ...`, finding every stage up to date, records
-the experiment as before. The outputs are those of a run one stage at a time with the same params.
+How many stages run at a time (--jobs; plan_jobs): by default on a CPU as many as fit in the cores when the run's
+`threads` param is pinned (2 for the quick profile on 2 cores), else one; on a GPU up to 8 at threads=2, the
+measured case. The outputs are those of a run one stage at a time with the same params.
 """
 
 import argparse
@@ -31,99 +31,14 @@ from pathlib import Path
 
 import yaml
 
+from difflab.config.params import Params, check
 from difflab.config.profiles import PROFILES, preflight, set_args, with_overrides
-from difflab.config.params import check
 from difflab.config.runtime import from_params
 from difflab.workflow import cost
 from difflab.workflow.cost import machine
-from difflab.workflow.parallel import run_side_by_side
-from difflab.workflow.stage_times import StageClock, table
+from difflab.workflow.parallel import STOPPED, Run, run_side_by_side
 
 LOGS = Path("logs")
-
-
-class NotBuiltWarnings:
-    """DVC's "No file hash info found for '<output>'. It won't be created." lines, one per output that was never
-    built, are the first screen of every fresh clone's run (50 of them): shown as one line saying what they mean;
-    the log keeps them all. Everything else passes through as it comes; a line is held back only until its end
-    arrives, and a progress bar's redraw (a carriage return) is never held."""
-
-    MARK = b"No file hash info found for"
-
-    def __init__(self):
-        self.held, self.count = b"", 0
-
-    def _summary(self) -> bytes:
-        if not self.count:
-            return b""
-        line = (f"DVC: {self.count} outputs have no hash in dvc.lock yet (never built in this clone; the warnings "
-                f"are in the log); the stages build them now.\n").encode()
-        self.count = 0
-        return line
-
-    def feed(self, chunk: bytes) -> bytes:
-        data, shown = self.held + chunk, b""
-        *lines, self.held = data.split(b"\n")
-        for line in lines:
-            if self.MARK in line:
-                self.count += 1
-            else:
-                shown += self._summary() + line + b"\n"
-        if b"\r" in self.held.rstrip(b"\r"):  # a progress bar drawing itself: show it now
-            shown += self._summary() + self.held
-            self.held = b""
-        return shown
-
-    def flush(self) -> bytes:
-        shown = self._summary() + self.held
-        self.held = b""
-        return shown
-
-
-def stream(command: list[str], log, clock: StageClock) -> int:
-    """Run `command`, echoing its output and copying it to `log`, each line fed to `clock`. Where this process has a
-    terminal the command gets one too (a pseudo-terminal), so progress bars behave as if it ran alone."""
-    if sys.stdout.isatty():
-        import pty
-        master, slave = pty.openpty()
-        try:
-            import fcntl
-            import termios
-            fcntl.ioctl(slave, termios.TIOCSWINSZ, fcntl.ioctl(sys.stdout.fileno(), termios.TIOCGWINSZ, b"\0" * 8))
-        except OSError:
-            pass
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave)
-        os.close(slave)
-        read = owned = master
-    else:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        read, owned = proc.stdout.fileno(), None
-    pending, shown = b"", NotBuiltWarnings()
-    try:
-        while True:
-            try:
-                chunk = os.read(read, 65536)
-            except OSError:  # EIO: the pseudo-terminal's other side closed
-                chunk = b""
-            if not chunk:
-                sys.stdout.buffer.write(shown.flush())
-                sys.stdout.flush()
-                break
-            sys.stdout.buffer.write(shown.feed(chunk))
-            sys.stdout.flush()
-            log.write(chunk.replace(b"\r\n", b"\n").decode(errors="replace"))
-            pending += chunk
-            *lines, pending = pending.replace(b"\r", b"\n").split(b"\n")
-            for line in lines:
-                clock.feed(line.decode(errors="replace"))
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.wait()
-        raise
-    finally:
-        clock.stop()
-        if owned is not None:
-            os.close(owned)
 
 
 # Stages side by side on one GPU: the measured case, 8 at threads=2 on 16 cores and one H200 (the paper run of
@@ -169,11 +84,10 @@ class Tee:
         return self.screen.isatty()
 
 
-def side_by_side(set_arguments: list[str], jobs: int, folder: Path, log, reference: dict | None,
-                 scale: float | None) -> tuple[int, dict[str, float], set[str]]:
+def run_stages(set_arguments: list[str], jobs: int, folder: Path, log, expected: dict | None) -> tuple[int, Run]:
     """The overrides written into params.yaml (DVC's own -S code), the outputs in the cache checked out (as `dvc exp
-    run` does first), the stages side by side, then `dvc exp run -S` to record the experiment (every stage up to
-    date by then). Returns (exit status, stage times, skipped stages)."""
+    run` does first), the stages through workflow/parallel.py (the highest `expected` cost first), then `dvc exp run
+    -S` to record the experiment (every stage up to date by then). Returns (exit status, the stages' outcomes)."""
     from dvc.utils.hydra import apply_overrides
 
     apply_overrides("params.yaml", set_arguments[1::2])
@@ -181,11 +95,9 @@ def side_by_side(set_arguments: list[str], jobs: int, folder: Path, log, referen
     # cache gets what matches from there instead of rerunning it)
     subprocess.run(["dvc", "checkout", "--force", "--allow-missing", "--quiet"], stdin=subprocess.DEVNULL,
                    stdout=log, stderr=subprocess.STDOUT)
-    expected = {n: t * (scale or 1.0) for n, t in reference["stages"].items()} if reference else None
     result = run_side_by_side(jobs, folder, cost=expected, out=Tee(sys.stdout, log))
     if not result.ok:
-        failed = [n for n, o in result.outcomes.items() if o.status == "failed"]
-        return 1, result.times(), result.skipped() | set(failed)
+        return next(o.code for o in result.outcomes.values() if o.status == "failed") or 1, result
     command = ["dvc", "exp", "run", *set_arguments]
     print("+ " + shlex.join(command) + "   (records the experiment; every stage is up to date)", flush=True)
     log.write(f"+ {shlex.join(command)}\n")
@@ -194,10 +106,32 @@ def side_by_side(set_arguments: list[str], jobs: int, folder: Path, log, referen
     named = re.search(r"Ran experiment\(s\): (\S+)", done.stdout)
     print(f"recorded as experiment {named[1]}" if done.returncode == 0 and named else done.stdout + done.stderr,
           flush=True)
-    return done.returncode, result.times(), result.skipped()
+    return done.returncode, result
 
 
-def main(argv: list[str] | None = None) -> None:
+def _minutes(seconds: float) -> str:
+    return f"{int(seconds // 60)} min {seconds % 60:02.0f} s" if seconds >= 60 else f"{seconds:.0f} s"
+
+
+def table(times: dict[str, float], title: str, wall: float | None = None, jobs: int = 1) -> str:
+    """The stages slowest first, with their share of the stages' total (the place to look for where the time goes),
+    then the whole run's wall time where given (with `jobs` stages at a time the stages' total exceeds it; one at a
+    time, the rest is DVC's own work outside the stages' calls)."""
+    total = sum(times.values())
+    width = max([len("stage"), *map(len, times)])
+    lines = [title, f"{'stage':<{width}}  {'seconds':>8}  {'share':>5}"]
+    for name, seconds in sorted(times.items(), key=lambda kv: -kv[1]):
+        lines.append(f"{name:<{width}}  {seconds:8.1f}  {seconds / total if total else 0:5.0%}")
+    lines.append(f"{'all ' + str(len(times)) + ' stages':<{width}}  {total:8.1f}  ({_minutes(total)})")
+    if wall is not None and jobs > 1:
+        lines.append(f"{'whole run':<{width}}  {wall:8.1f}  ({_minutes(wall)}; up to {jobs} stages at a time)")
+    elif wall is not None:
+        lines.append(f"{'whole run':<{width}}  {wall:8.1f}  ({_minutes(wall)}; DVC between stages "
+                     f"{_minutes(max(wall - total, 0))})")
+    return "\n".join(lines)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m difflab.workflow.run", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("profile", choices=PROFILES)
@@ -210,7 +144,17 @@ def main(argv: list[str] | None = None) -> None:
                              f"else 1; on a GPU up to {GPU_JOBS} at threads={GPU_THREADS}, as the cores allow)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a param to override beyond the profile's (as dvc exp run -S; repeatable)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _params(set_arguments: list[str]) -> Params:
+    """params.yaml with the run's overrides, checked."""
+    return check(with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments))
+
+
+def _plan(parser: argparse.ArgumentParser, args) -> tuple[list[str], Params, int]:
+    """The run's -S arguments, its params (checked by the pre-flight) and its stages at a time; the threads pinned
+    to each stage's share of the cores where more than one runs with threads auto."""
     if args.jobs != "auto" and not (args.jobs.isdigit() and int(args.jobs) >= 1):
         parser.error(f"--jobs {args.jobs!r}: allowed: auto or an integer >= 1")
     bad = [kv for kv in args.set if "=" not in kv]
@@ -220,57 +164,59 @@ def main(argv: list[str] | None = None) -> None:
     problem = preflight(set_arguments)
     if problem:
         parser.exit(2, f"{parser.prog}: error: {problem}\n")
-
-    params = check(with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments))
-    device = from_params(params).device.type
-    jobs, threads = plan_jobs(device, os.cpu_count() or 1, params.threads,
+    params = _params(set_arguments)
+    jobs, threads = plan_jobs(from_params(params).device.type, os.cpu_count() or 1, params.threads,
                               None if args.jobs == "auto" else int(args.jobs))
     if threads != params.threads:  # more than one stage at a time: each its share of the cores
         set_arguments += ["-S", f"threads={threads}"]
-        params = check(with_overrides(yaml.safe_load(Path("params.yaml").read_text()), set_arguments))
+        params = _params(set_arguments)
         print(f"{jobs} stages at a time on {os.cpu_count()} cores: threads={threads} each (--set threads=N to choose; "
               f"--jobs N for another number of stages)", flush=True)
-    reference = cost.read_reference(args.profile)
-    probe = cost.probe(params) if (reference and reference.get("probe_seconds")) or args.record else None
-    print(cost.describe(args.profile, reference, probe, jobs, device), flush=True)
-    if args.estimate:
-        return
+    return set_arguments, params, jobs
 
+
+def _run(parser: argparse.ArgumentParser, profile: str, set_arguments: list[str], params: Params, jobs: int,
+         expected: dict | None) -> tuple[int, Run, float, datetime.datetime]:
+    """The run, logged, with its table of stage times after: (exit status, outcomes, wall seconds, start)."""
     started = datetime.datetime.now(datetime.timezone.utc)
     LOGS.mkdir(exist_ok=True)
-    path = LOGS / f"run-{started:%Y%m%dT%H%M%SZ}-{args.profile}.log"
+    path = LOGS / f"run-{started:%Y%m%dT%H%M%SZ}-{profile}.log"
     with path.open("w") as log:
         start = time.monotonic()
-        if jobs > 1:
-            scale = cost.estimate(reference, probe)["scale"] if reference and probe else None
-            try:
-                status, times, skipped = side_by_side(set_arguments, jobs, path.with_suffix(""), log, reference,
-                                                      scale)
-            except KeyboardInterrupt:
-                parser.exit(130, f"\n{parser.prog}: stopped; the stages that finished are recorded in dvc.lock, an "
-                                 f"interrupted training resumes from its checkpoint: run it again to go on\n")
-        else:
-            command = ["dvc", "exp", "run", *set_arguments]
-            print("+ " + shlex.join(command), flush=True)
-            log.write(f"+ {shlex.join(command)}\n")
-            clock = StageClock()
-            status = stream(command, log, clock)
-            times, skipped = clock.times, clock.skipped
+        try:
+            status, result = run_stages(set_arguments, jobs, path.with_suffix(""), log, expected)
+        except KeyboardInterrupt:
+            parser.exit(130, f"\n{parser.prog}: {STOPPED}\n")
         wall = time.monotonic() - start
-        title = (f"Stage wall times of this run ({args.profile} profile, {machine()}, "
-                 f"{from_params(params).precision}, {jobs} stage{'s' if jobs > 1 else ''} at a time, "
-                 f"{started:%Y-%m-%d}):")
+        title = (f"Stage wall times of this run ({profile} profile, {machine()}, {from_params(params).precision}, "
+                 f"{jobs} stage{'s' if jobs > 1 else ''} at a time, {started:%Y-%m-%d}):")
+        times = result.times()
         summary = table(times, title, wall, jobs) if times else "No stage ran: everything was up to date."
         log.write("\n" + summary + "\n")
     print("\n" + summary + f"\n(kept in {path})", flush=True)
+    return status, result, wall, started
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    set_arguments, params, jobs = _plan(parser, args)
+    runtime = from_params(params)
+    reference = cost.read_reference(args.profile)
+    probe = cost.probe(params) if (reference and reference.get("probe_seconds")) or args.record else None
+    print(cost.describe(args.profile, reference, probe, jobs, runtime.device.type), flush=True)
+    if args.estimate:
+        return
+    expected = cost.estimate(reference, probe)["stages"] if reference else None
+    status, result, wall, started = _run(parser, args.profile, set_arguments, params, jobs, expected)
     if status != 0:
         sys.exit(status)
     if args.record:
-        if skipped:
-            parser.exit(2, f"{parser.prog}: not recorded: DVC skipped {len(skipped)} stages (unchanged or from "
-                           f"the run cache); record a run in which every stage runs (a fresh clone)\n")
-        kept = cost.record(args.profile, times, wall, probe, machine(), from_params(params).precision,
-                           started.strftime("%Y-%m-%d"), jobs, device=device)
+        if result.skipped():
+            parser.exit(2, f"{parser.prog}: not recorded: DVC skipped {len(result.skipped())} stages (unchanged or "
+                           f"from the run cache); record a run in which every stage runs (a fresh clone)\n")
+        kept = cost.record(args.profile, result.times(), wall, probe, machine(), runtime.precision,
+                           started.strftime("%Y-%m-%d"), jobs, device=runtime.device.type)
         print(f"recorded {kept}")
 
 
