@@ -19,7 +19,7 @@ import yaml
 
 from difflab.config.metric_files import FILES, MetricFile
 from difflab.config.params import Params, check
-from difflab.errors import maker
+from difflab.errors import InputError, maker
 from difflab.reporting.reference import of_profile, published
 from difflab.reporting.report import CAPTION_METRICS, fmt, sections
 from difflab.reporting.summary import HEADLINE, difference, interval
@@ -27,7 +27,7 @@ from difflab.reporting.summary import HEADLINE, difference, interval
 WORKSPACE = "workspace"
 
 
-class UnknownRun(ValueError):
+class UnknownRun(InputError):
     """A revision or experiment name that DVC does not know."""
 
 
@@ -39,20 +39,7 @@ def known_experiments(repo: Path = Path(".")) -> list[str]:
     return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
 
 
-class _Opened:
-    """Each run's DVCFileSystem, opened on its first file and kept for the rest of its files; closed with it."""
-
-    def __init__(self):
-        self.stack = ExitStack()
-        self.fss: dict[str, object] = {}
-
-    def fs(self, rev: str):
-        if rev not in self.fss:
-            self.fss[rev] = _run_fs(rev, self.stack)
-        return self.fss[rev]
-
-
-_opened: _Opened | None = None  # while opened_runs() is in effect
+_opened: tuple[ExitStack, dict] | None = None  # while opened_runs() is in effect: what closes the runs, rev -> its fs
 
 
 @contextmanager
@@ -63,12 +50,12 @@ def opened_runs():
     if _opened is not None:  # already within one: share it
         yield
         return
-    _opened = _Opened()
-    try:
-        with _opened.stack:
+    with ExitStack() as stack:
+        _opened = stack, {}
+        try:
             yield
-    finally:
-        _opened = None
+        finally:
+            _opened = None
 
 
 def _run_fs(rev: str, stack: ExitStack):
@@ -91,7 +78,8 @@ def read(path: str, rev: str, mode: str = "r"):
     from dvc.exceptions import CheckoutError, FileMissingError, OutputNotFoundError, PathMissingError
 
     with ExitStack() as own:
-        fs = _opened.fs(rev) if _opened is not None else _run_fs(rev, own)
+        stack, fss = _opened or (own, {})
+        fs = fss[rev] = fss.get(rev) or _run_fs(rev, stack)
         try:
             with fs.open(fs.from_os_path(path), mode=mode) as f:
                 return f.read()
