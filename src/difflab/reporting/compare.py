@@ -26,8 +26,8 @@ own `dvc exp show` compares every run with params.yaml instead, and collapses it
 forty overrides do not fit (`--dvc` shows it, narrowed to the headline and the params that differ).
 
 The runs come from DVC in this process (`Repo.experiments.show`, what `dvc exp show --json` prints), and the table
-is drawn by rich. Not `dvc.api.exp_show`: that returns DVC's table, every value text or a float (5 becomes 5.0, a
-list its text), a name prefixed with its file where two files share it, a damaged metric file a "!".
+is drawn by rich. Not `dvc.api.exp_show`: that returns DVC's table, every value text or a float (5 becomes 5.0,
+True and a list their text), a name prefixed with its file where two files share it, a damaged metric file a "!".
 """
 
 import argparse
