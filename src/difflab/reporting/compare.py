@@ -31,6 +31,7 @@ True and a list their text), a name prefixed with its file where two files share
 """
 
 import argparse
+import functools
 import io
 import json
 import logging
@@ -154,32 +155,32 @@ def marked_against(run: Run, baseline: dict, references: list[Reference]) -> dic
     return reference.summary if reference else None
 
 
+def _changes(params: dict, reference: dict | None, baseline: str) -> list[str]:
+    """changed() against the run's profile (`reference`: profile_params of its baseline), or why there is none."""
+    return changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
+
+
 def reference_rows(references: list[Reference], read=git_show) -> list[Run]:
     """Each published reference as a row (named "<folder> (reference)"), with the params in which it differs from
     its profile as committed at HEAD."""
-    rows = []
-    for ref in references:
-        reference = profile_params(ref.profile, "HEAD", read)
-        changes = changed(ref.params, reference) if reference is not None else ["(no params.yaml at HEAD)"]
-        rows.append(Run(f"{ref.name} (reference)", ref.profile, ref.summary, changes, published=ref.name))
-    return rows
+    return [Run(f"{ref.name} (reference)", ref.profile, ref.summary,
+                _changes(ref.params, profile_params(ref.profile, "HEAD", read), "HEAD"), published=ref.name)
+            for ref in references]
 
 
 def runs(shown: list[dict], read=git_show, references: list[Reference] = ()) -> list[Run]:
     """DVC's experiments (`shown`: what experiments() returns) as rows: each baseline (the workspace first), then its
     experiments indented, then the published reference runs."""
-    references, params_of = list(references), {}
+    references = list(references)
+    profile_of = functools.cache(lambda profile, baseline: profile_params(profile, baseline, read))  # read once
 
     def row(state: dict, baseline: str, name: str, note: str = "") -> Run:
         params, metrics = _data(state)
         if params is None:
             return Run(name + note, "?", metrics, ["(no params.yaml)"] if not note else [])
         profile = str(params.get("profile", "paper"))
-        if (profile, baseline) not in params_of:
-            params_of[profile, baseline] = profile_params(profile, baseline, read)
-        reference = params_of[profile, baseline]
-        changes = changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
-        return Run(name + note, profile, metrics, changes, seed=params.get("seed"))
+        return Run(name + note, profile, metrics, _changes(params, profile_of(profile, baseline), baseline),
+                   seed=params.get("seed"))
 
     rows = []
     for i, base in enumerate(shown):
