@@ -9,8 +9,6 @@ page), so they must be in the local cache (`dvc pull` / `dvc exp pull` first for
 """
 
 import re
-import subprocess
-import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -33,10 +31,15 @@ class UnknownRun(InputError):
 
 def known_experiments(repo: Path = Path(".")) -> list[str]:
     """The names of the experiments DVC knows in `repo` (every commit's): for run pickers and error messages (this
-    page's and the explorer's). DVC as this Python's module, so no `dvc` need be on PATH."""
-    out = subprocess.run([sys.executable, "-m", "dvc", "exp", "ls", "--all-commits", "--name-only"], cwd=repo,
-                         capture_output=True, text=True)
-    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
+    page's and the explorer's). DVC in this process, as `dvc exp ls --all-commits` asks it."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo), uninitialized=True) as dvc:
+            return sorted({name for named in dvc.experiments.ls(all_commits=True).values() for name, _ in named})
+    except DvcException:  # not a git repository: none
+        return []
 
 
 _opened: tuple[ExitStack, dict] | None = None  # while opened_runs() is in effect: what closes the runs, rev -> its fs
