@@ -38,7 +38,7 @@ run: setup
 	     "a shared folder, S3 or SSH: docs/working-with-it.md#remotes). A fresh clone has nothing to pull until someone pushes."
 
 # Runs side by side, one row per run: its profile, the headline (reports/summary.json) and the params that differ
-# from that profile. ARGS go to `dvc exp show --json`, e.g. make compare ARGS="-A" (every commit's experiments);
+# from that profile. ARGS are options of `dvc exp show`, e.g. make compare ARGS="-A" (every commit's experiments);
 # SHOW picks other headline columns: make compare SHOW=parta (part A's rates, the DDPM's beside the flow model's).
 compare: setup
 	python -m difflab.reporting.compare $(if $(SHOW),--show $(SHOW)) $(if $(ARGS),-- $(ARGS))

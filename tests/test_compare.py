@@ -202,6 +202,41 @@ def test_runs_that_differ_only_in_seed_get_their_mean_and_spread():
     assert "mean of" not in text
 
 
+@pytest.mark.slow
+def test_the_runs_come_from_dvc_in_this_process(tmp_path, monkeypatch):
+    """experiments() reads what `dvc exp show --json` prints, its options read by DVC's own parser, without a `dvc`
+    process: the workspace and the commit it is on, each with its params and headline. A commit whose headline is
+    random bytes (where `dvc exp show --json` itself stops on an error it cannot copy) is named, with the reason."""
+    from dvc.cli import DvcParserError
+    from dvc.repo import Repo
+
+    from difflab.errors import DamagedFile
+    from difflab.reporting.compare import experiments
+
+    (tmp_path / "reports").mkdir()
+    _git(tmp_path, "init", "-q")
+    Repo.init(str(tmp_path)).close()
+    (tmp_path / "dvc.yaml").write_text("metrics:\n  - reports/summary.json\n")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(PAPER))
+    (tmp_path / "reports" / "summary.json").write_bytes(bytes(range(256)))
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "a run whose headline was damaged")
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(with_(PAPER, denoiser={"epochs": 6})))
+    (tmp_path / "reports" / "summary.json").write_text(headline_file(psnr=20.47, fd_time=91.9))
+    monkeypatch.chdir(tmp_path)
+    workspace, commit = experiments(["-n", "1"])
+    assert workspace["rev"] == "workspace" and len(commit["rev"]) == 40
+    assert workspace["data"]["params"]["params.yaml"]["data"]["denoiser"]["epochs"] == 6  # typed as in the file
+    assert workspace["data"]["metrics"]["reports/summary.json"]["data"]["psnr"] == 20.47
+    error = commit["data"]["metrics"]["reports/summary.json"]["error"]
+    assert error["type"] == "EncodingError" and "utf-8" in error["msg"]
+    with pytest.raises(DamagedFile, match=rf"^reports/summary.json of {commit['rev'][:7]}: not a readable metric "
+                                          r"file \(EncodingError: "):
+        runs([workspace, commit], read)
+    with pytest.raises(DvcParserError):
+        experiments(["--no-such-option"])
+
+
 # -- the comparison page's files: each run's own, through one DVC repository per run ------------------------------
 
 def _git(repo, *args):

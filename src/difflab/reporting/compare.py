@@ -2,7 +2,7 @@
 with, the models' headline numbers (reports/summary.json) and the params in which it differs from its own profile.
 
     python -m difflab.reporting.compare              # what `make compare` runs (and `make run` ends with)
-    python -m difflab.reporting.compare -- -A        # anything after -- goes to `dvc exp show --json` (-A, -n 3, ...)
+    python -m difflab.reporting.compare -- -A        # anything after -- is an option of `dvc exp show` (-A, -n 3, ...)
     python -m difflab.reporting.compare --width 80   # the table's width (default: the terminal's, or $COLUMNS, or 120)
     python -m difflab.reporting.compare --show parta # other headline columns: part A's rates, the DDPM's beside the
                                                      # flow model's (or any headline keys: --show psnr,acc_flow)
@@ -24,25 +24,36 @@ commit's profiles/quick.txt applied when the profile is quick. So the first quic
 later `dvc exp run -S ddpm_class.guidance_scale=5` shows exactly that one, whatever else the profile overrides. DVC's
 own `dvc exp show` compares every run with params.yaml instead, and collapses its columns when the quick profile's
 forty overrides do not fit (`--dvc` shows it, narrowed to the headline and the params that differ).
+
+The runs come from DVC in this process (`Repo.experiments.show`, what `dvc exp show --json` prints), and the table
+is drawn by rich. Not `dvc.api.exp_show`: that returns DVC's table, every value text or a float (5 becomes 5.0,
+True and a list their text), a name prefixed with its file where two files share it, a damaged metric file a "!".
 """
 
 import argparse
+import functools
+import io
 import json
+import logging
 import os
 import re
 import shlex
 import shutil
+import statistics
 import subprocess
 import sys
 import textwrap
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, is_dataclass
 from pathlib import Path
 
 import yaml
+from rich import box
+from rich.console import Console
+from rich.table import Table
 
 from difflab.config.metric_files import Summary
 from difflab.config.params import flatten
-from difflab.errors import DamagedFile, damaged
+from difflab.errors import InputError, damaged
 from difflab.config.profiles import override_value, parse_overrides, with_overrides
 from difflab.reporting.reference import Reference, of_profile, published
 from difflab.reporting.summary import HEADLINE, difference
@@ -118,6 +129,8 @@ def changed(params: dict, reference: dict) -> list[str]:
 # -- DVC's experiments as rows ------------------------------------------------------------------------------------
 
 def _data(state: dict) -> tuple[dict | None, dict]:
+    """A run's params.yaml and headline as DVC read them (None, {} where it has none); DamagedFile naming the
+    headline where the run has one that DVC could not read (DVC gives the error, not the file's numbers)."""
     data = state.get("data") or {}
     params = (data.get("params") or {}).get("params.yaml", {}).get("data")
     summary = (data.get("metrics") or {}).get(SUMMARY, {})
@@ -142,32 +155,32 @@ def marked_against(run: Run, baseline: dict, references: list[Reference]) -> dic
     return reference.summary if reference else None
 
 
+def _changes(params: dict, reference: dict | None, baseline: str) -> list[str]:
+    """changed() against the run's profile (`reference`: profile_params of its baseline), or why there is none."""
+    return changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
+
+
 def reference_rows(references: list[Reference], read=git_show) -> list[Run]:
     """Each published reference as a row (named "<folder> (reference)"), with the params in which it differs from
     its profile as committed at HEAD."""
-    rows = []
-    for ref in references:
-        reference = profile_params(ref.profile, "HEAD", read)
-        changes = changed(ref.params, reference) if reference is not None else ["(no params.yaml at HEAD)"]
-        rows.append(Run(f"{ref.name} (reference)", ref.profile, ref.summary, changes, published=ref.name))
-    return rows
+    return [Run(f"{ref.name} (reference)", ref.profile, ref.summary,
+                _changes(ref.params, profile_params(ref.profile, "HEAD", read), "HEAD"), published=ref.name)
+            for ref in references]
 
 
 def runs(shown: list[dict], read=git_show, references: list[Reference] = ()) -> list[Run]:
-    """`dvc exp show --json` as rows: each baseline (the workspace first), then its experiments indented, then the
-    published reference runs."""
-    references, params_of = list(references), {}
+    """DVC's experiments (`shown`: what experiments() returns) as rows: each baseline (the workspace first), then its
+    experiments indented, then the published reference runs."""
+    references = list(references)
+    profile_of = functools.cache(lambda profile, baseline: profile_params(profile, baseline, read))  # read once
 
     def row(state: dict, baseline: str, name: str, note: str = "") -> Run:
         params, metrics = _data(state)
         if params is None:
             return Run(name + note, "?", metrics, ["(no params.yaml)"] if not note else [])
         profile = str(params.get("profile", "paper"))
-        if (profile, baseline) not in params_of:
-            params_of[profile, baseline] = profile_params(profile, baseline, read)
-        reference = params_of[profile, baseline]
-        changes = changed(params, reference) if reference is not None else [f"(no params.yaml at {_short(baseline)})"]
-        return Run(name + note, profile, metrics, changes, seed=params.get("seed"))
+        return Run(name + note, profile, metrics, _changes(params, profile_of(profile, baseline), baseline),
+                   seed=params.get("seed"))
 
     rows = []
     for i, base in enumerate(shown):
@@ -207,8 +220,7 @@ def seed_groups(experiments: list[Run]) -> list[Run]:
         for key in NUMBERS:
             values = [m.metrics[key] for m in members if isinstance(m.metrics.get(key), (int, float))]
             if len(values) == len(members):
-                means[key] = sum(values) / len(values)
-                spread[key] = (sum((v - means[key]) ** 2 for v in values) / (len(values) - 1)) ** 0.5
+                means[key], spread[key] = statistics.fmean(values), statistics.stdev(values)
         seeds = ",".join(str(m.seed) for m in members)
         out.append(Run(f"  mean of {len(members)} seeds", profile, means, [*rest, f"seed in {seeds}"],
                        spread=spread))
@@ -218,6 +230,9 @@ def seed_groups(experiments: list[Run]) -> list[Run]:
 # -- the table ----------------------------------------------------------------------------------------------------
 
 MARKS = {"differs": "*", "within noise": "~", "": ""}
+CHANGED = "changed from its profile"
+# rich's box with no lines but a rule of "-" under the header (ASCII: a log file may not take box-drawing characters)
+RULE = box.Box("    \n    \n -- \n    \n    \n    \n    \n    \n", ascii=True)
 
 
 def _cell(key: str, value, run: Run | None = None) -> str:
@@ -249,55 +264,70 @@ def columns_of(text: str) -> tuple[str, ...]:
 def render(rows: list[Run], width: int, shown: tuple[str, ...] = SHOWN) -> str:
     """The rows as a table at most `width` columns wide: run, profile, the `shown` headline numbers and, where any
     run differs from its profile, its changed params wrapped in the last column (or below the run, indented, where
-    the last column would be narrower than MIN_CHANGES_WIDTH or than its longest item). No column is ever dropped."""
+    the last column would be narrower than MIN_CHANGES_WIDTH or than its longest item), then what the columns and
+    marks mean. No column is ever dropped: narrower than the numbers, each run is a paragraph."""
     header = ["run", "profile", *shown]
     cells = [[r.name, r.profile, *(_cell(k, r.metrics.get(k), r) for k in shown)] for r in rows]
-    widths = [max(len(line[i]) for line in [header, *cells]) for i in range(len(header))]
-    right = [False, False] + [True] * len(shown)  # numbers right-aligned
-
-    def line(values: list[str]) -> str:
-        return "  ".join(v.rjust(w) if r else v.ljust(w) for v, w, r in zip(values, widths, right))
-
-    fixed = len(line(header))
-    any_changes = any(r.changes for r in rows)
-    room = width - fixed - 2
+    fixed = sum(max(map(len, column)) for column in zip(header, *cells)) + 2 * (len(header) - 1)
     longest = max((len(c) for r in rows for c in r.changes), default=0)
-    inline = any_changes and room >= max(MIN_CHANGES_WIDTH, longest)
-    if fixed > width:  # too narrow for a table: one paragraph per run
-        return "\n".join(textwrap.fill(f"{r.name.strip()} ({r.profile}): " + ", ".join(
-            f"{k} {v}" for k, v in zip(shown, c[2:])) + (f"; changed: {', '.join(r.changes)}" if r.changes else ""),
-            width, subsequent_indent="    ", break_on_hyphens=False)
-            for r, c in zip(rows, cells))
+    if fixed > width:  # no table: no notes either (a note's long word would overflow)
+        return "\n".join(_paragraphs(rows, cells, shown, width))
+    if longest and width - fixed - 2 >= max(MIN_CHANGES_WIDTH, longest):
+        lines = _drawn([*header, CHANGED], [[*c, ", ".join(r.changes)] for r, c in zip(rows, cells)], width)
+    else:
+        lines = _changes_below(rows, _drawn(header, cells, width), width)
+    return "\n".join(lines + _notes(rows, cells, shown, width))
 
-    out = [(line(header) + ("  changed from its profile" if inline else "")).rstrip()]
-    for r, c in zip(rows, cells):
-        text = ", ".join(r.changes)
-        if inline and text:
-            wrapped = textwrap.wrap(text, room, break_long_words=False, break_on_hyphens=False)
-            out.append(line(c) + "  " + wrapped[0])
-            out += [" " * (fixed + 2) + w for w in wrapped[1:]]
-        else:
-            out.append(line(c).rstrip())
-            if text:
-                out += textwrap.wrap("changed: " + text, width, initial_indent="    ", subsequent_indent="      ",
-                                     break_on_hyphens=False)  # an item longer than a line is cut, not overflowing
-    out.insert(1, "-" * max(map(len, out)))
-    notes = [] if any_changes else [
+
+def _drawn(header: list[str], cells: list[list[str]], width: int) -> list[str]:
+    """The table as rich draws it: the header, a rule, each row on a line of its own but for the changes (CHANGED),
+    which wrap between their items; names and profiles left, numbers right."""
+    table = Table(box=RULE, show_edge=False, pad_edge=False, padding=(0, 1, 0, 0))
+    for i, name in enumerate(header):
+        table.add_column(name, justify="left" if i < 2 or name == CHANGED else "right", no_wrap=name != CHANGED,
+                         overflow="fold")
+    for row in cells:
+        table.add_row(*row)
+    console = Console(file=io.StringIO(), width=width, color_system=None, markup=False, emoji=False, highlight=False)
+    console.print(table)
+    return [line.rstrip() for line in console.file.getvalue().splitlines()]
+
+
+def _changes_below(rows: list[Run], lines: list[str], width: int) -> list[str]:
+    """The drawn table with each run's changes on lines of their own below it, indented (an item longer than a line
+    cut, not overflowing)."""
+    out = lines[:2]
+    for r, line in zip(rows, lines[2:]):
+        out.append(line)
+        if r.changes:
+            out += textwrap.wrap("changed: " + ", ".join(r.changes), width, initial_indent="    ",
+                                 subsequent_indent="      ", break_on_hyphens=False)
+    return out
+
+
+def _paragraphs(rows: list[Run], cells: list[list[str]], shown: tuple[str, ...], width: int) -> list[str]:
+    """Each run as a paragraph, for a width too narrow for the numbers side by side."""
+    return [line for r, c in zip(rows, cells) for line in textwrap.wrap(
+        f"{r.name.strip()} ({r.profile}): " + ", ".join(f"{k} {v}" for k, v in zip(shown, c[2:]))
+        + (f"; changed: {', '.join(r.changes)}" if r.changes else ""),
+        width, subsequent_indent="    ", break_on_hyphens=False)]
+
+
+def _notes(rows: list[Run], cells: list[list[str]], shown: tuple[str, ...], width: int) -> list[str]:
+    """What the columns, marks and special rows mean, wrapped to `width`."""
+    notes = [] if any(r.changes for r in rows) else [
         "No run differs from its profile (quick: profiles/quick.txt over params.yaml; paper: params.yaml)."]
     notes += [f"{k}: {HEADLINE[k][0]}" for k in shown] + ["-: not measured, or no results yet"]
     if any(c[-1:] in ("*", "~") for line in cells for c in line[2:]):
         notes.append("* differs from its baseline beyond noise (95 % intervals apart); ~ within noise (they overlap)"
                      + ("; a run whose baseline has no numbers of its profile is marked against the reference of "
                         "that profile" if any(r.published for r in rows) else ""))
-    for r in rows:
-        if r.published:
-            notes.append(f"{r.name}: the published {r.profile} run in results/{r.published}/ (its README: "
-                         f"machine, software, commit), not a run of this clone")
+    notes += [f"{r.name}: the published {r.profile} run in results/{r.published}/ (its README: machine, software, "
+              "commit), not a run of this clone" for r in rows if r.published]
     if any(r.spread for r in rows):
         notes.append("mean of N seeds: each number's mean +- its standard deviation over those runs")
-    for note in notes:
-        out += textwrap.wrap(note, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
-    return "\n".join(out)
+    return [line for note in notes for line in textwrap.wrap(note, width, subsequent_indent="  ",
+                                                             break_long_words=False, break_on_hyphens=False)]
 
 
 def table_width(explicit: int | None = None) -> int:
@@ -324,7 +354,36 @@ def show_args(param_keys: list[str], extra: list[str] = (), columns: tuple[str, 
             *extra]
 
 
-def main(argv: list[str] | None = None) -> None:
+# -- DVC's experiments, read in this process ----------------------------------------------------------------------
+
+SHOW_OPTIONS = ("all_branches", "all_tags", "all_commits", "hide_queued", "hide_failed", "hide_workspace", "num",
+                "param_deps", "fetch_running", "force")  # what `dvc exp show` hands Repo.experiments.show
+
+
+def experiments(options: list[str] = ()) -> list[dict]:
+    """What `dvc exp show --json <options>` prints (each baseline, with its experiments under it), read in this
+    process: DVC's own parser reads the options (-A, -n 3, --rev ...; DvcParserError, after DVC has said why, on
+    one it lacks), and Repo.experiments.show collects the runs as that command does."""
+    from dvc.cli import parse_args
+    from dvc.repo import Repo
+
+    args = parse_args(["exp", "show", *options])
+    logging.getLogger("dvc").setLevel(logging.CRITICAL)  # no progress bar or note amid the table: errors raise
+    with Repo() as repo:
+        states = repo.experiments.show(revs=args.rev, sha_only=args.sha, **{k: getattr(args, k) for k in SHOW_OPTIONS})
+    return json.loads(json.dumps(states, default=_as_json))
+
+
+def _as_json(value):
+    """A value of DVC's runs as `dvc exp show --json` writes it: a dataclass as its fields, an error as its type and
+    message, a time as its text. (That command's own dataclasses.asdict stops on an error it cannot copy, such as
+    the one DVC reads from random bytes in a committed metric file: here it is named, as any other.)"""
+    if is_dataclass(value):
+        return vars(value)
+    return {"type": type(value).__name__, "msg": str(value)} if isinstance(value, Exception) else str(value)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m difflab.reporting.compare", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"),
@@ -337,40 +396,52 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--print", action="store_true", help="with --dvc: print the dvc command instead")
     parser.add_argument("--page", nargs=2, metavar=("A", "B"),
                         help="write a page comparing runs A and B (git revisions, experiment names or workspace)")
-    parser.add_argument("extra", nargs="*", help="more `dvc exp show` arguments (after --)")
+    parser.add_argument("extra", nargs="*", help="more `dvc exp show` options (after --)")
+    return parser
+
+
+def _dvc(args: argparse.Namespace, columns: tuple[str, ...]) -> None:
+    """--dvc: DVC's own table, narrowed to the headline `columns` and the params (--print: the command)."""
+    command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra, columns)
+    if args.print:
+        print(shlex.join(command))
+        return
+    sys.stdout.flush()
+    os.execvp(command[0], command)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = _parser()
     args = parser.parse_args(argv)
+
+    def fail(message) -> None:
+        parser.exit(2, f"{parser.prog}: error: {message}\n")
+
     if not args.params.is_file():
-        parser.exit(2, f"{parser.prog}: error: {args.params} not found: run it in the project's root\n")
+        fail(f"{args.params} not found: run it in the project's root")
     if args.width is not None and args.width < 20:
-        parser.exit(2, f"{parser.prog}: error: --width {args.width}; allowed: 20 columns or more\n")
+        fail(f"--width {args.width}; allowed: 20 columns or more")
     try:
         columns = columns_of(args.show)
     except ValueError as e:
-        parser.exit(2, f"{parser.prog}: error: {e}\n")
-    if args.page:
-        from difflab.reporting.compare_page import UnknownRun, render_comparison
-        try:
-            print(f"wrote {render_comparison(*args.page)}")
-        except (UnknownRun, DamagedFile) as e:  # a run's metric file damaged, or of another shape: named
-            parser.exit(2, f"{parser.prog}: error: {e}\n")
-        return
+        fail(e)
     if args.dvc or args.print:
-        command = show_args(list(yaml.safe_load(args.params.read_text())), args.extra, columns)
-        if args.print:
-            print(shlex.join(command))
-            return
-        sys.stdout.flush()
-        os.execvp(command[0], command)
+        return _dvc(args, columns)
+    from dvc.cli import DvcParserError  # (DVC's logging binds the stdout of its first import)
+    from dvc.exceptions import DvcException
+
     try:
-        if Path(SUMMARY).is_file():  # the workspace's headline, read here first: DVC stops on some damage unnamed
-            Summary.read(SUMMARY, "summary")
-        command = ["dvc", "exp", "show", "--json", *args.extra]
-        out = subprocess.run(command, capture_output=True, text=True)
-        if out.returncode != 0:
-            parser.exit(out.returncode, f"{shlex.join(command)} failed:\n{out.stderr}")
-        print(render(runs(json.loads(out.stdout), references=published()), table_width(args.width), columns))
-    except DamagedFile as e:
-        parser.exit(2, f"{parser.prog}: error: {e}\n")
+        if args.page:
+            from difflab.reporting.compare_page import render_comparison
+            print(f"wrote {render_comparison(*args.page)}")
+        else:
+            if Path(SUMMARY).is_file():  # the workspace's headline, read first: DVC stops on some damage unnamed
+                Summary.read(SUMMARY, "summary")
+            print(render(runs(experiments(args.extra), references=published()), table_width(args.width), columns))
+    except DvcParserError:
+        parser.exit(2)  # DVC has said which option it lacks
+    except (InputError, DvcException) as e:  # an unknown run, a damaged metric file, DVC's own error: named
+        fail(e)
 
 
 if __name__ == "__main__":

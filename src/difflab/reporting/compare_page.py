@@ -9,8 +9,6 @@ page), so they must be in the local cache (`dvc pull` / `dvc exp pull` first for
 """
 
 import re
-import subprocess
-import sys
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
@@ -19,7 +17,7 @@ import yaml
 
 from difflab.config.metric_files import FILES, MetricFile
 from difflab.config.params import Params, check
-from difflab.errors import maker
+from difflab.errors import InputError, maker
 from difflab.reporting.reference import of_profile, published
 from difflab.reporting.report import CAPTION_METRICS, fmt, sections
 from difflab.reporting.summary import HEADLINE, difference, interval
@@ -27,32 +25,24 @@ from difflab.reporting.summary import HEADLINE, difference, interval
 WORKSPACE = "workspace"
 
 
-class UnknownRun(ValueError):
+class UnknownRun(InputError):
     """A revision or experiment name that DVC does not know."""
 
 
 def known_experiments(repo: Path = Path(".")) -> list[str]:
     """The names of the experiments DVC knows in `repo` (every commit's): for run pickers and error messages (this
-    page's and the explorer's). DVC as this Python's module, so no `dvc` need be on PATH."""
-    out = subprocess.run([sys.executable, "-m", "dvc", "exp", "ls", "--all-commits", "--name-only"], cwd=repo,
-                         capture_output=True, text=True)
-    return sorted({line.strip() for line in out.stdout.splitlines() if line.strip() and not line.endswith(":")})
+    page's and the explorer's). DVC in this process, as `dvc exp ls --all-commits` asks it."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    try:
+        with Repo(str(repo), uninitialized=True) as dvc:
+            return sorted({name for named in dvc.experiments.ls(all_commits=True).values() for name, _ in named})
+    except DvcException:  # not a git repository: none
+        return []
 
 
-class _Opened:
-    """Each run's DVCFileSystem, opened on its first file and kept for the rest of its files; closed with it."""
-
-    def __init__(self):
-        self.stack = ExitStack()
-        self.fss: dict[str, object] = {}
-
-    def fs(self, rev: str):
-        if rev not in self.fss:
-            self.fss[rev] = _run_fs(rev, self.stack)
-        return self.fss[rev]
-
-
-_opened: _Opened | None = None  # while opened_runs() is in effect
+_opened: tuple[ExitStack, dict] | None = None  # while opened_runs() is in effect: what closes the runs, rev -> its fs
 
 
 @contextmanager
@@ -63,12 +53,12 @@ def opened_runs():
     if _opened is not None:  # already within one: share it
         yield
         return
-    _opened = _Opened()
-    try:
-        with _opened.stack:
+    with ExitStack() as stack:
+        _opened = stack, {}
+        try:
             yield
-    finally:
-        _opened = None
+        finally:
+            _opened = None
 
 
 def _run_fs(rev: str, stack: ExitStack):
@@ -91,7 +81,8 @@ def read(path: str, rev: str, mode: str = "r"):
     from dvc.exceptions import CheckoutError, FileMissingError, OutputNotFoundError, PathMissingError
 
     with ExitStack() as own:
-        fs = _opened.fs(rev) if _opened is not None else _run_fs(rev, own)
+        stack, fss = _opened or (own, {})
+        fs = fss[rev] = fss.get(rev) or _run_fs(rev, stack)
         try:
             with fs.open(fs.from_os_path(path), mode=mode) as f:
                 return f.read()
