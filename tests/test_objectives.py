@@ -7,9 +7,10 @@ from torch import nn
 
 from difflab.core.ddpm import linear_alphas_cumprod
 from difflab.config.schema import DIFFUSION_MODELS, Params, PartA
-from difflab.core.objectives import DDPM, Flow, objective_of, of_section
+from difflab.core.objectives import DDPM, OBJECTIVES, Flow, objective_of, of_section
 from difflab.core.processes import DDPMProcess, FlowProcess
 from difflab.errors import InputError
+from difflab.reporting.wording import WORDING, what, wording
 from difflab.sampling.adapters import MnistModel
 
 SCHEDULE = {"num_timesteps": 50, "beta_start": 1e-4, "beta_end": 0.02}
@@ -45,11 +46,11 @@ def test_the_knobs_an_objective_names_are_its_sections_and_not_the_others():
 
 def test_each_objective_counts_its_steps_and_refuses_the_others_knobs():
     ddpm, flow = objective_of(SCHEDULE), Flow()
-    assert (ddpm.steps(None), ddpm.steps(7), flow.steps(7)) == (50, 7, 7)
+    assert [len(o.sampler(n)[1]) for o, n in ((ddpm, None), (ddpm, 7), (flow, 7))] == [50, 7, 7]
     with pytest.raises(InputError, match=r"num_steps=51; allowed for a DDPM: 1 .. T \(50\)"):
-        ddpm.steps(51)
+        ddpm.sampler(51)
     with pytest.raises(InputError, match="a flow-matching model needs num_steps"):
-        flow.steps(None)
+        flow.sampler(None)
     with pytest.raises(InputError, match="eta=0.5: DDIM's eta applies to a DDPM"):
         flow.sampler(10, eta=0.5)
     with pytest.raises(InputError, match=r"eta=2; allowed: None .* or a number in \[0, 1\]"):
@@ -64,6 +65,20 @@ def test_the_part_b_sampler_is_the_objectives_process_on_its_grid():
     process, grid = Flow().sampler(4)
     assert isinstance(process, FlowProcess) and process.num_steps == 4 and grid == [0.0, 0.25, 0.5, 0.75]
     assert Flow().process(step=0.1).num_steps == 10  # part A's process: a flow reads its step alone
+
+
+def test_every_objective_has_its_words_and_figures_name_its_process_by_them():
+    """reporting/wording.py keys its words by the objective's name: a new objective without them fails here."""
+    assert WORDING.keys() == OBJECTIVES.keys()
+    ddpm, flow = objective_of(SCHEDULE), Flow()
+    assert (what(ddpm), what(flow)) == ("DDPM, T=50", "flow matching")
+    w, v = wording(ddpm), wording(flow)
+    assert [w.about(ddpm.process(eta=0.0)), w.about(ddpm.process()), v.about(flow.process(step=0.1))] == [
+        "DDIM eta 0.0", "DDPM step, fixed_small", "Euler, h = 0.1"]
+    assert [w.label(49), w.start_label(3, 40), w.start_title(3, 40)] == ["t = 49", "i_start 3\n(t = 40)",
+                                                                        "i_start = 3 (t = 40)"]
+    assert [v.label(0.5), v.start_label(0.25, 0.25), v.start_title(0.25, 0.25)] == ["t = 0.50", "t_start 0.25",
+                                                                                   "t_start = 0.25"]
 
 
 class TimeSpy(nn.Module):

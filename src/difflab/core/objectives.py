@@ -2,15 +2,16 @@
 checkpoint's metadata (or from the metadata a training is about to record), and every caller asks it rather than
 testing the objective's name. It says
 
-- how the model is trained (`loss`) and what its metadata records of it (`settings`, `what`);
+- how the model is trained (`loss`) and what its metadata records of it (`settings`);
 - what time the UNet is fed for a sampler's time t (`model_time`: a DDPM's t / T, a flow's t itself);
 - how it samples: `process(...)`, part A's Process from its knobs (a DDPM's stride and sampler, a flow's Euler
   step; each reads its own and ignores the other's), and `sampler(num_steps, eta, variance)`, part B's Process and
-  grid from a step count; `steps(num_steps)`, the model calls that makes; `max_steps`; `num_steps_of(params,
-  section)`, the step knob of its params section (a flow's num_steps; None for a DDPM, which steps through all T);
+  grid from a step count; `max_steps`; `num_steps_of(params, section)`, the step knob of its params section (a
+  flow's num_steps; None for a DDPM, which steps through all T);
 - which knobs it reads: `training_params` (a DDPM's schedule section), `sampling_params(section)` (what
-  num_steps_of reads), `process_knobs` (part A's knobs that `process` takes), `start_knob` (SDEdit's start);
-- how figures and files name it: `title`, `gif`, `samplers` (the explorer's names), `part_a` (its parta section).
+  num_steps_of reads), `process_knobs` (part A's knobs that `process` takes), `start_knob` (SDEdit's start), and
+  `part_a`, its parta section.
+How figures name it is reporting/wording.py's, keyed by its `name`.
 
 `objective_of` is the one place the name in the metadata is read; `of_section`, the one place a part B section's
 name is (training, before there is any metadata, and the stages declaring what they read).
@@ -33,9 +34,6 @@ class DDPM:
     alphas_cumprod: torch.Tensor = field(repr=False)
     settings: dict = field(default_factory=dict)
     name = "ddpm"
-    title = "DDPM"
-    gif = "reverse.gif"  # the reverse process of the last model
-    samplers = ("DDPM step", "DDIM")
     part_a = "mnist"
     process_knobs = ("stride", "sampler", "ddim_eta", "variance")  # its part A section's common knobs of process()
     start_knob = "i_start"  # where SDEdit starts: an index into the strided timesteps
@@ -59,10 +57,6 @@ class DDPM:
     def max_steps(self) -> int:
         return len(self.alphas_cumprod)
 
-    @property
-    def what(self) -> str:
-        return f"DDPM, T={self.max_steps}"
-
     def loss(self, conditioning: str, p_uncond: float):
         return ddpm.ddpm_loss(self.alphas_cumprod, conditioning, p_uncond)
 
@@ -81,9 +75,6 @@ class DDPM:
         process = self.process(eta=eta, variance=variance)
         return process, process.grid(num_steps)
 
-    def steps(self, num_steps: int | None) -> int:
-        return len(self.sampler(num_steps)[1])
-
     def num_steps_of(self, params, section: str) -> None:
         return None  # all T (its section has no step knob, and its stages do not read the section for it)
 
@@ -97,15 +88,11 @@ class DDPM:
 class Flow:
     """A linear flow (time 0 = noise, 1 = image), sampled by Euler steps."""
     name = "flow"
-    title = "flow matching"
-    gif = "trajectory.gif"  # the Euler trajectory of the last model
-    samplers = ("flow Euler",)
     part_a = "mnist_flow"
     process_knobs = ("step",)
     start_knob = "t_start"  # any time in [0, 1)
     training_params = ()  # no schedule
     settings = {}  # a flow has no schedule to record
-    what = "flow matching"
     max_steps = None  # no T: any number of Euler steps
 
     @classmethod
@@ -137,9 +124,6 @@ class Flow:
         ddpm.check_variance(variance)
         grid = FlowProcess().grid(num_steps)  # a bad num_steps stops here
         return FlowProcess(1 / num_steps), grid
-
-    def steps(self, num_steps: int | None) -> int:
-        return len(self.sampler(num_steps)[1])
 
     def num_steps_of(self, params, section: str) -> int:
         return getattr(params, section).num_steps

@@ -9,8 +9,8 @@
   posterior step or DDIM's; Euler's);
 - `index(start, grid)`: where a start knob (a DDPM's index i_start, a flow's time t_start) sits on the grid, and
   `walk(start, grid)`: the grid a run from that start walks and where on it it begins (a flow from any time in
-  [0, 1): off the grid, its own times, the last step shortened to land on 1);
-- `label(t)` and `about`: how figures name a time and the sampler.
+  [0, 1): off the grid, its own times, the last step shortened to land on 1).
+The words figures use for its times, starts, formulas and sampler are reporting/wording.py's.
 
 A model's estimate at t combines linearly (guidance, anagram views, factorized components) in both: the clean
 estimate is affine in the noise estimate and in the velocity alike.
@@ -34,9 +34,6 @@ OnStep = Callable[[int, float, torch.Tensor], torch.Tensor | None]
 
 class Process(Protocol):
     end: float
-    forward_formula: str
-    clean_formula: str
-    update_formula: str  # the update to the clean image, predicted against true (the course's 1.4)
 
     def grid(self, num_steps: int | None = None) -> list: ...
 
@@ -50,15 +47,6 @@ class Process(Protocol):
     def index(self, start, grid: Sequence) -> int: ...
 
     def walk(self, start, grid: Sequence) -> tuple[list, int]: ...
-
-    def label(self, t) -> str: ...
-
-    def start_label(self, start, t) -> str: ...
-
-    def start_title(self, start, t) -> str: ...
-
-    @property
-    def about(self) -> str: ...
 
 
 def check_i_start(grid: Sequence, i_start: int, what: str = "strided timesteps") -> None:
@@ -77,9 +65,6 @@ class DDPMProcess:
     eta: float | None = None
     variance: str = "fixed_small"
     end = -1
-    forward_formula = "x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps"
-    clean_formula = "x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)"
-    update_formula = "x0_hat - x_t against x0 - x_t"
 
     def __post_init__(self):
         ddpm.check_eta(self.eta)
@@ -118,20 +103,6 @@ class DDPMProcess:
         """A DDPM starts on its strided grid: the grid and the index i_start."""
         return list(grid), self.index(start, grid)
 
-    def label(self, t: int) -> str:
-        return f"t = {t}"
-
-    def start_label(self, i_start: int, t: int) -> str:
-        return f"i_start {i_start}\n(t = {t})"
-
-    def start_title(self, i_start: int, t: int) -> str:
-        return f"i_start = {i_start} (t = {t})"
-
-    @property
-    def about(self) -> str:
-        """How a figure names the sampler: "DDIM eta 0.0", "DDPM step, fixed_small"."""
-        return f"DDIM eta {self.eta}" if self.eta is not None else f"DDPM step, {self.variance}"
-
 
 @dataclass(frozen=True)
 class FlowProcess:
@@ -139,9 +110,6 @@ class FlowProcess:
     `step` (h = 1 / n for a whole number n of steps: the course's h = 0.02 is 50 steps)."""
     step: float = 0.02
     end = 1.0
-    forward_formula = "x_t = (1 - t) eps + t x1"
-    clean_formula = "x1_hat = x_t + (1 - t) u_hat"
-    update_formula = "(1 - t) u_hat against x1 - x_t"
 
     def __post_init__(self):
         if not (0 < self.step <= 1 and math.isclose(1 / self.step, round(1 / self.step), abs_tol=1e-9)):
@@ -197,16 +165,3 @@ class FlowProcess:
         except InputError:  # off the grid: its own times, h apart
             times = [start + k * self.step for k in range(math.ceil((1 - start) / self.step) + 1)]
             return [t for t in times if t < 1 - 1e-9], 0
-
-    def label(self, t: float) -> str:
-        return f"t = {t:.2f}"
-
-    def start_label(self, t_start: float, t: float) -> str:
-        return f"t_start {t_start:g}"
-
-    def start_title(self, t_start: float, t: float) -> str:
-        return f"t_start = {t_start:g}"
-
-    @property
-    def about(self) -> str:
-        return f"Euler, h = {self.step:g}"

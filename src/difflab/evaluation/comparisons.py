@@ -19,6 +19,7 @@ from difflab.core.objectives import objective_of
 from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference, write_steps_comparison
 from difflab.models.checkpoints import load_model
 from difflab.models.unet import UNet
+from difflab.reporting.wording import wording
 from difflab.sampling.generate import steps_of
 
 OBJECTIVES = ("ddpm", "flow")  # the class models compared: <objective>_class
@@ -60,7 +61,7 @@ def compare_objectives(params: Params, runs: list[tuple[str, str, int, Path]], r
             unet, meta = load_model(path, runtime.device)
             objective = objective_of(meta)
             steps = [k for k in steps_list if k <= (objective.max_steps or k)]  # a DDPM: counts up to its T
-            judged[path] = objective.title, {
+            judged[path] = wording(objective).title, {
                 k: judge_samples(ref, unet, meta, n, params.seed, runtime, batch, digits, scale, k,
                                  f"{column}, {k} steps", variance=params.objectives.ddpm_variance) for k in steps}
         title, table[column] = judged[path]

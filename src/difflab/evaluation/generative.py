@@ -15,6 +15,7 @@ from difflab.core.objectives import objective_of
 from difflab.evaluation.sample_quality import each_digit, judge_samples, run_reference
 from difflab.models.checkpoints import load_model
 from difflab.reporting.figures import metric_curve
+from difflab.reporting.wording import wording
 
 
 @torch.no_grad()
@@ -44,7 +45,7 @@ def judge_model(params: Params, section: str, runtime: Runtime) -> TimeEval | Cl
         sweep = {s: judged(digits, s, f"CFG {s}") for s in p.guidance_scales}
         metrics["cfg"] = sweep
         write_cfg_sweep(layout.model_paths(section).reports, sweep, p.guidance_scales, ref.floor,
-                        f"Class-conditioned {objective.title}", n)
+                        f"Class-conditioned {wording(objective).title}", n)
     return (TimeEval if unet.conditioning == "time" else ClassEval)(**metrics)
 
 

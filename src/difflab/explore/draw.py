@@ -24,6 +24,7 @@ from difflab.explore.steps import stop_if
 from difflab.parta.engine import Engine
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
+from difflab.reporting.wording import wording
 
 MODES = ("SDEdit", "inpaint")
 PROMPTS = ("", *(str(d) for d in range(10)))  # "" = no digit asked for (guidance toward nothing)
@@ -160,7 +161,7 @@ def edit(model: DiffusionModel, x0: torch.Tensor, s: EditSettings,
     stops after the step under way (steps.Cancelled). SDEdit is the engine's forward noising and denoising, called
     here as parta/experiments.iterative calls them so that the steps can be watched; inpainting is its inpaint."""
     engine, mask, (grid, i_start) = check(model, s)
-    end, label = engine.process.end, engine.process.label
+    end, label = engine.process.end, wording(model.objective).label
     x0 = x0.to(model.device)
     g = engine.generator()
     predictor = engine.guided(s.prompt)

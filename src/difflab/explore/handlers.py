@@ -19,6 +19,7 @@ from difflab.explore.runs import WORKSPACE, RunError, Runs
 from difflab.explore.steps import Frames, picture
 from difflab.models.judge import Judge
 from difflab.parta.load import part_a_model
+from difflab.reporting.wording import wording
 from difflab.sampling.generate import steps_of
 
 
@@ -154,7 +155,7 @@ def edit_one(runs: Runs, runtime: Runtime, run: str, name: str, source: str, can
     out, frames, labels = draw.edit(model, x0, s, cancel=cancel, on_step=lambda i, total: progress(
         (i + 1, total), desc=f"{run}: {s.mode}", unit="steps"))
     inputs = torch.cat([x0, mask.cpu()]) if mask is not None else x0
-    start = engine.process.start_title(s.start, ts[i_start]) if mask is None else None
+    start = wording(model.objective).start_title(s.start, ts[i_start]) if mask is None else None
     caption = describe_edit(run, name, s, engine, mask, start, truth)
     judge, _ = judge_of(runs, run)
     if judge is not None:

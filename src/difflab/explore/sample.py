@@ -15,15 +15,16 @@ import torch
 
 from difflab.config.runtime import Runtime
 from difflab.core.ddpm import FIXED_VARIANCES
-from difflab.core.objectives import DDPM, Flow, objective_of
+from difflab.core.objectives import objective_of
 from difflab.errors import InputError
 from difflab.explore.steps import SCALE, Frames, picture, stop_if, watched  # noqa: F401 (SCALE, picture: re-exported)
 from difflab.models.judge import Judge, judge_outputs
 from difflab.models.unet import UNet
+from difflab.reporting.wording import WORDING, wording
 from difflab.sampling.generate import steps_of
 from difflab.sampling.grids import draw_digits
 
-SAMPLERS = (*DDPM.samplers, *Flow.samplers)  # the samplers on the page; each model takes its objective's
+SAMPLERS = (*WORDING["ddpm"].samplers, *WORDING["flow"].samplers)  # the samplers on the page; each model takes its objective's
 MAX_ROWS = 10
 MAX_FLOW_STEPS = 1000  # flow matching has no T; the explorer stops here to stay responsive
 
@@ -64,14 +65,14 @@ def check(s: Settings, meta: dict) -> None:
     objective = objective_of(meta)
     if s.sampler not in SAMPLERS:
         raise InputError(f"sampler {s.sampler!r}; allowed: {', '.join(SAMPLERS)}")
-    if s.sampler not in objective.samplers:
+    if s.sampler not in wording(objective).samplers:
         raise InputError(f"sampler {s.sampler!r} does not sample a {objective.name} model; allowed: "
-                         f"{', '.join(objective.samplers)}")
+                         f"{', '.join(wording(objective).samplers)}")
     if not 1 <= s.rows <= MAX_ROWS:
         raise InputError(f"rows={s.rows}; allowed: 1 .. {MAX_ROWS}")
     if objective.max_steps is None and not 1 <= s.num_steps <= MAX_FLOW_STEPS:
         raise InputError(f"steps={s.num_steps}; allowed for a flow-matching model: 1 .. {MAX_FLOW_STEPS}")
-    objective.steps(s.num_steps)  # a DDPM's 1 .. T
+    steps_of(meta, s.num_steps)  # a DDPM's 1 .. T
     if s.variance not in FIXED_VARIANCES:
         raise InputError(f"variance {s.variance!r}; allowed: {', '.join(FIXED_VARIANCES)}")
     if not 0 <= s.eta <= 1:

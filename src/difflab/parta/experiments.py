@@ -25,6 +25,7 @@ from difflab.parta.engine import Engine, process_of
 from difflab.parta.images import load_image, make_mask
 from difflab.parta.model import DiffusionModel
 from difflab.reporting.figures import image_rows, update_rows
+from difflab.reporting.wording import Wording, wording
 
 
 def check_against_model(cfg: Experiments, model: DiffusionModel) -> None:
@@ -84,6 +85,11 @@ class Context:
     def common(self) -> Common | FlowCommon:
         return self.cfg.common
 
+    @property
+    def words(self) -> Wording:
+        """How the figures name the model's process: its times, starts, formulas and sampler."""
+        return wording(self.model.objective)
+
     def image(self, ref: str) -> torch.Tensor:
         x = load_image(ref, self.model.image_size, self.model.channels, self.mnist_dir)
         return self.model.to_model(x.to(self.model.device))
@@ -114,7 +120,7 @@ class Context:
 
     def titled(self, title: str) -> str:
         """A figure's title with the line every part A figure ends with: model, seed, sampler."""
-        return f"{title}\n[{self.model.name}, seed {self.engine.seed}, {self.engine.process.about}]"
+        return f"{title}\n[{self.model.name}, seed {self.engine.seed}, {self.words.about(self.engine.process)}]"
 
     def save(self, rows, title: str, **labels) -> Path:
         image_rows(rows, self.figure, title=self.titled(title), **labels)
@@ -150,8 +156,8 @@ def _noisy_test_images(ctx: Context) -> tuple[torch.Tensor, list, torch.Tensor]:
 def forward(ctx: Context) -> None:
     """A1.1: the forward process on the test image."""
     x0, ts, noisy = _noisy_test_images(ctx)
-    label = ctx.engine.process.label
-    ctx.save([ctx.show(torch.cat([x0, noisy]))], f"Forward process {ctx.engine.process.forward_formula}",
+    label = ctx.words.label
+    ctx.save([ctx.show(torch.cat([x0, noisy]))], f"Forward process {ctx.words.forward}",
              col_labels=["original"] + [label(t) for t in ts])
 
 
@@ -162,7 +168,7 @@ def blur(ctx: Context) -> None:
     blurred = alg.gaussian_blur(noisy, p.kernel_size, p.sigma)
     ctx.save([ctx.show(noisy), ctx.show(blurred)], f"Gaussian blur denoising (kernel {p.kernel_size}, "
              f"sigma {p.sigma})", row_labels=["noisy", "blurred"],
-             col_labels=[ctx.engine.process.label(t) for t in ts])
+             col_labels=[ctx.words.label(t) for t in ts])
 
 
 def one_step(ctx: Context) -> None:
@@ -172,7 +178,7 @@ def one_step(ctx: Context) -> None:
     est = torch.cat([e.one_step(noisy[i:i + 1], t, e.conditional(prompt)) for i, t in enumerate(ts)])
     ctx.save([ctx.show(noisy), ctx.show(est, [prompt] * len(ts)), ctx.show(x0.expand_as(noisy))],
              f"One-step denoising, prompt {ctx.quote(prompt)}", row_labels=["noisy", "one-step estimate", "original"],
-             col_labels=[e.process.label(t) for t in ts])
+             col_labels=[ctx.words.label(t) for t in ts])
 
 
 def velocity(ctx: Context) -> None:
@@ -183,8 +189,8 @@ def velocity(ctx: Context) -> None:
     x0, ts, noisy = _noisy_test_images(ctx)
     predicted = torch.cat([e.update(noisy[i:i + 1], t, e.conditional(prompt)) for i, t in enumerate(ts)])
     update_rows(ctx.show(noisy), predicted, x0 - noisy, ctx.figure,
-                ctx.titled(f"The update to the clean image, predicted: {e.process.update_formula}, prompt "
-                           f"{ctx.quote(prompt)}"), [e.process.label(t) for t in ts])
+                ctx.titled(f"The update to the clean image, predicted: {ctx.words.update}, prompt "
+                           f"{ctx.quote(prompt)}"), [ctx.words.label(t) for t in ts])
 
 
 def iterative(ctx: Context) -> None:
@@ -195,11 +201,11 @@ def iterative(ctx: Context) -> None:
     grid, i_start = e.walk(p.start)  # a flow's t_start may lie off the grid of Euler steps
     t0 = grid[i_start]
     x_t = e.noised(x0, t0, g)
-    frames, labels = [x_t], [f"{e.process.label(t0)} (start)"]
+    frames, labels = [x_t], [f"{ctx.words.label(t0)} (start)"]
 
     def every(i: int, t_next, x: torch.Tensor) -> None:
         if (i + 1) % p.show_every == 0 and t_next != e.process.end:
-            frames.append(x), labels.append(e.process.label(t_next))
+            frames.append(x), labels.append(ctx.words.label(t_next))
 
     predictor = e.conditional(p.prompt)
     clean = e.denoise(x_t, i_start, predictor, g, on_step=every, progress="iterative denoising", grid=grid)
@@ -207,7 +213,7 @@ def iterative(ctx: Context) -> None:
     blurred = alg.gaussian_blur(x_t, ctx.cfg.blur.kernel_size, ctx.cfg.blur.sigma)
     ctx.save([ctx.show(torch.cat(frames)), torch.cat([ctx.show(x0), ctx.show(clean, [p.prompt]),
                                                       ctx.show(one, [p.prompt]), ctx.show(blurred)])],
-             f"Iterative denoising from {e.process.start_title(p.start, t0)}, every {p.show_every}th step, "
+             f"Iterative denoising from {ctx.words.start_title(p.start, t0)}, every {p.show_every}th step, "
              f"prompt {ctx.quote(p.prompt)}",
              row_labels=["iterative steps", "original | iterative\n| one-step | blur"], col_labels=labels)
 
@@ -242,7 +248,7 @@ def _sdedit_rows(ctx: Context, images: list[str], prompt: str, title: str) -> No
         rows.append(torch.cat([ctx.show(torch.cat(edits), [prompt] * len(edits)), ctx.show(x0)]))
     ctx.save(rows, f"{title}, prompt {ctx.quote(prompt)}, CFG {e.scale}",
              row_labels=[r.split(":")[-1].split("/")[-1] for r in images],
-             col_labels=[e.process.start_label(s, grid[i]) for s, (grid, i) in zip(starts, walks)] + ["original"])
+             col_labels=[ctx.words.start_label(s, grid[i]) for s, (grid, i) in zip(starts, walks)] + ["original"])
 
 
 def sdedit(ctx: Context) -> None:

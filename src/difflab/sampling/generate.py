@@ -18,8 +18,9 @@ from difflab.sampling.labels import one_hot_prompts
 
 
 def steps_of(meta: dict, num_steps: int | None) -> int:
-    """How many model calls (per image and CFG half) generate() makes for this model and num_steps."""
-    return objective_of(meta).steps(num_steps)
+    """How many model calls (per image and CFG half) generate() makes for this model and num_steps: its sampler's
+    grid (a bad num_steps stops there)."""
+    return len(objective_of(meta).sampler(num_steps)[1])
 
 
 @torch.no_grad()

@@ -17,6 +17,7 @@ from difflab.data.mnist import classes_of
 from difflab.models.checkpoints import load_model
 from difflab.models.unet import UNet
 from difflab.reporting.figures import grid, image_rows, save_gif, tile
+from difflab.reporting.wording import wording
 from difflab.sampling.generate import generate, steps_of
 
 NCOLS = 10  # digits per grid row
@@ -35,7 +36,7 @@ class Grid:
 def grid_for(unet: UNet, meta: dict, p: Generative, steps: int) -> Grid:
     """A class-conditioned model draws samples_per_class rows of the classes in order (row r holds 0..9) with
     classifier-free guidance; a time-conditioned one draws num_samples digits."""
-    what = objective_of(meta).title
+    what = wording(objective_of(meta)).title
     if unet.conditioning == "class":
         digits = list(range(10)) * p.samples_per_class
         title = (f"Class-conditioned {what} after epoch {meta['epoch']}: {p.samples_per_class} of each class, "
@@ -106,4 +107,4 @@ def sample_figures(params: Params, section: str, runtime: Runtime) -> None:
         g, x0 = drawn[epoch]
         image_rows(grid(x0, NCOLS), folder / f"samples_{label}.png", title=g.title, col_labels=g.col_labels, cell=0.9)
         if label == "final":
-            save_gif(frames, paths.reports / objective_of(meta).gif)
+            save_gif(frames, paths.reports / layout.GIFS[objective_of(meta).name])

@@ -7,6 +7,7 @@ from difflab.config import layout
 from difflab.config.schema import Params
 from difflab.core.objectives import of_section
 from difflab.models.checkpoints import save_model
+from difflab.reporting.wording import what
 from difflab.training.loop import LossFn
 from difflab.training.sections import finish, fit_section
 
@@ -28,7 +29,7 @@ def diffusion_objective(params: Params, section: str) -> Objective:
     conditioning = section.split("_")[1]
     p_uncond = getattr(params, section).p_uncond if conditioning == "class" else 0.0
     o = of_section(section).from_params(params)
-    return Objective(o.loss(conditioning, p_uncond), o.settings, o.what, p_uncond, o.name)
+    return Objective(o.loss(conditioning, p_uncond), o.settings, what(o), p_uncond, o.name)
 
 
 def train_diffusion(params: Params, section: str) -> None:
