@@ -81,10 +81,6 @@ class DDPMProcess:
     clean_formula = "x0_hat = (x_t - sqrt(1 - abar) eps_hat) / sqrt(abar)"
     update_formula = "x0_hat - x_t against x0 - x_t"
 
-    def __post_init__(self):
-        ddpm.check_eta(self.eta)
-        ddpm.check_variance(self.variance)
-
     @property
     def num_train_timesteps(self) -> int:
         return len(self.alphas_cumprod)
@@ -142,10 +138,6 @@ class FlowProcess:
     forward_formula = "x_t = (1 - t) eps + t x1"
     clean_formula = "x1_hat = x_t + (1 - t) u_hat"
     update_formula = "(1 - t) u_hat against x1 - x_t"
-
-    def __post_init__(self):
-        if not (0 < self.step <= 1 and math.isclose(1 / self.step, round(1 / self.step), abs_tol=1e-9)):
-            raise InputError(f"step={self.step}; allowed: 1 / n for a whole number n >= 1 (0.02 = 50 Euler steps)")
 
     @property
     def num_steps(self) -> int:

@@ -9,7 +9,7 @@ from difflab.core.objectives import objective_of
 from difflab.config.schema import PARTA_SECTIONS as MODELS
 from difflab.config.schema import DeepFloydCommon, FlowCommon, MnistCommon
 from difflab.data.mnist import CLASSES
-from difflab.errors import InputError, ParamError
+from difflab.errors import InputError
 from difflab.models.checkpoints import load_model
 from difflab.parta.engine import Engine, process_of
 from difflab.parta.model import DiffusionModel
@@ -17,15 +17,10 @@ from difflab.sampling.adapters import MnistModel
 from difflab.sampling.labels import one_hot_prompts
 
 
-def check_model_name(name: str) -> None:
-    if name not in MODELS:
-        raise ParamError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
-
-
 def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloydCommon,
                          runtime: Runtime) -> DiffusionModel:
     """The MNIST models run in the runtime's precision; DeepFloyd IF keeps its own (common.dtype, fp16)."""
-    check_model_name(name)
+    assert name in MODELS, name  # the schema's parta.model, or a stage of parta_flow
     device = runtime.device
     if name in ("mnist", "mnist_flow"):
         unet, meta = load_model(common.checkpoint, device)
@@ -54,7 +49,7 @@ def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: li
                    classes: Sequence[str] = CLASSES["mnist"]) -> torch.Tensor:
     """Conditions of the prompts: T5 embeddings for IF; for the project's own model one-hot vectors of the classes
     of the dataset it learned (`classes`: labels or names)."""
-    check_model_name(name)
+    assert name in MODELS, name
     if name in ("mnist", "mnist_flow"):
         return one_hot_prompts(prompts, classes)
     from difflab.parta.deepfloyd import t5_embeddings
