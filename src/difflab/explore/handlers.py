@@ -78,8 +78,9 @@ def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: sample.Set
     unet, meta = runs.model(run, model)
     params = runs.params(run)
     batch_size = batch_size_of(params, run)
+    sample.check(s, meta)  # before the steps are counted
     n = len(s.digits) * s.rows
-    total = (steps_of(meta, s.num_steps) if 1 <= s.num_steps else 0) * math.ceil(n / (batch_size or n or 1))
+    total = steps_of(meta, s.num_steps) * math.ceil(n / (batch_size or n))
     progress((0, total), desc=f"{run}: sampling", unit="steps")
     ncols = len(s.digits)
     frames = Frames(ncols)
