@@ -17,10 +17,15 @@ from difflab.sampling.adapters import MnistModel
 from difflab.sampling.labels import one_hot_prompts
 
 
+def check_model_name(name: str) -> None:
+    """A part A model's name: the schema's parta.model (OneOf) or a stage of the flow model's, so asserted here."""
+    assert name in MODELS, f"parta.model={name!r}; allowed: {', '.join(MODELS)}"
+
+
 def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloydCommon,
                          runtime: Runtime) -> DiffusionModel:
     """The MNIST models run in the runtime's precision; DeepFloyd IF keeps its own (common.dtype, fp16)."""
-    assert name in MODELS, name  # the schema's parta.model, or a stage of parta_flow
+    check_model_name(name)
     device = runtime.device
     if name in ("mnist", "mnist_flow"):
         unet, meta = load_model(common.checkpoint, device)
@@ -49,7 +54,7 @@ def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: li
                    classes: Sequence[str] = CLASSES["mnist"]) -> torch.Tensor:
     """Conditions of the prompts: T5 embeddings for IF; for the project's own model one-hot vectors of the classes
     of the dataset it learned (`classes`: labels or names)."""
-    assert name in MODELS, name
+    check_model_name(name)
     if name in ("mnist", "mnist_flow"):
         return one_hot_prompts(prompts, classes)
     from difflab.parta.deepfloyd import t5_embeddings
