@@ -95,7 +95,7 @@ def test_one_rule_turns_a_stride_or_a_step_count_into_timesteps():
     assert timesteps(4) == [3, 2, 1, 0]
     with pytest.raises(ValueError, match="stride=0"):
         timesteps(300, stride=0)
-    with pytest.raises(ValueError, match="one of the two"):
+    with pytest.raises(AssertionError, match="one of the two"):  # a caller's slip: no user gives both
         timesteps(300, num_steps=5, stride=9)
 
 

@@ -38,12 +38,13 @@ from difflab.errors import InputError
 from difflab.evaluation.parta import Bench
 from difflab.evaluation.parta import bands as library_bands
 from difflab.explore import bands
-from difflab.explore.anagram import AnagramSettings, EngineSettings, make, seen
+from difflab.explore.anagram import AnagramSettings, make, seen
 from difflab.explore.draw import EditSettings, edit, from_drawing, mask_from_strokes, mnist_digit
 from difflab.explore.runs import MAX_JUDGES, MAX_MODELS, RunError, Runs
 from difflab.parta.load import part_a_model
 from difflab.reporting.compare_page import known_experiments
-from difflab.explore.sample import SCALE, Settings, batch_size_of, draw, parse_digits, picture, verdicts
+from difflab.explore.fields import blurs_of, box_of, engine_of, settings_of, start_of
+from difflab.explore.sample import SCALE, Settings, draw, parse_digits, picture, verdicts
 from difflab.explore.steps import Cancelled, Cancels, Frames
 from difflab.models.checkpoints import save_model
 from difflab.models.judge import Judge
@@ -108,6 +109,12 @@ def settings(**changes) -> Settings:
     return Settings(**{**base, **changes})
 
 
+def engine(scale=3.0, stride=10, seed=5, eta=None, step=0.02, model="ddpm_class"):
+    """The part A tabs' engine settings as the page reads its fields (fields.engine_of): the DDPM step where eta is
+    None, else DDIM with that eta; the flow model reads the step alone."""
+    return engine_of(model, scale, stride, seed, "DDPM step" if eta is None else "DDIM", eta or 0.0, step)
+
+
 def test_the_grid_is_the_librarys_for_the_same_seed(repo):
     """At the same batching the explorer's grid is the library's bit for bit: two at a time as sampling/grids.py
     draws at sample_batch_size 2, and all at once as generate() takes them by default."""
@@ -129,7 +136,7 @@ def test_the_grid_is_the_librarys_for_the_same_seed(repo):
                             batch_size=batch_size)
             assert torch.equal(draw(unet, meta, s, CPU, batch_size), want)
         assert np.array_equal(picture(want, 3), tile(want.clamp(0, 1), 3, scale=SCALE))
-    with pytest.raises(InputError, match=r"batch_size=0; allowed: an integer >= 1, or None \(all at once\)"):
+    with pytest.raises(InputError, match=r"batch_size=0; allowed: an integer >= 1"):  # generate()'s own check
         draw(unet, meta, s, CPU, batch_size=0)
 
 
@@ -144,7 +151,7 @@ def test_the_explorer_draws_the_runs_sample_batch_size(repo, batched):
     """The Sample tab takes the images sample_batch_size at a time as the run's params.yaml sets it (all at once
     where it has none), so its grid is the stage's (sampling/grids.draw at that batch size) bit for bit, the last
     frame of its film is that grid, and the caption says how it was batched; a bad sample_batch_size is named."""
-    from difflab.explore.handlers import sample_one
+    from difflab.explore.handlers import batch_size_of, sample_one
 
     s = settings(sampler="DDPM step", num_steps=3)  # 6 images
     for r, batch_size, calls in ((batched, 2, [4] * 9), (repo, None, [12] * 3)):  # CFG: 2 x the batch, a call
@@ -164,8 +171,8 @@ def test_the_explorer_draws_the_runs_sample_batch_size(repo, batched):
         assert ("2 at a time" if batch_size else "all at once") + " (sample_batch_size)" in caption
     assert batch_size_of({"sample_batch_size": 5}, "w") == 5 and batch_size_of({}, "w") is None
     for bad in (0, -1, 2.5, "8", True):
-        with pytest.raises(InputError, match=rf"run 'w': sample_batch_size={re.escape(repr(bad))} in its "
-                                             r"params.yaml; allowed: an integer >= 1, or none \(all at once\)"):
+        with pytest.raises(InputError, match=rf"run 'w', in its params.yaml: sample_batch_size={re.escape(repr(bad))} "
+                                             r"is not allowed; allowed: (a valid integer|greater than or equal to 1)"):
             batch_size_of({"sample_batch_size": bad}, "w")
 
 
@@ -211,43 +218,67 @@ def test_bad_input_is_named_with_what_is_allowed(repo):
         runs.model("HEAD", "ddpm_class")
     assert runs.params("HEAD")["ddpm_class"]["guidance_scale"] == 3.0
     unet, meta = runs.model("workspace", "ddpm_class")
-    for s, message in ((settings(num_steps=51), r"num_steps=51; allowed for a DDPM: 1 .. T \(50\)"),
+    for s, message in ((settings(num_steps=51), r"num_steps=51; allowed: 1 .. 50 \(T = 50\)"),
+                       (settings(num_steps=None), r"num_steps=None; allowed: 1 .. 50"),
                        (settings(sampler="flow Euler"), "does not sample a ddpm model; allowed: DDPM step, DDIM"),
-                       (settings(eta=2.0), r"eta=2.0; allowed: a number in \[0, 1\]"),
                        (settings(rows=0), r"rows=0; allowed: 1 .. 10")):
         with pytest.raises(InputError, match=message):
             draw(unet, meta, s, CPU)
+    flow, flow_meta = runs.model("workspace", "flow_class")
+    with pytest.raises(InputError, match=r"num_steps=1001; allowed: 1 .. 1000 Euler steps"):
+        draw(flow, flow_meta, settings(sampler="flow Euler", num_steps=1001), CPU)
+    # each field by the rule of the params knob it starts at, named as the params loader names it
+    fields = dict(digits="3 1 4", rows=2, scale=3.0, steps=5, sampler="DDIM", eta=0.0, variance="fixed_small", seed=11)
+    assert settings_of(**fields) == settings()
+    for field, bad, message in (("eta", 2.0, "samplers.ddim_eta=2.0 is not allowed; allowed: less than or equal to 1"),
+                                ("variance", "learned_range", "objectives.ddpm_variance='learned_range' is not "
+                                                              "allowed; allowed: 'fixed_small' or 'fixed_large'"),
+                                ("seed", -1, "seed=-1 is not allowed; allowed: greater than or equal to 0"),
+                                ("scale", -1.0, "ddpm_class.guidance_scale=-1.0 is not allowed; allowed: greater "
+                                                "than or equal to 0")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            settings_of(**{**fields, field: bad})
     assert parse_digits("1,4-6 9") == (1, 4, 5, 6, 9)
     for text in ("", "  ", "12", "7-3", "a"):
         with pytest.raises(InputError, match="allowed: digits 0-9"):
             parse_digits(text)
 
 
-def test_every_number_the_page_takes_is_finite(repo):
-    """inf and NaN typed in a field (or sent through the API) are named and refused before any work: an infinite
-    CFG scale once passed the scale's check (>= 0), and an infinite row count crashed int() with no message."""
-    from difflab.explore.fields import blurs_of, box_of, integer, number, settings_of
-
+def test_every_number_the_page_takes_is_finite():
+    """inf and NaN typed in a field (or sent through the API), and an emptied field (None), are named and refused
+    before any work by the rule of the knob the field starts at: an infinite CFG scale once passed the scale's
+    check (>= 0), and an infinite row count crashed int() with no message."""
+    fields = dict(digits="0-9", rows=1, scale=3.0, steps=5, sampler="DDIM", eta=0.0, variance="fixed_small", seed=0)
+    part_a = dict(model="ddpm_class", scale=3.0, stride=10, seed=5, sampler="DDIM", eta=0.0, step=0.02)
     for bad in (math.inf, -math.inf, math.nan):
-        with pytest.raises(InputError, match=re.escape(f"CFG scale={bad!r}; allowed: a finite number")):
-            number("CFG scale", bad)
-        with pytest.raises(InputError, match=re.escape(f"rows={bad!r}; allowed: a finite number")):
-            integer("rows", bad)
-        with pytest.raises(InputError, match="CFG scale"):
-            settings_of("0-9", 1, bad, 5, "DDIM", 0.0, "fixed_small", 0)
-    for text in ("9 inf", "9 nan", "9 2.0, 3 -inf"):
-        with pytest.raises(InputError, match="is not a blur"):
-            blurs_of(text)
+        for field, knob in (("scale", "ddpm_class.guidance_scale"), ("eta", "samplers.ddim_eta")):
+            with pytest.raises(InputError, match=re.escape(f"{knob}={bad!r} is not allowed; allowed: a finite number")):
+                settings_of(**{**fields, field: bad})
+        for field, knob in (("scale", "guidance_scale"), ("eta", "ddim_eta")):
+            with pytest.raises(InputError, match=re.escape(f"parta.mnist.common.{knob}={bad!r} is not allowed; "
+                                                           "allowed: a finite number")):
+                engine_of(**{**part_a, field: bad})
+        with pytest.raises(InputError, match=re.escape(f"parta.mnist_flow.common.step={bad!r} is not allowed; "
+                                                       "allowed: a finite number")):
+            engine_of(**{**part_a, "model": "flow_class", "step": bad})
+        with pytest.raises(InputError, match=re.escape(f"parta.mnist_flow.iterative.t_start={bad!r} is not allowed")):
+            start_of(bad, "flow_class")
+    with pytest.raises(InputError, match=re.escape("seed=inf is not allowed; allowed: a valid integer")):
+        settings_of(**{**fields, "seed": math.inf})
+    with pytest.raises(InputError, match=re.escape("ddpm_class.guidance_scale=None is not allowed; allowed: a valid "
+                                                   "number")):
+        settings_of(**{**fields, "scale": None})
+    for text, message in (("9 inf", "parta.mnist.blur.sigma=inf is not allowed; allowed: a finite number"),
+                          ("9 nan", "parta.mnist.blur.sigma=nan is not allowed; allowed: a finite number"),
+                          ("9 2.0, 3 -inf", "parta.mnist.blur.sigma=-inf is not allowed; allowed: a finite number")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            blurs_of(text, "ddpm_class")
     for text in ("0, nan, 0, 1", "0, 0.5, -inf, 1"):
-        with pytest.raises(InputError, match="mask box"):
-            box_of(text)
-    unet, meta = Runs(repo).model("workspace", "ddpm_class")  # the library's checks, for callers of draw()
-    with pytest.raises(InputError, match=r"CFG scale inf; allowed: a finite number >= 0"):
-        draw(unet, meta, settings(guidance_scale=math.inf), CPU)
-    with pytest.raises(InputError, match=r"sigma=inf; allowed: a finite number > 0"):
-        bands.check(part_a_model(unet, meta, CPU), bands.BandSettings((0, 7), ((9, math.inf),), EngineSettings(3.0, 10, 5)))
-    assert (number("eta", 0.5), integer("rows", 2.0), blurs_of("9 2.0, 3 0.7"), box_of("0, 0.5, 0, 1")) == (
-        0.5, 2, ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
+        with pytest.raises(InputError, match=re.escape("parta.mnist.inpaint.masks=")):
+            box_of(text, "ddpm_class")
+    assert (blurs_of("9 2.0, 3 0.7", "ddpm_class"), box_of("0, 0.5, 0, 1", "flow_class")) == (
+        ((9, 2.0), (3, 0.7)), (0.0, 0.5, 0.0, 1.0))
+    assert (start_of(2.0, "ddpm_class"), start_of(0.4, "flow_class")) == (2, 0.4)
 
 
 def first_fields(demo) -> dict:
@@ -295,7 +326,7 @@ def test_a_run_without_a_judge_shows_its_images_and_says_why(repo, tmp_path):
     image, caption, table, _ = sample_one(runs, CPU, "workspace", "ddpm_class", settings(num_steps=2),
                                           lambda *_, **__: None)
     assert image is not None and why in caption and table == []
-    s = AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 25, 5), count=1)
+    s = AnagramSettings((6, 9), ("identity", "flip"), engine(3.0, 25, 5), count=1)
     image, caption, table = anagram_one(runs, CPU, "workspace", "ddpm_class", s, lambda *_, **__: None)
     assert image is not None and why in caption and table == []
 
@@ -355,7 +386,7 @@ def test_the_loaded_models_are_a_least_recently_used_cache(repo, tmp_path):
     assert retrained(1, "judge") is judges[1] and retrained(0, "judge") is not judges[0] and len(runs._judges) == 2
     for size, message in (({"max_models": 0}, r"max_models=0; allowed: an integer >= 1"),
                           ({"max_judges": 1.5}, r"max_judges=1.5; allowed: an integer >= 1")):
-        with pytest.raises(InputError, match=message):
+        with pytest.raises(AssertionError, match=message):  # the code's own settings (app.py's defaults)
             Runs(r, **size)
 
 
@@ -372,7 +403,7 @@ def one_hot(*prompts):
 def test_the_anagram_is_part_as_for_the_same_seed(repo):
     _, model = part_a(repo)
     for views, digits, eta in ((("identity", "flip"), (6, 9), None), (("identity", "rot90", "jigsaw"), (6, 1, 3), 0.5)):
-        s = AnagramSettings(digits, views, EngineSettings(3.0, 10, 5, eta), count=2)
+        s = AnagramSettings(digits, views, engine(3.0, 10, 5, eta), count=2)
         # the library, as evaluation/parta.py's anagrams() and parta/experiments.anagram() call it
         g = torch.Generator().manual_seed(5)
         x_T = torch.randn((2, 1, 28, 28), generator=g)
@@ -393,7 +424,7 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
     judge = runs.judge("workspace")
     blurs = ((9, 2.0), (3, 0.7))
     for digits, eta in (((0, 7, 1), None), ((8, 3, 9), 0.5)):
-        s = bands.BandSettings(digits, blurs, EngineSettings(3.0, 10, 5, eta), count=3)
+        s = bands.BandSettings(digits, blurs, engine(3.0, 10, 5, eta), count=3)
         g = torch.Generator().manual_seed(5)
         x_T = torch.randn((3, 1, 28, 28), generator=g)
         predictor = alg.factorized(model, one_hot(*map(str, digits)), one_hot_prompts([""]), 3.0,
@@ -408,25 +439,32 @@ def test_the_frequency_bands_are_part_as_for_the_same_seed(repo):
         item = Factorization(kind="bands", prompts=list(map(str, digits)))
         cfg = MnistExperiments.model_construct(factorized=Factorized(kernel_sizes=[9, 3], sigmas=[2.0, 0.7],
                                                                      items=[item]))
-        engine = Engine(model, model.objective.process(stride=10, eta=eta),
-                        lambda *p: one_hot_prompts(list(p)), 3.0, 5)
-        bench = Bench(engine, judge, cfg, seeds=3, batch_size=8)
+        library = Engine(model, model.objective.process(stride=10, eta=eta),
+                         lambda *p: one_hot_prompts(list(p)), 3.0, 5)
+        bench = Bench(library, judge, cfg, seeds=3, batch_size=8)
         measured = library_bands(bench)["_".join(map(str, digits))].model_dump()
         # each band's 3 images judged in one call, as bands() judges them (other shapes may round otherwise)
         right = torch.tensor([verdicts(judge, band)[0] for band in shown.split(3)]) == torch.tensor(digits)[:, None]
         rates = {f"{band}_ok": ok.float().mean().item() for band, ok in zip(("low", "mid", "high"), right)}
         assert measured == {"success": right.all(0).float().mean().item(), **rates}
     assert bands.band_names(((7, 1.0),)) == ["low", "high"]
-    e = EngineSettings(3.0, 10, 5)
+    e = engine(3.0, 10, 5)
     for s, message in (
-            (bands.BandSettings((0, 7), blurs, e), r"2 digits \[0, 7\] for 2 blur\(s\); allowed: one digit per band"),
+            (bands.BandSettings((0, 7), blurs, e), r"2 digits \[0, 7\] for 2 blur\(s\) .*; allowed: 1 .. 3 blurs "
+                                                   r".* and one digit per band, one more than the blurs"),
+            (bands.BandSettings((0, 7, 1, 2, 3), ((9, 2.0), (7, 1.5), (5, 1.0), (3, 0.5)), e), "allowed: 1 .. 3 blurs"),
             (bands.BandSettings((0, 7, 1), ((3, 0.7), (9, 2.0)), e), "sigmas must decrease"),
-            (bands.BandSettings((0, 7, 1), ((9, 2.0), (4, 0.7)), e), "kernel_size=4; allowed: an odd number"),
-            (bands.BandSettings((0, 7), ((9, 0.0),), e), r"sigma=0.0; allowed: a finite number > 0"),
-            (bands.BandSettings((0, 7, 12), blurs, e), r"digits \[12\]; allowed: 0 .. 9"),
+            (bands.BandSettings((0, 7, 1), ((57, 2.0), (3, 0.7)), e),  # against the model, as part A's stages do
+             r"parta.mnist.factorized.kernel_sizes=57 is not allowed; allowed: an odd number below 56 for the "
+             r"model's 28x28 images"),
             (bands.BandSettings((0, 7, 1), blurs, e, count=9), r"samples=9; allowed: 1 .. 8")):
         with pytest.raises(InputError, match=message):
             bands.make(model, s)
+    for text, message in (("9 2.0, 4 0.7", "parta.mnist.blur.kernel_size=4 is not allowed; allowed: an odd integer"),
+                          ("9 0.0", "parta.mnist.blur.sigma=0.0 is not allowed; allowed: greater than 0"),
+                          ("9 2.0, 3", "'3' is not a blur; allowed: a kernel size (an odd whole number) and a sigma")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            blurs_of(text, "ddpm_class")
 
 
 def drawing(ground, ink, mode="RGB"):
@@ -445,7 +483,7 @@ def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
     assert x0.mean() < 0.5  # inverted: light strokes on a dark ground
     assert torch.equal(from_drawing(np.array(drawn)), x0)
     assert torch.equal(from_drawing(np.array(drawing((0, 0, 0, 0), (0, 0, 0, 255), "RGBA"))), x0)  # ink on nothing
-    e = EngineSettings(3.0, 10, 5)
+    e = engine(3.0, 10, 5)
     ts = timesteps(50, stride=10)
     cond, null = one_hot("3", "")
     predictor = guided(model, cond, null, 3.0)
@@ -454,7 +492,7 @@ def test_an_edit_of_a_drawing_or_a_test_digit_is_part_as(repo, tmp_path):
                                        torch.Generator().manual_seed(5)))
     assert len(frames) == 2 and labels == ["t = 30 (start)", "t = 10"]
     # inpainting inside a box: alg.inpaint with make_mask's box
-    s = EditSettings("inpaint", EngineSettings(2.0, 10, 7, 0.0), "3", box=(0.0, 0.5, 0.0, 1.0))
+    s = EditSettings("inpaint", engine(2.0, 10, 7, 0.0), "3", box=(0.0, 0.5, 0.0, 1.0))
     want = alg.inpaint(model.objective.process(eta=0.0), x0, make_mask([0.0, 0.5, 0.0, 1.0], 28), ts,
                        guided(model, cond, null, 2.0), torch.Generator().manual_seed(7))
     got, frames, _ = edit(model, x0, s)
@@ -481,7 +519,7 @@ def test_a_mask_painted_by_hand_is_inpainting_inside_it(repo):
     x0, _ = mnist_digit(runs, "workspace", 0)
     ts = timesteps(50, stride=10)
     for eta in (None, 0.0):
-        s = EditSettings("inpaint", EngineSettings(2.0, 10, 7, eta), "3", box=(0.5, 1.0, 0.0, 1.0), drawn=mask)  # box unused
+        s = EditSettings("inpaint", engine(2.0, 10, 7, eta), "3", box=(0.5, 1.0, 0.0, 1.0), drawn=mask)  # box unused
         want = alg.inpaint(model.objective.process(eta=eta), x0, mask, ts,
                            guided(model, *one_hot("3", ""), 2.0), torch.Generator().manual_seed(7))
         assert torch.equal(edit(model, x0, s)[0], want)
@@ -489,46 +527,55 @@ def test_a_mask_painted_by_hand_is_inpainting_inside_it(repo):
         with pytest.raises(InputError, match=r"the mask is empty \(nothing painted on the mask canvas\); allowed: "
                                              "strokes over the region to redraw"):
             mask_from_strokes(layers)
-    for drawn, message in ((torch.zeros(1, 1, 28, 28), "the mask is empty"),
-                           (torch.ones(1, 1, 14, 14), r"a drawn mask of shape \(1, 1, 14, 14\); allowed: "
-                                                      r"\(1, 1, 28, 28\) of 0 and 1")):
-        with pytest.raises(InputError, match=message):
-            edit(model, x0, EditSettings("inpaint", EngineSettings(2.0, 10, 7), drawn=drawn))
+    for drawn in (torch.zeros(1, 1, 28, 28), torch.ones(1, 1, 14, 14)):  # not mask_from_strokes' (which names
+        with pytest.raises(AssertionError, match="mask_from_strokes' mask"):  # an empty mask, above)
+            edit(model, x0, EditSettings("inpaint", engine(2.0, 10, 7), drawn=drawn))
 
 
 def test_bad_anagram_and_edit_settings_are_named_with_what_is_allowed(repo):
     runs, model = part_a(repo)
-    e = EngineSettings(3.0, 10, 5)
+    e = engine(3.0, 10, 5)
     for s, message in (
             (AnagramSettings((6, 9), ("identity", "spin"), e), r"views \['spin'\]: unknown; allowed: identity, flip"),
             (AnagramSettings((6, 9), ("identity", "negate"), e), "view 'negate' needs a value range symmetric"),
             (AnagramSettings((6, 6), ("identity", "flip"), e), r"digits \[6, 6\]: the same digit twice; allowed: a "
                                                                "different digit for each view"),
-            (AnagramSettings((6,), ("identity",), e), "allowed: 2 or 3 views, one digit each"),
-            (AnagramSettings((6, 12), ("identity", "flip"), e), r"digits \[12\]; allowed: 0 .. 9"),
-            (AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 0, 5)), r"stride=0; allowed: 1 .. 49"),
+            (AnagramSettings((6,), ("identity",), e), "an anagram takes 2 or 3 different views"),
+            (AnagramSettings((6, 12), ("identity", "flip"), e), r"prompt '12': the model understands the labels"),
+            (AnagramSettings((6, 9), ("identity", "flip"), engine(3.0, 50, 5)),  # against the model's T
+             re.escape("parta.mnist.common.stride=50 is not allowed; allowed: 1 .. 49 (T = 50)")),
             (AnagramSettings((6, 9), ("identity", "flip"), e, count=9), r"samples=9; allowed: 1 .. 8")):
         with pytest.raises(InputError, match=message):
             make(model, s)
     x0 = torch.zeros(1, 1, 28, 28)
-    for s, message in ((EditSettings("SDEdit", e, start=5), r"i_start=5; allowed: 0 .. 4 \(the schedule has 5"),
-                       (EditSettings("SDEdit", e, start=-1), r"i_start=-1; allowed: 0 .. 4"),
-                       (EditSettings("SDEdit", e, start=1.5), r"i_start=1.5; allowed: a whole number 0 .. 4"),
-                       (EditSettings("blur", e), "mode 'blur'; allowed: SDEdit, inpaint"),
-                       (EditSettings("inpaint", e, box=(0.5, 0.2, 0, 1)), "allowed: \\[top, bottom, left, right\\]"),
-                       (EditSettings("SDEdit", EngineSettings(3.0, 10, 5, 1.5)), r"eta=1.5; allowed: None .* or a number")):
-        with pytest.raises(InputError, match=message):
-            edit(model, x0, s)
+    with pytest.raises(InputError, match=re.escape("parta.mnist.iterative.i_start=5 is not allowed; allowed: 0 .. 4 "
+                                                   "(the 5 strided timesteps of T = 50 at stride 10)")):
+        edit(model, x0, EditSettings("SDEdit", e, start=5))  # against the model's grid, as part A's stages do
+    # each field by the rule of the params knob it starts at (the page's, through fields.py)
+    for entry, args, message in (
+            (start_of, (-1, "ddpm_class"), "parta.mnist.iterative.i_start=-1 is not allowed; allowed: greater than "
+                                           "or equal to 0"),
+            (start_of, (1.5, "ddpm_class"), "parta.mnist.iterative.i_start=1.5 is not allowed; allowed: a valid "
+                                            "integer"),
+            (box_of, ("0.5, 0.2, 0, 1", "ddpm_class"), "parta.mnist.inpaint.masks=[[0.5, 0.2, 0.0, 1.0]] is not "
+                                                       "allowed; allowed: [top, bottom, left, right] fractions with "
+                                                       "top < bottom and left < right"),
+            (box_of, ("0, a, 0, 1", "ddpm_class"), "mask box '0, a, 0, 1'; allowed: four fractions of the side"),
+            (engine, (3.0, 0, 5), "parta.mnist.common.stride=0 is not allowed; allowed: greater than or equal to 1"),
+            (engine, (3.0, 10, 5, 1.5), "parta.mnist.common.ddim_eta=1.5 is not allowed; allowed: less than or "
+                                        "equal to 1"),
+            (engine, (3.0, 10, 5, None, 0.3, "flow_class"), "parta.mnist_flow.common.step=0.3 is not allowed; "
+                                                            "allowed: 1 / n for a whole number n of Euler steps")):
+        with pytest.raises(InputError, match=re.escape(message)):
+            entry(*args)
     for empty in (None, np.zeros((280, 280, 4), np.uint8), np.full((280, 280, 3), 255, np.uint8)):
         with pytest.raises(InputError, match="the canvas is empty.*allowed: a digit drawn on the canvas"):
             from_drawing(empty)
     with pytest.raises(InputError, match=r"'mnist-test:3': allowed: mnist-test:0 .. mnist-test:2"):
         mnist_digit(runs, "workspace", 3)
-    from difflab.explore.handlers import part_a as page_model  # the page's model field: the run's class models only
-
-    for name in ("ddpm_time", "judge", ""):
+    for name in ("ddpm_time", "judge", ""):  # the page's model field: the run's class models only
         with pytest.raises(InputError, match=re.escape(f"model {name!r}; allowed: ddpm_class, flow_class")):
-            page_model(runs, CPU, "workspace", name)
+            engine(model=name)
 
 
 def calls_of(unet: torch.nn.Module) -> list[int]:
@@ -545,7 +592,7 @@ def test_a_cancel_flag_stops_the_loop_after_the_step_under_way(repo):
     unet, meta = runs.model("workspace", "ddpm_class")
     calls = calls_of(unet)  # the same UNet is behind part A's model
     x0 = torch.zeros(1, 1, 28, 28)
-    e = EngineSettings(3.0, 10, 5)  # 5 strided steps
+    e = engine(3.0, 10, 5)  # 5 strided steps
     for work, at, message in (
             (lambda flag, on_step: draw(unet, meta, settings(), CPU, on_step=on_step, cancel=flag), 2,
              "cancelled at step 3 of 5"),
@@ -688,7 +735,7 @@ def test_the_page_in_a_real_browser(repo):
         run_box.fill("workspace")
         run_box.press("Enter")
         page.locator("#rows input").fill("1")
-        refused_then_answered(page, "#steps input", "#sample", "999", "num_steps=999; allowed for a DDPM: 1 .. T (50)",
+        refused_then_answered(page, "#steps input", "#sample", "999", "num_steps=999; allowed: 1 .. 50 (T = 50)",
                               "2", "#caption-a", "2 steps")
 
 
@@ -733,13 +780,13 @@ def test_the_anagram_and_draw_tabs_in_a_real_browser(repo):
 
     runs, model = part_a(repo)
     with served_in_chromium(runs, ["workspace"]) as (_, new_page):
-        anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), EngineSettings(3.0, 10, 3), count=2))
+        anagrams = make(model, AnagramSettings((6, 9), ("identity", "flip"), engine(3.0, 10, 3), count=2))
         want_anagram = picture(seen(anagrams, ("identity", "flip")), 2)
         blurs = ((9, 2.0), (3, 0.7))
-        want_bands = picture(bands.seen(bands.make(model, bands.BandSettings((0, 7, 1), blurs, EngineSettings(3.0, 10, 3),
+        want_bands = picture(bands.seen(bands.make(model, bands.BandSettings((0, 7, 1), blurs, engine(3.0, 10, 3),
                                                                              count=2)), blurs), 2)
         digit, _ = mnist_digit(runs, "workspace", 2)
-        want_edit = picture(edit(model, digit, EditSettings("SDEdit", EngineSettings(3.0, 10, 3), "", start=2))[0], 1)
+        want_edit = picture(edit(model, digit, EditSettings("SDEdit", engine(3.0, 10, 3), "", start=2))[0], 1)
         page = new_page(1400, 1400)
         open_tab(page, "Anagram", "anagram", count="2", stride="10", seed="3")
         page.locator("#anagram-go").click()
@@ -822,20 +869,20 @@ def test_the_explorer_as_an_api(batched, tmp_path):
         api = client.view_api(print_info=False, return_format="dict")
         names = {endpoint: [p["parameter_name"] for p in info["parameters"]]
                  for endpoint, info in api["named_endpoints"].items()}
-        engine = ["model", "cfg_scale", "stride", "seed", "sampler", "eta", "step"]
+        engine_fields = ["model", "cfg_scale", "stride", "seed", "sampler", "eta", "step"]
         assert names == {
             "/sample": ["run", "compare_with", "model", "digits", "rows", "cfg_scale", "steps", "sampler", "eta",
                         "variance", "seed"],
             "/frame": ["frame"],
-            "/anagram": ["run", "digit_1", "view_1", "digit_2", "view_2", "digit_3", "view_3", "samples", *engine],
-            "/bands": ["run", "digits", "blurs", "samples", *engine],
+            "/anagram": ["run", "digit_1", "view_1", "digit_2", "view_2", "digit_3", "view_3", "samples", *engine_fields],
+            "/bands": ["run", "digits", "blurs", "samples", *engine_fields],
             "/edit": ["run", "source", "canvas", "test_digit", "mode", "start", "region", "box", "prompt", "every",
-                      "mask", *engine],
+                      "mask", *engine_fields],
             "/under_the_mask": ["run", "source", "canvas", "test_digit"]}
         assert not api["unnamed_endpoints"]
         asked = dict(run="workspace", compare_with="", model="ddpm_class", digits="3 1 4", rows=2, cfg_scale=3.0,
                      steps=3, sampler="DDPM step", eta=0.0, variance="fixed_small", seed=11)
-        with pytest.raises(AppError, match=re.escape("num_steps=999; allowed for a DDPM: 1 .. T (50)")):
+        with pytest.raises(AppError, match=re.escape("num_steps=999; allowed: 1 .. 50 (T = 50)")):
             client.predict(**{**asked, "steps": 999}, api_name="/sample")
         image, caption, *_ = client.predict(**asked, api_name="/sample")
         noise, _, frame_caption = client.predict(frame=0, api_name="/frame")  # this session's last grid's film
@@ -850,15 +897,17 @@ def test_the_explorer_as_an_api(batched, tmp_path):
         _, edited, _, edit_caption = client.predict(**sdedit, api_name="/edit")
         _, between, _, between_caption = client.predict(**{**sdedit, "start": 0.33}, api_name="/edit")  # off the grid
         assert "SDEdit from t_start = 0.33," in between_caption
-        with pytest.raises(AppError, match=re.escape("t_start=1; allowed: a time in [0, 1)")):
+        with pytest.raises(AppError, match=re.escape("parta.mnist_flow.iterative.t_start=1 is not allowed; allowed: "
+                                                     "less than 1")):
             client.predict(**{**sdedit, "start": 1.0}, api_name="/edit")
-        with pytest.raises(AppError, match=re.escape("i_start=0.4; allowed: a whole number 0 .. 5")):
+        with pytest.raises(AppError, match=re.escape("parta.mnist.iterative.i_start=0.4 is not allowed; allowed: a "
+                                                     "valid integer")):
             client.predict(**{**sdedit, "model": "ddpm_class", "stride": 9}, api_name="/edit")
         client.close()
     finally:
         demo.close()
     flow = part_a_model(*runs.model("workspace", "flow_class"), CPU)
-    e = EngineSettings(3.0, 9, 3, step=0.1)
+    e = engine(3.0, 9, 3, step=0.1, model="flow_class")
     want = picture(seen(make(flow, AnagramSettings((6, 9), ("identity", "flip"), e, count=2)), ("identity", "flip")), 2)
     assert np.array_equal(np.array(Image.open(anagram).convert("L")), want)
     assert "(flow_class)" in anagram_caption and "10 Euler steps (h = 0.1)" in anagram_caption

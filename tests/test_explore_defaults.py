@@ -67,13 +67,17 @@ def test_a_run_lacking_a_knob_takes_its_fallback():
 
 
 def test_a_knob_no_field_can_take_is_named():
-    for path, value, allowed in (("parta__mnist__common__stride", "nine", "a finite number"),
-                                 ("seed", True, "a finite number"),
-                                 ("ddpm_class__guidance_scale", None, "a finite number"),
+    """A run's knob the schema refuses is named as the params loader names it (the knob, its value, what the
+    schema allows), with the run: the same rule, stated once, that its stages would apply."""
+    for path, value, allowed in (("parta__mnist__common__stride", "nine", "a valid integer"),
+                                 ("parta__mnist__common__stride", 0, "greater than or equal to 1"),
+                                 ("seed", True, "a valid integer"),
+                                 ("ddpm_class__guidance_scale", None, "a valid number"),
                                  ("ddpm_class__guidance_scale", float("inf"), "a finite number"),
-                                 ("parta__mnist__common__sampler", "euler", "ddpm, ddim"),
-                                 ("objectives__ddpm_variance", "learned_range", "fixed_small, fixed_large")):
+                                 ("parta__mnist__common__sampler", "euler", "'ddpm' or 'ddim'"),
+                                 ("parta__mnist_flow__common__step", 0.3, "1 / n for a whole number n of Euler"),
+                                 ("objectives__ddpm_variance", "learned_range", "'fixed_small' or 'fixed_large'")):
         dotted = path.replace("__", ".")
-        with pytest.raises(InputError, match=re.escape(f"run 'w': {dotted}={value!r} in its params.yaml; allowed: "
-                                                       f"{allowed}")):
+        with pytest.raises(InputError, match=re.escape(f"run 'w', in its params.yaml: {dotted}={value!r} is not "
+                                                       f"allowed; allowed: {allowed}")):
             first_values(with_knobs(**{path: value}), "w")

@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from pathlib import Path
 
-GIFS = {"ddpm": "reverse.gif", "flow": "trajectory.gif"}  # by objective: the film of the last model sampling, beside its reports
+# by objective: the film of the last model sampling, beside its reports
+GIFS = {"ddpm": "reverse.gif", "flow": "trajectory.gif"}
 
 
 @dataclass(frozen=True)

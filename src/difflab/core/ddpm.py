@@ -14,7 +14,6 @@ from difflab.core.guidance import one_hot_dropout
 from difflab.core.noise import Generators, randn
 from difflab.core.predictor import Predictor
 from difflab.core.timesteps import timesteps as steps_of_schedule
-from difflab.errors import InputError
 from difflab.progress import progress as progress_bar
 
 
@@ -89,16 +88,6 @@ def ddim_step(x0_hat: torch.Tensor, eps: torch.Tensor, alpha_bar_prev: float, st
     return alpha_bar_prev ** 0.5 * x0_hat + max(1 - alpha_bar_prev - std * std, 0.0) ** 0.5 * eps
 
 
-def check_eta(eta: float | None) -> None:
-    if eta is not None and (isinstance(eta, bool) or not isinstance(eta, (int, float)) or not 0 <= eta <= 1):
-        raise InputError(f"eta={eta!r}; allowed: None (the DDPM posterior step) or a number in [0, 1] (DDIM)")
-
-
-def check_variance(variance: str) -> None:
-    if variance not in VARIANCES:
-        raise InputError(f"variance={variance!r}; allowed: {', '.join(VARIANCES)}")
-
-
 @torch.no_grad()
 def sample(predict: Predictor, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, generator: Generators,
            timesteps: Sequence[int] | None = None,
@@ -119,7 +108,8 @@ def sample(predict: Predictor, x_T: torch.Tensor, alphas_cumprod: torch.Tensor, 
     # the grid comes from timesteps() through a Process, checked where the user gave its knobs
     assert ts and all(a > b for a, b in zip(ts, ts[1:])) and 0 <= ts[-1] <= ts[0] < len(alphas_cumprod), \
         f"timesteps must descend within [0, {len(alphas_cumprod) - 1}], got {ts[:3]}...{ts[-3:]}"
-    assert (eta is None or 0 <= eta <= 1) and variance in VARIANCES, (eta, variance)  # as a DDPMProcess checked them
+    # the schema's knobs (ddim_eta: a Fraction; variance: one of VARIANCES) where the user gave them
+    assert (eta is None or 0 <= eta <= 1) and variance in VARIANCES, (eta, variance)
     ab = alphas_cumprod.tolist()
     x = x_T
     for i, t in enumerate(progress_bar(ts, desc=progress, disable=progress is None)):

@@ -121,7 +121,6 @@ class Flow:
             raise InputError("a flow-matching model needs num_steps, its number of Euler steps")
         if eta is not None:
             raise InputError(f"eta={eta}: DDIM's eta applies to a DDPM; a flow-matching model samples by Euler steps")
-        ddpm.check_variance(variance)
         grid = FlowProcess().grid(num_steps)  # a bad num_steps stops here
         return FlowProcess(1 / num_steps), grid
 

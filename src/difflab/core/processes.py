@@ -66,10 +66,6 @@ class DDPMProcess:
     variance: str = "fixed_small"
     end = -1
 
-    def __post_init__(self):
-        ddpm.check_eta(self.eta)
-        ddpm.check_variance(self.variance)
-
     @property
     def num_train_timesteps(self) -> int:
         return len(self.alphas_cumprod)
@@ -110,10 +106,6 @@ class FlowProcess:
     `step` (h = 1 / n for a whole number n of steps: the course's h = 0.02 is 50 steps)."""
     step: float = 0.02
     end = 1.0
-
-    def __post_init__(self):
-        if not (0 < self.step <= 1 and math.isclose(1 / self.step, round(1 / self.step), abs_tol=1e-9)):
-            raise InputError(f"step={self.step}; allowed: 1 / n for a whole number n >= 1 (0.02 = 50 Euler steps)")
 
     @property
     def num_steps(self) -> int:

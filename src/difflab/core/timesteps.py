@@ -16,8 +16,7 @@ def timesteps(num_timesteps: int, num_steps: int | None = None, stride: int | No
     - num_steps: that many, spread evenly from T - 1 down to 0 and rounded (T = 300, 5 -> 299, 224, 150, 75, 0);
     - stride: every stride-th, ending at 0 (T = 1000, stride 30 -> 990, 960, ..., 30, 0: 34 steps).
     The DDPM's posterior step and DDIM's are exact between any two of them, so fewer steps are a strided sampler."""
-    if num_steps is not None and stride is not None:
-        raise InputError(f"num_steps={num_steps} and stride={stride}; allowed: one of the two, or neither (all T)")
+    assert num_steps is None or stride is None, f"num_steps={num_steps} and stride={stride}: one of the two"
     if stride is not None:
         if not isinstance(stride, int) or not 1 <= stride < num_timesteps:
             raise InputError(f"stride={stride!r}; allowed: 1 .. {num_timesteps - 1}")

@@ -4,7 +4,6 @@ evaluation/parta.py's bands() makes it (the engine's factorized predictor over f
 explorer's image for a seed is the library's; and each sample as seen through each band (band_views: through the
 widest blur from afar, ..., the image itself up close), which is what the judge is asked about."""
 
-import math
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,9 +11,9 @@ from dataclasses import dataclass
 import torch
 
 from difflab.errors import InputError
-from difflab.explore.anagram import MAX_COUNT, EngineSettings, check_engine
+from difflab.explore.anagram import MAX_COUNT, EngineSettings, against_model
+from difflab.explore.sample import within
 from difflab.explore.steps import stop_if, watched
-from difflab.models.unet import NUM_CLASSES
 from difflab.parta import algorithms as alg
 from difflab.parta.engine import Engine
 from difflab.parta.model import DiffusionModel
@@ -40,30 +39,18 @@ def band_names(blurs: tuple[Blur, ...]) -> list[str]:
 
 
 def check(model: DiffusionModel, s: BandSettings) -> Engine:
-    """Every setting checked before any work, each message naming the value and what is allowed (a kernel the image
-    cannot hold too: algorithms.kernel_fits, the rule part A's stages check); returns the engine."""
-    if not 1 <= len(s.blurs) <= MAX_BLURS:
-        raise InputError(f"{len(s.blurs)} blurs {list(s.blurs)}; allowed: 1 .. {MAX_BLURS} (kernel size, sigma), "
-                         "widest first")
-    if len(s.digits) != len(s.blurs) + 1:
-        raise InputError(f"{len(s.digits)} digits {list(s.digits)} for {len(s.blurs)} blur(s); allowed: one digit "
-                         f"per band, {len(s.blurs) + 1} here (low to high)")
-    bad = [d for d in s.digits if not 0 <= d < NUM_CLASSES]
-    if bad:
-        raise InputError(f"digits {bad}; allowed: 0 .. {NUM_CLASSES - 1}")
-    side = model.image_size
-    for k, sigma in s.blurs:
-        if not 0 < sigma < math.inf:
-            raise InputError(f"blur ({k}, {sigma}): sigma={sigma}; allowed: a finite number > 0")
-        if not alg.kernel_fits(k, side):
-            raise InputError(f"blur ({k}, {sigma}): kernel_size={k}; allowed: an odd number below {2 * side} for "
-                             f"{side}x{side} images")
+    """Every setting checked before any work, each message naming the value and what is allowed (each blur's kernel
+    size and sigma by the schema's rule of a blur: fields.blurs_of; their kernels against the image size as part
+    A's stages check theirs: anagram.against_model); returns the engine."""
+    if not 1 <= len(s.blurs) <= MAX_BLURS or len(s.digits) != len(s.blurs) + 1:
+        raise InputError(f"{len(s.digits)} digits {list(s.digits)} for {len(s.blurs)} blur(s) {list(s.blurs)}; "
+                         f"allowed: 1 .. {MAX_BLURS} blurs (kernel size, sigma), widest first, and one digit per "
+                         "band, one more than the blurs (low to high)")
     if any(a[1] <= b[1] for a, b in zip(s.blurs, s.blurs[1:])):
         raise InputError(f"blurs {list(s.blurs)}: sigmas must decrease; allowed: the widest blur (the lowest band) "
                          "first")
-    if not 1 <= s.count <= MAX_COUNT:
-        raise InputError(f"samples={s.count}; allowed: 1 .. {MAX_COUNT}")
-    return check_engine(model, s.engine)
+    within("samples", s.count, 1, MAX_COUNT)
+    return against_model(model, s.engine, factorized={"kernel_sizes": [k for k, _ in s.blurs]})
 
 
 def make(model: DiffusionModel, s: BandSettings,

@@ -35,11 +35,11 @@ def describe_frame(k: int, count: int, label: str, every: int) -> str:
 
 def describe_engine(e: EngineSettings, engine) -> str:
     """How a caption names the engine: its steps and sampler (a DDPM's stride, a flow's Euler step), CFG, seed."""
-    ts = engine.grid
+    ts, c = engine.grid, e.common
     if isinstance(engine.process, FlowProcess):
-        return f"{len(ts)} Euler steps (h = {e.step:g}), CFG scale {e.guidance_scale:g}, seed {e.seed}"
-    sampler = "DDPM step" if e.eta is None else f"DDIM eta {e.eta:g}"
-    return (f"{len(ts)} steps (stride {e.stride}, {ts[0]} .. 0), CFG scale {e.guidance_scale:g}, {sampler}, "
+        return f"{len(ts)} Euler steps (h = {c.step:g}), CFG scale {c.guidance_scale:g}, seed {e.seed}"
+    sampler = "DDPM step" if c.sampler == "ddpm" else f"DDIM eta {c.ddim_eta:g}"
+    return (f"{len(ts)} steps (stride {c.stride}, {ts[0]} .. 0), CFG scale {c.guidance_scale:g}, {sampler}, "
             f"seed {e.seed}")
 
 

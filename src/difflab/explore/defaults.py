@@ -1,17 +1,26 @@
-"""The page's first values, read from the params.yaml of the run the page opens on (the workspace, unless the run
-picker starts elsewhere): the knobs that run's own stages sample with, so that the explorer starts where the run's
-figures are. KNOBS is the one place that names the knob behind each field and the value the field takes where the
-run's params lack that knob (a run older than the knob, a params.yaml without that section, or no params.yaml at
-all): the value params.yaml holds today. The fields no knob holds (the Sample tab's model, digits, sampler and
+"""The knobs of params.yaml behind the page's fields: their rules and their first values.
+
+A field that starts at a knob follows that knob's rule: `checked` validates a value with the schema's own model of
+the knob (or of the part of its section the page sets), and a value the schema refuses is the params loader's one
+line, naming the knob, the value and what is allowed. The first values are read from the params.yaml of the run the
+page opens on (the workspace, unless the run picker starts elsewhere): the knobs that run's own stages sample with,
+so that the explorer starts where the run's figures are. KNOBS is the one place that names the knob behind each
+field and the value the field takes where the run's params lack that knob (a run older than the knob, a params.yaml
+without that section, or no params.yaml at all): the value params.yaml holds today. The fields no knob holds (the Sample tab's model, digits, sampler and
 steps, the Anagram and Bands tabs' example digits, views and blurs, the inpainting box, the sample counts) are the
 page's own, written where the page lays them out."""
 
-import math
+import functools
 
-from difflab.core.ddpm import FIXED_VARIANCES
+from pydantic import ValidationError, create_model
+
+from difflab.config.params import _explain  # the params loader's one line per error (until params.py names it)
+from difflab.config.schema import Params, Section
 from difflab.errors import InputError
-from difflab.explore.fields import PART_A_SAMPLERS
 from difflab.explore.runs import RunError, Runs
+
+# part A's sampler on the page -> parta.mnist.common.sampler's name: the posterior step (fixed_small) | DDIM (eta)
+PART_A_SAMPLERS = {"DDPM step": "ddpm", "DDIM": "ddim"}
 
 # a field -> the params.yaml knob its first value is read from (a dotted path), and its value where the params lack it
 KNOBS = {
@@ -35,7 +44,46 @@ KNOBS = {
     "t_start": ("parta.mnist_flow.iterative.t_start", 0.5),
     "every": ("parta.mnist.iterative.show_every", 5),
 }
-NAMES = {"variance": tuple(FIXED_VARIANCES), "part_a_sampler": tuple(PART_A_SAMPLERS.values())}  # knobs naming a choice
+@functools.cache
+def _model(path: tuple[str, ...], knobs: tuple[str, ...]) -> type[Section]:
+    """A model of params.yaml that holds the knob at `path` alone, or of the section there only `knobs`, each with
+    the schema's own type and rule (a rule between a section's knobs is not carried over)."""
+    info = Params.model_fields[path[0]]
+    for name in path[1:]:
+        info = info.annotation.model_fields[name]
+    field = (info.annotation, info)
+    if knobs:
+        section = info.annotation
+        field = (create_model(section.__name__, __base__=Section,
+                              **{k: (section.model_fields[k].annotation, section.model_fields[k]) for k in knobs}),
+                 ...)
+    for name in reversed(path):
+        field = (create_model(f"At_{name}", __base__=Section, **{name: field}), ...)
+    return field[0]
+
+
+def checked(where: str, value):
+    """`value` as params.yaml's knob at `where` ("seed", "samplers.ddim_eta") would hold it, or, for a dict, as the
+    section at `where` ("parta.mnist.common") holding those knobs; a ParamError naming the knob otherwise."""
+    path = tuple(where.split("."))
+    raw = value
+    for name in reversed(path):
+        raw = {name: raw}
+    try:
+        found = _model(path, tuple(value) if isinstance(value, dict) else ()).model_validate(raw)
+    except ValidationError as e:
+        raise _explain(e, path[0], raw) from None
+    for name in path:
+        found = getattr(found, name)
+    return found
+
+
+def of_run(run: str, where: str, value):
+    """A knob of a run's params.yaml, checked as `checked` does; the error names the run."""
+    try:
+        return checked(where, value)
+    except InputError as e:
+        raise InputError(f"run {run!r}, in its params.yaml: {e}") from None
 
 
 def knob(params: dict, path: str, fallback):
@@ -49,19 +97,9 @@ def knob(params: dict, path: str, fallback):
 
 
 def first_values(params: dict, run: str) -> dict:
-    """Every field's first value (KNOBS) from the run's params, part A's sampler as the page names it; InputError
-    naming the run, the knob and what is allowed where a knob holds what its field cannot take."""
-    values = {}
-    for field, (path, fallback) in KNOBS.items():
-        value = knob(params, path, fallback)
-        if field in NAMES:
-            fits, allowed = value in NAMES[field], ", ".join(NAMES[field])
-        else:
-            fits = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-            allowed = "a finite number"
-        if not fits:
-            raise InputError(f"run {run!r}: {path}={value!r} in its params.yaml; allowed: {allowed}")
-        values[field] = value
+    """Every field's first value (KNOBS) from the run's params, each checked by its knob's rule (fields.of_run: an
+    InputError naming the run, the knob and what is allowed), part A's sampler as the page names it."""
+    values = {field: of_run(run, path, knob(params, path, fallback)) for field, (path, fallback) in KNOBS.items()}
     values["part_a_sampler"] = next(name for name, s in PART_A_SAMPLERS.items() if s == values["part_a_sampler"])
     return values
 

@@ -18,8 +18,9 @@ from PIL import Image
 
 from difflab.data.mnist import read_idx
 from difflab.errors import InputError
-from difflab.explore.anagram import EngineSettings, check_engine
+from difflab.explore.anagram import EngineSettings, against_model
 from difflab.explore.runs import RunError, Runs
+from difflab.explore.sample import within
 from difflab.explore.steps import stop_if
 from difflab.parta.engine import Engine
 from difflab.parta.images import load_image, make_mask
@@ -31,6 +32,7 @@ PROMPTS = ("", *(str(d) for d in range(10)))  # "" = no digit asked for (guidanc
 TEST_FILES = ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
 
+MAX_EVERY = 1000  # the strip's every k-th step: no grid of the page has more steps (T = 300, 1000 Euler steps)
 MASK_COVER = 0.5  # a pixel of the 28 x 28 mask is redrawn when paint covers at least half of it on the canvas
 
 
@@ -54,19 +56,16 @@ def from_drawing(canvas: np.ndarray | None) -> torch.Tensor:
     """A canvas (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA, transparent = paper) as a (1, 1, 28, 28) input in
     [0, 1]: flattened onto white, then through load_image as any image file of part A (a dark drawing on a light
     ground is inverted to MNIST's light on dark). InputError for an empty canvas."""
-    if canvas is None or canvas.size == 0:
-        raise InputError("the canvas is empty; allowed: a digit drawn on the canvas (or an MNIST test digit by index)")
-    a = np.asarray(canvas).astype(np.float64)
-    if not (a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4))):
-        raise InputError(f"a canvas of shape {a.shape}; allowed: (H, W) grey, (H, W, 3) RGB or (H, W, 4) RGBA")
+    a = np.zeros(0) if canvas is None else np.asarray(canvas).astype(np.float64)
+    assert a.size == 0 or a.ndim == 2 or (a.ndim == 3 and a.shape[2] in (1, 3, 4)), f"a Sketchpad's, not {a.shape}"
     if a.ndim == 3 and a.shape[2] == 4:
         alpha = a[..., 3:] / 255.0
         a = a[..., :3] * alpha + 255.0 * (1 - alpha)
     if a.ndim == 3 and a.shape[2] == 1:
         a = a[..., 0]
-    if np.ptp(a) == 0:
-        raise InputError("the canvas is empty (one colour all over); allowed: a digit drawn on the canvas "
-                         "(or an MNIST test digit by index)")
+    if a.size == 0 or np.ptp(a) == 0:
+        raise InputError("the canvas is empty (nothing drawn, or one colour all over); allowed: a digit drawn on the "
+                         "canvas (or an MNIST test digit by index)")
     img = Image.fromarray(np.clip(a, 0, 255).round().astype(np.uint8))
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "drawing.png"  # PNG: lossless, so load_image reads the pixels drawn
@@ -88,9 +87,7 @@ def mask_from_strokes(layers: list[np.ndarray] | None, size: int = 28) -> torch.
     paint together, centre-cropped as the drawing is, each pixel of the mask 1 where paint covers at least
     MASK_COVER of its cell on the canvas. InputError when nothing is painted."""
     painted = [np.asarray(a) for a in layers or [] if a is not None and np.asarray(a).size]
-    for a in painted:
-        if a.ndim != 3 or a.shape[2] != 4:
-            raise InputError(f"a mask layer of shape {a.shape}; allowed: (H, W, 4) RGBA strokes")
+    assert all(a.ndim == 3 and a.shape[2] == 4 for a in painted), "a Sketchpad's layers: (H, W, 4) RGBA"
     cover = np.clip(sum(a[..., 3].astype(np.float64) / 255.0 for a in painted), 0, 1) if painted else None
     if cover is None or not cover.any():
         raise InputError("the mask is empty (nothing painted on the mask canvas); allowed: strokes over the region "
@@ -131,25 +128,20 @@ def mnist_digit(runs: Runs, run: str, index: int) -> tuple[torch.Tensor, int]:
 
 
 def check(model: DiffusionModel, s: EditSettings) -> tuple[Engine, torch.Tensor | None, tuple[list, int]]:
-    """Every setting checked before any work, each message naming the value and what is allowed; returns the
-    engine, for inpainting the mask (1 where new content goes), and where the run starts: the grid it walks and the
-    index on it (SDEdit's start: Engine.walk, a flow's t_start anywhere in [0, 1); inpainting: the whole grid)."""
-    if s.mode not in MODES:
-        raise InputError(f"mode {s.mode!r}; allowed: {', '.join(MODES)}")
-    if s.prompt not in PROMPTS:
-        raise InputError(f"digit {s.prompt!r}; allowed: none ('') or one of 0 .. 9")
-    engine = check_engine(model, s.engine)
-    if s.every < 0:
-        raise InputError(f"every={s.every}; allowed: 0 (no strip) or a step count >= 1")
+    """Every setting checked before any work, each message naming the value and what is allowed (SDEdit's start
+    against the model's grid as part A's stages check iterative's: anagram.against_model); returns the engine, for
+    inpainting the mask (1 where new content goes), and where the run starts: the grid it walks and the index on
+    it (SDEdit's start: Engine.walk, a flow's t_start anywhere in [0, 1); inpainting: the whole grid)."""
+    assert s.mode in MODES and s.prompt in PROMPTS, (s.mode, s.prompt)  # the page's choices
+    within("every", s.every, 0, MAX_EVERY, " (0: no strip)")
+    start = {"iterative": {model.objective.start_knob: s.start}} if s.mode == "SDEdit" else {}
+    engine = against_model(model, s.engine, **start)
     if s.mode == "SDEdit":
         return engine, None, engine.walk(s.start)
     if s.drawn is None:
         return engine, make_mask(list(s.box), model.image_size).to(model.device), (engine.grid, 0)
     side = model.image_size
-    if tuple(s.drawn.shape) != (1, 1, side, side) or not ((s.drawn == 0) | (s.drawn == 1)).all():
-        raise InputError(f"a drawn mask of shape {tuple(s.drawn.shape)}; allowed: (1, 1, {side}, {side}) of 0 and 1")
-    if not s.drawn.any():
-        raise InputError("the mask is empty (nothing to redraw); allowed: strokes over the region to redraw")
+    assert tuple(s.drawn.shape) == (1, 1, side, side) and s.drawn.any(), "mask_from_strokes' mask, not empty"
     return engine, s.drawn.to(model.device), (engine.grid, 0)
 
 

@@ -1,93 +1,87 @@
-"""The page's fields read as settings, free of the page: a number typed or sent through the API becomes a finite
-number, a whole number, a list of blurs, a box or a mask, or an InputError naming the field and what it allows
-(inf and NaN come only through the API, and no setting takes them). Each tab's work checks the settings against the
-model afterwards (sample.check, anagram.check_engine, bands.check, draw.check)."""
-
-import math
+"""The page's fields read as settings, free of the page, each checked where the page takes it and nowhere after:
+a field that starts at a knob of params.yaml (the CFG scale, eta, the stride, the Euler step, the seed, SDEdit's
+start...) by that knob's rule (defaults.checked: the schema's own, with the params loader's message); what the page
+alone has (digits, blurs, a box, counts) parsed here. What only the model can judge (a stride against its T, a
+kernel against its image size, a view against its value range) each tab's work judges once the model is loaded
+(sample.check, anagram.against_model)."""
 
 import torch
 
+from difflab.core.objectives import of_section
 from difflab.errors import InputError
-from difflab.explore.anagram import EngineSettings
+from difflab.explore.anagram import PART_A_MODELS, EngineSettings
 from difflab.explore.bands import Blur
+from difflab.explore.defaults import KNOBS, PART_A_SAMPLERS, checked
 from difflab.explore.draw import mask_from_strokes
 from difflab.explore.sample import Settings, parse_digits
 
-# part A's sampler on the page -> parta.mnist.common.sampler's name: the posterior step (fixed_small) | DDIM (eta)
-PART_A_SAMPLERS = {"DDPM step": "ddpm", "DDIM": "ddim"}
 REGIONS = ("box", "drawn mask")  # where inpainting redraws
+PART_A_VARIANCE = "fixed_small"  # the page's DDPM step adds the posterior's noise (MNIST predicts no variance)
 
 
-def number(name: str, value) -> float:
-    """A finite number from a page field, or an InputError naming the field (an emptied field gives None)."""
-    if value is None:
-        raise InputError(f"{name} is empty; allowed: a number")
-    if not math.isfinite(float(value)):
-        raise InputError(f"{name}={float(value)!r}; allowed: a finite number")
-    return float(value)
-
-
-def integer(name: str, value) -> int:
-    """A whole number from a page field, or an InputError naming the field."""
-    if number(name, value) != int(value):
-        raise InputError(f"{name}={value!r}; allowed: a whole number")
-    return int(value)
-
-
-def start_of(value) -> float | int:
-    """SDEdit's start from its field (a float on the page): a whole number as an int, as a DDPM's i_start is
-    written; any other number as it is (a flow model's t_start)."""
-    x = number("SDEdit start", value)
-    return int(x) if x.is_integer() else x
+def of_knob(field: str, value):
+    """A field's value by the rule of the knob it starts at (KNOBS)."""
+    return checked(KNOBS[field][0], value)
 
 
 def settings_of(digits: str, rows, scale, steps, sampler: str, eta, variance: str, seed) -> Settings:
-    """The Sample tab's fields as the sampler's settings (checked against the model by sample.check)."""
-    return Settings(parse_digits(digits), integer("rows", rows), number("CFG scale", scale), integer("steps", steps),
-                    sampler, number("eta", eta), variance, integer("seed", seed))
+    """The Sample tab's fields as the sampler's settings, each knob by the rule of the one it starts at
+    (defaults.KNOBS); the rows, steps and sampler are checked against the model by sample.check."""
+    return Settings(parse_digits(digits), rows, of_knob("cfg_scale", scale), steps, sampler, of_knob("eta", eta),
+                    of_knob("variance", variance), of_knob("seed", seed))
 
 
-def engine_of(scale, stride, seed, sampler: str, eta, step) -> EngineSettings:
-    """The part A tabs' engine fields as the engine's settings (checked against the model by
-    anagram.check_engine): the DDPM's stride and sampler, the flow model's Euler step; a model reads its own and
-    ignores the others'."""
-    if sampler not in PART_A_SAMPLERS:
-        raise InputError(f"sampler {sampler!r}; allowed: {', '.join(PART_A_SAMPLERS)}")
-    return EngineSettings(number("CFG scale", scale), integer("stride", stride), integer("seed", seed),
-                          None if sampler == "DDPM step" else number("eta", eta), step=number("Euler step", step))
+def engine_of(model: str, scale, stride, seed, sampler: str, eta, step) -> EngineSettings:
+    """The part A tabs' engine fields as parta.<model's section>.common holds them: a DDPM's stride, sampler, DDIM
+    eta (its noise the posterior's) and CFG scale, a flow model's Euler step and CFG scale; the model reads its own
+    and ignores the others'."""
+    if model not in PART_A_MODELS:
+        raise InputError(f"model {model!r}; allowed: {', '.join(PART_A_MODELS)} (part A runs on the class models)")
+    objective = of_section(model)
+    page = {"stride": stride, "sampler": PART_A_SAMPLERS.get(sampler, sampler), "ddim_eta": eta, "step": step,
+            "variance": PART_A_VARIANCE, "guidance_scale": scale}
+    common = checked(f"parta.{objective.part_a}.common",
+                     {k: page[k] for k in (*objective.process_knobs, "guidance_scale")})
+    return EngineSettings(common, of_knob("seed", seed))
 
 
-def blur_of(text: str) -> Blur | None:
-    """"9 2.0" -> (9, 2.0); None when it is not a whole number and a finite number."""
-    pair = text.split()
-    try:
-        blur = (int(pair[0]), float(pair[1])) if len(pair) == 2 else None
-    except ValueError:
-        return None
-    return blur if blur is not None and math.isfinite(blur[1]) else None
-
-
-def blurs_of(text: str) -> tuple[Blur, ...]:
-    """"9 2.0, 3 0.7" -> the blurs (kernel size, sigma), widest first; bands.check checks their sizes and order."""
-    blurs = [(part, blur_of(part)) for part in (text or "").split(",")]
-    for part, blur in blurs:
-        if blur is None:
+def blurs_of(text: str, model: str) -> tuple[Blur, ...]:
+    """"9 2.0, 3 0.7" -> the blurs (kernel size, sigma), each by the rule of a blur of the model's part A section
+    (parta.<section>.blur); bands.check checks how many there are and their order, against_model their kernels
+    against the image."""
+    blurs = []
+    for part in (text or "").split(","):
+        pair = part.split()
+        try:
+            blurs.append((int(pair[0]), float(pair[1])) if len(pair) == 2 else None)
+        except ValueError:
+            blurs.append(None)
+        if blurs[-1] is None:
             raise InputError(f"blurs {text!r}: {part.strip()!r} is not a blur; allowed: a kernel size (an odd whole "
                              "number) and a sigma per blur, blurs separated by commas, widest first (e.g. 9 2.0, "
                              "3 0.7)")
-    return tuple(blur for _, blur in blurs)
+        checked(f"parta.{of_section(model).part_a}.blur", {"kernel_size": blurs[-1][0], "sigma": blurs[-1][1]})
+    return tuple(blurs)
 
 
-def box_of(text: str) -> tuple[float, ...]:
-    """"0, 0.5, 0, 1" -> the inpainting box (top, bottom, left, right fractions; make_mask checks their order)."""
+def box_of(text: str, model: str) -> tuple[float, ...]:
+    """"0, 0.5, 0, 1" -> the inpainting box (top, bottom, left, right fractions), by the rule of an inpainting mask
+    of the model's part A section (parta.<section>.inpaint)."""
     try:
-        box = tuple(float(v) for v in (text or "").replace(",", " ").split())
+        box = [float(v) for v in (text or "").replace(",", " ").split()]
     except ValueError:
-        box = ()
-    if len(box) != 4 or not all(map(math.isfinite, box)):
         raise InputError(f"mask box {text!r}; allowed: four fractions of the side: top, bottom, left, right "
-                         "(e.g. 0, 0.5, 0, 1 = the top half)")
-    return box
+                         "(e.g. 0, 0.5, 0, 1 = the top half)") from None
+    return tuple(checked(f"parta.{of_section(model).part_a}.inpaint", {"masks": [box]}).masks[0])
+
+
+def start_of(value, model: str):
+    """SDEdit's start from its field (a float on the page) as the model's start knob, by the rule of
+    parta.<section>.iterative's: a DDPM's i_start (a whole number, 2.0 is 2), a flow model's t_start."""
+    objective = of_section(model)
+    value = int(value) if isinstance(value, float) and value.is_integer() else value
+    return getattr(checked(f"parta.{objective.part_a}.iterative", {objective.start_knob: value}),
+                   objective.start_knob)
 
 
 def canvas_of(value) -> object:
@@ -101,7 +95,6 @@ def strokes_of(value) -> list | None:
 
 
 def region_of(mode: str, region: str, mask_canvas) -> torch.Tensor | None:
-    """The mask painted by hand when inpainting inside a drawn mask, else None (the box, or SDEdit)."""
-    if region not in REGIONS:
-        raise InputError(f"inpaint inside {region!r}; allowed: {', '.join(REGIONS)}")
+    """The mask painted by hand when inpainting inside a drawn mask, else None (the box, or SDEdit); Gradio takes
+    only REGIONS."""
     return mask_from_strokes(strokes_of(mask_canvas)) if mode == "inpaint" and region == "drawn mask" else None

@@ -11,10 +11,10 @@ import gradio as gr
 import torch
 
 from difflab.config.runtime import Runtime
-from difflab.errors import InputError
 from difflab.explore import anagram, bands, draw, sample
 from difflab.explore.captions import describe, describe_anagram, describe_bands, describe_edit, describe_frame
-from difflab.explore.fields import canvas_of, integer
+from difflab.explore.defaults import of_run
+from difflab.explore.fields import canvas_of
 from difflab.explore.runs import WORKSPACE, RunError, Runs
 from difflab.explore.steps import Frames, picture
 from difflab.models.judge import Judge
@@ -63,6 +63,13 @@ def judged_views(runs: Runs, run: str, shown: torch.Tensor, names: list[str], di
     return f"Every {what} judged as asked: **{int(right.all(0).sum())} / {count}** samples.", table
 
 
+def batch_size_of(params: dict, run: str) -> int | None:
+    """The run's sample_batch_size (params.yaml), the batch size its sample stages draw with; None (all at once)
+    where its params have none."""
+    size = params.get("sample_batch_size")
+    return None if size is None else of_run(run, "sample_batch_size", size)
+
+
 def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: sample.Settings, progress: gr.Progress,
                cancel: threading.Event | None = None):
     """One run's grid, caption and verdicts, and the film of its reverse process (Frames). The images go through
@@ -71,9 +78,10 @@ def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: sample.Set
     run = run.strip() or WORKSPACE
     unet, meta = runs.model(run, model)
     params = runs.params(run)
-    batch_size = sample.batch_size_of(params, run)
+    batch_size = batch_size_of(params, run)
+    sample.check(s, meta)  # before the steps are counted
     n = len(s.digits) * s.rows
-    total = (steps_of(meta, s.num_steps) if 1 <= s.num_steps else 0) * math.ceil(n / (batch_size or n or 1))
+    total = steps_of(meta, s.num_steps) * math.ceil(n / (batch_size or n))
     progress((0, total), desc=f"{run}: sampling", unit="steps")
     ncols = len(s.digits)
     frames = Frames(ncols)
@@ -97,11 +105,8 @@ def film_at(film: list[Frames | None] | None, frame) -> tuple:
 
 
 def part_a(runs: Runs, runtime: Runtime, run: str, name: str):
-    """The run's name and its class-conditioned model `name` (the DDPM or the flow model) behind part A's
-    interface."""
-    if name not in anagram.PART_A_MODELS:
-        raise InputError(f"model {name!r}; allowed: {', '.join(anagram.PART_A_MODELS)} (part A runs on the class "
-                         "models)")
+    """The run's name and its class-conditioned model `name` (the DDPM or the flow model, as fields.engine_of
+    checked) behind part A's interface."""
     run = run.strip() or WORKSPACE
     unet, meta = runs.model(run, name)
     return run, part_a_model(unet, meta, runtime)
@@ -112,7 +117,7 @@ def anagram_one(runs: Runs, runtime: Runtime, run: str, name: str, s: anagram.An
     """The anagrams by model `name` through each view (row k: view k of every sample), the caption and the judge's
     verdicts."""
     run, model = part_a(runs, runtime, run, name)
-    engine, _ = anagram.check(model, s)
+    engine = anagram.check(model, s)
     ts = engine.grid
     progress((0, len(ts)), desc=f"{run}: anagram", unit="steps")
     x = anagram.make(model, s, cancel=cancel,
@@ -143,7 +148,7 @@ def input_of(runs: Runs, run: str, source: str, canvas, index) -> tuple[torch.Te
     label (None for a drawing)."""
     if source == "canvas":
         return draw.from_drawing(canvas_of(canvas)), None
-    return draw.mnist_digit(runs, run.strip() or WORKSPACE, integer("test digit", index))
+    return draw.mnist_digit(runs, run.strip() or WORKSPACE, index)
 
 
 def edit_one(runs: Runs, runtime: Runtime, run: str, name: str, source: str, canvas, index, s: draw.EditSettings,

@@ -36,6 +36,29 @@ def build(runs: Runs, choices: list[str], runtime: Runtime | None = None) -> gr.
     return demo
 
 
+def sample_outputs() -> tuple:
+    """The Sample tab's outputs: each run's grid, caption and verdicts side by side, and the film of the reverse
+    process (its state, the frame slider, each run's picture at that frame and the frame's caption)."""
+    with gr.Row():
+        outs = []
+        for side in ("a", "b"):
+            with gr.Column():
+                outs += [gr.Image(label=f"run {side.upper()}", type="numpy", format="png", image_mode="L",
+                                  elem_id=f"image-{side}"),
+                         gr.Markdown(elem_id=f"caption-{side}"),
+                         gr.Dataframe(headers=VERDICT_HEADERS, label="the judge on each digit",
+                                      elem_id=f"verdicts-{side}")]
+    with gr.Group():
+        film = gr.State(None)
+        frame = gr.Slider(0, 1, value=0, step=1, label="the reverse process: frame (noise .. the grid)",
+                          elem_id="frame")
+        frame_caption = gr.Markdown(film_at(None, 0)[-1], elem_id="frame-caption")
+        with gr.Row():
+            frame_images = [gr.Image(label=f"run {side.upper()} at this step", type="numpy", format="png",
+                                     image_mode="L", elem_id=f"frame-{side}") for side in ("a", "b")]
+    return outs, film, frame, frame_images, frame_caption
+
+
 def sample_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels, defaults: dict) -> None:
     """A grid of digits from one run's model, or two runs' side by side from the same noise, with the judge's
     verdicts, and a slider over the frames of the reverse process."""
@@ -60,24 +83,7 @@ def sample_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancel
         with gr.Row():
             go = gr.Button("Sample", variant="primary", elem_id="sample")
             cancel_button(cancels, "Sample", "sample-cancel")
-        with gr.Row():
-            outs = []
-            for side in ("a", "b"):
-                with gr.Column():
-                    outs += [gr.Image(label=f"run {side.upper()}", type="numpy", format="png", image_mode="L",
-                                      elem_id=f"image-{side}"),
-                             gr.Markdown(elem_id=f"caption-{side}"),
-                             gr.Dataframe(headers=VERDICT_HEADERS, label="the judge on each digit",
-                                          elem_id=f"verdicts-{side}")]
-
-        with gr.Group():
-            film = gr.State(None)
-            frame = gr.Slider(0, 1, value=0, step=1, label="the reverse process: frame (noise .. the grid)",
-                              elem_id="frame")
-            frame_caption = gr.Markdown(film_at(None, 0)[-1], elem_id="frame-caption")
-            with gr.Row():
-                frame_images = [gr.Image(label=f"run {side.upper()} at this step", type="numpy", format="png",
-                                         image_mode="L", elem_id=f"frame-{side}") for side in ("a", "b")]
+        outs, film, frame, frame_images, frame_caption = sample_outputs()
 
         # the handlers' parameter names are the API's (gradio_client's keywords): words, one per field
         def on_sample(run, compare_with, model, digits, rows, cfg_scale, steps, sampler, eta, variance, seed,

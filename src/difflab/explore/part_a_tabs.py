@@ -12,8 +12,8 @@ from difflab.explore.anagram import PART_A_MODEL, PART_A_MODELS, AnagramSettings
 from difflab.explore.bands import BandSettings
 from difflab.explore.clicks import cancel_button, work
 from difflab.explore.draw import MODES, EditSettings, under_the_mask
-from difflab.explore.fields import (PART_A_SAMPLERS, REGIONS, blurs_of, box_of, engine_of, integer, region_of,
-                                    start_of)
+from difflab.explore.defaults import PART_A_SAMPLERS
+from difflab.explore.fields import REGIONS, blurs_of, box_of, engine_of, region_of, start_of
 from difflab.explore.handlers import anagram_one, bands_one, edit_one, input_of
 from difflab.explore.runs import Runs
 from difflab.explore.sample import parse_digits
@@ -89,8 +89,8 @@ def anagram_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cance
                 pairs = [(d, v) for d, v in ((digit_1, view_1), (digit_2, view_2), (digit_3, view_3)) if d or v]
                 if any(not d or not v for d, v in pairs):
                     raise InputError(f"digits and views {pairs}; allowed: a digit and a view together")
-                s = AnagramSettings(tuple(integer("digit", d) for d, _ in pairs), tuple(v for _, v in pairs),
-                                    engine_of(cfg_scale, stride, seed, sampler, eta, step), integer("samples", samples))
+                s = AnagramSettings(tuple(int(d) for d, _ in pairs), tuple(v for _, v in pairs),
+                                    engine_of(model, cfg_scale, stride, seed, sampler, eta, step), samples)
                 return anagram_one(runs, runtime, run, model, s, progress, flag)
 
         go.click(on_anagram, [run, digits[0], views[0], digits[1], views[1], digits[2], views[2], count, *engine],
@@ -124,8 +124,8 @@ def bands_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels
             """Factorized diffusion over frequency bands from `run`'s class-conditioned `model` (ddpm_class or
             flow_class): a digit per band, low to high, with the judge's verdicts."""
             with work(cancels, request, "Bands") as flag:
-                e = engine_of(cfg_scale, stride, seed, sampler, eta, step)
-                s = BandSettings(parse_digits(digits), blurs_of(blurs), e, integer("samples", samples))
+                e = engine_of(model, cfg_scale, stride, seed, sampler, eta, step)
+                s = BandSettings(parse_digits(digits), blurs_of(blurs, model), e, samples)
                 return bands_one(runs, runtime, run, model, s, progress, flag)
 
         go.click(on_bands, [run, digits, blurs, count, *engine], [image, caption, table], concurrency_limit=1,
@@ -157,26 +157,12 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels,
                                  elem_id="draw-prompt")
             every = gr.Number(defaults["every"], label="strip: every k-th step (0 = none)", precision=0,
                               elem_id="draw-every")
-        with gr.Accordion("the mask painted by hand (inpaint inside: drawn mask)", open=False):
-            with gr.Row():
-                mask_canvas = gr.Sketchpad(label="paint the region to redraw", type="numpy",
-                                           canvas_size=(CANVAS, CANVAS), fixed_canvas=True,
-                                           brush=gr.Brush(default_size=MASK_BRUSH, colors=[MASK_INK],
-                                                          color_mode="fixed"), elem_id="draw-mask")
-                with gr.Column(scale=0, min_width=160):
-                    under = gr.Button("put the input under the mask", elem_id="draw-mask-under")
-                    under_note = gr.Markdown("Paint over the region to redraw (the red counts where it covers half "
-                                             "a pixel or more).", elem_id="draw-mask-note")
+        mask_canvas = mask_fields(runs, [run, source, canvas, index])
         engine = engine_fields("draw", defaults)
         with gr.Row():
             go = gr.Button("Edit", variant="primary", elem_id="draw-go")
             cancel_button(cancels, "Draw", "draw-cancel")
-        with gr.Row():
-            shown = gr.Image(label="input (and mask)", type="numpy", format="png", image_mode="L",
-                             elem_id="draw-input")
-            result = gr.Image(label="result", type="numpy", format="png", image_mode="L", elem_id="draw-result")
-        strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
-        caption = gr.Markdown(elem_id="draw-caption")
+        outputs = edit_outputs()
 
         def on_edit(run, source, canvas, test_digit, mode, start, region, box, prompt, every, mask, model,
                     cfg_scale, stride, seed, sampler, eta, step, request: gr.Request, progress=gr.Progress()):
@@ -184,27 +170,51 @@ def draw_tab(runs: Runs, runtime: Runtime, choices: list[str], cancels: Cancels,
             DDPM's i_start, a flow model's t_start) or inpainting (inside the `box` or the `mask` painted by hand)
             by `run`'s class-conditioned `model` (ddpm_class or flow_class)."""
             with work(cancels, request, "Draw") as flag:
-                s = EditSettings(mode, engine_of(cfg_scale, stride, seed, sampler, eta, step), prompt or "",
-                                 start_of(start), box_of(box), integer("every", every), region_of(mode, region, mask))
+                s = EditSettings(mode, engine_of(model, cfg_scale, stride, seed, sampler, eta, step), prompt or "",
+                                 start_of(start, model), box_of(box, model), every, region_of(mode, region, mask))
                 return edit_one(runs, runtime, run, model, source, canvas, test_digit, s, progress, flag)
-
-        def on_under(run, source, canvas, test_digit):
-            """The input as the mask canvas' background, its strokes cleared: paint over the digit itself."""
-            try:
-                picture_under = under_the_mask(input_of(runs, run, source, canvas, test_digit)[0], CANVAS)
-            except InputError as err:
-                raise gr.Error(str(err)) from None
-            what = "the drawing" if source == "canvas" else f"test digit {test_digit}"
-            return ({"background": picture_under, "layers": [], "composite": picture_under},
-                    f"The input ({what}) is under the mask: paint over the region to redraw.")
 
         model_choice = engine[0]  # the start field speaks the chosen model's time
         model_choice.change(lambda name: gr.update(**start_field(name, defaults)), model_choice, start, queue=False,
                             show_progress="hidden", api_visibility="private")
         go.click(on_edit, [run, source, canvas, index, mode, start, region, box, prompt, every, mask_canvas,
-                           *engine], [shown, result, strip, caption], concurrency_limit=1, api_name="edit")
-        under.click(on_under, [run, source, canvas, index], [mask_canvas, under_note], concurrency_limit=1,
-                    api_name="under_the_mask")
+                           *engine], outputs, concurrency_limit=1, api_name="edit")
+
+
+def mask_fields(runs: Runs, inputs: list) -> gr.Sketchpad:
+    """The Draw tab's mask painted by hand: its canvas, and the button that puts the input (`inputs`: the run, the
+    source, the canvas and the test digit's index) under it."""
+    with gr.Accordion("the mask painted by hand (inpaint inside: drawn mask)", open=False):
+        with gr.Row():
+            mask_canvas = gr.Sketchpad(label="paint the region to redraw", type="numpy", canvas_size=(CANVAS, CANVAS),
+                                       fixed_canvas=True, brush=gr.Brush(default_size=MASK_BRUSH, colors=[MASK_INK],
+                                                                         color_mode="fixed"), elem_id="draw-mask")
+            with gr.Column(scale=0, min_width=160):
+                under = gr.Button("put the input under the mask", elem_id="draw-mask-under")
+                under_note = gr.Markdown("Paint over the region to redraw (the red counts where it covers half a "
+                                         "pixel or more).", elem_id="draw-mask-note")
+
+    def on_under(run, source, canvas, test_digit):
+        """The input as the mask canvas' background, its strokes cleared: paint over the digit itself."""
+        try:
+            picture_under = under_the_mask(input_of(runs, run, source, canvas, test_digit)[0], CANVAS)
+        except InputError as err:
+            raise gr.Error(str(err)) from None
+        what = "the drawing" if source == "canvas" else f"test digit {test_digit}"
+        return ({"background": picture_under, "layers": [], "composite": picture_under},
+                f"The input ({what}) is under the mask: paint over the region to redraw.")
+
+    under.click(on_under, inputs, [mask_canvas, under_note], concurrency_limit=1, api_name="under_the_mask")
+    return mask_canvas
+
+
+def edit_outputs() -> list:
+    """The Draw tab's outputs: the input (and mask), the result, the strip of steps and the caption."""
+    with gr.Row():
+        shown = gr.Image(label="input (and mask)", type="numpy", format="png", image_mode="L", elem_id="draw-input")
+        result = gr.Image(label="result", type="numpy", format="png", image_mode="L", elem_id="draw-result")
+    strip = gr.Image(label="the steps", type="numpy", format="png", image_mode="L", elem_id="draw-strip")
+    return [shown, result, strip, gr.Markdown(elem_id="draw-caption")]
 
 
 def objective(name: str):

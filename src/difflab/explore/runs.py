@@ -57,8 +57,7 @@ class Loaded:
     another would make one too many. Not locked: Runs holds its lock around it."""
 
     def __init__(self, size: int, what: str):
-        if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-            raise InputError(f"{what}={size!r}; allowed: an integer >= 1 (how many loaded models to keep)")
+        assert isinstance(size, int) and size >= 1, f"{what}={size!r}; allowed: an integer >= 1 (models kept)"
         self.size = size
         self._kept: OrderedDict[str, object] = OrderedDict()
 
@@ -117,8 +116,7 @@ class Runs:
 
     def model(self, run: str, name: str) -> tuple[UNet, dict]:
         """The run's final weights of model `name` (one of MODELS) and their metadata, in eval mode."""
-        if name not in MODELS:
-            raise InputError(f"model {name!r}; allowed: {', '.join(MODELS)}")
+        assert name in MODELS, f"model {name!r}: the page's choices are {', '.join(MODELS)}"
         data = self.read(run, layout.model_paths(name).final.as_posix())
         return self._load(data, self._models, lambda path: load_model(path, self.device))
 

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 import torch
 
 from difflab.config.runtime import Runtime
-from difflab.core.ddpm import FIXED_VARIANCES
 from difflab.core.objectives import objective_of
 from difflab.errors import InputError
 from difflab.explore.steps import SCALE, Frames, picture, stop_if, watched  # noqa: F401 (SCALE, picture: re-exported)
@@ -24,7 +23,7 @@ from difflab.reporting.wording import WORDING, wording
 from difflab.sampling.generate import steps_of
 from difflab.sampling.grids import draw_digits
 
-SAMPLERS = (*WORDING["ddpm"].samplers, *WORDING["flow"].samplers)  # the samplers on the page; each model takes its objective's
+SAMPLERS = (*WORDING["ddpm"].samplers, *WORDING["flow"].samplers)  # the page's (Gradio takes no other)
 MAX_ROWS = 10
 MAX_FLOW_STEPS = 1000  # flow matching has no T; the explorer stops here to stay responsive
 
@@ -46,51 +45,31 @@ class Settings:
 
 def parse_digits(text: str) -> tuple[int, ...]:
     """"0-9", "3 5 7", "1,4-6" -> the digits in that order; InputError naming the text otherwise."""
-    digits: list[int] = []
-    for part in re.split(r"[\s,]+", (text or "").strip()):
-        if not part:
-            continue
-        span = re.fullmatch(r"(\d)(?:-(\d))?", part)
-        if not span or (span[2] and int(span[2]) < int(span[1])):
-            raise InputError(f"digits {text!r}: {part!r} is not a digit or a range; allowed: digits 0-9 and ranges "
-                             "such as 0-9 or 2-5, separated by spaces or commas")
-        digits += range(int(span[1]), int(span[2] or span[1]) + 1)
-    if not digits:
-        raise InputError(f"digits {text!r}: no digit; allowed: digits 0-9 and ranges such as 0-9 or 2-5")
-    return tuple(digits)
+    parts = [part for part in re.split(r"[\s,]+", text or "") if part]
+    spans = [re.fullmatch(r"(\d)(?:-(\d))?", part) for part in parts]
+    bad = [part for part, span in zip(parts, spans) if not span or (span[2] and int(span[2]) < int(span[1]))]
+    if bad or not spans:
+        raise InputError(f"digits {text!r}: " + (f"{bad[0]!r} is not a digit or a range" if bad else "no digit")
+                         + "; allowed: digits 0-9 and ranges such as 0-9 or 2-5, separated by spaces or commas")
+    return tuple(d for span in spans for d in range(int(span[1]), int(span[2] or span[1]) + 1))
+
+
+def within(name: str, value, low: int, high: int, note: str = "") -> None:
+    """A whole number of the page's in low .. high, or an InputError naming it (an emptied field gives None)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InputError(f"{name}={value!r}; allowed: {low} .. {high}{note}")
 
 
 def check(s: Settings, meta: dict) -> None:
-    """Every setting checked against the model before any work, each message naming the value and what is allowed."""
+    """The settings checked against the model before any work (each knob's own rule is fields.settings_of's), each
+    message naming the value and what is allowed."""
     objective = objective_of(meta)
-    if s.sampler not in SAMPLERS:
-        raise InputError(f"sampler {s.sampler!r}; allowed: {', '.join(SAMPLERS)}")
     if s.sampler not in wording(objective).samplers:
         raise InputError(f"sampler {s.sampler!r} does not sample a {objective.name} model; allowed: "
                          f"{', '.join(wording(objective).samplers)}")
-    if not 1 <= s.rows <= MAX_ROWS:
-        raise InputError(f"rows={s.rows}; allowed: 1 .. {MAX_ROWS}")
-    if objective.max_steps is None and not 1 <= s.num_steps <= MAX_FLOW_STEPS:
-        raise InputError(f"steps={s.num_steps}; allowed for a flow-matching model: 1 .. {MAX_FLOW_STEPS}")
-    steps_of(meta, s.num_steps)  # a DDPM's 1 .. T
-    if s.variance not in FIXED_VARIANCES:
-        raise InputError(f"variance {s.variance!r}; allowed: {', '.join(FIXED_VARIANCES)}")
-    if not 0 <= s.eta <= 1:
-        raise InputError(f"eta={s.eta}; allowed: a number in [0, 1] (0 = deterministic DDIM)")
-    if not 0 <= s.guidance_scale < math.inf:
-        raise InputError(f"CFG scale {s.guidance_scale}; allowed: a finite number >= 0 (1 = no guidance)")
-    if s.seed < 0:
-        raise InputError(f"seed={s.seed}; allowed: an integer >= 0")
-
-
-def batch_size_of(params: dict, run: str) -> int | None:
-    """The run's sample_batch_size (params.yaml), the batch size its sample stages draw with; None (all at once)
-    where its params have none."""
-    size = params.get("sample_batch_size")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1):
-        raise InputError(f"run {run!r}: sample_batch_size={size!r} in its params.yaml; allowed: an integer >= 1, or "
-                         "none (all at once)")
-    return size
+    within("rows", s.rows, 1, MAX_ROWS)
+    T = objective.max_steps  # a flow model has no T: the page's most Euler steps instead
+    within("num_steps", s.num_steps, 1, T or MAX_FLOW_STEPS, f" (T = {T})" if T else " Euler steps")
 
 
 def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime, batch_size: int | None = None,
@@ -103,8 +82,6 @@ def draw(unet: UNet, meta: dict, s: Settings, runtime: Runtime, batch_size: int 
     given) films the reverse process from that noise; its last picture is the grid's. Once `cancel` is set the loop
     stops after the step under way (steps.Cancelled)."""
     check(s, meta)
-    if batch_size is not None and batch_size < 1:
-        raise InputError(f"batch_size={batch_size}; allowed: an integer >= 1, or None (all at once)")
     n = len(s.digits) * s.rows
     total = steps_of(meta, s.num_steps)
     stop = stop_if(cancel, total, math.ceil(n / (batch_size or n)))

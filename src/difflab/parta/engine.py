@@ -16,7 +16,6 @@ import torch
 from difflab.core.predictor import Predictor, conditional, guided
 from difflab.core.processes import OnStep, Process
 from difflab.core.views import Transform, View
-from difflab.errors import InputError
 from difflab.parta import algorithms as alg
 from difflab.parta.model import DiffusionModel
 
@@ -39,10 +38,8 @@ class Engine:
     grid: list = field(default=None)  # the process's own grid unless given
 
     def __post_init__(self):
-        if not 0 <= self.scale < math.inf:
-            raise InputError(f"CFG scale {self.scale}; allowed: a finite number >= 0 (1 = no guidance)")
-        if self.seed < 0:
-            raise InputError(f"seed={self.seed}; allowed: an integer >= 0")
+        # the schema's Scale and seed, checked where the user gave them (params.yaml, the explorer's fields)
+        assert 0 <= self.scale < math.inf and self.seed >= 0, (self.scale, self.seed)
         self.grid = self.process.grid() if self.grid is None else self.grid
 
     @property

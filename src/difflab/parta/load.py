@@ -9,7 +9,7 @@ from difflab.core.objectives import objective_of
 from difflab.config.schema import PARTA_SECTIONS as MODELS
 from difflab.config.schema import DeepFloydCommon, FlowCommon, MnistCommon
 from difflab.data.mnist import CLASSES
-from difflab.errors import InputError, ParamError
+from difflab.errors import InputError
 from difflab.models.checkpoints import load_model
 from difflab.parta.engine import Engine, process_of
 from difflab.parta.model import DiffusionModel
@@ -18,8 +18,8 @@ from difflab.sampling.labels import one_hot_prompts
 
 
 def check_model_name(name: str) -> None:
-    if name not in MODELS:
-        raise ParamError(f"parta.model={name!r}; allowed: {', '.join(MODELS)}")
+    """A part A model's name: the schema's parta.model (OneOf) or a stage of the flow model's, so asserted here."""
+    assert name in MODELS, f"parta.model={name!r}; allowed: {', '.join(MODELS)}"
 
 
 def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloydCommon,
