@@ -17,7 +17,7 @@ from difflab.data.mnist import CLASSES
 from difflab.errors import exit_on_input_error
 from difflab.parta.conditions import CONDITIONS, conditions_file, prompts_in, save_conditions
 from difflab.parta.deepfloyd import IFUnavailable
-from difflab.parta.load import check_model_name, encode_prompts
+from difflab.parta.load import encode_prompts
 
 
 def main() -> None:
@@ -26,7 +26,6 @@ def main() -> None:
     name = params.parta.model
     try:
         with exit_on_input_error("embed_prompts"):  # a prompt the model cannot take, a bad value: one line, exit 2
-            check_model_name(name)
             section = getattr(params.parta, name)
             prompts = prompts_in(section)  # every experiment's, encoded in one batch (IF: T5 loaded once)
             conds = encode_prompts(name, section.common, prompts, resolve_device(params.device),

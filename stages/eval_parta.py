@@ -14,7 +14,7 @@ reads: the knobs the measurements use, not the figures' images or display knobs)
 
 from pathlib import Path
 
-from difflab.config.experiments import JUDGED, PART_A_MODELS
+from difflab.config.parta_models import JUDGED, PART_A_MODELS
 from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage
 from difflab.data.mnist import check_dataset

@@ -10,7 +10,8 @@ PART_A; dvc.yaml's foreach runs each as a stage of its own, so a changed knob re
 import sys
 from pathlib import Path
 
-from difflab.config.experiments import BY_NAME, PART_A_MODELS
+from difflab.config.experiments import BY_NAME
+from difflab.config.parta_models import PART_A_MODELS
 from difflab.config.params import stage_params
 from difflab.config.runtime import for_stage, seed_everything
 from difflab.data.mnist import check_dataset

@@ -328,12 +328,12 @@ def test_the_schema_has_a_section_for_each_dataset_and_part_a_model_the_code_imp
     of data.dataset and parta.model are imported from that code)."""
     from typing import get_args
 
+    from difflab.config.parta_models import PART_A_MODELS
     from difflab.config.schema import PARTA_MODELS, Data, PartA
     from difflab.data.mnist import DATASETS
-    from difflab.parta.load import MODELS
 
     assert set(Data.model_fields) - {"dataset", "dir", "sources", "local_dir", "timeout_s"} == set(DATASETS)
-    assert set(PartA.model_fields) - {"model"} == set(MODELS) == {*PARTA_MODELS, "mnist_flow"}
+    assert set(PartA.model_fields) - {"model"} == set(PART_A_MODELS) == {*PARTA_MODELS, "mnist_flow"}
     assert get_args(Data.model_fields["dataset"].annotation) == DATASETS
     # parta.model names the model of the parta@ stages; the flow model's part A has stages of its own (parta_flow@)
     assert get_args(PartA.model_fields["model"].annotation) == PARTA_MODELS == ("mnist", "deepfloyd_if")

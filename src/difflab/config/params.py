@@ -24,7 +24,7 @@ from pydantic import BaseModel, ValidationError, create_model
 from difflab.config.schema import CLASS_MODELS, DIFFUSION_MODELS, IF_TIMESTEPS, PARTA_MODELS, Params, Section
 from difflab.errors import ParamError
 
-__all__ = ["CLASS_MODELS", "DIFFUSION_MODELS", "ParamError", "Params", "check", "declared_params", "flatten", "load",
+__all__ = ["CLASS_MODELS", "DIFFUSION_MODELS", "ParamError", "Params", "check", "declared_params", "explain", "flatten", "load",
            "stage_params"]
 
 
@@ -68,7 +68,7 @@ def _allowed(msg: str) -> str:
     return msg
 
 
-def _explain(error: ValidationError, key: str, raw: dict) -> ParamError:
+def explain(error: ValidationError, key: str, raw: dict) -> ParamError:
     """The first error of `error` (raised validating top-level key `key`) as one line naming the knob."""
     errors = error.errors()
     first = errors[0]
@@ -103,7 +103,7 @@ def _validated(raw: dict, keys: Iterable[str]) -> dict[str, Any]:
         try:
             out[key] = getattr(_validator(key).model_validate({key: raw[key]}), key)
         except ValidationError as e:
-            raise _explain(e, key, raw) from None
+            raise explain(e, key, raw) from None
     return out
 
 

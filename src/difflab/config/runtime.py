@@ -149,8 +149,7 @@ def resolve(device: str = "auto", precision: str = "auto", channels_last: str = 
 
 def from_params(params) -> Runtime:
     """The runtime of a stage from its top-level params (device, precision, channels_last, compile). compile is a
-    training knob (params.RUNTIME): a stage that does not read it (sampling, evaluation: params.SAMPLING) never
-    compiles, so it runs eager rather than under a default that no params.yaml value could change."""
+    training knob (dvc.yaml's runtime list): a stage that does not read it (sampling, evaluation) never compiles, so it runs eager rather than under a default that no params.yaml value could change."""
     return resolve(params.device, params.precision, params.channels_last,
                    params.compile if "compile" in params.model_fields_set else "off")
 

@@ -15,24 +15,11 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from difflab.config.knobs import (Box, Fraction, Int, NonEmpty, Num, Odd, OneOf, PosInt, Scale, Sha256, distinct,
                                   whole_steps, widest_first)
+from difflab.config.parta_models import PART_A_MODELS
 from difflab.config.runtime import DEVICES, PRECISIONS, SWITCHES
 from difflab.core.ddpm import FIXED_VARIANCES, VARIANCES
 from difflab.core.views import VIEWS
 from difflab.data.mnist import DATASETS, FILES, SOURCES
-
-
-SAMPLING_ONLY = "sampling only"  # a knob's mark (pydantic metadata): read by the stages that use the trained model
-
-
-def Sampling(knob):  # noqa: N802 (a type)
-    """A knob of a model's section that only its sampling and evaluation read: its training stage does not declare it,
-    so changing it retrains nothing (training_knobs)."""
-    return Annotated[knob, SAMPLING_ONLY]
-
-
-def training_knobs(section: type[BaseModel]) -> tuple[str, ...]:
-    """The knobs of a model's section that its training stage reads: all but those marked Sampling."""
-    return tuple(name for name, info in section.model_fields.items() if SAMPLING_ONLY not in info.metadata)
 
 
 class Section(BaseModel):
@@ -87,44 +74,44 @@ class UNetTraining(Training):
 class Denoiser(UNetTraining):
     sigma: Num(gt=0, le=10)  # training noise level
     snapshot_epoch: PosInt
-    sigmas: Sampling(NonEmpty(Num(ge=0, le=10)))  # noising figure and out-of-distribution test
-    num_digits: Sampling(Annotated[int, Field(ge=1, le=64)])  # test digits in the figures
+    sigmas: NonEmpty(Num(ge=0, le=10))  # noising figure and out-of-distribution test
+    num_digits: Annotated[int, Field(ge=1, le=64)]  # test digits in the figures
 
 
 class PureNoise(UNetTraining):
     snapshot_epoch: PosInt
-    num_digits: Sampling(Annotated[int, Field(ge=1, le=64)])  # noise images shown
+    num_digits: Annotated[int, Field(ge=1, le=64)]  # noise images shown
 
 
 class Generative(UNetTraining):
     lr_final_factor: Num(gt=0, le=1)  # ExponentialLR gamma = lr_final_factor ** (1 / epochs)
-    gif_every: Sampling(PosInt)  # a GIF frame every N sampling steps
+    gif_every: PosInt  # a GIF frame every N sampling steps
 
 
 class DDPMTime(Generative):
     snapshot_epoch: PosInt
-    num_samples: Sampling(PosInt)  # digits in each sample grid
+    num_samples: PosInt  # digits in each sample grid
 
 
 class DDPMClass(Generative):
     snapshot_epoch: PosInt
     p_uncond: Fraction  # probability of training with the null class
-    guidance_scale: Sampling(Scale)  # CFG gamma of the sample grids
-    samples_per_class: Sampling(PosInt)  # rows of the sample grid
+    guidance_scale: Scale  # CFG gamma of the sample grids
+    samples_per_class: PosInt  # rows of the sample grid
 
 
 class FlowTime(Generative):
     snapshot_epochs: NonEmpty(PosInt)
-    num_steps: Sampling(PosInt)  # Euler steps when sampling
-    num_samples: Sampling(PosInt)
+    num_steps: PosInt  # Euler steps when sampling
+    num_samples: PosInt
 
 
 class FlowClass(Generative):
     snapshot_epochs: NonEmpty(PosInt)
     p_uncond: Fraction
-    num_steps: Sampling(PosInt)
-    guidance_scale: Sampling(Scale)
-    samples_per_class: Sampling(PosInt)
+    num_steps: PosInt
+    guidance_scale: Scale
+    samples_per_class: PosInt
 
 
 class Judge(Training):
@@ -364,9 +351,8 @@ class FlowExperiments(Experiments):
     sdedit: FlowSDEdit
 
 
-PARTA_MODELS = ("mnist", "deepfloyd_if")  # what parta.model may name: the model of the parta stage
-# ... and every model with a parta section (parta/load.py builds them): the flow model's runs in its own stages
-PARTA_SECTIONS = (*PARTA_MODELS, "mnist_flow")
+# what parta.model may name: the models of the parta@ stages (the flow model's part A has stages of its own)
+PARTA_MODELS = tuple(m.section for m in PART_A_MODELS.values() if m.stage == "parta")
 
 
 class PartA(Section):
@@ -405,13 +391,6 @@ class Params(Section):
     parta: PartA
 
 
-# The knobs of how a stage runs (runtime.py): every training stage reads all of them, every sampling or evaluation
-# stage the second list (dvc.yaml's vars name the same).
-RUNTIME = ("seed", "device", "precision", "channels_last", "threads", "compile", "log_every")
-# What a stage that reads the dataset declares: where it is, which one, and its files' sha256 (data/mnist.py's
-# check_dataset compares them before the stage trains or judges)
-DATA = ("data.dir", "data.dataset", "data.${data.dataset}.sha256")
-SAMPLING = ("seed", "device", "precision", "channels_last", "threads", "sample_batch_size")
 # The generative UNets (stages train_<model>, sample_<model>, eval_<model>) and those conditioned on a class.
 DIFFUSION_MODELS = ("ddpm_time", "ddpm_class", "flow_time", "flow_class")
 CLASS_MODELS = tuple(m for m in DIFFUSION_MODELS if "p_uncond" in Params.model_fields[m].annotation.model_fields)

@@ -8,10 +8,9 @@ testing the objective's name. It says
   step; each reads its own and ignores the other's), and `sampler(num_steps, eta, variance)`, part B's Process and
   grid from a step count; `max_steps`; `num_steps_of(params, section)`, the step knob of its params section (a
   flow's num_steps; None for a DDPM, which steps through all T);
-- which knobs it reads: `training_params` (a DDPM's schedule section), `sampling_params(section)` (what
-  num_steps_of reads), `process_knobs` (part A's knobs that `process` takes), `start_knob` (SDEdit's start), and
-  `part_a`, its parta section.
-How figures name it is reporting/wording.py's, keyed by its `name`.
+- which of part A's knobs it reads: `process_knobs` (those `process` takes), `start_knob` (SDEdit's start).
+How figures name it is reporting/wording.py's, keyed by its `name`; its part A section is config/experiments.py's
+PART_A_MODELS'.
 
 `objective_of` is the one place the name in the metadata is read; `of_section`, the one place a part B section's
 name is (training, before there is any metadata, and the stages declaring what they read).
@@ -26,7 +25,6 @@ from difflab.core.flow import flow_loss
 from difflab.core.processes import DDPMProcess, FlowProcess, Process
 from difflab.errors import InputError
 
-
 @dataclass(frozen=True)
 class DDPM:
     """A DDPM on the noise schedule alpha_bar (float64, its T timesteps); `settings`: what a checkpoint's metadata
@@ -34,10 +32,8 @@ class DDPM:
     alphas_cumprod: torch.Tensor = field(repr=False)
     settings: dict = field(default_factory=dict)
     name = "ddpm"
-    part_a = "mnist"
     process_knobs = ("stride", "sampler", "ddim_eta", "variance")  # its part A section's common knobs of process()
     start_knob = "i_start"  # where SDEdit starts: an index into the strided timesteps
-    training_params = ("ddpm",)  # the params section of part B's schedule (from_params)
 
     @classmethod
     def linear(cls, num_timesteps: int, beta_start: float, beta_end: float) -> "DDPM":
@@ -78,20 +74,12 @@ class DDPM:
     def num_steps_of(self, params, section: str) -> None:
         return None  # all T (its section has no step knob, and its stages do not read the section for it)
 
-    @staticmethod
-    def sampling_params(section: str) -> tuple[str, ...]:
-        """The params keys num_steps_of reads: none."""
-        return ()
-
-
 @dataclass(frozen=True)
 class Flow:
     """A linear flow (time 0 = noise, 1 = image), sampled by Euler steps."""
     name = "flow"
-    part_a = "mnist_flow"
     process_knobs = ("step",)
     start_knob = "t_start"  # any time in [0, 1)
-    training_params = ()  # no schedule
     settings = {}  # a flow has no schedule to record
     max_steps = None  # no T: any number of Euler steps
 
@@ -126,10 +114,6 @@ class Flow:
 
     def num_steps_of(self, params, section: str) -> int:
         return getattr(params, section).num_steps
-
-    @staticmethod
-    def sampling_params(section: str) -> tuple[str, ...]:
-        return (f"{section}.num_steps",)
 
 
 OBJECTIVES = {"ddpm": DDPM, "flow": Flow}  # the name a checkpoint's metadata records -> its objective

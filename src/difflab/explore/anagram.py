@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
-from difflab.config.schema import Anagram, PartA, Section
+from difflab.config.parta_models import BY_OBJECTIVE
+from difflab.config.schema import CLASS_MODELS, Anagram, PartA, Section
 from difflab.core.views import VIEWS
 from difflab.errors import InputError
 from difflab.explore.sample import within
@@ -22,7 +23,7 @@ from difflab.parta.load import one_hot_conditions
 from difflab.parta.model import DiffusionModel
 
 MAX_COUNT = 8  # samples drawn at once (one noise image each), so a page answers in seconds on a CPU
-PART_A_MODELS = ("ddpm_class", "flow_class")  # the run's models part A runs on (objectives.of_section: their objective)
+PART_A_MODELS = CLASS_MODELS  # the run's models part A runs on (objectives.of_section: their objective)
 PART_A_MODEL = "ddpm_class"  # parta.mnist.common.checkpoint: the default
 
 
@@ -51,7 +52,7 @@ def against_model(model: DiffusionModel, e: EngineSettings, **sections: dict) ->
     views against its value range)."""
     assert set(type(e.common).model_fields) == {*model.objective.process_knobs, "guidance_scale"}, \
         f"the engine settings of another model's section: {e.common!r}"
-    experiments = PartA.model_fields[model.objective.part_a].annotation
+    experiments = PartA.model_fields[BY_OBJECTIVE[model.objective.name].section].annotation
     check_against_model(experiments.model_construct(common=e.common, **{
         name: experiments.model_fields[name].annotation.model_construct(**knobs) for name, knobs in sections.items()}),
         model)

@@ -14,7 +14,7 @@ import functools
 
 from pydantic import ValidationError, create_model
 
-from difflab.config.params import _explain  # the params loader's one line per error (until params.py names it)
+from difflab.config.params import explain
 from difflab.config.schema import Params, Section
 from difflab.errors import InputError
 from difflab.explore.runs import RunError, Runs
@@ -72,7 +72,7 @@ def checked(where: str, value):
     try:
         found = _model(path, tuple(value) if isinstance(value, dict) else ()).model_validate(raw)
     except ValidationError as e:
-        raise _explain(e, path[0], raw) from None
+        raise explain(e, path[0], raw) from None
     for name in path:
         found = getattr(found, name)
     return found

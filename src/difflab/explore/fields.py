@@ -7,6 +7,7 @@ kernel against its image size, a view against its value range) each tab's work j
 
 import torch
 
+from difflab.config.parta_models import BY_OBJECTIVE
 from difflab.core.objectives import of_section
 from difflab.errors import InputError
 from difflab.explore.anagram import PART_A_MODELS, EngineSettings
@@ -40,7 +41,7 @@ def engine_of(model: str, scale, stride, seed, sampler: str, eta, step) -> Engin
     objective = of_section(model)
     page = {"stride": stride, "sampler": PART_A_SAMPLERS.get(sampler, sampler), "ddim_eta": eta, "step": step,
             "variance": PART_A_VARIANCE, "guidance_scale": scale}
-    common = checked(f"parta.{objective.part_a}.common",
+    common = checked(f"parta.{BY_OBJECTIVE[objective.name].section}.common",
                      {k: page[k] for k in (*objective.process_knobs, "guidance_scale")})
     return EngineSettings(common, of_knob("seed", seed))
 
@@ -60,7 +61,7 @@ def blurs_of(text: str, model: str) -> tuple[Blur, ...]:
             raise InputError(f"blurs {text!r}: {part.strip()!r} is not a blur; allowed: a kernel size (an odd whole "
                              "number) and a sigma per blur, blurs separated by commas, widest first (e.g. 9 2.0, "
                              "3 0.7)")
-        checked(f"parta.{of_section(model).part_a}.blur", {"kernel_size": blurs[-1][0], "sigma": blurs[-1][1]})
+        checked(f"parta.{section_of(model)}.blur", {"kernel_size": blurs[-1][0], "sigma": blurs[-1][1]})
     return tuple(blurs)
 
 
@@ -72,7 +73,7 @@ def box_of(text: str, model: str) -> tuple[float, ...]:
     except ValueError:
         raise InputError(f"mask box {text!r}; allowed: four fractions of the side: top, bottom, left, right "
                          "(e.g. 0, 0.5, 0, 1 = the top half)") from None
-    return tuple(checked(f"parta.{of_section(model).part_a}.inpaint", {"masks": [box]}).masks[0])
+    return tuple(checked(f"parta.{section_of(model)}.inpaint", {"masks": [box]}).masks[0])
 
 
 def start_of(value, model: str):
@@ -80,8 +81,13 @@ def start_of(value, model: str):
     parta.<section>.iterative's: a DDPM's i_start (a whole number, 2.0 is 2), a flow model's t_start."""
     objective = of_section(model)
     value = int(value) if isinstance(value, float) and value.is_integer() else value
-    return getattr(checked(f"parta.{objective.part_a}.iterative", {objective.start_knob: value}),
+    return getattr(checked(f"parta.{section_of(model)}.iterative", {objective.start_knob: value}),
                    objective.start_knob)
+
+
+def section_of(model: str) -> str:
+    """The part A section of a run's class model (ddpm_class -> mnist): its objective's."""
+    return BY_OBJECTIVE[of_section(model).name].section
 
 
 def canvas_of(value) -> object:

@@ -4,11 +4,11 @@ from collections.abc import Sequence
 
 import torch
 
+from difflab.config.parta_models import BY_OBJECTIVE, PART_A_MODELS
 from difflab.config.runtime import Runtime
-from difflab.core.objectives import objective_of
-from difflab.config.schema import PARTA_SECTIONS as MODELS
 from difflab.config.schema import DeepFloydCommon, FlowCommon, MnistCommon
 from difflab.data.mnist import CLASSES
+from difflab.core.objectives import objective_of
 from difflab.errors import InputError
 from difflab.models.checkpoints import load_model
 from difflab.parta.engine import Engine, process_of
@@ -17,17 +17,11 @@ from difflab.sampling.adapters import MnistModel
 from difflab.sampling.labels import one_hot_prompts
 
 
-def check_model_name(name: str) -> None:
-    """A part A model's name: the schema's parta.model (OneOf) or a stage of the flow model's, so asserted here."""
-    assert name in MODELS, f"parta.model={name!r}; allowed: {', '.join(MODELS)}"
-
-
 def load_diffusion_model(name: str, common: MnistCommon | FlowCommon | DeepFloydCommon,
                          runtime: Runtime) -> DiffusionModel:
     """The MNIST models run in the runtime's precision; DeepFloyd IF keeps its own (common.dtype, fp16)."""
-    check_model_name(name)
     device = runtime.device
-    if name in ("mnist", "mnist_flow"):
+    if PART_A_MODELS[name].objective:  # one of the project's MNIST models
         unet, meta = load_model(common.checkpoint, device)
         return part_a_model(unet, meta, runtime, name, common.checkpoint)
     from difflab.parta.deepfloyd import DeepFloydIF
@@ -43,7 +37,7 @@ def part_a_model(unet, meta: dict, runtime: Runtime, section: str | None = None,
     DDPM, mnist_flow: the flow model), or whichever the checkpoint holds where no section asks (the explorer's runs);
     InputError naming what the checkpoint holds otherwise."""
     found = objective_of(meta)
-    if unet.conditioning != "class" or found.part_a != (section or found.part_a):
+    if unet.conditioning != "class" or section not in (None, BY_OBJECTIVE[found.name].section):
         wanted = f"the class-conditioned model of parta.{section}" if section else "a class-conditioned model"
         raise InputError(f"{where}: part A here needs {wanted}; this one is {unet.conditioning}-conditioned, "
                          f"objective {found.name!r}")
@@ -54,8 +48,7 @@ def encode_prompts(name: str, common: MnistCommon | DeepFloydCommon, prompts: li
                    classes: Sequence[str] = CLASSES["mnist"]) -> torch.Tensor:
     """Conditions of the prompts: T5 embeddings for IF; for the project's own model one-hot vectors of the classes
     of the dataset it learned (`classes`: labels or names)."""
-    check_model_name(name)
-    if name in ("mnist", "mnist_flow"):
+    if PART_A_MODELS[name].objective:  # one of the project's MNIST models
         return one_hot_prompts(prompts, classes)
     from difflab.parta.deepfloyd import t5_embeddings
     return t5_embeddings(prompts, common.text_encoder, device, dtype=common.dtype, variant=common.variant)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import jinja2
 
-from difflab.config.experiments import PART_A, PART_A_MODELS
+from difflab.config.experiments import PART_A
+from difflab.config.parta_models import PART_A_MODELS
 from difflab.config.metric_files import MetricFile, Objectives, PureNoise, Samplers
 from difflab.config.params import flatten
 from difflab.config.profiles import read_overrides

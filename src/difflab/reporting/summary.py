@@ -11,7 +11,7 @@ made).
 
 from pathlib import Path
 
-from difflab.config.experiments import JUDGED
+from difflab.config.parta_models import JUDGED
 from difflab.config.metric_files import FILES, Interval, MetricFile, PartA, Summary
 from difflab.intervals import differs, verdict, wilson
 

@@ -4,6 +4,7 @@ flow model alike (parta/model.py names the whole interface): one MnistModel, its
 
 import torch
 
+from difflab.config.parta_models import BY_OBJECTIVE
 from difflab.config.runtime import Runtime
 from difflab.core.objectives import objective_of
 from difflab.data.mnist import classes_of
@@ -44,7 +45,7 @@ class MnistModel(MnistImages):
         if unet.conditioning == "none":
             raise ValueError("not a diffusion model: a UNet with conditioning 'none' is a one-step denoiser")
         self.objective = objective_of(meta)
-        self.name = self.objective.part_a.replace("_", "-")  # how part A's figures name it: mnist, mnist-flow
+        self.name = BY_OBJECTIVE[self.objective.name].section.replace("_", "-")  # how part A's figures name it: mnist, mnist-flow
         self.runtime = runtime or Runtime(torch.device(device), "fp32")
         self.device = self.runtime.device
         self.unet = self.runtime.prepare(unet.eval())
