@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from helpers import ROOT
 
 from difflab.core.objectives import Flow
 from difflab.core.predictor import conditional, guided
@@ -157,7 +158,18 @@ def test_sdedit_projects_onto_the_data_more_the_earlier_it_starts(model):
 
 
 def test_a_flows_knobs_of_time_are_checked():
-    with pytest.raises(InputError, match=r"step=0.03; allowed: 1 / n for a whole number n"):
+    """A step that is no whole number of Euler steps is the schema's to refuse (once, at the entry: params.yaml, the
+    explorer's field); below it, an assertion. A start off the grid is the process's own to name."""
+    import yaml
+
+    from difflab.config.params import ParamError, check
+
+    raw = yaml.safe_load((ROOT / "params.yaml").read_text())
+    raw["parta"]["mnist_flow"]["common"]["step"] = 0.03
+    with pytest.raises(ParamError, match=r"parta.mnist_flow.common.step=0.03 is not allowed; allowed: 1 / n for a "
+                                         r"whole number n"):
+        check(raw)
+    with pytest.raises(AssertionError):
         FlowProcess(0.03)
     process = FlowProcess(0.05)
     assert process.grid() == [i * (1.0 / 20) for i in range(20)] and process.index(0.3, process.grid()) == 6
@@ -226,16 +238,18 @@ def test_the_engine_samples_a_flow_model_from_its_seeded_noise(model):
 def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     """The tabs' work (explore/anagram.py, bands.py, draw.py) takes the run's class flow model as it takes the
     DDPM: the engine's Euler steps of EngineSettings.step, the same pixels as the engine's own sample / sdedit."""
+    from difflab.config.params import ParamError
     from difflab.config.runtime import Runtime
     from difflab.explore import bands, draw
-    from difflab.explore.anagram import AnagramSettings, EngineSettings, check_engine, make
+    from difflab.explore.anagram import AnagramSettings, against_model, make
+    from difflab.explore.fields import engine_of
     from difflab.models.unet import UNet
     from difflab.parta.load import part_a_model
 
     torch.manual_seed(0)
     model = part_a_model(UNet(4, "class"), {"objective": "flow"}, Runtime(torch.device("cpu"), "fp32"))
-    e = EngineSettings(3.0, 9, 5, step=0.1)
-    engine = check_engine(model, e)
+    e = engine_of("flow_class", 3.0, 9, 5, "DDIM", 0.0, 0.1)  # the page's fields: a flow reads step and scale
+    engine = against_model(model, e)
     assert isinstance(engine.process, FlowProcess) and len(engine.grid) == 10
     got = make(model, AnagramSettings((6, 9), ("identity", "flip"), e, count=2))
     assert torch.equal(got, engine.sample(engine.anagram(["6", "9"], [VIEWS["identity"], VIEWS["flip"]]), 2))
@@ -246,8 +260,8 @@ def test_the_explorers_anagram_bands_and_draw_work_run_on_a_flow_model():
     out, frames, labels = draw.edit(model, x0, draw.EditSettings("SDEdit", e, "3", start=0.4, every=2))
     assert torch.equal(out, engine.sdedit(x0, 4, engine.guided("3")))
     assert labels == ["t = 0.40 (start)", "t = 0.60", "t = 0.80"]
-    with pytest.raises(InputError, match="step=0.3; allowed: 1 / n"):
-        check_engine(model, EngineSettings(3.0, 9, 5, step=0.3))
+    with pytest.raises(ParamError, match="step=0.3 is not allowed; allowed: 1 / n"):
+        engine_of("flow_class", 3.0, 9, 5, "DDIM", 0.0, 0.3)
 
 
 # -- the course's 1.4 (2026), "visualizing velocity": the update to the clean image, predicted and true ----------

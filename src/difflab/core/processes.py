@@ -107,6 +107,9 @@ class FlowProcess:
     step: float = 0.02
     end = 1.0
 
+    def __post_init__(self):  # the schema's rule (knobs: whole Euler steps), asserted below the entry
+        assert 0 < self.step <= 1 and math.isclose(1 / self.step, round(1 / self.step), abs_tol=1e-9), self.step
+
     @property
     def num_steps(self) -> int:
         return round(1 / self.step)

@@ -82,12 +82,10 @@ def sample_one(runs: Runs, runtime: Runtime, run: str, model: str, s: sample.Set
     sample.check(s, meta)  # before the steps are counted
     n = len(s.digits) * s.rows
     total = steps_of(meta, s.num_steps) * math.ceil(n / (batch_size or n))
-    progress((0, total), desc=f"{run}: sampling", unit="steps")
     ncols = len(s.digits)
     frames = Frames(ncols)
-    done = itertools.count(1)  # steps of every batch, one batch after another
     x = sample.draw(unet, meta, s, runtime, batch_size, frames=frames, cancel=cancel,
-                    on_step=lambda i, _t, _x: progress((next(done), total), desc=f"{run}: sampling", unit="steps"))
+                    on_step=stepping(progress, total, f"{run}: sampling"))
     asked = list(s.digits) * s.rows if unet.conditioning == "class" else None
     summary, table = judged(runs, run, x, asked, ncols)
     return picture(x, ncols), describe(run, model, meta, params, s, batch_size) + "  \n" + summary, table, frames
@@ -104,6 +102,14 @@ def film_at(film: list[Frames | None] | None, frame) -> tuple:
     return (*pictures, describe_frame(k, len(shown[0].pictures), shown[0].labels[k], shown[0].every))
 
 
+def stepping(progress: gr.Progress, total: int, desc: str):
+    """The per-step callback that moves the page's progress bar over `total` steps (shown at 0 first), counting
+    every call: a grid drawn in batches steps through each batch in turn."""
+    progress((0, total), desc=desc, unit="steps")
+    done = itertools.count(1)
+    return lambda *_: progress((next(done), total), desc=desc, unit="steps")
+
+
 def part_a(runs: Runs, runtime: Runtime, run: str, name: str):
     """The run's name and its class-conditioned model `name` (the DDPM or the flow model, as fields.engine_of
     checked) behind part A's interface."""
@@ -118,10 +124,7 @@ def anagram_one(runs: Runs, runtime: Runtime, run: str, name: str, s: anagram.An
     verdicts."""
     run, model = part_a(runs, runtime, run, name)
     engine = anagram.check(model, s)
-    ts = engine.grid
-    progress((0, len(ts)), desc=f"{run}: anagram", unit="steps")
-    x = anagram.make(model, s, cancel=cancel,
-                     on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: anagram", unit="steps"))
+    x = anagram.make(model, s, cancel=cancel, on_step=stepping(progress, len(engine.grid), f"{run}: anagram"))
     shown = anagram.seen(x, s.views)
     summary, table = judged_views(runs, run, shown, list(s.views), s.digits, s.count, "view")
     return picture(shown, s.count), describe_anagram(run, name, s, engine) + "  \n" + summary, table
@@ -133,10 +136,7 @@ def bands_one(runs: Runs, runtime: Runtime, run: str, name: str, s: bands.BandSe
     verdicts."""
     run, model = part_a(runs, runtime, run, name)
     engine = bands.check(model, s)
-    ts = engine.grid
-    progress((0, len(ts)), desc=f"{run}: bands", unit="steps")
-    x = bands.make(model, s, cancel=cancel,
-                   on_step=lambda i, _t, _x: progress((i + 1, len(ts)), desc=f"{run}: bands", unit="steps"))
+    x = bands.make(model, s, cancel=cancel, on_step=stepping(progress, len(engine.grid), f"{run}: bands"))
     names = bands.band_names(s.blurs)
     shown = bands.seen(x, s.blurs)
     summary, table = judged_views(runs, run, shown, names, s.digits, s.count, "band")
