@@ -41,7 +41,7 @@ def engine_of(model: str, scale, stride, seed, sampler: str, eta, step) -> Engin
     objective = of_section(model)
     page = {"stride": stride, "sampler": PART_A_SAMPLERS.get(sampler, sampler), "ddim_eta": eta, "step": step,
             "variance": PART_A_VARIANCE, "guidance_scale": scale}
-    common = checked(f"parta.{BY_OBJECTIVE[objective.name].section}.common",
+    common = checked(f"parta.{section_of(model)}.common",
                      {k: page[k] for k in (*objective.process_knobs, "guidance_scale")})
     return EngineSettings(common, of_knob("seed", seed))
 
